@@ -1,0 +1,65 @@
+"""The ``sceneedit`` command line (core: never imports Qt).
+
+Each subcommand lives in ``sceneedit/commands/<name>.py`` and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to a callable taking the
+parsed arguments and returning an exit code. Heavy imports happen inside ``func``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: Subcommand modules, in the order ``--help`` lists them.
+COMMAND_MODULES = ["synth", "info", "train", "probe", "bundle", "export"]
+
+
+class CommandError(Exception):
+    """A user-facing error: printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sceneedit",
+        description="Semantic scene editing through the layer-wise latent codes of GANs. "
+        "Run without a subcommand to open the editor.",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"sceneedit {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"sceneedit.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"sceneedit.commands.{name}":
+                continue  # not built yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a subcommand; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("sceneedit: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one clear line for every user-facing error
+        from .errors import is_user_error
+
+        if is_user_error(exc):
+            print(f"sceneedit {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
