@@ -1,1 +1,517 @@
-"""placeholder: being written."""
+"""StyleGAN (v1) generator, laid out like genforce/HiGAN's PyTorch port.
+
+The module tree mirrors genforce's ``StyleGANGeneratorNet`` (the HiGAN / idinvert era
+``models/stylegan_generator_network.py``) so that its ``.pth`` state dicts load with
+identical key names::
+
+    mapping.dense{i}.fc.weight                         [out, in]
+    mapping.dense{i}.wscale.bias                       [out]
+    truncation.w_avg                                   [w_dim]
+    truncation.truncation                              [1, num_layers, 1]
+    synthesis.lod                                      []
+    synthesis.layer0.const                             [1, C4, 4, 4]
+    synthesis.layer{k}.conv.weight                     [C_out, C_in, 3, 3]  (not fused)
+    synthesis.layer{k}.weight                          [3, 3, C_in, C_out]  (fused-scale, TF order)
+    synthesis.layer{k}.blur.kernel                     [C, 1, 3, 3]         (upsampling layers)
+    synthesis.layer{k}.epilogue.apply_noise.noise      [1, 1, r, r]
+    synthesis.layer{k}.epilogue.apply_noise.weight     [C]
+    synthesis.layer{k}.epilogue.bias                   [C]
+    synthesis.layer{k}.epilogue.style_mod.dense.fc.weight    [2C, w_dim]
+    synthesis.layer{k}.epilogue.style_mod.dense.wscale.bias  [2C]
+    synthesis.output{b}.conv.weight                    [3, C, 1, 1]
+    synthesis.output{b}.bias                           [3]
+
+Weights are stored unscaled and multiplied at run time by ``gain / sqrt(fan_in) * lr_mul``
+(equalized learning rate); biases of the mapping network by ``lr_mul``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import Generator, GeneratorError, SynthesisResult
+from .checkpoints import register_architecture
+
+RESOLUTIONS_ALLOWED = (8, 16, 32, 64, 128, 256, 512, 1024)
+FUSED_SCALE_ALLOWED = (True, False, "auto")
+#: With ``fused_scale='auto'``, upsampling layers at this resolution and above use a
+#: transposed convolution (genforce's and NVIDIA's rule).
+AUTO_FUSED_SCALE_MIN_RES = 128
+INIT_RES = 4
+LRELU_SLOPE = 0.2
+HE_GAIN = math.sqrt(2.0)
+
+
+def num_layers_for(resolution: int) -> int:
+    """Number of layer-wise codes: two per resolution from 4 px, ``2*log2(res/4) + 2``."""
+    return 2 * int(round(math.log2(resolution // INIT_RES))) + 2
+
+
+def channels_at(resolution: int, fmaps_base: int, fmaps_max: int) -> int:
+    """Feature maps at ``resolution``: ``min(fmaps_base // resolution, fmaps_max)``."""
+    return min(fmaps_base // resolution, fmaps_max)
+
+
+def uses_fused_scale(fused_scale: bool | str, resolution: int) -> bool:
+    """Whether the upsampling layer producing ``resolution`` px is a transposed conv."""
+    if fused_scale == "auto":
+        return resolution >= AUTO_FUSED_SCALE_MIN_RES
+    return bool(fused_scale)
+
+
+# ----- building blocks (names mirror genforce) ----------------------------------------------
+class _Weight(nn.Module):
+    """Holds one unscaled weight tensor as ``weight`` (gives keys like ``fc.weight``)."""
+
+    def __init__(self, shape: tuple[int, ...], init_std: float = 1.0) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(shape) * init_std)
+
+
+class WScale(nn.Module):
+    """The equalized-lr bias of a dense layer: ``bias`` is multiplied by ``lr_mul``."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+
+class DenseBlock(nn.Module):
+    """Fully connected layer with equalized lr: ``act(x @ (W*scale).T + b*lr_mul)``.
+
+    ``scale = gain / sqrt(in_dim) * lr_mul``; the stored weight is initialised with
+    std ``1 / lr_mul`` so the effective initial weights have std ``gain / sqrt(in_dim)``.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        gain: float = HE_GAIN,
+        lr_mul: float = 1.0,
+        activate: bool = True,
+    ) -> None:
+        super().__init__()
+        self.fc = _Weight((out_dim, in_dim), init_std=1.0 / lr_mul)
+        self.wscale = WScale(out_dim)
+        self.scale = gain / math.sqrt(in_dim) * lr_mul
+        self.lr_mul = lr_mul
+        self.activate = activate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.linear(x, self.fc.weight * self.scale, self.wscale.bias * self.lr_mul)
+        return F.leaky_relu(x, LRELU_SLOPE) if self.activate else x
+
+
+class MappingNetwork(nn.Module):
+    """``z [N, z_dim]`` -> pixel norm -> ``num_layers`` dense+lrelu -> ``w [N, w_dim]``."""
+
+    def __init__(self, z_dim: int, hidden_dim: int, w_dim: int, num_layers: int, lr_mul: float) -> None:
+        super().__init__()
+        self.num_layers = num_layers
+        for i in range(num_layers):
+            in_dim = z_dim if i == 0 else hidden_dim
+            out_dim = w_dim if i == num_layers - 1 else hidden_dim
+            self.add_module(f"dense{i}", DenseBlock(in_dim, out_dim, lr_mul=lr_mul))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        w = z * torch.rsqrt(z.square().mean(dim=1, keepdim=True) + 1e-8)
+        for i in range(self.num_layers):
+            w = getattr(self, f"dense{i}")(w)
+        return w
+
+
+class Truncation(nn.Module):
+    """Holds ``w_avg`` and genforce's stored default truncation coefficients.
+
+    ``truncation`` ``[1, L, 1]`` is kept for key compatibility with genforce files
+    (which store the coefficients used when they were converted); the generator applies
+    truncation from its own (or the caller's) ``psi`` / ``layers``.
+    """
+
+    def __init__(self, w_dim: int, num_layers: int, psi: float, layers: int) -> None:
+        super().__init__()
+        self.register_buffer("w_avg", torch.zeros(w_dim))
+        self.register_buffer("truncation", truncation_coefficients(num_layers, psi, layers))
+
+    def forward(self, wp: torch.Tensor, psi: float, layers: int) -> torch.Tensor:
+        if psi == 1.0 or layers == 0:
+            return wp
+        # w_avg + (wp - w_avg) * coefs, leaving the untruncated layers bit-identical.
+        w_avg = self.w_avg.view(1, 1, -1)
+        head = w_avg + (wp[:, :layers] - w_avg) * psi
+        return torch.cat([head, wp[:, layers:]], dim=1)
+
+
+def truncation_coefficients(num_layers: int, psi: float, layers: int) -> torch.Tensor:
+    """``[1, num_layers, 1]``: ``psi`` on the first ``layers`` layers, 1 elsewhere."""
+    coefs = torch.ones(1, num_layers, 1)
+    coefs[:, :layers] = psi
+    return coefs
+
+
+class NoiseApplying(nn.Module):
+    """Adds per-pixel noise scaled per channel: ``x + noise * weight``.
+
+    ``noise`` ``[1, 1, r, r]`` is a fixed buffer (deterministic synthesis); with
+    ``randomize=True`` fresh noise is drawn per sample.
+    """
+
+    def __init__(self, resolution: int, channels: int) -> None:
+        super().__init__()
+        self.register_buffer("noise", torch.randn(1, 1, resolution, resolution))
+        self.weight = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor, randomize: bool) -> torch.Tensor:
+        if randomize:
+            noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
+        else:
+            noise = self.noise
+        return x + noise * self.weight.view(1, -1, 1, 1)
+
+
+class StyleModulation(nn.Module):
+    """AdaIN's affine part: ``x * (scale + 1) + shift`` with ``[scale, shift] = A(w)``."""
+
+    def __init__(self, channels: int, w_dim: int) -> None:
+        super().__init__()
+        self.channels = channels
+        self.dense = DenseBlock(w_dim, channels * 2, gain=1.0, lr_mul=1.0, activate=False)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        style = self.dense(w).view(-1, 2, self.channels, 1, 1)
+        return x * (style[:, 0] + 1) + style[:, 1]
+
+
+class Epilogue(nn.Module):
+    """noise -> bias -> leaky ReLU -> instance norm -> style modulation."""
+
+    def __init__(self, resolution: int, channels: int, w_dim: int) -> None:
+        super().__init__()
+        self.apply_noise = NoiseApplying(resolution, channels)
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.style_mod = StyleModulation(channels, w_dim)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, randomize_noise: bool) -> torch.Tensor:
+        x = self.apply_noise(x, randomize_noise)
+        x = F.leaky_relu(x + self.bias.view(1, -1, 1, 1), LRELU_SLOPE)
+        x = F.instance_norm(x, eps=1e-8)  # == (x - mean) / sqrt(mean((x - mean)^2) + eps)
+        return self.style_mod(x, w)
+
+
+class Blur(nn.Module):
+    """Depthwise 3x3 binomial blur ``[1, 2, 1] x [1, 2, 1] / 16``; ``kernel`` ``[C, 1, 3, 3]``."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        k1 = torch.tensor([1.0, 2.0, 1.0])
+        kernel = torch.outer(k1, k1)
+        kernel = kernel / kernel.sum()
+        self.register_buffer("kernel", kernel.expand(channels, 1, 3, 3).clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.kernel.to(x.dtype), padding=1, groups=x.shape[1])
+
+
+class FirstConvBlock(nn.Module):
+    """The learned constant ``[1, C, 4, 4]`` (initialised to ones) and its epilogue."""
+
+    def __init__(self, channels: int, w_dim: int) -> None:
+        super().__init__()
+        self.const = nn.Parameter(torch.ones(1, channels, INIT_RES, INIT_RES))
+        self.epilogue = Epilogue(INIT_RES, channels, w_dim)
+
+    def forward(self, w: torch.Tensor, randomize_noise: bool) -> torch.Tensor:
+        x = self.const.expand(w.shape[0], -1, -1, -1)
+        return self.epilogue(x, w, randomize_noise)
+
+
+class UpConvBlock(nn.Module):
+    """2x upsampling 3x3 conv, blur, epilogue.
+
+    Fused scale: one transposed conv with the 3x3 kernel padded and box-summed to 4x4
+    (stored as ``weight`` ``[3, 3, C_in, C_out]``, TF order). Otherwise nearest 2x
+    upsampling then ``conv.weight`` ``[C_out, C_in, 3, 3]``.
+    """
+
+    def __init__(self, resolution: int, in_channels: int, out_channels: int, w_dim: int, fused: bool) -> None:
+        super().__init__()
+        self.fused = fused
+        if fused:
+            self.weight = nn.Parameter(torch.randn(3, 3, in_channels, out_channels))
+        else:
+            self.conv = _Weight((out_channels, in_channels, 3, 3))
+        self.scale = HE_GAIN / math.sqrt(in_channels * 9)
+        self.blur = Blur(out_channels)
+        self.epilogue = Epilogue(resolution, out_channels, w_dim)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, randomize_noise: bool) -> torch.Tensor:
+        if self.fused:
+            kernel = F.pad(self.weight * self.scale, (0, 0, 0, 0, 1, 1, 1, 1))
+            kernel = kernel[1:, 1:] + kernel[:-1, 1:] + kernel[1:, :-1] + kernel[:-1, :-1]
+            x = F.conv_transpose2d(x, kernel.permute(2, 3, 0, 1), stride=2, padding=1)
+        else:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = F.conv2d(x, self.conv.weight * self.scale, padding=1)
+        x = self.blur(x)
+        return self.epilogue(x, w, randomize_noise)
+
+
+class ConvBlock(nn.Module):
+    """3x3 conv (same resolution) and epilogue."""
+
+    def __init__(self, resolution: int, in_channels: int, out_channels: int, w_dim: int) -> None:
+        super().__init__()
+        self.conv = _Weight((out_channels, in_channels, 3, 3))
+        self.scale = HE_GAIN / math.sqrt(in_channels * 9)
+        self.epilogue = Epilogue(resolution, out_channels, w_dim)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, randomize_noise: bool) -> torch.Tensor:
+        x = F.conv2d(x, self.conv.weight * self.scale, padding=1)
+        return self.epilogue(x, w, randomize_noise)
+
+
+class ToRGB(nn.Module):
+    """1x1 conv to RGB with gain 1 (scale ``1/sqrt(C)``) plus bias."""
+
+    def __init__(self, in_channels: int, out_channels: int = 3) -> None:
+        super().__init__()
+        self.conv = _Weight((out_channels, in_channels, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.scale = 1.0 / math.sqrt(in_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.conv.weight * self.scale, self.bias)
+
+
+class SynthesisNetwork(nn.Module):
+    """``wp [N, L, w_dim]`` -> image ``[N, 3, R, R]`` plus each block's feature map.
+
+    ``lod`` (level of detail, a buffer; 0 = full resolution) is honoured as genforce does:
+    blocks with ``log2(res) + lod > log2(R)`` are skipped and the last toRGB output is
+    upsampled (nearest) to ``R``.
+    """
+
+    def __init__(self, resolution: int, w_dim: int, fmaps_base: int, fmaps_max: int, fused_scale: bool | str) -> None:
+        super().__init__()
+        self.resolution = resolution
+        self.num_blocks = int(round(math.log2(resolution // INIT_RES))) + 1
+        self.register_buffer("lod", torch.zeros(()))
+        for block in range(self.num_blocks):
+            res = INIT_RES * 2**block
+            channels = channels_at(res, fmaps_base, fmaps_max)
+            if block == 0:
+                first = FirstConvBlock(channels, w_dim)
+            else:
+                previous = channels_at(res // 2, fmaps_base, fmaps_max)
+                first = UpConvBlock(res, previous, channels, w_dim, uses_fused_scale(fused_scale, res))
+            self.add_module(f"layer{2 * block}", first)
+            self.add_module(f"layer{2 * block + 1}", ConvBlock(res, channels, channels, w_dim))
+            self.add_module(f"output{block}", ToRGB(channels))
+
+    def active_blocks(self) -> int:
+        """Blocks computed at the current ``lod`` (all of them at ``lod == 0``)."""
+        lod = float(self.lod)
+        final_log2 = self.num_blocks - 1
+        return sum(1 for block in range(self.num_blocks) if block + lod <= final_log2)
+
+    def forward(self, wp: torch.Tensor, randomize_noise: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        features: list[torch.Tensor] = []
+        active = self.active_blocks()
+        if active == 0:
+            raise GeneratorError(f"stylegan: lod {float(self.lod)} leaves no synthesis block to run")
+        x = None
+        for block in range(active):
+            if block == 0:
+                x = self.layer0(wp[:, 0], randomize_noise)
+            else:
+                x = getattr(self, f"layer{2 * block}")(x, wp[:, 2 * block], randomize_noise)
+            x = getattr(self, f"layer{2 * block + 1}")(x, wp[:, 2 * block + 1], randomize_noise)
+            features.append(x)
+        image = getattr(self, f"output{active - 1}")(x)
+        if active < self.num_blocks:
+            image = F.interpolate(image, scale_factor=2 ** (self.num_blocks - active), mode="nearest")
+        return image, features
+
+
+# ----- the generator ---------------------------------------------------------------------------
+@register_architecture
+class StyleGANGenerator(Generator):
+    """StyleGAN v1 generator (Karras et al. 2019) with layer-wise codes ``wp``.
+
+    ``map(z)`` gives ``wp [N, num_layers, w_dim]`` (the mapping output repeated per layer,
+    truncated towards ``w_avg`` on the first ``truncation_layers`` layers);
+    ``synthesize(wp)`` gives ``[N, 3, R, R]`` clamped to [-1, 1] (gradients pass the clamp
+    unchanged); ``synthesize_raw`` gives the reference's unclamped output. Noise is fixed
+    unless ``randomize_noise`` is set to True.
+    """
+
+    arch = "stylegan"
+
+    def __init__(
+        self,
+        resolution: int = 256,
+        z_dim: int = 512,
+        w_dim: int = 512,
+        mapping_layers: int = 8,
+        mapping_fmaps: int | None = None,
+        mapping_lr_mul: float = 0.01,
+        fmaps_base: int = 16384,
+        fmaps_max: int = 512,
+        truncation_psi: float = 0.7,
+        truncation_layers: int = 8,
+        w_avg_beta: float = 0.995,
+        fused_scale: bool | str = "auto",
+        name: str = "stylegan",
+    ) -> None:
+        if resolution not in RESOLUTIONS_ALLOWED:
+            raise GeneratorError(f"stylegan: resolution {resolution} not allowed; allowed: {list(RESOLUTIONS_ALLOWED)}")
+        if fused_scale not in FUSED_SCALE_ALLOWED:
+            raise GeneratorError(f"stylegan: fused_scale {fused_scale!r} not allowed; allowed: {list(FUSED_SCALE_ALLOWED)}")
+        num_layers = num_layers_for(resolution)
+        if truncation_layers < 0:
+            raise GeneratorError(f"stylegan: truncation_layers must be >= 0, got {truncation_layers}")
+        # As in genforce, a count beyond the network's layers truncates every layer.
+        truncation_layers = min(int(truncation_layers), num_layers)
+        if mapping_layers < 1 or z_dim < 1 or w_dim < 1:
+            raise GeneratorError("stylegan: mapping_layers, z_dim and w_dim must be >= 1")
+        if channels_at(resolution, fmaps_base, fmaps_max) < 1:
+            raise GeneratorError(
+                f"stylegan: fmaps_base {fmaps_base} gives no feature maps at {resolution} px "
+                f"(need fmaps_base >= resolution)"
+            )
+        mapping_fmaps = w_dim if mapping_fmaps is None else int(mapping_fmaps)
+        super().__init__(
+            resolution=int(resolution),
+            z_dim=int(z_dim),
+            w_dim=int(w_dim),
+            mapping_layers=int(mapping_layers),
+            mapping_fmaps=mapping_fmaps,
+            mapping_lr_mul=float(mapping_lr_mul),
+            fmaps_base=int(fmaps_base),
+            fmaps_max=int(fmaps_max),
+            truncation_psi=float(truncation_psi),
+            truncation_layers=int(truncation_layers),
+            w_avg_beta=float(w_avg_beta),
+            fused_scale=fused_scale,
+            name=name,
+        )
+        self._num_layers = num_layers
+        #: Draw fresh per-sample noise instead of the fixed buffers (training, variation).
+        self.randomize_noise = False
+        self.mapping = MappingNetwork(z_dim, mapping_fmaps, w_dim, mapping_layers, mapping_lr_mul)
+        self.truncation = Truncation(w_dim, num_layers, float(truncation_psi), int(truncation_layers))
+        self.synthesis = SynthesisNetwork(resolution, w_dim, fmaps_base, fmaps_max, fused_scale)
+
+    # ----- properties ----------------------------------------------------------------------
+    @property
+    def resolution(self) -> int:
+        return self.config["resolution"]
+
+    @property
+    def z_dim(self) -> int:
+        return self.config["z_dim"]
+
+    @property
+    def w_dim(self) -> int:
+        return self.config["w_dim"]
+
+    @property
+    def num_layers(self) -> int:
+        return self._num_layers
+
+    @property
+    def w_avg(self) -> torch.Tensor:
+        return self.truncation.w_avg
+
+    def channels(self) -> list[int]:
+        """Feature maps per synthesis block, from 4 px up."""
+        base, top = self.config["fmaps_base"], self.config["fmaps_max"]
+        return [channels_at(INIT_RES * 2**b, base, top) for b in range(self.synthesis.num_blocks)]
+
+    # ----- mapping -------------------------------------------------------------------------
+    def map_w(self, z: torch.Tensor) -> torch.Tensor:
+        """Mapping network only: ``z [N, z_dim]`` -> ``w [N, w_dim]`` (no truncation)."""
+        return self.mapping(self._check_z(z))
+
+    def w_to_wp(self, w: torch.Tensor, truncation_psi: float | None = None, truncation_layers: int | None = None) -> torch.Tensor:
+        """Broadcast ``w [N, w_dim]`` to ``wp [N, L, w_dim]`` and truncate towards ``w_avg``."""
+        psi = self.truncation_psi if truncation_psi is None else float(truncation_psi)
+        layers = self.truncation_layers if truncation_layers is None else int(truncation_layers)
+        wp = w.unsqueeze(1).repeat(1, self.num_layers, 1)
+        return self.truncation(wp, psi, layers)
+
+    def _map(self, z: torch.Tensor, psi: float, layers: int, **conditioning: Any) -> torch.Tensor:
+        if conditioning:
+            raise GeneratorError(f"stylegan is unconditional; unexpected {sorted(conditioning)}")
+        return self.w_to_wp(self.mapping(z), psi, layers)
+
+    @torch.no_grad()
+    def update_w_avg(self, w: torch.Tensor) -> None:
+        """Moving average for training: ``w_avg <- lerp(mean(w), w_avg, w_avg_beta)``; ``w [N, w_dim]``."""
+        if w.ndim != 2 or w.shape[1] != self.w_dim:
+            raise GeneratorError(f"stylegan: expected w of shape [N, {self.w_dim}], got {list(w.shape)}")
+        beta = self.config["w_avg_beta"]
+        batch_mean = w.detach().float().mean(dim=0).to(self.truncation.w_avg)
+        self.truncation.w_avg.copy_(self.truncation.w_avg * beta + batch_mean * (1.0 - beta))
+
+    # ----- synthesis -----------------------------------------------------------------------
+    def _synthesize(self, wp: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        image, features = self.synthesis(wp, self.randomize_noise)
+        return clamp_straight_through(image), features
+
+    def synthesize_raw(self, wp: torch.Tensor, return_features: bool = False):
+        """Like :meth:`synthesize` but without the final clamp to [-1, 1].
+
+        The reference network's output is unbounded (images are clipped only when
+        converted to pixels); GAN training feeds this raw output to the discriminator.
+        """
+        wp = self._check_wp(wp)
+        image, features = self.synthesis(wp, self.randomize_noise)
+        return SynthesisResult(image=image, features=features) if return_features else image
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        info.update(
+            fused_scale=self.config["fused_scale"],
+            channels=self.channels(),
+            lod=float(self.synthesis.lod),
+        )
+        return info
+
+
+def clamp_straight_through(image: torch.Tensor) -> torch.Tensor:
+    """Clamp to [-1, 1] in the forward pass; pass gradients through unchanged.
+
+    Keeps ``synthesize``'s output in range (the interface's promise) without zeroing the
+    gradient of out-of-range pixels for optimisation through it.
+    """
+    return image + (image.clamp(-1.0, 1.0) - image).detach()
+
+
+def genforce_default_truncation(coefs: torch.Tensor) -> tuple[float, int] | None:
+    """Read (psi, layers) back from genforce's stored ``truncation.truncation`` ``[1, L, 1]``.
+
+    Returns None when the coefficients are not of the form ``psi`` on a prefix, 1 after.
+    """
+    values = coefs.detach().float().flatten().cpu().numpy()
+    if values.size == 0:
+        return None
+    below = np.flatnonzero(~np.isclose(values, 1.0))
+    if below.size == 0:
+        return 1.0, 0
+    layers = int(below[-1]) + 1
+    psi = float(values[0])
+    if not np.allclose(values[:layers], psi) or not np.allclose(values[layers:], 1.0):
+        return None
+    return psi, layers
+
+
+# Registers the genforce / HiGAN ``.pth`` reader (it needs the classes above).
+from . import stylegan_genforce  # noqa: E402,F401

@@ -1,0 +1,171 @@
+"""Editor responsiveness: slider-to-canvas latency and the editor's overhead over synthesis.
+
+Drives the real MainWindow offscreen. For each trial it moves one concept slider and waits
+until the frame of that state is on the canvas (latency = slider change -> canvas updated);
+it then times the raw ``generator.synthesize`` call on the same codes, on the same thread
+configuration. A second part replays a 60 Hz drag and counts the frames rendered.
+
+    python benchmarks/bench_editor.py                      # the embedded default model
+    python benchmarks/bench_editor.py --generator G --bundle B
+    python benchmarks/bench_editor.py --random 64          # a random StyleGAN at 64 px
+
+Prints a Markdown table (figures in milliseconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    position = (len(ordered) - 1) * q
+    low, high = int(position), min(int(position) + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def random_model(resolution: int):
+    import numpy as np
+    import torch
+
+    from sceneedit.generators.stylegan import StyleGANGenerator
+    from sceneedit.semantics.bundle import fingerprint_for
+    from sceneedit.semantics.concepts import BoundaryBundle, Concept
+
+    torch.manual_seed(0)
+    generator = StyleGANGenerator(resolution=resolution, z_dim=128, w_dim=128, fmaps_base=2048, fmaps_max=128,
+                                  name=f"random-{resolution}").eval().requires_grad_(False)
+    rng = np.random.RandomState(0)
+    normal = rng.standard_normal((1, generator.w_dim)).astype(np.float32)
+    normal /= np.linalg.norm(normal)
+    concept = Concept("probe", normal, list(range(generator.num_layers)), level="attributes")
+    bundle = BoundaryBundle({"probe": concept}, fingerprint_for(generator), source="random")
+    return generator, bundle
+
+
+def load_model(args):
+    from sceneedit.app.main import default_paths
+    from sceneedit.app.worker import read_bundle_for
+    from sceneedit.generators import load_generator
+
+    if args.random:
+        return random_model(args.random)
+    generator_path, bundle_path = (Path(args.generator), Path(args.bundle)) if args.generator else default_paths()
+    if not generator_path.is_file():
+        sys.exit(f"bench_editor: {generator_path} not found; pass --generator/--bundle or --random RES")
+    generator = load_generator(generator_path, device=args.device)
+    bundle, _ = read_bundle_for(bundle_path, generator)
+    return generator, bundle
+
+
+def wait_for_canvas(app, window, timeout_s: float = 120.0) -> None:
+    from PySide6.QtCore import QEventLoop
+
+    deadline = time.perf_counter() + timeout_s
+    while not window.render_idle():
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+        if time.perf_counter() > deadline:
+            raise TimeoutError("no frame within the timeout")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--generator")
+    parser.add_argument("--bundle")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--random", type=int, metavar="RES", help="use a random StyleGAN at this resolution")
+    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--drag-events", type=int, default=100)
+    args = parser.parse_args(argv)
+
+    import numpy as np
+    import torch
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from sceneedit.app.window import MainWindow
+    from sceneedit.device import describe_device
+    from sceneedit.editing.session import EditSession
+
+    generator, bundle = load_model(args)
+    app = QApplication.instance() or QApplication([])
+    settings = QSettings(str(Path(os.environ.get("TMPDIR", "/tmp")) / "sceneedit-bench.ini"),
+                         QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings)
+    window.resize(1400, 900)
+    window.show()
+    window.set_session(EditSession(generator, bundle, seed=1))
+    wait_for_canvas(app, window)
+    name = bundle.names[0]
+    row = window.concepts_dock.rows[name]
+    lo, hi = row.value_range
+
+    # 1. Slider -> canvas latency, one change at a time.
+    latencies, values = [], np.linspace(lo, hi, args.trials + 1)[1:]
+    for value in values:
+        start = time.perf_counter()
+        row.slider.setValue(float(value))
+        wait_for_canvas(app, window)
+        latencies.append((time.perf_counter() - start) * 1e3)
+
+    # 2. The raw synthesize call on the same codes.
+    raw = []
+    with torch.inference_mode():
+        for value in values:
+            window.session.set_strength(name, float(value))
+            wp = torch.from_numpy(window.session.current_wp()[None]).to(generator.device)
+            start = time.perf_counter()
+            image = generator.synthesize(wp)
+            if image.device.type == "cuda":
+                torch.cuda.synchronize()
+            raw.append((time.perf_counter() - start) * 1e3)
+    wait_for_canvas(app, window)
+
+    # 3. A drag at 60 Hz: how many frames render, and the lag after the last event.
+    frames_before = window.worker.frames_rendered
+    row.slider.setSliderDown(True)
+    drag_values = np.linspace(hi, lo, args.drag_events)
+    tick = 1.0 / 60.0
+    next_time = time.perf_counter()
+    for value in drag_values:
+        row.slider.setValue(float(value))
+        next_time += tick
+        while time.perf_counter() < next_time:
+            app.processEvents()
+    row.slider.setSliderDown(False)
+    last_event = time.perf_counter()
+    wait_for_canvas(app, window)
+    drag_lag = (time.perf_counter() - last_event) * 1e3
+    drag_frames = window.worker.frames_rendered - frames_before
+    final_ok = np.array_equal(window.canvas.image_array(),
+                              __import__("sceneedit.render", fromlist=["render"]).render(
+                                  generator, window.session.state()).image)
+    window.close()
+
+    overhead = [a - b for a, b in zip(sorted(latencies), sorted(raw))]
+    res = int(generator.resolution)
+    print(f"model: {generator.name} {res}x{res}, {generator.num_layers} layers; device {describe_device(generator.device)}; "
+          f"torch threads {torch.get_num_threads()}; Qt platform {app.platformName()}")
+    print()
+    print("| measure | median ms | p95 ms |")
+    print("|---|---:|---:|")
+    print(f"| slider → canvas latency ({args.trials} changes) | {statistics.median(latencies):.1f} | {percentile(latencies, 0.95):.1f} |")
+    print(f"| raw `synthesize` (same codes) | {statistics.median(raw):.1f} | {percentile(raw, 0.95):.1f} |")
+    print(f"| editor overhead (latency − synthesize) | {statistics.median(overhead):.1f} | {percentile(overhead, 0.95):.1f} |")
+    print()
+    print(f"drag of {args.drag_events} events at 60 Hz: {drag_frames} frames rendered, "
+          f"last frame {drag_lag:.1f} ms after the last event, final canvas == render(final state): {final_ok}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""The History dock: the session's undo history as a list; clicking an entry jumps to it.
+
+Entries after the current one (the redo branch) are drawn greyed out.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtGui import QBrush, QFont, QPalette
+from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QListWidget, QListWidgetItem, QWidget
+
+from ..qt_utils import signals_blocked
+
+
+class HistoryDock(QDockWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("History", parent)
+        self.setObjectName("historyDock")
+        self.session = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self.list = QListWidget()
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setToolTip("Click an entry to go back (or forward) to it")
+        self.list.itemClicked.connect(self._on_clicked)
+        self.list.currentRowChanged.connect(self._on_row)
+        self.setWidget(self.list)
+
+    def set_session(self, session) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.session = session
+        if session is not None:
+            self._unsubscribe = session.subscribe(self._on_session_event)
+        self.refresh()
+
+    def _on_session_event(self, event: str, payload: dict) -> None:
+        if event == "history_changed":
+            self.refresh()
+
+    def refresh(self) -> None:
+        with signals_blocked(self.list):
+            self.list.clear()
+            if self.session is None:
+                return
+            current = int(self.session.history_index)
+            muted = QBrush(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
+            for i, label in enumerate(self.session.history):
+                item = QListWidgetItem(f"{i}. {label}")
+                if i > current:
+                    item.setForeground(muted)
+                if i == current:
+                    font = QFont(item.font())
+                    font.setBold(True)
+                    item.setFont(font)
+                self.list.addItem(item)
+            self.list.setCurrentRow(current)
+            self.list.scrollToItem(self.list.item(current))
+
+    def _on_clicked(self, item: QListWidgetItem) -> None:
+        self.jump(self.list.row(item))
+
+    def _on_row(self, row: int) -> None:
+        # Keyboard navigation of the list moves through the history too.
+        if row >= 0:
+            self.jump(row)
+
+    def jump(self, index: int) -> None:
+        if self.session is not None and index != self.session.history_index:
+            self.session.jump_to(int(index))

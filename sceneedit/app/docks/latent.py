@@ -1,0 +1,213 @@
+"""The Latent dock: the scene's seed, truncation, and loading / saving its code.
+
+"Save code…" writes the edited code (what the canvas shows) as ``.npy`` ``[L, D]``
+float32; "Load code…" makes a ``.npy`` code the new base scene (edits apply on top).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QWidget,
+)
+
+from ..qt_utils import icon, signals_blocked
+
+MAX_SEED = 2**31 - 1
+
+
+def read_code(path: str | Path, num_layers: int, w_dim: int) -> np.ndarray:
+    """Read a ``.npy`` code as float32 ``[L, D]`` (``[1, L, D]`` and ``[1, D]`` / ``[D]``,
+    broadcast to every layer, are accepted). Raises ValueError naming the file and shape."""
+    path = Path(path)
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable .npy array ({exc})") from exc
+    if not np.issubdtype(array.dtype, np.floating):
+        raise ValueError(f"{path}: expected a float array, got {array.dtype}")
+    if array.ndim == 3 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim == 1:
+        array = array[None]
+    if array.ndim == 2 and array.shape[0] == 1 and array.shape[1] == w_dim:
+        array = np.repeat(array, num_layers, axis=0)
+    if array.shape != (num_layers, w_dim):
+        raise ValueError(
+            f"{path}: code has shape {list(array.shape)}, this generator needs [{num_layers}, {w_dim}]"
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{path}: code contains NaN or infinite values")
+    return array.astype(np.float32)
+
+
+def write_code(path: str | Path, wp: np.ndarray) -> Path:
+    """Save ``wp [L, D]`` as ``.npy`` atomically (temp file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp.npy")
+    np.save(tmp, np.asarray(wp, dtype=np.float32))
+    tmp.replace(path)
+    return path
+
+
+class LatentDock(QDockWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Latent", parent)
+        self.setObjectName("latentDock")
+        self.session = None
+        self._unsubscribe: Callable[[], None] | None = None
+
+        self.seed_box = QSpinBox()
+        self.seed_box.setRange(0, MAX_SEED)
+        self.seed_box.setKeyboardTracking(False)
+        self.prev_button = QToolButton()
+        self.prev_button.setIcon(icon("fa5s.chevron-left"))
+        self.prev_button.setToolTip("Previous seed (Left)")
+        self.next_button = QToolButton()
+        self.next_button.setIcon(icon("fa5s.chevron-right"))
+        self.next_button.setToolTip("Next seed (Right)")
+        self.random_button = QToolButton()
+        self.random_button.setIcon(icon("fa5s.dice"))
+        self.random_button.setToolTip("Random seed (R)")
+
+        self.truncation_default = QToolButton()
+        self.truncation_default.setIcon(icon("fa5s.undo-alt"))
+        self.truncation_default.setToolTip("Back to the generator's default truncation")
+        self.truncation_box = QDoubleSpinBox()
+        self.truncation_box.setRange(0.0, 2.0)
+        self.truncation_box.setSingleStep(0.05)
+        self.truncation_box.setDecimals(2)
+        self.truncation_box.setKeyboardTracking(False)
+        self.truncation_box.setToolTip("Truncation psi: 1 = none, smaller = closer to the average scene")
+
+        self.source_label = QLabel()
+        self.source_label.setWordWrap(True)
+        self.source_label.setStyleSheet("color: palette(mid);")
+        self.load_button = QPushButton(icon("fa5s.file-import"), "Load code…")
+        self.load_button.setToolTip("Use a saved .npy code [L, D] as the base scene")
+        self.save_button = QPushButton(icon("fa5s.file-export"), "Save code…")
+        self.save_button.setToolTip("Save the edited code [L, D] as .npy")
+
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.prev_button)
+        seed_row.addWidget(self.seed_box, 1)
+        seed_row.addWidget(self.next_button)
+        seed_row.addWidget(self.random_button)
+        truncation_row = QHBoxLayout()
+        truncation_row.addWidget(self.truncation_box, 1)
+        truncation_row.addWidget(self.truncation_default)
+        code_row = QHBoxLayout()
+        code_row.addWidget(self.load_button)
+        code_row.addWidget(self.save_button)
+
+        body = QWidget()
+        form = QFormLayout(body)
+        form.addRow("Seed", seed_row)
+        form.addRow("Truncation ψ", truncation_row)
+        form.addRow(code_row)
+        form.addRow(self.source_label)
+        self.setWidget(body)
+
+        self.seed_box.valueChanged.connect(self._on_seed)
+        self.prev_button.clicked.connect(lambda: self.step_seed(-1))
+        self.next_button.clicked.connect(lambda: self.step_seed(+1))
+        self.random_button.clicked.connect(self.random_seed)
+        self.truncation_box.valueChanged.connect(self._on_truncation)
+        self.truncation_default.clicked.connect(self.default_truncation)
+        self.load_button.clicked.connect(self.load_code_dialog)
+        self.save_button.clicked.connect(self.save_code_dialog)
+        self.set_session(None)
+
+    # ----- binding ---------------------------------------------------------------------
+    def set_session(self, session) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.session = session
+        self.widget().setEnabled(session is not None)
+        if session is not None:
+            self._unsubscribe = session.subscribe(self._on_session_event)
+            self.refresh()
+
+    def _on_session_event(self, event: str, payload: dict) -> None:
+        if event == "base_changed":
+            self.refresh()
+
+    def refresh(self) -> None:
+        session = self.session
+        psi = session.truncation_psi
+        default_psi = float(session.generator.truncation_psi)
+        with signals_blocked(self.seed_box, self.truncation_box):
+            if session.seed is not None:
+                self.seed_box.setValue(int(min(session.seed, MAX_SEED)))
+            self.truncation_box.setValue(float(psi))
+        self.truncation_default.setEnabled(float(psi) != default_psi)
+        # Truncation shapes codes mapped from seeds; an explicit code is used as it is.
+        self.truncation_box.setEnabled(session.seed is not None)
+        self.source_label.setText(
+            "Base: a loaded code (seed controls replace it)" if session.seed is None
+            else f"Base: seed {session.seed}"
+        )
+
+    # ----- actions ---------------------------------------------------------------------
+    def _on_seed(self, seed: int) -> None:
+        if self.session is not None and seed != self.session.seed:
+            self.session.set_seed(int(seed))
+
+    def step_seed(self, delta: int) -> None:
+        if self.session is None:
+            return
+        current = self.session.seed if self.session.seed is not None else self.seed_box.value()
+        self.session.set_seed(int(min(max(current + delta, 0), MAX_SEED)))
+
+    def random_seed(self) -> None:
+        if self.session is not None:
+            self.session.set_seed(random.randint(0, MAX_SEED))
+
+    def _on_truncation(self, psi: float) -> None:
+        if self.session is not None and float(psi) != self.session.truncation_psi:
+            self.session.set_truncation(float(psi))
+
+    def default_truncation(self) -> None:
+        if self.session is not None:
+            self.session.set_truncation(float(self.session.generator.truncation_psi))
+
+    def load_code(self, path: str | Path) -> None:
+        generator = self.session.generator
+        wp = read_code(path, int(generator.num_layers), int(generator.w_dim))
+        self.session.set_base_code(wp)
+
+    def save_code(self, path: str | Path) -> Path:
+        return write_code(path, np.asarray(self.session.current_wp(), dtype=np.float32))
+
+    def load_code_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load latent code", "", "NumPy arrays (*.npy)")
+        if path:
+            try:
+                self.load_code(path)
+            except (ValueError, OSError) as exc:
+                QMessageBox.critical(self, "Load code", str(exc))
+
+    def save_code_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save latent code", "code.npy", "NumPy arrays (*.npy)")
+        if path:
+            if not path.endswith(".npy"):
+                path += ".npy"
+            try:
+                self.save_code(path)
+            except (ValueError, OSError) as exc:
+                QMessageBox.critical(self, "Save code", str(exc))

@@ -1,0 +1,83 @@
+"""``sceneedit`` (no subcommand): open the editor window.
+
+With no options it opens the embedded default generator and its boundary bundle; when
+those files are missing the window still opens and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+#: The embedded default model, relative to the resource root.
+DEFAULT_GENERATOR = "resources/default_generator.safetensors"
+DEFAULT_BUNDLE = "boundaries/default.safetensors"
+
+
+def default_paths() -> tuple[Path, Path]:
+    """Where the embedded default generator and bundle live (they may not exist)."""
+    try:
+        from sceneedit.resources import resource_path
+    except ImportError:
+        root = Path(__file__).resolve().parents[2]
+        return root / DEFAULT_GENERATOR, root / DEFAULT_BUNDLE
+    return Path(resource_path(DEFAULT_GENERATOR)), Path(resource_path(DEFAULT_BUNDLE))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sceneedit",
+        description="The sceneedit editor: steer a generated scene along semantic boundaries.",
+    )
+    parser.add_argument("--generator", metavar="PATH",
+                        help="generator checkpoint (default: the embedded default model)")
+    parser.add_argument("--bundle", metavar="PATH",
+                        help="boundary bundle, HiGAN boundary folder or list "
+                             "(default: the embedded bundle when the default generator is used)")
+    parser.add_argument("--device", metavar="D", help="torch device: cpu, cuda, cuda:N or mps (default: automatic)")
+    parser.add_argument("--seed", type=int, default=0, help="starting seed (default: 0)")
+    return parser
+
+
+def missing_default_message(generator: Path, bundle: Path) -> str:
+    return (
+        "The embedded default model is not installed:\n"
+        f"{generator}\n\n"
+        "Open a generator with File ▸ Open generator… (Ctrl+O), or start with\n"
+        "sceneedit --generator PATH [--bundle PATH]."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the editor; returns the application's exit code."""
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.device is not None:
+        from sceneedit.device import resolve_device
+
+        try:
+            resolve_device(args.device)
+        except ValueError as exc:
+            print(f"sceneedit: error: {exc}", file=sys.stderr)
+            return 2
+
+    from PySide6.QtWidgets import QApplication
+
+    from .window import MainWindow
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("sceneedit")
+    app.setOrganizationName("sceneedit")
+    window = MainWindow(device=args.device)
+    window.show()
+
+    if args.generator:
+        window.open_generator(args.generator, args.bundle, seed=args.seed)
+    else:
+        generator_path, bundle_path = default_paths()
+        if generator_path.is_file():
+            bundle = args.bundle or (bundle_path if bundle_path.exists() else None)
+            window.open_generator(generator_path, bundle, seed=args.seed)
+        else:
+            window.canvas.set_message(missing_default_message(generator_path, bundle_path))
+    return int(app.exec())

@@ -1,0 +1,146 @@
+"""``sceneedit probe``: find which concepts a generator has learned, and at which layers.
+
+Samples N codes, scores their images with a predictor, fits one linear boundary per
+concept, re-scores each layer (Δs) and writes a boundary bundle plus a report.
+
+Examples::
+
+    sceneedit probe --generator G.safetensors --predictor world --num 2000 --out runs/probe
+    sceneedit probe --generator G.safetensors --predictor places365 \\
+        --predictor-option root=/data/places365 --concepts indoor_lighting wood --out runs/p
+
+At scale (N = 500,000), run shards anywhere (one per GPU or machine; torchrun, SLURM
+array jobs or plain shells all work — shards share nothing but the seed), then merge::
+
+    sceneedit probe --generator G --num 500000 --shard 0/4 --out runs/s0   # ... up to 3/4
+    sceneedit probe --generator G --num 500000 --merge runs/s0 runs/s1 runs/s2 runs/s3 --out runs/all
+
+Rerunning an interrupted command resumes it: finished chunks are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "probe",
+        help="probe a generator: score samples, fit boundaries, re-score layers, write a bundle",
+        description=__doc__.split("\n\n")[1].replace("\n", " "),
+        epilog=__doc__.split("\n\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--generator", required=True, help="generator file (any supported checkpoint)")
+    parser.add_argument("--predictor", default="world",
+                        help="predictor: world, places365, a plug-in name, or module.path:factory (default: world)")
+    parser.add_argument("--predictor-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="option passed to the predictor factory (repeatable), e.g. root=DIR for places365")
+    parser.add_argument("--out", required=True, help="run folder (codes, scores, fits, re-scores, bundle)")
+    parser.add_argument("--num", type=int, default=2000, help="number of samples N (default: 2000)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    parser.add_argument("--shard", default=None, metavar="I/N", help="sample only shard I of N (0-based), then stop")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="DIR",
+                        help="merge these shard folders into --out, then fit, re-score and write the bundle")
+    parser.add_argument("--concepts", nargs="+", default=None,
+                        help="concepts (score names) to probe; default: all the predictor's scores")
+    parser.add_argument("--k", type=float, default=2000,
+                        help="positives (and negatives) per concept: top/bottom K; a value <= 1 is a ratio of N (default: 2000)")
+    parser.add_argument("--split", type=float, default=0.7, help="train share of the chosen samples (default: 0.7)")
+    parser.add_argument("--space", choices=("w", "wp"), default="w",
+                        help="fit one normal in W shared by all layers (w, default) or one per layer (wp)")
+    parser.add_argument("--rescore-samples", type=int, default=2000, help="codes moved per concept and layer (default: 2000)")
+    parser.add_argument("--lambda", dest="lam", type=float, default=2.0, help="re-scoring step along the normal (default: 2)")
+    parser.add_argument("--share", type=float, default=0.6,
+                        help="layer selection: smallest contiguous range holding this share of the total Δs (default: 0.6)")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per synthesis call (default: 32)")
+    parser.add_argument("--chunk-size", type=int, default=10000, help="samples per file on disk (default: 10000)")
+    parser.add_argument("--truncation-psi", type=float, default=None, help="override the generator's truncation psi")
+    parser.add_argument("--truncation-layers", type=int, default=None, help="override the generator's truncated layers")
+    parser.add_argument("--bundle", default=None, help="bundle file to write (default: OUT/bundle.safetensors)")
+    parser.add_argument("--report", default=None, help="report folder (default: OUT/report)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(func=_run)
+
+
+def _concepts(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    return names or None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..device import describe_device, resolve_device
+    from ..generators import load_generator
+    from ..semantics.bundle import save_bundle
+    from ..semantics.predictors.registry import build_predictor, parse_options
+    from ..semantics.probe import (
+        ProbeConfig,
+        ProbeError,
+        build_bundle,
+        check_probe_matches,
+        fit_concepts,
+        rescore_concepts,
+        resolve_concepts,
+        sample_and_score,
+    )
+    from ..semantics.report import level_summary, write_report
+    from ..semantics.storage import ProbeStore, merge_runs, parse_shard
+
+    if args.shard and args.merge:
+        raise ProbeError("--shard and --merge exclude each other: sample shards first, then merge them")
+    for option, value, minimum in (("--num", args.num, 1), ("--rescore-samples", args.rescore_samples, 1),
+                                   ("--batch-size", args.batch_size, 1), ("--chunk-size", args.chunk_size, 1)):
+        if value < minimum:
+            raise ProbeError(f"{option} must be >= {minimum}, got {value}")
+    if not 0 < args.split < 1:
+        raise ProbeError(f"--split must be in (0, 1), got {args.split}")
+    if not 0 < args.share <= 1:
+        raise ProbeError(f"--share must be in (0, 1], got {args.share}")
+    if args.k <= 0:
+        raise ProbeError(f"--k must be positive, got {args.k}")
+    shard = parse_shard(args.shard) if args.shard else None
+    progress = not args.no_progress
+    device = resolve_device(args.device)
+    out = Path(args.out)
+
+    generator = load_generator(args.generator, device=device)
+    predictor = build_predictor(args.predictor, parse_options(args.predictor_option), device=device)
+    print(f"probe: {generator.arch} {generator.resolution} px, {generator.num_layers} layers; "
+          f"predictor {predictor.name} ({len(predictor.score_names)} scores); {describe_device(device)}", file=sys.stderr)
+    concepts = _concepts(args.concepts)
+    if concepts:
+        resolve_concepts(concepts, list(predictor.score_names))  # fail before sampling
+    config = ProbeConfig(num=args.num, seed=args.seed, chunk_size=args.chunk_size, batch_size=args.batch_size,
+                         shard=shard, store_wp=args.space == "wp", truncation_psi=args.truncation_psi,
+                         truncation_layers=args.truncation_layers)
+
+    if args.merge:
+        check_probe_matches(ProbeStore.open(args.merge[0]), generator, predictor)
+        store = merge_runs(args.merge, out)
+    else:
+        store = sample_and_score(generator, predictor, out, config, progress)
+        if shard and shard[1] > 1:
+            print(f"shard {shard[0]}/{shard[1]} done in {out}: {len(store.shard_chunks(shard))} chunks. "
+                  f"Merge all shards with: sceneedit probe --generator {args.generator} --merge DIR... --out MERGED")
+            return 0
+    fits = fit_concepts(store, concepts, args.k, args.split, args.space, args.seed, progress)
+    rescores = rescore_concepts(generator, predictor, store, fits, args.rescore_samples, args.lam,
+                                max(args.batch_size, generator.num_layers + 2), progress)
+    bundle = build_bundle(store, fits, rescores, args.share)
+    bundle_path = save_bundle(bundle, args.bundle or out / "bundle.safetensors")
+    report = write_report(bundle, args.report or out / "report")
+
+    print(f"{'concept':<24} {'level':<10} {'acc':>6} {'Δs all':>8}  layers")
+    for concept in bundle:
+        print(f"{concept.name:<24} {concept.level:<10} {concept.accuracy:6.3f} {concept.delta_s_all:8.4f}  "
+              f"{concept.extra.get('layer_spec')}")
+    for line in level_summary(bundle):
+        print(line)
+    print(f"bundle: {bundle_path}\nreport: {report['markdown']} (heatmap {report['heatmap']})")
+    return 0

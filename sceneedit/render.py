@@ -1,0 +1,102 @@
+"""The renderer: one pure function from an edit state to pixels.
+
+The editor's worker thread and the exporter both call :func:`render` /
+:func:`render_batch`; neither raises for a model failure (out of memory, a broken
+checkpoint, a state of the wrong shape): the error comes back in the result.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .editing.state import EditState, edited_wp
+from .generators.base import Generator, to_uint8_images
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """One rendered frame.
+
+    ``image``: uint8 ``[H, W, 3]`` RGB, or None when ``error`` is set. ``wp``: the edited
+    code float32 ``[L, D]`` that was synthesized (None if it could not be computed).
+    ``elapsed_ms``: wall time for this frame (a batch's time is shared equally among its
+    frames). ``error``: a one-line description of what failed, else None.
+    """
+
+    image: np.ndarray | None
+    wp: np.ndarray | None
+    elapsed_ms: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _synthesize(generator: Generator, codes: np.ndarray) -> np.ndarray:
+    """``codes [N, L, D]`` -> uint8 ``[N, H, W, 3]``."""
+    with torch.inference_mode():
+        wp = torch.from_numpy(np.ascontiguousarray(codes, dtype=np.float32)).to(generator.device)
+        return to_uint8_images(generator.synthesize(wp))
+
+
+def render(generator: Generator, state: EditState) -> RenderResult:
+    """Render ``state`` with ``generator`` (same image as :func:`render_batch` of one)."""
+    return render_batch(generator, [state], batch_size=1)[0]
+
+
+def render_batch(
+    generator: Generator, states: Sequence[EditState], batch_size: int = 8
+) -> list[RenderResult]:
+    """Render several states, ``batch_size`` frames per forward pass; one result per state.
+
+    A frame whose code cannot be computed fails alone. If a whole batch fails (say, out
+    of memory) its frames are retried one by one, so only the frames that really fail
+    carry an error.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    results: list[RenderResult | None] = [None] * len(states)
+    pending: list[tuple[int, np.ndarray]] = []
+    expected = (int(generator.num_layers), int(generator.w_dim))
+    for index, state in enumerate(states):
+        start = time.perf_counter()
+        try:
+            wp = edited_wp(state)
+            if wp.shape != expected:
+                raise ValueError(f"edited code has shape {list(wp.shape)}, the generator needs {list(expected)}")
+            if not np.all(np.isfinite(wp)):
+                raise ValueError("edited code holds NaN or infinite values")
+        except Exception as exc:  # noqa: BLE001 - reported in the result
+            results[index] = RenderResult(None, None, (time.perf_counter() - start) * 1e3, _describe(exc))
+            continue
+        pending.append((index, wp))
+    for offset in range(0, len(pending), batch_size):
+        chunk = pending[offset : offset + batch_size]
+        for index, result in zip([i for i, _ in chunk], _render_chunk(generator, [wp for _, wp in chunk])):
+            results[index] = result
+    return results  # type: ignore[return-value]
+
+
+def _render_chunk(generator: Generator, codes: list[np.ndarray]) -> list[RenderResult]:
+    start = time.perf_counter()
+    try:
+        images = _synthesize(generator, np.stack(codes))
+    except Exception as exc:  # noqa: BLE001 - reported in the result
+        if len(codes) > 1:
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            return [r for wp in codes for r in _render_chunk(generator, [wp])]
+        return [RenderResult(None, codes[0], (time.perf_counter() - start) * 1e3, _describe(exc))]
+    per_frame = (time.perf_counter() - start) * 1e3 / len(codes)
+    return [RenderResult(images[i], codes[i], per_frame) for i in range(len(codes))]

@@ -1,0 +1,32 @@
+"""Where the shipped resources (default generator, predictors, model cards) live.
+
+``resources/`` sits at the top of the repository, next to the ``sceneedit`` package. The
+environment variable ``SCENEEDIT_RESOURCES`` points somewhere else (an installed copy, a test
+folder); it wins when set.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+RESOURCES_ENV_VAR = "SCENEEDIT_RESOURCES"
+
+
+def resources_dir() -> Path:
+    """The resources folder: ``$SCENEEDIT_RESOURCES`` if set, else ``<repo>/resources``."""
+    override = os.environ.get(RESOURCES_ENV_VAR)
+    if override:
+        return Path(override).expanduser()
+    return Path(__file__).resolve().parent.parent / "resources"
+
+
+def resource_path(name: str) -> Path:
+    """Path of the resource ``name`` (e.g. ``"world_predictor.safetensors"``); it may not exist yet.
+
+    ``name`` must be a plain relative path inside the resources folder.
+    """
+    relative = Path(name)
+    if not name or relative.is_absolute() or ".." in relative.parts:
+        raise ValueError(f"resource name must be a relative path inside the resources folder, got {name!r}")
+    return resources_dir() / relative

@@ -1,0 +1,148 @@
+"""The factors of the procedural room world, their table, and how they are sampled.
+
+Every factor is sampled independently of every other one (a generator trained on the world
+can learn them as separate variation factors). Placement jitter inside a room (where exactly the
+bed stands, which clutter item goes where) is not a factor: it is drawn from ``detail_seed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+#: Scene categories, in label order (``category`` is an index into this tuple).
+CATEGORIES = ("bedroom", "living_room", "dining_room", "kitchen")
+
+#: Allowed factor kinds and levels (the levels are the paper's four abstraction levels).
+KINDS = ("categorical", "binary", "continuous")
+LEVELS = ("layout", "objects", "attributes", "color")
+
+
+@dataclass(frozen=True)
+class FactorSpec:
+    """One labelled factor: ``low``/``high`` bound its values (for categorical, 0..n-1)."""
+
+    name: str
+    kind: str
+    low: float
+    high: float
+    level: str
+    description: str
+    choices: tuple[str, ...] = ()
+
+    def normalize(self, value: np.ndarray | float) -> np.ndarray:
+        """Map values in ``[low, high]`` to ``[0, 1]``."""
+        return (np.asarray(value, dtype=np.float64) - self.low) / (self.high - self.low)
+
+    def denormalize(self, unit: np.ndarray | float) -> np.ndarray:
+        """Inverse of :meth:`normalize`."""
+        return self.low + np.asarray(unit, dtype=np.float64) * (self.high - self.low)
+
+
+#: Every sampled factor, in a fixed order. Units: radians for angles, metres for sizes.
+FACTOR_SPEC: tuple[FactorSpec, ...] = (
+    FactorSpec("camera_yaw", "continuous", -0.26, 0.26, "layout",
+               "camera turn left(-)/right(+) in radians: moves the vanishing point sideways and "
+               "decides how much of each side wall shows"),
+    FactorSpec("camera_pitch", "continuous", -0.28, 0.02, "layout",
+               "camera tilt down(-)/up(+) in radians: moves the floor and ceiling lines"),
+    FactorSpec("camera_x", "continuous", -1.0, 1.0, "layout",
+               "camera position across the room, as a fraction of the free half-width"),
+    FactorSpec("room_width", "continuous", 3.4, 5.0, "layout", "room width in metres"),
+    FactorSpec("room_depth", "continuous", 3.5, 5.2, "layout",
+               "room depth in metres (distance from the camera wall to the back wall)"),
+    FactorSpec("room_height", "continuous", 2.5, 3.2, "layout", "ceiling height in metres"),
+    FactorSpec("category", "categorical", 0, len(CATEGORIES) - 1, "objects",
+               "scene category, defined by its furniture", CATEGORIES),
+    FactorSpec("indoor_lighting", "continuous", 0.0, 1.0, "attributes",
+               "artificial light: 0 dim (dark room, small lamp glow) to 1 bright"),
+    FactorSpec("natural_light", "binary", 0, 1, "attributes",
+               "1 if a window lets daylight in (bright panes, a sun patch on the floor)"),
+    FactorSpec("clutter", "continuous", 0, 6, "attributes",
+               "number of small items (books, vases, plants, boxes) on surfaces and the floor"),
+    FactorSpec("floor_wood", "binary", 0, 1, "attributes", "1 wood planks, 0 carpet"),
+    FactorSpec("wall_hue", "continuous", 0.0, 1.0, "color",
+               "wall colour along a hue arc: 0 red, 0.25 yellow, 0.5 green, 1 blue"),
+    FactorSpec("floor_tone", "continuous", 0.0, 1.0, "color", "floor brightness: 0 light, 1 dark"),
+    FactorSpec("furniture_warmth", "continuous", 0.0, 1.0, "color",
+               "furniture palette: 0 cool (blues, grey ash), 1 warm (terracotta, walnut)"),
+)
+
+FACTOR_NAMES: tuple[str, ...] = tuple(spec.name for spec in FACTOR_SPEC)
+_SPEC_BY_NAME = {spec.name: spec for spec in FACTOR_SPEC}
+
+
+def factor_spec(name: str) -> FactorSpec:
+    """The :class:`FactorSpec` called ``name``; a clear error names the known ones."""
+    try:
+        return _SPEC_BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"unknown scene factor {name!r}; known: {', '.join(FACTOR_NAMES)}") from None
+
+
+@dataclass(frozen=True)
+class SceneFactors:
+    """All factors of one scene; ``render_scene`` is a pure function of this object."""
+
+    camera_yaw: float
+    camera_pitch: float
+    camera_x: float
+    room_width: float
+    room_depth: float
+    room_height: float
+    category: int
+    indoor_lighting: float
+    natural_light: int
+    clutter: int
+    floor_wood: int
+    wall_hue: float
+    floor_tone: float
+    furniture_warmth: float
+    #: Seed of the nuisance randomness (furniture placement, clutter kinds and spots).
+    detail_seed: int = 0
+
+    def __post_init__(self) -> None:
+        for spec in FACTOR_SPEC:
+            value = getattr(self, spec.name)
+            if not (spec.low <= value <= spec.high):
+                raise ValueError(
+                    f"scene factor {spec.name}={value!r} is outside its range [{spec.low}, {spec.high}]"
+                )
+            if spec.kind in ("categorical", "binary") and int(value) != value:
+                raise ValueError(f"scene factor {spec.name}={value!r} must be an integer")
+
+    @property
+    def category_name(self) -> str:
+        return CATEGORIES[self.category]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def replace(self, **changes: Any) -> "SceneFactors":
+        """A copy with some factors changed (validated)."""
+        values = self.as_dict()
+        unknown = set(changes) - set(values)
+        if unknown:
+            raise ValueError(f"unknown scene factor(s) {sorted(unknown)}; known: {', '.join(values)}")
+        values.update(changes)
+        return SceneFactors(**values)
+
+
+def sample_factors(rng: np.random.Generator | int | None = None) -> SceneFactors:
+    """Draw every factor independently: uniform within its range (integers for discrete ones)."""
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    values: dict[str, Any] = {}
+    for spec in FACTOR_SPEC:
+        if spec.kind == "continuous" and spec.name != "clutter":
+            values[spec.name] = float(rng.uniform(spec.low, spec.high))
+        else:
+            values[spec.name] = int(rng.integers(int(spec.low), int(spec.high) + 1))
+    values["detail_seed"] = int(rng.integers(0, 2**31 - 1))
+    return SceneFactors(**values)
+
+
+def factors_to_row(factors: SceneFactors) -> dict[str, float]:
+    """The labelled factors as plain numbers (no ``detail_seed``)."""
+    return {f.name: getattr(factors, f.name) for f in fields(factors) if f.name in _SPEC_BY_NAME}

@@ -1,0 +1,171 @@
+"""Manipulation layers: parsing layer specs, default layers per level, and the rule that
+picks a concept's layers from its per-layer re-scoring profile.
+
+Default layers (used when a boundary file carries none) are HiGAN's, stated for its
+14-layer 256 px StyleGAN models and scaled to other depths (see :func:`default_layers`):
+
+==========  ================  ==============================================================
+level       layers (of 14)    source
+==========  ================  ==============================================================
+layout      0-4               HiGAN's bedroom notebook: ``'view'`` is manipulated on ``'0-4'``
+objects     3-6               the paper: scene categories / objects respond in middle layers
+attributes  6-11              HiGAN's default (``simple_manipulate.py``, README ``LAYERS=6-11``)
+color       12-13             the paper: the color scheme lives in the top layers
+unknown     6-11              HiGAN's default for any plain boundary array
+==========  ================  ==============================================================
+
+Automatic layer selection (:func:`select_layers`): the *smallest contiguous range* of
+layers whose re-scoring response Δs sums to at least ``share`` (default 0.6) of the
+concept's total Δs over all layers. Among ranges of equal length the one holding more Δs
+wins, then the earliest. A flat or zero profile yields no selection (``None``); callers
+then fall back on :func:`default_layers` for the concept's level.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+#: The generator depth HiGAN's default layer ranges are stated for (StyleGAN at 256 px).
+HIGAN_NUM_LAYERS = 14
+
+#: level -> (first, last) layer, inclusive, on HiGAN's 14-layer scale.
+DEFAULT_LAYERS_14: dict[str, tuple[int, int]] = {
+    "layout": (0, 4),
+    "objects": (3, 6),
+    "attributes": (6, 11),
+    "color": (12, 13),
+    "unknown": (6, 11),
+}
+
+#: Default share of the total Δs the selected layer range must hold.
+DEFAULT_SHARE = 0.6
+
+
+class LayerSpecError(ValueError):
+    """A layer specification could not be parsed or is out of range."""
+
+
+def parse_layer_spec(spec: object, num_layers: int | None = None) -> list[int]:
+    """Parse ``'6-11'``, ``'0,2,4-5'``, an int, or a sequence of ints into sorted unique
+    0-based layer indices; checked against ``[0, num_layers)`` when ``num_layers`` is given.
+
+    An empty spec (``''``/``None``/``[]``) means all layers and needs ``num_layers``.
+    """
+    if spec is None or (isinstance(spec, str) and not spec.strip()) or (
+        isinstance(spec, (list, tuple)) and not spec
+    ):
+        if num_layers is None:
+            raise LayerSpecError("an empty layer spec means 'all layers', but the layer count is unknown")
+        return list(range(num_layers))
+    indices: list[int] = []
+    if isinstance(spec, (bool, np.bool_)):
+        raise LayerSpecError(f"invalid layer spec {spec!r}")
+    if isinstance(spec, (int, np.integer)):
+        indices = [int(spec)]
+    elif isinstance(spec, str):
+        for part in spec.replace(" ", "").split(","):
+            if not part:
+                continue
+            bounds = part.split("-")
+            try:
+                if len(bounds) == 1:
+                    indices.append(int(bounds[0]))
+                elif len(bounds) == 2:
+                    lo, hi = int(bounds[0]), int(bounds[1])
+                    if hi < lo:
+                        raise LayerSpecError(f"invalid layer range {part!r} in {spec!r}: end before start")
+                    indices.extend(range(lo, hi + 1))
+                else:
+                    raise ValueError(part)
+            except ValueError as exc:
+                if isinstance(exc, LayerSpecError):
+                    raise
+                raise LayerSpecError(
+                    f"invalid layer spec {spec!r}: expected numbers and ranges like '6-11' or '0,2,4-5'"
+                ) from None
+    elif isinstance(spec, (list, tuple, np.ndarray)):
+        for item in list(np.asarray(spec).reshape(-1)) if isinstance(spec, np.ndarray) else spec:
+            if isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, np.integer)):
+                raise LayerSpecError(f"invalid layer index {item!r} in {spec!r}: expected integers")
+            indices.append(int(item))
+    else:
+        raise LayerSpecError(f"invalid layer spec of type {type(spec).__name__}: {spec!r}")
+    result = sorted(set(indices))
+    if not result:
+        raise LayerSpecError(f"layer spec {spec!r} selects no layer")
+    if result[0] < 0:
+        raise LayerSpecError(f"layer index {result[0]} in {spec!r} is negative")
+    if num_layers is not None and result[-1] >= num_layers:
+        raise LayerSpecError(
+            f"layer index {result[-1]} in {spec!r} is out of range for a generator with "
+            f"{num_layers} layers (valid: 0-{num_layers - 1})"
+        )
+    return result
+
+
+def format_layer_spec(layers: Sequence[int]) -> str:
+    """``[0, 1, 2, 5, 7, 8]`` -> ``'0-2,5,7-8'``."""
+    ordered = sorted(set(int(x) for x in layers))
+    parts: list[str] = []
+    start = prev = None
+    for layer in ordered:
+        if start is None:
+            start = prev = layer
+        elif layer == prev + 1:
+            prev = layer
+        else:
+            parts.append(f"{start}-{prev}" if prev != start else f"{start}")
+            start = prev = layer
+    if start is not None:
+        parts.append(f"{start}-{prev}" if prev != start else f"{start}")
+    return ",".join(parts)
+
+
+def default_layers(level: str, num_layers: int) -> list[int]:
+    """HiGAN's default layers for ``level``, scaled from 14 layers to ``num_layers``.
+
+    Layer ``l`` of 14 covers the fraction ``[l/14, (l+1)/14)`` of the depth; the result
+    holds every layer of ``num_layers`` overlapping the level's range (never empty).
+    """
+    if num_layers < 1:
+        raise LayerSpecError(f"num_layers must be >= 1, got {num_layers}")
+    first, last = DEFAULT_LAYERS_14.get(level, DEFAULT_LAYERS_14["unknown"])
+    if num_layers == HIGAN_NUM_LAYERS:
+        return list(range(first, last + 1))
+    lo = math.floor(first * num_layers / HIGAN_NUM_LAYERS)
+    hi = math.ceil((last + 1) * num_layers / HIGAN_NUM_LAYERS) - 1
+    lo = min(max(lo, 0), num_layers - 1)
+    hi = min(max(hi, lo), num_layers - 1)
+    return list(range(lo, hi + 1))
+
+
+def select_layers(delta_s: Sequence[float], share: float = DEFAULT_SHARE) -> list[int] | None:
+    """The smallest contiguous layer range holding ``share`` of the total Δs.
+
+    ``delta_s``: per-layer responses (length L, >= 0). Returns sorted layer indices, or
+    None when the profile carries no signal (total <= 1e-12 or non-finite values).
+    """
+    if not 0 < share <= 1:
+        raise ValueError(f"share must be in (0, 1], got {share}")
+    values = np.asarray(delta_s, dtype=np.float64).reshape(-1)
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        return None
+    values = np.clip(values, 0.0, None)
+    total = float(values.sum())
+    if total <= 1e-12:
+        return None
+    target = share * total * (1 - 1e-9)
+    cumulative = np.concatenate([[0.0], np.cumsum(values)])
+    n = values.size
+    for length in range(1, n + 1):
+        best_start, best_sum = None, -1.0
+        for start in range(0, n - length + 1):
+            window = cumulative[start + length] - cumulative[start]
+            if window >= target and window > best_sum + 1e-15:
+                best_start, best_sum = start, window
+        if best_start is not None:
+            return list(range(best_start, best_start + length))
+    return list(range(n))  # unreachable: the full range holds the whole total

@@ -1,0 +1,186 @@
+"""The probe report: a concept x layer heatmap of Δs (PNG), a Markdown table, and a
+summary of where each abstraction level peaks. Everything is read from a bundle's
+re-scoring fields (``delta_s``, ``delta_s_all``, ``layers``, ``level``).
+
+Heatmap cells are row-normalized (each concept's Δs divided by its largest layer value),
+since concepts' score scales differ; the raw peak is printed at the row's end. Rows are
+grouped by level in the paper's order (layout, objects, attributes, color); the chosen
+manipulation layers are outlined.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .concepts import LEVELS, BoundaryBundle, Concept
+from .layers import format_layer_spec
+
+# A perceptually ordered ramp (light yellow -> green -> blue -> dark purple).
+_RAMP = np.array(
+    [[255, 255, 217], [199, 233, 180], [127, 205, 187], [65, 182, 196], [29, 145, 192],
+     [34, 94, 168], [37, 52, 148], [8, 29, 88]],
+    dtype=np.float64,
+)
+
+
+def _color(value: float) -> tuple[int, int, int]:
+    value = float(np.clip(value, 0.0, 1.0)) * (len(_RAMP) - 1)
+    low = int(np.floor(value))
+    high = min(low + 1, len(_RAMP) - 1)
+    mix = _RAMP[low] * (1 - (value - low)) + _RAMP[high] * (value - low)
+    return tuple(int(round(c)) for c in mix)
+
+
+def rescored_concepts(bundle: BoundaryBundle) -> list[Concept]:
+    """Concepts with a per-layer profile, grouped by level (paper order), in bundle order."""
+    ordered: list[Concept] = []
+    for level in LEVELS:
+        ordered += [c for c in bundle if c.level == level and c.delta_s is not None]
+    return ordered
+
+
+def normalized_profile(concept: Concept) -> np.ndarray:
+    values = np.clip(np.asarray(concept.delta_s, dtype=np.float64), 0, None)
+    peak = values.max() if values.size else 0.0
+    return values / peak if peak > 0 else values
+
+
+def level_summary(bundle: BoundaryBundle) -> list[str]:
+    """One line per level: the layer where the level's mean normalized Δs profile peaks,
+    and the layers holding at least half of that peak."""
+    lines: list[str] = []
+    concepts = rescored_concepts(bundle)
+    for level in LEVELS:
+        members = [c for c in concepts if c.level == level]
+        if not members:
+            continue
+        mean = np.mean([normalized_profile(c) for c in members], axis=0)
+        peak = int(np.argmax(mean))
+        strong = [i for i, v in enumerate(mean) if v >= 0.5 * mean[peak]] if mean[peak] > 0 else []
+        names = ", ".join(c.name for c in members)
+        lines.append(
+            f"{level:<10} peaks at layer {peak} (>= half of peak: layers {format_layer_spec(strong) or '-'}) "
+            f"[{len(members)} concept{'s' if len(members) != 1 else ''}: {names}]"
+        )
+    return lines
+
+
+def markdown_table(bundle: BoundaryBundle) -> str:
+    """Concepts x layers Δs table; the chosen layers in bold."""
+    concepts = rescored_concepts(bundle)
+    if not concepts:
+        return "_No re-scored concepts._\n"
+    num_layers = len(concepts[0].delta_s)
+    header = ["level", "concept", "SVM acc.", "Δs all", "layers"] + [f"L{i}" for i in range(num_layers)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for c in concepts:
+        cells = [
+            c.level, c.name,
+            "-" if c.accuracy is None else f"{c.accuracy:.3f}",
+            "-" if c.delta_s_all is None else f"{c.delta_s_all:.4f}",
+            format_layer_spec(c.layers),
+        ]
+        for layer, value in enumerate(c.delta_s):
+            text = f"{value:.4f}"
+            cells.append(f"**{text}**" if layer in c.layers else text)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def draw_heatmap(bundle: BoundaryBundle, path: str | Path, cell: int = 28) -> Path:
+    """Write the concept x layer heatmap PNG to ``path``."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    path = Path(path)
+    concepts = rescored_concepts(bundle)
+    if not concepts:
+        raise ValueError("the bundle has no re-scored concepts (no Δs) to draw")
+    num_layers = len(concepts[0].delta_s)
+    font = ImageFont.load_default()
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+
+    def text_width(text: str) -> int:
+        left, _, right, _ = probe.textbbox((0, 0), text, font=font)
+        return right - left
+
+    label_w = max(text_width(c.name) for c in concepts) + 16
+    level_w = max(text_width(level) for level in LEVELS) + 16
+    value_w = text_width("max 0.0000") + 16
+    top = 40
+    groups: list[tuple[str, list[Concept]]] = []
+    for c in concepts:
+        if not groups or groups[-1][0] != c.level:
+            groups.append((c.level, []))
+        groups[-1][1].append(c)
+    gap = 6
+    height = top + len(concepts) * cell + gap * (len(groups) - 1) + 40
+    width = level_w + label_w + num_layers * cell + value_w + 10
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    x0 = level_w + label_w
+    draw.text((x0, 4), "delta-s per layer (row-normalized); outlined: chosen layers", fill="black", font=font)
+    for layer in range(num_layers):
+        label = str(layer)
+        draw.text((x0 + layer * cell + (cell - text_width(label)) // 2, top - 16), label, fill="black", font=font)
+    y = top
+    for level, members in groups:
+        draw.text((4, y + 4), level, fill=(90, 90, 90), font=font)
+        for c in members:
+            draw.text((level_w, y + cell // 2 - 6), c.name, fill="black", font=font)
+            for layer, value in enumerate(normalized_profile(c)):
+                box = (x0 + layer * cell, y, x0 + (layer + 1) * cell - 1, y + cell - 1)
+                draw.rectangle(box, fill=_color(value))
+            for layer in c.layers:
+                box = (x0 + layer * cell, y, x0 + (layer + 1) * cell - 1, y + cell - 1)
+                draw.rectangle(box, outline=(220, 30, 30), width=2)
+            peak = max(c.delta_s) if c.delta_s else 0.0
+            draw.text((x0 + num_layers * cell + 8, y + cell // 2 - 6), f"max {peak:.4f}", fill="black", font=font)
+            y += cell
+        y += gap
+    # color bar
+    bar_y = y + 8
+    for i in range(num_layers * cell):
+        draw.line([(x0 + i, bar_y), (x0 + i, bar_y + 10)], fill=_color(i / max(1, num_layers * cell - 1)))
+    draw.text((x0 - text_width("0") - 4, bar_y - 1), "0", fill="black", font=font)
+    draw.text((x0 + num_layers * cell + 4, bar_y - 1), "1", fill="black", font=font)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.png")
+    image.save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def write_report(bundle: BoundaryBundle, out_dir: str | Path, title: str = "Probe report") -> dict[str, Path]:
+    """Write ``heatmap.png`` and ``report.md`` to ``out_dir``; returns their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    heatmap = draw_heatmap(bundle, out_dir / "heatmap.png")
+    fp = bundle.generator_fingerprint or {}
+    ranked = sorted((c for c in bundle if c.delta_s_all is not None), key=lambda c: -c.delta_s_all)
+    lines = [
+        f"# {title}",
+        "",
+        f"Generator: {fp.get('arch')} {fp.get('resolution')} px, {fp.get('num_layers')} layers, "
+        f"w_dim {fp.get('w_dim')}, weights {fp.get('weights_hash')}.",
+        "",
+        "![Δs heatmap](heatmap.png)",
+        "",
+        "## Where each level peaks",
+        "",
+        *[f"- {line}" for line in level_summary(bundle)],
+        "",
+        "## Most relevant semantics (Δs with all layers moved)",
+        "",
+        *[f"{i + 1}. {c.name} ({c.level}): {c.delta_s_all:.4f}" for i, c in enumerate(ranked)],
+        "",
+        "## Per-layer Δs (chosen layers in bold)",
+        "",
+        markdown_table(bundle),
+    ]
+    markdown = out_dir / "report.md"
+    tmp = markdown.with_name(markdown.name + ".tmp")
+    tmp.write_text("\n".join(lines), encoding="utf-8")
+    tmp.replace(markdown)
+    return {"heatmap": heatmap, "markdown": markdown}

@@ -1,0 +1,164 @@
+"""Read ``.npy`` files from strangers without running code from them.
+
+Plain numeric arrays are read with ``allow_pickle=False``. Object arrays (NumPy stores
+them as a pickle, e.g. HiGAN's ``{'boundary': ..., 'meta_data': {...}}`` boundary files)
+go through :class:`NpyUnpickler`, which resolves only the few NumPy globals needed to
+rebuild arrays, dtypes and scalars; every other global (``os.system``, ``builtins.eval``,
+...) is refused before anything is called. ``np.load(allow_pickle=True)`` is never used.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Refuse boundary-sized files above this (a boundary is a few KB; this is generous).
+MAX_FILE_BYTES = 256 * 1024 * 1024
+#: Most elements one reconstructed array may ask for (guards memory against crafted files).
+MAX_ELEMENTS = 1 << 26
+
+# dtype descriptors we rebuild: numbers, booleans and object ('O8' is how NumPy pickles
+# the object dtype). No strings with field specs, no void types with code attached.
+_DTYPE_DESCR = re.compile(r"^[<>|=]?(b1|[biuf][1248]|f16|c8|c16|c32|O8?|\?)$")
+
+
+class UnsafeNpyError(ValueError):
+    """The file is not a plain array and asks for something beyond arrays and containers."""
+
+
+def _reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+    """Safe stand-in for ``numpy._core.multiarray._reconstruct`` (array skeleton)."""
+    if subtype is not np.ndarray:
+        raise UnsafeNpyError(f"refused array subtype {subtype!r}: only numpy.ndarray is allowed")
+    if not isinstance(shape, tuple) or not all(isinstance(s, int) and 0 <= s for s in shape):
+        raise UnsafeNpyError(f"refused array shape {shape!r}")
+    if int(np.prod(shape, dtype=np.int64)) > MAX_ELEMENTS:
+        raise UnsafeNpyError(f"refused array shape {shape!r}: too many elements")
+    if dtype not in (b"b", "b"):
+        raise UnsafeNpyError(f"refused array skeleton dtype {dtype!r}")
+    return np.ndarray.__new__(np.ndarray, shape, np.dtype("b"))
+
+
+def _dtype(descr: Any, align: Any = False, copy: Any = False) -> np.dtype:
+    """Safe stand-in for ``numpy.dtype``: numeric, boolean and object descriptors only."""
+    if not isinstance(descr, str) or not _DTYPE_DESCR.match(descr):
+        raise UnsafeNpyError(f"refused dtype descriptor {descr!r}")
+    return np.dtype(descr, align=bool(align), copy=bool(copy))
+
+
+def _scalar(dtype: Any, data: Any = None) -> Any:
+    """Safe stand-in for ``numpy._core.multiarray.scalar`` (numeric scalars only)."""
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "biufc?":
+        raise UnsafeNpyError(f"refused scalar of dtype {dtype!r}")
+    if not isinstance(data, bytes) or len(data) != dtype.itemsize:
+        raise UnsafeNpyError("refused scalar: malformed data")
+    return np.frombuffer(data, dtype=dtype)[0]
+
+
+_ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy.core.multiarray", "scalar"): _scalar,
+    ("numpy._core.multiarray", "scalar"): _scalar,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): _dtype,
+}
+
+
+class NpyUnpickler(pickle.Unpickler):
+    """Resolves only the NumPy globals needed for arrays, dtypes and numeric scalars."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return _ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise UnsafeNpyError(
+                f"refused global {module}.{name}: the file asks to import code (a pickle "
+                "that may try to execute something); only plain arrays, dicts, lists, "
+                "strings and numbers are accepted"
+            ) from None
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise UnsafeNpyError("refused persistent id in pickle")
+
+
+def _check_plain(value: Any, where: str = "value", depth: int = 0) -> None:
+    """Only arrays of numbers, dicts, lists, tuples, strings, numbers, bools, None."""
+    if depth > 32:
+        raise UnsafeNpyError("refused: nesting too deep")
+    if value is None or isinstance(value, (bool, int, float, str, bytes, np.generic)):
+        return
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "O":
+            for i, item in enumerate(value.flat):
+                _check_plain(item, f"{where}[{i}]", depth + 1)
+        elif value.dtype.kind not in "biufc?":
+            raise UnsafeNpyError(f"refused {where}: array of dtype {value.dtype}")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, (str, int)):
+                raise UnsafeNpyError(f"refused {where}: dict key of type {type(key).__name__}")
+            _check_plain(item, f"{where}[{key!r}]", depth + 1)
+        return
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_plain(item, f"{where}[{i}]", depth + 1)
+        return
+    raise UnsafeNpyError(f"refused {where}: object of type {type(value).__name__}")
+
+
+def load_npy_untrusted(path: str | Path) -> Any:
+    """Read a ``.npy`` file safely.
+
+    Returns the array for numeric files; for object arrays holding one element (the usual
+    ``np.save(path, some_dict)``) returns that element (a dict, list, ...), otherwise the
+    object array. Raises :class:`UnsafeNpyError` for pickles that ask for code, and
+    ``ValueError`` naming the file for anything corrupt.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ValueError(f"{path}: {size} bytes is too large for a boundary file")
+    data = path.read_bytes()
+    stream = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a readable .npy file ({exc})") from exc
+    if dtype.kind != "O":
+        stream.seek(0)
+        try:
+            return np.lib.format.read_array(stream, allow_pickle=False)
+        except Exception as exc:
+            raise ValueError(f"{path}: corrupt or truncated .npy array ({exc})") from exc
+    try:
+        array = NpyUnpickler(stream).load()
+    except UnsafeNpyError as exc:
+        raise UnsafeNpyError(f"{path}: {exc}") from exc
+    except Exception as exc:
+        raise ValueError(f"{path}: corrupt or truncated pickled .npy ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(array, np.ndarray):
+        raise UnsafeNpyError(f"{path}: the pickle holds a {type(array).__name__}, not an array")
+    try:
+        _check_plain(array)
+    except UnsafeNpyError as exc:
+        raise UnsafeNpyError(f"{path}: {exc}") from exc
+    if array.shape != tuple(shape):
+        raise ValueError(f"{path}: header says shape {tuple(shape)}, pickle holds {array.shape}")
+    if array.size == 1:
+        return array.reshape(()).item() if array.ndim else array[()]
+    return array

@@ -1,0 +1,238 @@
+"""Endless streams of training images rendered by the procedural room world.
+
+A *render function* is a top-level (picklable) callable
+``render(seed: int, count: int, resolution: int) -> uint8 array [count, R, R, 3]`` that is
+deterministic in its arguments. Two streams consume one:
+
+* :class:`RenderedStream` renders every batch in the training process, from consecutive
+  seeds. Deterministic and exactly resumable (its state is the next seed), but the trainer
+  waits for the renderer.
+* :class:`PooledStream` keeps an in-memory pool of rendered images that background worker
+  processes keep refreshing (oldest first); batches are drawn uniformly from the pool, so the
+  trainer never waits. Its state on resume is only its seed: the pool is re-rendered.
+
+Both return uint8 batches ``[N, R, R, 3]``; :func:`to_training_tensor` converts them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import time
+from typing import Any, Callable, Protocol
+
+import numpy as np
+import torch
+
+RenderFunction = Callable[[int, int, int], np.ndarray]
+
+
+def render_rooms(seed: int, count: int, resolution: int) -> np.ndarray:
+    """``count`` procedural rooms ``[count, R, R, 3]`` uint8, deterministic in ``seed``."""
+    from ..scenes import render_batch
+
+    images, _labels = render_batch(count, resolution=resolution, seed=seed)
+    return np.asarray(images)
+
+
+def to_training_tensor(images: np.ndarray, device: torch.device, channels_last: bool) -> torch.Tensor:
+    """uint8 ``[N, H, W, 3]`` -> float ``[N, 3, H, W]`` in [-1, 1] on ``device``."""
+    if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8:
+        raise ValueError(f"expected uint8 images [N, H, W, 3], got {images.dtype} {list(images.shape)}")
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    x = x.permute(0, 3, 1, 2).float().mul_(1.0 / 127.5).sub_(1.0)  # NHWC storage = channels_last
+    return x if channels_last else x.contiguous()
+
+
+def _check_rendered(images: np.ndarray, count: int, resolution: int) -> np.ndarray:
+    images = np.asarray(images)
+    expected = (count, resolution, resolution, 3)
+    if images.shape != expected or images.dtype != np.uint8:
+        raise ValueError(
+            f"render function returned {images.dtype} {list(images.shape)}, expected uint8 {list(expected)}"
+        )
+    return images
+
+
+class ImageStream(Protocol):
+    resolution: int
+
+    def next_batch(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+    def stats(self) -> dict[str, float]: ...
+
+    def close(self) -> None: ...
+
+
+class RenderedStream:
+    """Renders each batch in this process from consecutive seeds (exactly resumable)."""
+
+    def __init__(self, render: RenderFunction, resolution: int, seed: int = 0) -> None:
+        self.render = render
+        self.resolution = resolution
+        self.next_seed = int(seed) * 1_000_003
+        self.rendered = 0
+
+    def next_batch(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        images = _check_rendered(self.render(self.next_seed, n, self.resolution), n, self.resolution)
+        self.next_seed += 1
+        self.rendered += n
+        return images
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"kind": "stream", "next_seed": self.next_seed}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("kind") == "stream":
+            self.next_seed = int(state["next_seed"])
+
+    def stats(self) -> dict[str, float]:
+        return {"rendered": float(self.rendered)}
+
+    def close(self) -> None:
+        pass
+
+
+def _worker_loop(render: RenderFunction, resolution: int, chunk: int, seed: int,
+                 requests: "mp.Queue", out: "mp.Queue", niceness: int) -> None:
+    """Render one chunk per request from ``requests`` into ``out``; ``None`` stops.
+
+    Seeds come from a private sequence starting at ``seed``.
+    """
+    try:
+        os.nice(niceness)
+    except OSError:
+        pass
+    try:
+        import torch as _torch  # the parent's torch thread settings do not carry over
+
+        _torch.set_num_threads(1)
+    except ImportError:
+        pass
+    counter = 0
+    while requests.get() is not None:
+        out.put(_check_rendered(render(seed + counter, chunk, resolution), chunk, resolution))
+        counter += 1
+
+
+class PooledStream:
+    """An in-memory pool of rendered images, refreshed oldest-first by worker processes.
+
+    ``pool_size`` images are rendered up front (in this process); ``workers`` background
+    processes (0 = none: a fixed pool) then render chunks of ``chunk`` images at lower CPU
+    priority. Rendering is demand-driven: for every image drawn, ``refresh_ratio`` fresh
+    images are requested (at most a few chunks outstanding), so the workers take only the
+    CPU the trainer's pace needs. ``next_batch`` swaps in whatever chunks are ready and never
+    waits for them.
+    """
+
+    def __init__(self, render: RenderFunction, resolution: int, pool_size: int, seed: int = 0,
+                 workers: int = 1, chunk: int = 64, refresh_ratio: float = 1.0, niceness: int = 5,
+                 progress: Callable[[int, int], None] | None = None) -> None:
+        if pool_size < 1:
+            raise ValueError(f"pool_size must be >= 1, got {pool_size}")
+        if refresh_ratio < 0:
+            raise ValueError(f"refresh_ratio must be >= 0, got {refresh_ratio}")
+        self.render = render
+        self.resolution = resolution
+        self.seed = int(seed)
+        self.chunk = int(chunk)
+        self.refresh_ratio = float(refresh_ratio)
+        self.pool = np.empty((pool_size, resolution, resolution, 3), dtype=np.uint8)
+        base = self.seed * 1_000_003
+        filled = 0
+        while filled < pool_size:
+            n = min(chunk, pool_size - filled)
+            self.pool[filled:filled + n] = _check_rendered(render(base + filled // chunk, n, resolution), n, resolution)
+            filled += n
+            if progress is not None:
+                progress(filled, pool_size)
+        self.cursor = 0  # next (oldest) pool slot to overwrite
+        self.refreshed = 0
+        self._owed = 0.0  # fresh images owed to the pool, not yet requested
+        self._outstanding = 0  # chunks requested, not yet received
+        self._max_outstanding = 2 * max(workers, 1)
+        self._started = time.perf_counter()
+        self._requests = None
+        self._results = None
+        self._workers: list[mp.Process] = []
+        if workers > 0:
+            context = mp.get_context("spawn")
+            self._requests = context.Queue()
+            self._results = context.Queue()
+            for k in range(workers):
+                worker_seed = base + (k + 1) * 100_000_000 + pool_size
+                process = context.Process(
+                    target=_worker_loop,
+                    args=(render, resolution, chunk, worker_seed, self._requests, self._results, niceness),
+                    daemon=True,
+                    name=f"sceneedit-render-{k}",
+                )
+                process.start()
+                self._workers.append(process)
+
+    def _absorb_ready_chunks(self) -> None:
+        size = len(self.pool)
+        while self._outstanding > 0:
+            try:
+                images = self._results.get_nowait()
+            except queue.Empty:
+                return
+            self._outstanding -= 1
+            for image in images:
+                self.pool[self.cursor] = image
+                self.cursor = (self.cursor + 1) % size
+            self.refreshed += len(images)
+
+    def _request_chunks(self, drawn: int) -> None:
+        self._owed += drawn * self.refresh_ratio
+        while self._owed >= self.chunk and self._outstanding < self._max_outstanding:
+            self._requests.put(1)
+            self._outstanding += 1
+            self._owed -= self.chunk
+        # A backlog beyond the outstanding cap is dropped: the workers cannot keep up.
+        self._owed = min(self._owed, float(self.chunk))
+
+    def next_batch(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        if self._workers:
+            self._absorb_ready_chunks()
+            self._request_chunks(n)
+        return self.pool[rng.integers(0, len(self.pool), size=n)]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"kind": "pool", "seed": self.seed}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass  # the pool is re-rendered on resume; nothing else to restore
+
+    def stats(self) -> dict[str, float]:
+        elapsed = max(time.perf_counter() - self._started, 1e-9)
+        return {"refreshed": float(self.refreshed), "refresh_per_s": self.refreshed / elapsed}
+
+    def close(self) -> None:
+        if self._requests is not None:
+            for _ in self._workers:
+                self._requests.put(None)
+        for process in self._workers:
+            process.join(timeout=0.2)
+        for process in self._workers:
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+        self._workers = []
+        for q in (self._requests, self._results):
+            if q is not None:
+                q.cancel_join_thread()
+                q.close()
+        self._requests = self._results = None
+
+    def __del__(self) -> None:  # best effort: never leave workers behind
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -1,0 +1,532 @@
+"""GAN training of a StyleGAN-family generator on the procedural room world.
+
+The recipe (StyleGAN2-ADA's, sized for a CPU): non-saturating logistic loss, lazy R1 on real
+images every ``r1_interval`` iterations, style mixing with per-sample crossover points, an EMA
+copy of G whose half-life is counted in images (with a ramp-up at the start), Adam with
+betas (0, 0.99) on equalized-learning-rate networks (the mapping network's 0.01 multiplier
+lives in the generator's weight scaling). Each iteration renders one batch of fakes and uses
+it for both the D step (detached) and then the G step against the updated D.
+
+A run lives in one folder::
+
+    RUN/config.json                     settings of the run (as started)
+    RUN/log.jsonl                       one JSON object per logged iteration
+    RUN/samples/iter-0001200.png        8x8 grid of G_ema on fixed z (psi = 1), latest.png
+    RUN/samples/reals.png               a grid of training images, for comparison
+    RUN/checkpoints/ckpt-0001200.pt     resumable state (see checkpointing.py)
+
+Command line: ``python -m sceneedit.training.gan --run-dir RUN [...]`` or ``sceneedit train``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import platform
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..device import describe_device, resolve_device
+from ..generators.base import to_uint8_images
+from ..generators.checkpoints import save_generator
+from ..generators.stylegan import StyleGANGenerator
+from .checkpointing import (
+    TrainingCheckpointError,
+    list_checkpoints,
+    load_latest_checkpoint,
+    save_checkpoint,
+)
+from .data import PooledStream, RenderFunction, RenderedStream, render_rooms, to_training_tensor
+from .discriminator import ResidualDiscriminator
+from .gan_config import RUN_CONTROL_FIELDS, TrainConfig
+
+CHECKPOINT_FORMAT = "sceneedit-gan-training"
+CHECKPOINT_VERSION = 1
+DATASET_DESCRIPTION = "sceneedit procedural room world (sceneedit.scenes), endless seeded stream"
+SAMPLE_GRID_SIZE = 8
+_REQUIRED_KEYS = ("format", "iteration", "config", "generator_config", "G", "G_ema", "D", "g_opt", "d_opt")
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite: training diverged."""
+
+
+def describe_hardware(device: torch.device) -> str:
+    """e.g. 'cpu (2 threads), AMD EPYC 7B13, torch 2.13.0'."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{describe_device(device)}, {cpu}, torch {torch.__version__}"
+
+
+def image_grid(images: np.ndarray, columns: int) -> np.ndarray:
+    """uint8 ``[N, H, W, 3]`` -> one ``[rows*H, columns*W, 3]`` image (blank-padded)."""
+    n, h, w, c = images.shape
+    rows = max(1, math.ceil(n / columns))
+    grid = np.zeros((rows * h, columns * w, c), dtype=np.uint8)
+    for i, image in enumerate(images):
+        r, col = divmod(i, columns)
+        grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = image
+    return grid
+
+
+def save_png_atomic(image: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    Image.fromarray(image).save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+def _write_json_atomic(path: Path, value: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+class GANTrainer:
+    """Owns G, G_ema, D, their optimizers, the data stream and the run folder."""
+
+    def __init__(self, config: TrainConfig, run_dir: str | os.PathLike,
+                 render: RenderFunction = render_rooms,
+                 log: Callable[[str], None] | None = None) -> None:
+        self.config = config.validate()
+        self.run_dir = Path(run_dir)
+        self.render = render
+        self.log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+        torch.set_num_threads(config.threads)
+        self.device = resolve_device(config.device)
+        torch.manual_seed(config.seed)
+        self.np_rng = np.random.default_rng(config.seed)
+
+        self.G = StyleGANGenerator(**config.generator_kwargs()).to(self.device)
+        self.G.randomize_noise = True
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.G_ema.randomize_noise = False
+        self.D = ResidualDiscriminator(config.resolution, config.d_fmaps_base, config.d_fmaps_max,
+                                       config.mbstd_group_size).to(self.device)
+        if config.channels_last:
+            for net in (self.G, self.G_ema, self.D):
+                net.to(memory_format=torch.channels_last)
+        betas = (config.adam_beta1, config.adam_beta2)
+        self.g_opt = torch.optim.Adam(self.G.parameters(), lr=config.g_lr, betas=betas, eps=1e-8)
+        self.d_opt = torch.optim.Adam(self.D.parameters(), lr=config.d_lr, betas=betas, eps=1e-8)
+
+        self.iteration = 0
+        self.images_seen = 0
+        self.train_seconds = 0.0
+        self.hardware: list[str] = []
+        self.stream = None
+        self._stream_state: dict[str, Any] = {}
+        self._stop_requested = False
+        # Fixed codes for the sample grids: the same on every run and device.
+        rng = np.random.RandomState(config.seed + 7919)
+        self.sample_z = torch.from_numpy(
+            rng.standard_normal((SAMPLE_GRID_SIZE**2, config.z_dim)).astype(np.float32)
+        ).to(self.device)
+
+    # ----- construction from a run folder ---------------------------------------------------
+    @classmethod
+    def resume(cls, run_dir: str | os.PathLike, overrides: dict[str, Any] | None = None,
+               render: RenderFunction = render_rooms,
+               log: Callable[[str], None] | None = None) -> "GANTrainer":
+        """Rebuild a trainer from the newest good checkpoint in ``run_dir``.
+
+        ``overrides`` may change run-control settings (iterations, intervals, device, ...);
+        a different architecture or optimisation setting is refused.
+        """
+        say = log or (lambda message: print(message, file=sys.stderr, flush=True))
+        loaded = load_latest_checkpoint(run_dir, validate=_validate_payload)
+        for reason in loaded.skipped:
+            say(f"warning: skipping unusable checkpoint: {reason}")
+        config = merge_resume_config(loaded.payload["config"], overrides or {})
+        trainer = cls(config, run_dir, render=render, log=log)
+        trainer.load_state_dict(loaded.payload)
+        say(f"resumed {loaded.path} at iteration {trainer.iteration} ({trainer.images_seen} images)")
+        return trainer
+
+    # ----- state --------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        rng: dict[str, Any] = {
+            "torch": torch.get_rng_state(),
+            "numpy": self.np_rng.bit_generator.state,
+        }
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        stream_state = self.stream.state_dict() if self.stream is not None else self._stream_state
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "iteration": self.iteration,
+            "images_seen": self.images_seen,
+            "train_seconds": self.train_seconds,
+            "hardware": list(self.hardware),
+            "config": self.config.to_dict(),
+            "generator_config": dict(self.G.config),
+            "G": _cpu_state(self.G.state_dict()),
+            "G_ema": _cpu_state(self.G_ema.state_dict()),
+            "D": _cpu_state(self.D.state_dict()),
+            "g_opt": self.g_opt.state_dict(),
+            "d_opt": self.d_opt.state_dict(),
+            "rng": rng,
+            "data": stream_state,
+        }
+
+    def load_state_dict(self, payload: dict[str, Any]) -> None:
+        self.G.load_state_dict(payload["G"])
+        self.G_ema.load_state_dict(payload["G_ema"])
+        self.D.load_state_dict(payload["D"])
+        self.g_opt.load_state_dict(payload["g_opt"])
+        self.d_opt.load_state_dict(payload["d_opt"])
+        self.iteration = int(payload["iteration"])
+        self.images_seen = int(payload["images_seen"])
+        self.train_seconds = float(payload["train_seconds"])
+        self.hardware = list(payload.get("hardware", []))
+        torch.set_rng_state(payload["rng"]["torch"])
+        self.np_rng.bit_generator.state = payload["rng"]["numpy"]
+        if self.device.type == "cuda" and "cuda" in payload["rng"]:
+            torch.cuda.set_rng_state(payload["rng"]["cuda"], self.device)
+        self._stream_state = dict(payload.get("data", {}))
+        if self.stream is not None:
+            self.stream.load_state_dict(self._stream_state)
+
+    def save_checkpoint(self) -> Path:
+        hardware = describe_hardware(self.device)
+        if hardware not in self.hardware:
+            self.hardware.append(hardware)
+        return save_checkpoint(self.run_dir, self.iteration, self.state_dict(),
+                               keep=self.config.keep_checkpoints)
+
+    # ----- data -----------------------------------------------------------------------------
+    def open_data(self) -> None:
+        """Start the image stream (renders the initial pool for ``data_source='pool'``)."""
+        if self.stream is not None:
+            return
+        cfg = self.config
+        if cfg.data_source == "stream":
+            self.stream = RenderedStream(self.render, cfg.resolution, seed=cfg.seed)
+        else:
+            started = time.perf_counter()
+            # A resumed pool gets fresh images: its seed moves with the iteration.
+            seed = cfg.seed + 7 * self.iteration
+            self.stream = PooledStream(self.render, cfg.resolution, cfg.pool_size, seed=seed,
+                                       workers=cfg.data_workers)
+            elapsed = time.perf_counter() - started
+            self.log(f"rendered a pool of {cfg.pool_size} images in {elapsed:.1f} s "
+                     f"({cfg.pool_size / max(elapsed, 1e-9):.0f} images/s); "
+                     f"{cfg.data_workers} worker(s) refresh it")
+        self.stream.load_state_dict(self._stream_state)
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self._stream_state = self.stream.state_dict()
+            self.stream.close()
+            self.stream = None
+
+    # ----- one iteration --------------------------------------------------------------------
+    def _sample_wp(self, n: int) -> torch.Tensor:
+        """``[n, L, w_dim]`` training codes with style mixing; updates ``w_avg``."""
+        G, cfg = self.G, self.config
+        z = torch.randn(n, G.z_dim).to(self.device)
+        w = G.map_w(z)
+        G.update_w_avg(w.detach())
+        wp = w.unsqueeze(1).expand(-1, G.num_layers, -1)
+        if cfg.style_mixing_prob > 0 and G.num_layers > 1:
+            w_mix = G.map_w(torch.randn(n, G.z_dim).to(self.device))
+            cutoff = torch.randint(1, G.num_layers, (n,))
+            mixing = torch.rand(n) < cfg.style_mixing_prob
+            cutoff = torch.where(mixing, cutoff, torch.full_like(cutoff, G.num_layers)).to(self.device)
+            layer = torch.arange(G.num_layers, device=self.device)
+            use_mix = (layer.unsqueeze(0) >= cutoff.unsqueeze(1)).unsqueeze(2)  # [n, L, 1]
+            wp = torch.where(use_mix, w_mix.unsqueeze(1), wp)
+        return wp
+
+    def train_step(self) -> dict[str, float]:
+        """One D step and one G step on one batch; returns the losses."""
+        if self.stream is None:
+            self.open_data()
+        cfg, n = self.config, self.config.batch_size
+        real = to_training_tensor(self.stream.next_batch(n, self.np_rng), self.device, cfg.channels_last)
+        fake = self.G.synthesize_raw(self._sample_wp(n))
+        if cfg.channels_last:
+            fake = fake.contiguous(memory_format=torch.channels_last)
+
+        # Discriminator: logistic loss, plus lazy R1 on the reals every r1_interval steps.
+        self.D.requires_grad_(True)
+        do_r1 = cfg.r1_gamma > 0 and self.iteration % cfg.r1_interval == 0
+        if do_r1:
+            real.requires_grad_(True)
+        real_logits = self.D(real)
+        fake_logits = self.D(fake.detach())
+        loss_d = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
+        stats = {"loss_d": loss_d.item(), "real_score": real_logits.detach().mean().item(),
+                 "fake_score": fake_logits.detach().mean().item()}
+        if do_r1:
+            (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+            r1 = grad.square().sum(dim=(1, 2, 3)).mean()
+            loss_d = loss_d + r1 * (cfg.r1_gamma / 2 * cfg.r1_interval)
+            stats["r1"] = r1.item()
+        self.d_opt.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.d_opt.step()
+
+        # Generator: non-saturating loss against the updated D.
+        self.D.requires_grad_(False)
+        loss_g = F.softplus(-self.D(fake)).mean()
+        self.g_opt.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.g_opt.step()
+        stats["loss_g"] = loss_g.item()
+        if not all(math.isfinite(v) for v in stats.values()):
+            raise NonFiniteLossError(f"non-finite loss at iteration {self.iteration}: {stats}")
+
+        self._update_ema(n)
+        self.iteration += 1
+        self.images_seen += n
+        return stats
+
+    @torch.no_grad()
+    def _update_ema(self, batch: int) -> None:
+        cfg = self.config
+        ema_nimg = cfg.ema_kimg * 1000.0
+        if cfg.ema_rampup > 0:
+            ema_nimg = min(ema_nimg, self.images_seen * cfg.ema_rampup)
+        beta = 0.5 ** (batch / max(ema_nimg, 1e-8))
+        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            p_ema.lerp_(p, 1.0 - beta)
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            b_ema.copy_(b)
+
+    # ----- outputs --------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample_grid(self) -> np.ndarray:
+        """G_ema on the fixed codes (no truncation) as one uint8 grid image."""
+        images = []
+        for z in self.sample_z.split(16):
+            wp = self.G_ema.map(z, truncation_psi=1.0)
+            images.append(to_uint8_images(self.G_ema.synthesize(wp)))
+        return image_grid(np.concatenate(images), SAMPLE_GRID_SIZE)
+
+    def save_samples(self) -> Path:
+        grid = self.sample_grid()
+        path = self.run_dir / "samples" / f"iter-{self.iteration:07d}.png"
+        save_png_atomic(grid, path)
+        save_png_atomic(grid, self.run_dir / "samples" / "latest.png")
+        return path
+
+    def save_reals(self) -> Path:
+        images = self.stream.next_batch(SAMPLE_GRID_SIZE**2, np.random.default_rng(12345))
+        path = self.run_dir / "samples" / "reals.png"
+        save_png_atomic(image_grid(images, SAMPLE_GRID_SIZE), path)
+        return path
+
+    def _log_line(self, record: dict[str, Any]) -> None:
+        with (self.run_dir / "log.jsonl").open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    # ----- the loop -------------------------------------------------------------------------
+    def run(self) -> Path | None:
+        """Train until ``iterations`` (or ``minutes``, or SIGTERM); returns the last checkpoint.
+
+        Checkpoints every ``checkpoint_minutes`` (and every ``checkpoint_every`` iterations),
+        and once more on the way out, also after Ctrl-C or SIGTERM.
+        """
+        cfg = self.config
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if not (self.run_dir / "config.json").exists():
+            _write_json_atomic(self.run_dir / "config.json", cfg.to_dict())
+        self.open_data()
+        if not (self.run_dir / "samples" / "reals.png").exists():
+            self.save_reals()
+        if cfg.sample_every and self.iteration == 0:
+            self.save_samples()
+        self.log(f"training {self.G.describe()['parameters']:,} G + "
+                 f"{sum(p.numel() for p in self.D.parameters()):,} D parameters on "
+                 f"{describe_hardware(self.device)}; run folder {self.run_dir}")
+
+        previous_handler = None
+        try:
+            previous_handler = signal.signal(signal.SIGTERM, self._on_sigterm)
+        except ValueError:  # not the main thread
+            pass
+        from tqdm import tqdm
+
+        interactive = sys.stderr.isatty()
+        bar = tqdm(total=cfg.iterations, initial=self.iteration, unit="it", dynamic_ncols=True,
+                   disable=not cfg.progress, mininterval=1.0 if interactive else 60.0,
+                   file=sys.stderr)
+        session_start = last_checkpoint = window_start = time.monotonic()
+        loop_clock = time.monotonic()
+        window_iterations = 0
+        last_saved_iteration = self.iteration
+        checkpoint: Path | None = None
+        try:
+            while self.iteration < cfg.iterations and not self._stop_requested:
+                stats = self.train_step()
+                now = time.monotonic()
+                self.train_seconds += now - loop_clock
+                loop_clock = now
+                window_iterations += 1
+                bar.update(1)
+                if self.iteration % cfg.log_every == 0:
+                    elapsed = max(now - window_start, 1e-9)
+                    speed = window_iterations / elapsed
+                    record = {"iteration": self.iteration, "images": self.images_seen,
+                              "train_seconds": round(self.train_seconds, 1),
+                              "it_per_s": round(speed, 4),
+                              "images_per_s": round(speed * cfg.batch_size, 2),
+                              **{k: round(v, 5) for k, v in stats.items()},
+                              **{f"data_{k}": round(v, 2) for k, v in self.stream.stats().items()}}
+                    self._log_line(record)
+                    bar.set_postfix(G=f"{stats['loss_g']:.3f}", D=f"{stats['loss_d']:.3f}",
+                                    img_s=f"{speed * cfg.batch_size:.1f}", refresh=False)
+                    window_start, window_iterations = now, 0
+                if cfg.sample_every and self.iteration % cfg.sample_every == 0:
+                    self.save_samples()
+                due_by_count = cfg.checkpoint_every and self.iteration % cfg.checkpoint_every == 0
+                due_by_time = now - last_checkpoint >= cfg.checkpoint_minutes * 60
+                if due_by_count or due_by_time:
+                    checkpoint = self.save_checkpoint()
+                    last_saved_iteration = self.iteration
+                    last_checkpoint = time.monotonic()
+                    loop_clock = last_checkpoint  # checkpoint I/O is not training time
+                if cfg.minutes and now - session_start >= cfg.minutes * 60:
+                    self.log(f"time limit of {cfg.minutes} minutes reached")
+                    break
+        except KeyboardInterrupt:
+            self.log("interrupted: saving a checkpoint")
+            self._stop_requested = True
+        finally:
+            bar.close()
+            if previous_handler is not None:
+                signal.signal(signal.SIGTERM, previous_handler)
+            try:
+                if self.iteration != last_saved_iteration:
+                    checkpoint = self.save_checkpoint()
+                    if cfg.sample_every:
+                        self.save_samples()
+            finally:
+                self.close()
+        if checkpoint is not None:
+            self.log(f"checkpoint {checkpoint} (iteration {self.iteration})")
+        return checkpoint
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        self.log("SIGTERM: finishing this iteration and saving a checkpoint")
+        self._stop_requested = True
+
+
+def _cpu_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in state.items()}
+
+
+def _validate_payload(payload: dict[str, Any], path: Path) -> None:
+    missing = [k for k in _REQUIRED_KEYS if k not in payload]
+    if missing:
+        raise TrainingCheckpointError(f"{path}: missing {', '.join(missing)}; not a complete training checkpoint")
+    if payload["format"] != CHECKPOINT_FORMAT:
+        raise TrainingCheckpointError(f"{path}: format {payload['format']!r}, expected {CHECKPOINT_FORMAT!r}")
+    if int(payload.get("version", 0)) > CHECKPOINT_VERSION:
+        raise TrainingCheckpointError(f"{path}: checkpoint version {payload['version']} is newer than this sceneedit")
+
+
+def merge_resume_config(saved: dict[str, Any], explicit: dict[str, Any]) -> TrainConfig:
+    """The saved config with run-control ``explicit`` settings applied; others must agree."""
+    merged = dict(saved)
+    for key, value in explicit.items():
+        if key not in merged:
+            raise ValueError(f"unknown training setting {key!r}")
+        if key in RUN_CONTROL_FIELDS:
+            merged[key] = value
+        elif value != merged[key]:
+            raise ValueError(
+                f"--{key.replace('_', '-')} {value} differs from the run's saved {merged[key]}; "
+                f"a resumed run keeps its architecture and optimisation settings "
+                f"(only {', '.join(sorted(RUN_CONTROL_FIELDS))} may change)"
+            )
+    return TrainConfig.from_dict(merged).validate()
+
+
+# ----- export ---------------------------------------------------------------------------------
+def export_generator(run_dir: str | os.PathLike, out_path: str | os.PathLike,
+                     log: Callable[[str], None] | None = None) -> Path:
+    """Write the newest good checkpoint's G_ema in our safetensors format; returns the path."""
+    say = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    loaded = load_latest_checkpoint(run_dir, validate=_validate_payload)
+    for reason in loaded.skipped:
+        say(f"warning: skipping unusable checkpoint: {reason}")
+    payload = loaded.payload
+    generator = StyleGANGenerator(**payload["generator_config"])
+    generator.load_state_dict(payload["G_ema"])
+    generator.randomize_noise = False
+    generator.eval()
+    config = payload["config"]
+    training = {
+        "iterations": int(payload["iteration"]),
+        "images_seen": int(payload["images_seen"]),
+        "wall_time_s": round(float(payload["train_seconds"]), 1),
+        "hardware": list(payload.get("hardware", [])),
+        "checkpoint": loaded.path.name,
+        "recipe": {k: config[k] for k in (
+            "batch_size", "g_lr", "d_lr", "adam_beta1", "adam_beta2", "r1_gamma", "r1_interval",
+            "style_mixing_prob", "ema_kimg", "ema_rampup", "d_fmaps_base", "d_fmaps_max", "seed",
+        )},
+    }
+    path = save_generator(generator, out_path, dataset=DATASET_DESCRIPTION, training=training)
+    say(f"exported G_ema of {loaded.path} (iteration {payload['iteration']}) to {path}")
+    return path
+
+
+# ----- command line -------------------------------------------------------------------------
+def run_from_args(args: argparse.Namespace) -> int:
+    run_dir: Path = args.run_dir
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"--run-dir {run_dir} is a file, not a folder")
+    from .gan_cli import explicit_settings
+
+    settings = explicit_settings(args)
+    if args.export is not None:
+        if settings or args.resume:
+            raise ValueError("--export only exports; give it with --run-dir alone")
+        export_generator(run_dir, args.export)
+        return 0
+    if args.resume:
+        trainer = GANTrainer.resume(run_dir, settings)
+    else:
+        if list_checkpoints(run_dir):
+            raise ValueError(f"{run_dir} already holds checkpoints; pass --resume to continue it "
+                             f"or choose a new --run-dir")
+        trainer = GANTrainer(TrainConfig.from_dict(settings).validate(), run_dir)
+    trainer.run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .gan_cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    try:
+        return run_from_args(args)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
