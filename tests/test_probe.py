@@ -217,3 +217,41 @@ def test_rescore_cache_and_per_layer_space(generator, tmp_path):
     assert again["b"].delta_s == pytest.approx(first["b"].delta_s)
     bundle = build_bundle(store, fits, again)
     assert bundle["b"].space == "wp" and bundle["b"].layers == [4]
+
+
+# ----- end to end: a tiny real StyleGAN through the command line -----------------------------
+def tiny_stylegan_file(tmp_path):
+    from sceneedit.generators import save_generator
+    from sceneedit.generators.stylegan import StyleGANGenerator
+
+    torch.manual_seed(0)
+    generator = StyleGANGenerator(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, fmaps_base=64, fmaps_max=16,
+                                  truncation_psi=0.7, truncation_layers=2)
+    return save_generator(generator.eval(), tmp_path / "tiny.safetensors")
+
+
+def test_command_line_probe_sharded_and_merged(tmp_path, capsys):
+    from sceneedit.cli import main
+
+    generator = tiny_stylegan_file(tmp_path)
+    common = ["probe", "--generator", str(generator), "--predictor", "test_probe:make_channel_predictor",
+              "--num", "200", "--chunk-size", "50", "--batch-size", "50", "--no-progress", "--device", "cpu"]
+    for index in range(2):
+        assert main(common + ["--shard", f"{index}/2", "--out", str(tmp_path / f"s{index}")]) == 0
+    assert "Merge all shards" in capsys.readouterr().out
+    code = main(common + ["--merge", str(tmp_path / "s0"), str(tmp_path / "s1"), "--out", str(tmp_path / "all"),
+                          "--k", "50", "--rescore-samples", "8", "--concepts", "a,b"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "bundle:" in out and "peaks at layer" in out
+    bundle = load_bundle(tmp_path / "all" / "bundle.safetensors")
+    assert bundle.names and set(bundle.names) == {"a", "b"}
+    assert bundle.generator_fingerprint["arch"] == "stylegan"
+    for concept in bundle:
+        assert len(concept.delta_s) == 6 and concept.accuracy > 0.5 and concept.layers
+    assert (tmp_path / "all" / "report" / "heatmap.png").stat().st_size > 0
+    assert "| level | concept |" in (tmp_path / "all" / "report" / "report.md").read_text()
+    # unknown concept: a clear one-line error, exit code 2, nothing sampled
+    assert main(common + ["--out", str(tmp_path / "x"), "--concepts", "bedroom"]) == 2
+    assert "no score 'bedroom'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -36,6 +36,15 @@ SQRT2 = math.sqrt(2.0)
 TOL = 1e-4
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These networks are tiny: one thread avoids thread start-up and contention costs."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def channels(res: int) -> int:
     return min(FMAPS_BASE // res, FMAPS_MAX)
 

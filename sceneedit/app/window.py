@@ -57,6 +57,8 @@ class MainWindow(QMainWindow):
 
     #: Emitted on the UI thread after a frame is put on the canvas (its stamp).
     frame_shown = Signal(int)
+    #: Emitted when the newest requested frames are all on the canvas (nothing pending).
+    render_settled = Signal()
     #: Emitted after a load (generator or bundle) finished, successfully or not.
     load_finished = Signal(bool)
 
@@ -83,6 +85,7 @@ class MainWindow(QMainWindow):
         self._base_key: bytes | None = None
         self._preview_jitter_seed: int | None = None
         self.frames_shown = 0
+        self.last_frame_ms: float | None = None
         self.last_error: str | None = None
 
         self.worker_thread = WorkerThread()
@@ -349,6 +352,13 @@ class MainWindow(QMainWindow):
         if self._closed or result.stamp <= self._last_shown[result.kind]:
             return  # an older frame arriving after a newer one
         self._last_shown[result.kind] = result.stamp
+        try:
+            self._show_frame(result)
+        finally:
+            if self.render_idle():
+                self.render_settled.emit()
+
+    def _show_frame(self, result: FrameResult) -> None:
         if result.error:
             self.last_error = result.error
             self.canvas.set_message(f"Render failed: {result.error}")
@@ -362,6 +372,7 @@ class MainWindow(QMainWindow):
         self.canvas.set_message("")
         self.canvas.set_image(result.image)
         self.frames_shown += 1
+        self.last_frame_ms = float(result.elapsed_ms)
         self.frame_label.setText(f"frame: {result.elapsed_ms:.1f} ms")
         self.frame_shown.emit(result.stamp)
 

@@ -206,8 +206,9 @@ def independent_edit(
     ``wp``: ``[L, D]`` or ``[N, L, D]``; ``normal``: ``[D]``, ``[1, D]`` or ``[L, D]``;
     ``distance``: a number or one per layer of ``layers``. Returns float32 of ``wp``'s shape.
     """
-    num_layers = np.shape(wp)[-2]
-    edit = concept_edit("concept", normal, layers, distance, num_layers)
+    if np.ndim(wp) not in (2, 3):
+        raise ManipulationError(f"expected codes of shape [L, D] or [N, L, D], got {list(np.shape(wp))}")
+    edit = concept_edit("concept", normal, layers, distance, np.shape(wp)[-2])
     return joint_edit(wp, [edit], layer_scale)
 
 

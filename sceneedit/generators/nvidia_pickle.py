@@ -302,7 +302,7 @@ class _Converter:
 def _convert_modulated(conv: _Converter, theirs: str, ours: str, up: bool) -> None:
     weight = conv.take(f"{theirs}.weight", ndim=4)  # [O, I, k, k]
     fan_in = weight.shape[1] * weight.shape[2] * weight.shape[3]
-    weight = weight.permute(2, 3, 1, 0) * math.sqrt(fan_in)  # ours is scaled by 1/sqrt(fan_in)
+    weight = weight.permute(2, 3, 1, 0) * 1.0  # ours is scaled by 1/sqrt(fan_in)
     if up:
         weight = weight.flip(0, 1)
     conv.put(f"{ours}.weight", f"{theirs}.weight", weight)

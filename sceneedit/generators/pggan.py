@@ -17,6 +17,10 @@ PGGAN has one code: ``num_layers == 1`` and ``w_dim == z_dim``. ``map(z)`` retur
 ``z`` rescaled to norm ``sqrt(z_dim)`` (genforce's PGGAN preprocessing; the network's
 first pixel norm makes the image independent of the norm), shape ``[N, 1, z_dim]``.
 Truncation does not apply to PGGAN; ``truncation_psi`` is accepted and ignored.
+
+The reference output is linear (no tanh); ``final_tanh=True`` adds one, for models
+trained that way. ``fused_scale`` (upsample + conv as one transposed conv) is detected
+from a file's keys; the released PGGAN models do not use it.
 """
 
 from __future__ import annotations
@@ -227,6 +231,8 @@ class PGGANGenerator(Generator):
     def _run(self, wp: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         x = wp[:, 0].reshape(wp.shape[0], self._z_dim, 1, 1)
         lod = float(self.lod.detach().cpu())
+        if not 0.0 <= lod <= self.num_blocks - 1:
+            raise GeneratorError(f"pggan: lod {lod} outside [0, {self.num_blocks - 1}]")
         final_log2 = int(math.log2(self._resolution))
         features: list[torch.Tensor] = []
         image = None

@@ -47,8 +47,15 @@ class WorldNetConfig:
     """Constructor arguments of :class:`WorldNet` (persisted as JSON in the file's metadata)."""
 
     input_size: int = 64
-    channels: tuple[int, ...] = (24, 32, 48, 64, 96)
-    hidden: int = 192
+    #: Patchify stem: a ``stem_stride`` x ``stem_stride`` conv with that stride (cheap on a CPU).
+    stem_stride: int = 4
+    #: Stem channels, then the channels of the four stages.
+    channels: tuple[int, ...] = (32, 40, 64, 96, 96)
+    #: Stride of the first conv of each stage.
+    stage_strides: tuple[int, ...] = (1, 2, 2, 1)
+    #: Channels the last map is squeezed to before it is flattened (keeps "where").
+    squeeze: int = 16
+    hidden: int = 160
     categories: tuple[str, ...] = CATEGORIES
     binary: tuple[str, ...] = BINARY_FACTORS
     continuous: tuple[str, ...] = CONTINUOUS_FACTORS
@@ -58,13 +65,19 @@ class WorldNetConfig:
     )
 
     def __post_init__(self) -> None:
-        if self.input_size < 16 or self.input_size % 16:
-            raise ValueError(f"input_size must be a multiple of 16 and >= 16, got {self.input_size}")
+        if self.input_size % self.total_stride or self.input_size < self.total_stride:
+            raise ValueError(f"input_size must be a positive multiple of {self.total_stride}, got {self.input_size}")
         if len(self.channels) != 5 or min(self.channels) < 1:
             raise ValueError(f"channels must be 5 positive integers (stem + 4 stages), got {self.channels}")
+        if len(self.stage_strides) != 4 or any(s not in (1, 2) for s in self.stage_strides):
+            raise ValueError(f"stage_strides must be 4 values in (1, 2), got {self.stage_strides}")
         missing = [n for n in self.continuous if n not in self.ranges]
         if missing:
             raise ValueError(f"ranges lacks continuous factor(s) {missing}")
+
+    @property
+    def total_stride(self) -> int:
+        return self.stem_stride * int(np.prod(self.stage_strides))
 
     @property
     def num_outputs(self) -> int:
@@ -76,7 +89,7 @@ class WorldNetConfig:
     @classmethod
     def from_json(cls, text: str) -> "WorldNetConfig":
         raw = json.loads(text)
-        for key in ("channels", "categories", "binary", "continuous"):
+        for key in ("channels", "stage_strides", "categories", "binary", "continuous"):
             if key in raw:
                 raw[key] = tuple(raw[key])
         if "ranges" in raw:
@@ -92,21 +105,21 @@ class WorldNet(nn.Module):
     """``[N, 3, S, S]`` in [-1, 1] -> raw outputs ``[N, num_outputs]`` (logits, then pre-sigmoid values).
 
     Output order: category logits, binary logits, continuous values (pre-sigmoid).
-    Feature maps (``features``): after each stage, at S/2, S/4, S/8, S/16.
+    ``features``: the map after each of the four stages (S/4, S/8, S/16, S/16 with the defaults).
     """
 
     def __init__(self, config: WorldNetConfig) -> None:
         super().__init__()
         self.config = config
-        c = config.channels
-        self.stem = _conv(3, c[0], 2)
+        c, k = config.channels, config.stem_stride
+        self.stem = nn.Sequential(nn.Conv2d(3, c[0], k, k, 0, bias=False), nn.BatchNorm2d(c[0]), nn.ReLU(inplace=True))
         self.stages = nn.ModuleList(
-            [nn.Sequential(_conv(c[i], c[i + 1], 1 if i == 0 else 2), _conv(c[i + 1], c[i + 1], 1)) for i in range(4)]
+            [nn.Sequential(_conv(c[i], c[i + 1], config.stage_strides[i]), _conv(c[i + 1], c[i + 1], 1)) for i in range(4)]
         )
-        grid = config.input_size // 16
-        self.squeeze = nn.Sequential(nn.Conv2d(c[4], 32, 1), nn.ReLU(inplace=True))
+        grid = config.input_size // config.total_stride
+        self.squeeze = nn.Sequential(nn.Conv2d(c[4], config.squeeze, 1), nn.ReLU(inplace=True))
         self.head = nn.Sequential(
-            nn.Linear(32 * grid * grid + c[4], config.hidden), nn.ReLU(inplace=True),
+            nn.Linear(config.squeeze * grid * grid + c[4], config.hidden), nn.ReLU(inplace=True),
             nn.Linear(config.hidden, config.num_outputs),
         )
 
@@ -179,7 +192,7 @@ class WorldPredictor(nn.Module):
         return scores.to(images.device)
 
     def features(self, images: torch.Tensor) -> list[torch.Tensor]:
-        """Multi-scale feature maps ``[N, C_i, S/2^i, S/2^i]`` for i = 1..4 (S = input size).
+        """Multi-scale feature maps, one per stage: ``[N, C_i, H_i, W_i]`` (see :class:`WorldNet`).
 
         Differentiable with respect to ``images`` (for a projected discriminator); freezing the
         weights (``requires_grad_(False)``) is up to the caller.
