@@ -93,6 +93,38 @@ def wait_for_canvas(app, window, timeout_s: float = 120.0) -> None:
         timer.stop()
 
 
+def raw_synthesize_ms(app, window, generator, wp) -> float:
+    """Time one bare ``generator.synthesize`` of ``wp [L, D]`` on the render thread (the
+    thread the editor renders on: thread placement changes CPU timings a lot)."""
+    import torch
+    from PySide6.QtCore import QEventLoop
+
+    def timed(_progress) -> float:
+        with torch.inference_mode():
+            codes = torch.from_numpy(wp[None]).to(generator.device)
+            start = time.perf_counter()
+            image = generator.synthesize(codes)
+            if image.device.type == "cuda":
+                torch.cuda.synchronize()
+            return (time.perf_counter() - start) * 1e3
+
+    results = []
+    loop = QEventLoop()
+
+    def finished(result) -> None:
+        results.append(result)
+        loop.quit()
+
+    window.worker.task_finished.connect(finished)
+    window.worker.request_task("synthesize", timed)
+    while not results:
+        loop.exec()
+    window.worker.task_finished.disconnect(finished)
+    if results[0].error:
+        raise RuntimeError(results[0].error)
+    return float(results[0].value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--generator")
@@ -134,13 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_for_canvas(app, window)
         latencies.append((time.perf_counter() - start) * 1e3)
         render_ms.append(window.last_frame_ms)  # render() time measured in the worker
-        with torch.inference_mode():
-            wp = torch.from_numpy(window.session.current_wp()[None]).to(generator.device)
-            start = time.perf_counter()
-            image = generator.synthesize(wp)
-            if image.device.type == "cuda":
-                torch.cuda.synchronize()
-            raw.append((time.perf_counter() - start) * 1e3)
+        raw.append(raw_synthesize_ms(app, window, generator, window.session.current_wp()))
 
     # 3. A drag at 60 Hz: how many frames render, and the lag after the last event.
     frames_before = window.worker.frames_rendered

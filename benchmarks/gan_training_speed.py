@@ -23,6 +23,11 @@ VARIANTS = {
     "t1": {"threads": 1},
     "slimD": {"d_fmaps_base": 1024},
     "w128": {"z_dim": 128, "w_dim": 128},
+    "clb16": {"channels_last": True, "batch_size": 16},
+    "slim": {"g_fmaps_base": 1024, "d_fmaps_base": 1024},
+    "t1b16": {"threads": 1, "batch_size": 16},
+    "t1cl": {"threads": 1, "channels_last": True},
+    "t1slim": {"threads": 1, "g_fmaps_base": 1024, "d_fmaps_base": 1024},
 }
 
 

@@ -515,6 +515,8 @@ def _export_one(
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path = folder / MANIFEST_NAME
     old = _read_manifest(manifest_path)
+    if old is not None:
+        _remove_stale_temporaries(folder)
     if old is not None and old.get("status") == "complete" and old.get("plan_key") == plan.key:
         done_formats = set(old.get("formats", []))
         files_ok = all((folder / e["path"]).is_file() for e in old.get("files", []))
@@ -541,9 +543,10 @@ def _export_one(
     need_sheet = "sheet" in formats and not sheet_path.is_file()
     animations = [k for k in ("gif", "mp4") if k in formats]
     thumbnails: dict[tuple[int, int], np.ndarray] = {}
-    # Sources go in groups big enough to fill a batch; a group's full-size frames are
-    # dropped once its animations are written (only sheet thumbnails are kept).
-    group = max(1, math.ceil(job.batch_size / max(steps, 1)))
+    # Sources go in groups of about four batches' worth of frames, so batches stay full
+    # across sources; a group's full-size frames are dropped once its animations are
+    # written (only the sheet's thumbnails are kept).
+    group = max(1, math.ceil(4 * job.batch_size / max(steps, 1)))
     for first in range(0, len(sources), group):
         members = range(first, min(first + group, len(sources)))
         missing_anim = {s: [k for k in animations if not (folder / f"{sources[s].label}.{k}").is_file()]
@@ -622,6 +625,19 @@ def _export_one(
     final = {**_manifest(generator, job, plan, "complete", files), "formats": sorted(formats)}
     _guarded_write(lambda: _write_manifest(manifest_path, final), manifest_path)
     report.written.append(manifest_path)
+
+
+_TEMPORARY = re.compile(r"^\..+\.(partial\.[A-Za-z0-9]+|tmp)$")
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Delete temporary files a killed earlier run of this export left in ``folder``."""
+    for path in [folder, *(p for p in (folder / "frames").rglob("*") if p.is_dir())]:
+        if not path.is_dir():
+            continue
+        for child in path.iterdir():
+            if child.is_file() and _TEMPORARY.match(child.name):
+                child.unlink(missing_ok=True)
 
 
 def _short(source: _Source) -> str:

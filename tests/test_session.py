@@ -344,3 +344,17 @@ def test_render_reports_failures_instead_of_raising(session, generator):
 def tiny_generator_wide():
     torch.manual_seed(0)
     return StyleGANGenerator(resolution=16, z_dim=16, w_dim=16, mapping_layers=1, fmaps_base=64, fmaps_max=16)
+
+
+def test_distance_from_the_hyperplane_and_back(generator):
+    bundle = make_bundle(generator)
+    bundle["lamp"].extra["offset"] = 0.4  # the plane n . w = 0.4, as probing records it
+    session = EditSession(generator, bundle, seed=1)
+    n = bundle["lamp"].normal[0]
+    base = session.base_wp
+    assert session.hyperplane_distance("lamp") == pytest.approx(float(base[2] @ n) - 0.4, abs=1e-5)
+    assert session.hyperplane_distance("wall") == pytest.approx(float(base[0] @ bundle["wall"].normal[0]), abs=1e-5)
+    session.set_conditioning("lamp", ["wall"])
+    for name, target in (("lamp", 1.5), ("wall", -2.0)):  # wall's layers are truncated (psi 0.7)
+        session.set_strength(name, session.strength_for_distance(name, target))
+        assert session.hyperplane_distance(name) == pytest.approx(target, abs=1e-4)

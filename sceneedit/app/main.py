@@ -70,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("sceneedit")
     window = MainWindow(device=args.device)
     window.show()
+    from .qt_check import binding_warning
+
+    warning = binding_warning()
+    if warning:
+        print(f"sceneedit: warning: {warning}", file=sys.stderr)
+        window.statusBar().showMessage(warning)
 
     if args.generator:
         window.open_generator(args.generator, args.bundle, seed=args.seed)

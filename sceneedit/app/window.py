@@ -112,6 +112,8 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.history_dock)
         self.resizeDocks([self.concepts_dock], [380], Qt.Orientation.Horizontal)
         self.resizeDocks([self.latent_dock], [280], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.latent_dock, self.jitter_dock, self.history_dock], [150, 230, 400],
+                         Qt.Orientation.Vertical)
         self.jitter_dock.preview_seed.connect(self._on_jitter_preview)
         self.jitter_dock.preview_stopped.connect(self._on_jitter_preview_stopped)
 

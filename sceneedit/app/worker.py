@@ -103,11 +103,13 @@ class _Pending:
 
 
 def _error_text(exc: BaseException) -> str:
-    """One line for user errors, the exception type for everything else."""
+    """One line for user errors; the exception type too (and a traceback on stderr) for
+    anything else, which is a bug."""
     from sceneedit.errors import is_user_error
 
     if is_user_error(exc):
         return str(exc)
+    traceback.print_exception(exc)
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -116,7 +118,7 @@ class RenderWorker(QObject):
 
     Signals (delivered queued to the UI thread):
     ``frame_ready(FrameResult)``, ``loaded(LoadResult)``, ``bundle_loaded(BundleResult)``,
-    ``task_finished(TaskResult)``, ``task_progress(str, int, int)``, ``busy(str)``
+    ``task_finished(TaskResult)``, ``task_progress(name, done, total, message)``, ``busy(str)``
     (a non-empty message while a long task runs, "" when done).
     """
 
@@ -124,7 +126,7 @@ class RenderWorker(QObject):
     loaded = Signal(object)
     bundle_loaded = Signal(object)
     task_finished = Signal(object)
-    task_progress = Signal(str, int, int)
+    task_progress = Signal(str, int, int, str)
     busy = Signal(str)
 
     # Internal: queued into the worker thread.
@@ -169,8 +171,8 @@ class RenderWorker(QObject):
         """Read ``path`` (bundle file or HiGAN boundary folder) and check it fits ``generator``."""
         self._import_bundle.emit(str(path), (generator, bool(allow_hash_mismatch)))
 
-    def request_task(self, name: str, function: Callable[[Callable[[int, int], None]], Any]) -> None:
-        """Run ``function(progress)`` on the worker thread; ``progress(done, total)``
+    def request_task(self, name: str, function: Callable[[Callable[..., None]], Any]) -> None:
+        """Run ``function(progress)`` on the worker thread; ``progress(done, total, message="")``
         emits :attr:`task_progress`. The result arrives in :attr:`task_finished`."""
         self._run_task.emit(name, function)
 
@@ -204,7 +206,6 @@ class RenderWorker(QObject):
             return FrameResult(job.stamp, job.kind, np.asarray(result.image), float(result.elapsed_ms), None,
                                result.wp)
         except Exception as exc:  # reported to the UI; the next job runs normally
-            traceback.print_exc()
             elapsed = (time.perf_counter() - start) * 1000.0
             return FrameResult(job.stamp, job.kind, None, elapsed, _error_text(exc))
 
@@ -215,7 +216,6 @@ class RenderWorker(QObject):
         try:
             result.session = _open_session(request, result)
         except Exception as exc:
-            traceback.print_exc()
             result.error = _error_text(exc)
         finally:
             self.busy.emit("")
@@ -242,14 +242,14 @@ class RenderWorker(QObject):
     def _do_task(self, name: str, function: Callable) -> None:
         self.busy.emit(f"{name}…")
         result = TaskResult(name)
+        def progress(done: int, total: int, message: str = "") -> None:
+            self.task_progress.emit(name, int(done), int(total), str(message))
+
         try:
-            result.value = function(lambda done, total: self.task_progress.emit(name, int(done), int(total)))
+            result.value = function(progress)
+            result.cancelled = bool(getattr(result.value, "cancelled", False))
         except Exception as exc:
-            if type(exc).__name__ in ("ExportCancelled", "Cancelled"):
-                result.cancelled = True
-            else:
-                traceback.print_exc()
-                result.error = _error_text(exc)
+            result.error = _error_text(exc)
         finally:
             self.busy.emit("")
         self.task_finished.emit(result)
@@ -299,12 +299,15 @@ class WorkerThread:
         self.worker.moveToThread(self.thread)
         self.thread.start()
 
-    def stop(self, timeout_ms: int = 30000) -> None:
-        """Finish the current job and end the thread (pending jobs are discarded)."""
+    def stop(self) -> None:
+        """Finish the current job and end the thread; pending render jobs are discarded.
+
+        Blocks until the running job (a render, a load, an export step) is done: the
+        thread must not outlive its QThread object.
+        """
         if not self.thread.isRunning():
             return
         with self.worker._lock:
             self.worker._pending.jobs.clear()
         self.thread.quit()
-        if not self.thread.wait(timeout_ms):
-            raise RuntimeError("the render thread did not stop within the timeout")
+        self.thread.wait()

@@ -31,4 +31,4 @@ def codes_for_seeds(
 
 def code_for_seed(generator: Generator, seed: int, truncation_psi: float | None = None) -> np.ndarray:
     """Mapped code float32 ``[L, D]`` for one seed (see :func:`codes_for_seeds`)."""
-    return codes_for_seeds(generator, [seed], truncation_psi)[0]
+    return codes_for_seeds(generator, [seed], truncation_psi)[0].copy()

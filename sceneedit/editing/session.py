@@ -34,6 +34,7 @@ from .manipulation import (
     ConceptEdit,
     ManipulationError,
     check_layers,
+    distance_from_hyperplane,
     conditional_layer_normals,
     truncation_strengths,
 )
@@ -89,6 +90,16 @@ class _Step:
     op: dict[str, Any] | None  # None for the root step
     snapshot: _Snapshot
     merge_key: tuple | None = None
+
+
+def concept_intercept(concept) -> float | None:
+    """``b`` of the concept's boundary ``n . w + b = 0`` (unit ``n``), or None if unrecorded."""
+    extra = concept.extra or {}
+    if extra.get("intercept") is not None:
+        return float(extra["intercept"])
+    if extra.get("offset") is not None:
+        return -float(extra["offset"])
+    return None
 
 
 def _finite(value: Any, what: str) -> float:
@@ -308,6 +319,40 @@ class EditSession:
     def reset_all(self) -> None:
         """Every concept back to its defaults and the jitter disabled (base code kept)."""
         self._change({"op": "reset_all"}, False, None)
+
+    def hyperplane_distance(self, name: str, layer: int | None = None, edited: bool = True) -> float:
+        """Signed distance of the code from ``name``'s boundary (InterFaceGAN's measure).
+
+        Measured at ``layer`` (default: the concept's first layer) on the edited code (or
+        the base code with ``edited=False``), in units of the unit normal. Uses the
+        boundary's position when the bundle records it (``extra['offset']``: the plane
+        ``n . w = offset``, as probing writes it; or ``extra['intercept']``: ``n . w + b = 0``);
+        otherwise the plane through the origin, i.e. the signed projection ``n . w``.
+        """
+        concept = self._concept(name)
+        layer = self.layers(name)[0] if layer is None else self._check_layer_list([layer], "layer")[0]
+        wp = self.current_wp() if edited else self.base_wp
+        return float(distance_from_hyperplane(wp, concept.normal, layer, concept_intercept(concept)))
+
+    def strength_for_distance(self, name: str, target: float, layer: int | None = None) -> float:
+        """The strength that puts the code at signed distance ``target`` from the boundary.
+
+        InterFaceGAN's "distance from the hyperplane" mode, converted to this session's
+        offsets (pass the result to :meth:`set_strength`). Measured at ``layer`` (default:
+        the concept's first layer) on the code without this concept's own edit; accounts
+        for the layer's truncation scale and for a conditioned direction's tilt.
+        """
+        concept = self._concept(name)
+        layer = self.layers(name)[0] if layer is None else self._check_layer_list([layer], "layer")[0]
+        state = self.state()
+        without = replace(state, edits=tuple(e for e in state.edits if e.name != name))
+        normal = concept.normal_at(layer).astype(np.float64)
+        start = distance_from_hyperplane(edited_wp(without), concept.normal, layer, concept_intercept(concept))
+        direction = self._directions(name, self._settings(name).conditioned_on)[layer].astype(np.float64)
+        per_unit = float(state.layer_scale[layer]) * float(direction @ normal)
+        if abs(per_unit) < 1e-6:
+            raise EditError(f"concept {name!r}: its edit does not move the code across its boundary at layer {layer}")
+        return float((_finite(target, "target distance") - start) / per_unit)
 
     def edited_concepts(self) -> list[str]:
         """Names of concepts whose settings differ from the defaults, in bundle order."""

@@ -20,8 +20,13 @@ JITTER_MODES = ("gaussian", "style_mix")
 
 
 def _frozen(array: np.ndarray | None) -> np.ndarray | None:
+    """A read-only float32 C-contiguous array; one that already is (and owns its data,
+    so nobody can write it through a base) is shared instead of copied."""
     if array is None:
         return None
+    if (isinstance(array, np.ndarray) and array.dtype == np.float32 and array.flags.c_contiguous
+            and not array.flags.writeable and array.flags.owndata):
+        return array
     out = np.array(array, dtype=np.float32, copy=True, order="C")
     out.setflags(write=False)
     return out

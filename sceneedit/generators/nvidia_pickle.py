@@ -98,7 +98,7 @@ def _load_storage_from_bytes(data: Any) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TypedStorage deprecation notices
         storage = torch.load(io.BytesIO(bytes(data)), map_location="cpu", weights_only=True)
-    if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
+    if not isinstance(storage, torch.TypedStorage):
         raise UnsafePickleError(f"tensor storage bytes hold a {type(storage).__name__}")
     return storage
 
@@ -119,8 +119,8 @@ def _rebuild_tensor(
     metadata: Any = None,
 ) -> torch.Tensor:
     """Stand-in for ``torch._utils._rebuild_tensor_v2``: checked arguments, no hooks."""
-    if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
-        raise UnsafePickleError(f"tensor built on a {type(storage).__name__}, not a storage")
+    if not isinstance(storage, torch.TypedStorage):
+        raise UnsafePickleError(f"tensor built on a {type(storage).__name__}, not a typed storage")
     if not isinstance(storage_offset, int):
         raise UnsafePickleError("tensor storage offset is not an int")
     size, stride = _int_tuple(size, "size"), _int_tuple(stride, "stride")
@@ -302,7 +302,7 @@ class _Converter:
 def _convert_modulated(conv: _Converter, theirs: str, ours: str, up: bool) -> None:
     weight = conv.take(f"{theirs}.weight", ndim=4)  # [O, I, k, k]
     fan_in = weight.shape[1] * weight.shape[2] * weight.shape[3]
-    weight = weight.permute(2, 3, 1, 0) * 1.0  # ours is scaled by 1/sqrt(fan_in)
+    weight = weight.permute(2, 3, 1, 0) * math.sqrt(fan_in)  # ours is scaled by 1/sqrt(fan_in)
     if up:
         weight = weight.flip(0, 1)
     conv.put(f"{ours}.weight", f"{theirs}.weight", weight)

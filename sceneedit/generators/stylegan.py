@@ -169,11 +169,15 @@ class NoiseApplying(nn.Module):
         self.weight = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: torch.Tensor, randomize: bool) -> torch.Tensor:
+        return x + self.scaled_noise(x, randomize)
+
+    def scaled_noise(self, x: torch.Tensor, randomize: bool) -> torch.Tensor:
+        """``noise * weight``: ``[1, C, r, r]`` (fixed) or ``[N, C, r, r]`` (random)."""
         if randomize:
             noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
         else:
             noise = self.noise
-        return x + noise * self.weight.view(1, -1, 1, 1)
+        return noise * self.weight.view(1, -1, 1, 1)
 
 
 class StyleModulation(nn.Module):
@@ -199,10 +203,15 @@ class Epilogue(nn.Module):
         self.style_mod = StyleModulation(channels, w_dim)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, randomize_noise: bool) -> torch.Tensor:
-        x = self.apply_noise(x, randomize_noise)
-        x = F.leaky_relu(x + self.bias.view(1, -1, 1, 1), LRELU_SLOPE)
-        x = F.instance_norm(x, eps=1e-8)  # == (x - mean) / sqrt(mean((x - mean)^2) + eps)
-        return self.style_mod(x, w)
+        # Same maths as genforce's noise -> bias -> lrelu -> instance norm -> style mod,
+        # with fewer passes over the feature map (it dominates the cost at high resolution):
+        # noise and bias are one add; normalization and modulation are one affine map.
+        shift = self.apply_noise.scaled_noise(x, randomize_noise) + self.bias.view(1, -1, 1, 1)
+        x = F.leaky_relu(x + shift, LRELU_SLOPE, inplace=True)
+        x = x - x.mean(dim=(2, 3), keepdim=True)
+        style = self.style_mod.dense(w).view(-1, 2, self.style_mod.channels, 1, 1)
+        scale = (style[:, 0] + 1) * torch.rsqrt(x.square().mean(dim=(2, 3), keepdim=True) + 1e-8)
+        return x * scale + style[:, 1]
 
 
 class Blur(nn.Module):

@@ -214,7 +214,11 @@ class InputBlock(nn.Module):
 
 
 class ModulatedConvBlock(nn.Module):
-    """Modulated (and demodulated) convolution, executed as one grouped convolution.
+    """Modulated (and demodulated) convolution.
+
+    One sample runs as a grouped convolution of per-sample weights (genforce's and NVIDIA's
+    fused path); a batch scales the activations around one shared convolution instead
+    (their non-fused path; the same function, and faster for batches on a CPU).
 
     ``forward(x [N, C_in, r', r'], w [N, w_dim]) -> [N, C_out, r, r]``. The style
     ``s = style(w) [N, C_in]`` scales the input channels of the weight; demodulation
@@ -258,27 +262,15 @@ class ModulatedConvBlock(nn.Module):
             self.noise_strength = nn.Parameter(torch.zeros(()))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, randomize_noise: bool = False) -> torch.Tensor:
-        batch, k = x.shape[0], self.ksize
         style = self.style(w)  # [N, C_in]
         weight = (self.weight * self.weight_scale).permute(3, 2, 0, 1)  # [C_out, C_in, k, k]
-        weight = weight.unsqueeze(0) * style.view(batch, 1, self.in_c, 1, 1)  # [N, C_out, C_in, k, k]
-        if self.demodulate:
-            norm = torch.sqrt(weight.square().sum(dim=(2, 3, 4)) + DEMOD_EPS)
-            weight = weight / norm.view(batch, self.out_c, 1, 1, 1)
-        x = x.reshape(1, batch * self.in_c, x.shape[2], x.shape[3])
-        if self.up:
-            # Transposed conv wants [C_in, C_out, k, k] per group; TF-order weights are
-            # flipped spatially for it (genforce's convention).
-            weight = weight.flip(3, 4).transpose(1, 2).reshape(batch * self.in_c, self.out_c, k, k)
-            x = F.conv_transpose2d(x, weight, stride=2, groups=batch)
-            x = self.filter(x.reshape(batch, self.out_c, x.shape[2], x.shape[3]))
+        if x.shape[0] == 1:
+            x = self._fused_modulated_conv(x, weight, style)
         else:
-            weight = weight.reshape(batch * self.out_c, self.in_c, k, k)
-            x = F.conv2d(x, weight, padding=k // 2, groups=batch)
-            x = x.reshape(batch, self.out_c, x.shape[2], x.shape[3])
+            x = self._modulated_conv(x, weight, style)
         if self.add_noise:
             if randomize_noise:
-                noise = torch.randn(batch, 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
+                noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
             else:
                 noise = self.noise.to(x.dtype)
             x = x + noise * self.noise_strength
@@ -287,6 +279,38 @@ class ModulatedConvBlock(nn.Module):
             x = F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN
         if self.conv_clamp is not None:
             x = x.clamp(-self.conv_clamp, self.conv_clamp)
+        return x
+
+    def _conv(self, x: torch.Tensor, weight: torch.Tensor, groups: int) -> torch.Tensor:
+        """Plain or upsampling convolution of ``x`` with ``weight [groups*C_out, C_in, k, k]``."""
+        k = self.ksize
+        if not self.up:
+            return F.conv2d(x, weight, padding=k // 2, groups=groups)
+        # A transposed conv wants [C_in, C_out, k, k] per group, and TF-order weights are
+        # flipped spatially for it (genforce's convention).
+        weight = weight.flip(2, 3).reshape(groups, self.out_c, self.in_c, k, k).transpose(1, 2)
+        x = F.conv_transpose2d(x, weight.reshape(groups * self.in_c, self.out_c, k, k), stride=2, groups=groups)
+        return self.filter(x)
+
+    def _fused_modulated_conv(self, x: torch.Tensor, weight: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """Per-sample modulated weights, run as one grouped convolution (fastest at batch 1)."""
+        batch = x.shape[0]
+        weight = weight.unsqueeze(0) * style.view(batch, 1, self.in_c, 1, 1)  # [N, C_out, C_in, k, k]
+        if self.demodulate:
+            norm = torch.sqrt(weight.square().sum(dim=(2, 3, 4)) + DEMOD_EPS)
+            weight = weight / norm.view(batch, self.out_c, 1, 1, 1)
+        x = x.reshape(1, batch * self.in_c, x.shape[2], x.shape[3])
+        x = self._conv(x, weight.reshape(batch * self.out_c, self.in_c, self.ksize, self.ksize), groups=batch)
+        return x.reshape(batch, self.out_c, x.shape[2], x.shape[3])
+
+    def _modulated_conv(self, x: torch.Tensor, weight: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """The same result by scaling activations before and after one shared convolution
+        (one large convolution instead of N small ones: faster for batches)."""
+        x = self._conv(x * style.view(-1, self.in_c, 1, 1), weight, groups=1)
+        if self.demodulate:
+            # sum over (i, kernel) of (W[o, i] * s[n, i])^2 = s^2 @ sum_kernel(W^2).T
+            norm = torch.sqrt(style.square() @ weight.square().sum(dim=(2, 3)).t() + DEMOD_EPS)
+            x = x / norm.view(-1, self.out_c, 1, 1)
         return x
 
 
@@ -628,6 +652,11 @@ def _build_genforce(payload: Any, path: Path) -> Generator:
         raise CheckpointError(f"{path}: missing key 'synthesis.early_layer.const'")
     state = dict(state)
     state.pop(GENFORCE_TRUNCATION_KEY, None)
+    # The FIR kernels are fixed constants, not learned: supply them if a file omits them.
+    num_blocks = sum(1 for key in state if key.startswith("synthesis.output") and key.endswith(".style.fc.weight"))
+    fixed = [f"synthesis.layer{2 * b - 1}.filter.kernel" for b in range(1, num_blocks)]
+    for key in fixed + (["synthesis.upsample.kernel"] if num_blocks > 1 else []):
+        state.setdefault(key, fir_kernel())
     return build_from_state(state, path, name=path.stem)
 
 

@@ -40,12 +40,12 @@ def _render_chunk(task: tuple[list[SceneFactors], int, int]) -> tuple[np.ndarray
 def _collate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """List of per-image label dicts -> dict of arrays (lists for :data:`LIST_LABELS`)."""
     out: dict[str, Any] = {}
-    kinds = {spec.name: spec.kind for spec in FACTOR_SPEC}
+    integer = {spec.name for spec in FACTOR_SPEC if spec.integer} | {"detail_seed"}
     for key in rows[0] if rows else []:
         values = [row[key] for row in rows]
         if key in LIST_LABELS:
             out[key] = values
-        elif kinds.get(key, "continuous") in ("categorical", "binary") or key in ("clutter", "detail_seed"):
+        elif key in integer:
             out[key] = np.asarray(values, dtype=np.int64)
         else:
             out[key] = np.asarray(values, dtype=np.float32)

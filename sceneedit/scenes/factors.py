@@ -31,6 +31,13 @@ class FactorSpec:
     level: str
     description: str
     choices: tuple[str, ...] = ()
+    #: Continuous factors that only take whole values (a count).
+    counted: bool = False
+
+    @property
+    def integer(self) -> bool:
+        """True when the factor's values are whole numbers."""
+        return self.counted or self.kind in ("categorical", "binary")
 
     def normalize(self, value: np.ndarray | float) -> np.ndarray:
         """Map values in ``[low, high]`` to ``[0, 1]``."""
@@ -61,7 +68,7 @@ FACTOR_SPEC: tuple[FactorSpec, ...] = (
     FactorSpec("natural_light", "binary", 0, 1, "attributes",
                "1 if a window lets daylight in (bright panes, a sun patch on the floor)"),
     FactorSpec("clutter", "continuous", 0, 6, "attributes",
-               "number of small items (books, vases, plants, boxes) on surfaces and the floor"),
+               "number of small items (books, vases, plants, boxes) on surfaces and the floor", counted=True),
     FactorSpec("floor_wood", "binary", 0, 1, "attributes", "1 wood planks, 0 carpet"),
     FactorSpec("wall_hue", "continuous", 0.0, 1.0, "color",
                "wall colour along a hue arc: 0 red, 0.25 yellow, 0.5 green, 1 blue"),
@@ -106,12 +113,18 @@ class SceneFactors:
     def __post_init__(self) -> None:
         for spec in FACTOR_SPEC:
             value = getattr(self, spec.name)
+            if isinstance(value, str) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise ValueError(f"scene factor {spec.name}={value!r} must be a number")
             if not (spec.low <= value <= spec.high):
                 raise ValueError(
                     f"scene factor {spec.name}={value!r} is outside its range [{spec.low}, {spec.high}]"
                 )
-            if spec.kind in ("categorical", "binary") and int(value) != value:
-                raise ValueError(f"scene factor {spec.name}={value!r} must be an integer")
+            if spec.integer:
+                if int(value) != value:
+                    raise ValueError(f"scene factor {spec.name}={value!r} must be a whole number")
+                object.__setattr__(self, spec.name, int(value))
+            else:
+                object.__setattr__(self, spec.name, float(value))
 
     @property
     def category_name(self) -> str:
@@ -135,10 +148,10 @@ def sample_factors(rng: np.random.Generator | int | None = None) -> SceneFactors
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     values: dict[str, Any] = {}
     for spec in FACTOR_SPEC:
-        if spec.kind == "continuous" and spec.name != "clutter":
-            values[spec.name] = float(rng.uniform(spec.low, spec.high))
-        else:
+        if spec.integer:
             values[spec.name] = int(rng.integers(int(spec.low), int(spec.high) + 1))
+        else:
+            values[spec.name] = float(rng.uniform(spec.low, spec.high))
     values["detail_seed"] = int(rng.integers(0, 2**31 - 1))
     return SceneFactors(**values)
 

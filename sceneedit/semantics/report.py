@@ -98,7 +98,7 @@ def draw_heatmap(bundle: BoundaryBundle, path: str | Path, cell: int = 28) -> Pa
     if not concepts:
         raise ValueError("the bundle has no re-scored concepts (no Δs) to draw")
     num_layers = len(concepts[0].delta_s)
-    font = ImageFont.load_default()
+    font = ImageFont.load_default(size=12)
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
 
     def text_width(text: str) -> int:
@@ -116,11 +116,12 @@ def draw_heatmap(bundle: BoundaryBundle, path: str | Path, cell: int = 28) -> Pa
         groups[-1][1].append(c)
     gap = 6
     height = top + len(concepts) * cell + gap * (len(groups) - 1) + 40
-    width = level_w + label_w + num_layers * cell + value_w + 10
+    title = "delta-s per layer, row-normalized (outlined: chosen layers)"
+    width = max(level_w + label_w + num_layers * cell + value_w + 10, text_width(title) + 12)
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     x0 = level_w + label_w
-    draw.text((x0, 4), "delta-s per layer (row-normalized); outlined: chosen layers", fill="black", font=font)
+    draw.text((4, 4), title, fill="black", font=font)
     for layer in range(num_layers):
         label = str(layer)
         draw.text((x0 + layer * cell + (cell - text_width(label)) // 2, top - 16), label, fill="black", font=font)

@@ -183,12 +183,12 @@ def train_world_predictor(
         x, batch_targets = _augment(x, targets[index], config, generator)
         raw = net(x.contiguous(memory_format=torch.channels_last))
         parts = losses(raw, batch_targets, config)
-        loss = sum(parts.values())
+        loss = sum(parts.values())  # type: ignore[assignment]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        for key, value in parts.items():
-            running[key] = 0.98 * running.get(key, float(value)) + 0.02 * float(value)
+        for key, value in ((k, v.detach()) for k, v in parts.items()):
+            running[key] = 0.98 * running.get(key, value.item()) + 0.02 * value.item()
         step += 1
         if step % 100 == 0 or step == steps:
             rate = step * batch_size / max(time.perf_counter() - loop_started, 1e-9)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -155,7 +155,7 @@ class ConceptRow(QFrame):
             f"Rank {rank} of {total} concepts by re-scoring response Δs" if rank is not None
             else "This bundle has no re-scoring (Δs) figures for the concept"
         )
-        self.rank_label.setStyleSheet("color: palette(mid);")
+        self.rank_label.setStyleSheet("color: #707070;")
         self.value_box = QDoubleSpinBox()
         self.value_box.setRange(lo, hi)
         self.value_box.setDecimals(2)
@@ -183,7 +183,7 @@ class ConceptRow(QFrame):
 
         self.layer_label = QLabel()
         self.layer_label.setMinimumWidth(70)
-        self.layer_label.setStyleSheet("color: palette(mid);")
+        self.layer_label.setStyleSheet("color: #606060;")
         self.range_slider = DeltaRangeSlider(self.num_layers)
         self.range_slider.set_delta_s(concept.delta_s)
         self.range_slider.setToolTip(
@@ -239,7 +239,11 @@ class ConceptRow(QFrame):
         self.slider.setEnabled(per_layer is None)
         if expanded:
             self._build_per_layer(layers, per_layer, value)
-        self.setProperty("edited", value != 0.0 or per_layer is not None)
+        edited = value != 0.0 or per_layer is not None or layers != [int(i) for i in self.concept.layers]
+        if self.property("edited") != edited:
+            self.setProperty("edited", edited)
+            self.style().unpolish(self)  # re-apply the stylesheet rule for edited rows
+            self.style().polish(self)
 
     def _build_per_layer(self, layers: list[int], per_layer: list[float] | None, value: float) -> None:
         values = self._per_layer_values(layers, per_layer, value)
@@ -361,6 +365,8 @@ class ConceptsDock(QDockWidget):
         self.empty_label.setWordWrap(True)
 
         self.rows_widget = QWidget()
+        self.rows_widget.setStyleSheet(
+            'QFrame#conceptRow[edited="true"] { border: 1px solid #4a90d9; border-radius: 3px; }')
         self.rows_layout = QVBoxLayout(self.rows_widget)
         self.rows_layout.setContentsMargins(2, 2, 2, 2)
         self.rows_layout.setSpacing(4)
@@ -413,7 +419,7 @@ class ConceptsDock(QDockWidget):
         position = 0
         for level, concepts in bundle.by_level().items():
             header = QLabel(LEVEL_TITLES.get(level, level).upper())
-            header.setStyleSheet("font-weight: bold; color: palette(mid); padding-top: 6px;")
+            header.setStyleSheet("font-weight: bold; color: #707070; padding-top: 6px;")
             self.rows_layout.insertWidget(position, header)
             self._headers[level] = header
             position += 1

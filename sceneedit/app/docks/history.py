@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QFont, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QListWidget, QListWidgetItem, QWidget
 
@@ -22,6 +23,8 @@ class HistoryDock(QDockWidget):
         self.list = QListWidget()
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setToolTip("Click an entry to go back (or forward) to it")
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.itemClicked.connect(self._on_clicked)
         self.list.currentRowChanged.connect(self._on_row)
         self.setWidget(self.list)
@@ -48,6 +51,7 @@ class HistoryDock(QDockWidget):
             muted = QBrush(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
             for i, label in enumerate(self.session.history):
                 item = QListWidgetItem(f"{i}. {label}")
+                item.setToolTip(label)
                 if i > current:
                     item.setForeground(muted)
                 if i == current:
