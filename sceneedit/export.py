@@ -36,7 +36,7 @@ import numpy as np
 
 from .editing.files import atomic_path, atomic_write_text
 from .editing.recipe import RecipeError, bundle_fingerprint, validate_recipe
-from .editing.session import EditError, EditSession
+from .editing.session import EditSession
 from .editing.state import JITTER_MODES, EditState
 from .generators.base import Generator
 from .generators.fingerprint import generator_fingerprint
@@ -140,6 +140,7 @@ class ExportJob:
     fps: float = 8.0
     batch_size: int = 8
     overwrite: bool = False
+    allow_hash_mismatch: bool = False
 
 
 @dataclass
@@ -235,9 +236,11 @@ def _start_session(
     """A session at the starting point for ``source``: ``recipe`` replayed, or a plain base."""
     if recipe is not None:
         return EditSession.from_recipe(
-            recipe, generator, job.bundle, base_seed=source.seed, base_wp=source.wp, source=what
+            recipe, generator, job.bundle, base_seed=source.seed, base_wp=source.wp, source=what,
+            allow_hash_mismatch=job.allow_hash_mismatch,
         )
-    session = EditSession(generator, job.bundle, seed=source.seed or 0, truncation_psi=job.truncation_psi)
+    session = EditSession(generator, job.bundle, seed=source.seed or 0, truncation_psi=job.truncation_psi,
+                          allow_hash_mismatch=job.allow_hash_mismatch)
     if source.wp is not None:
         session.set_base_code(source.wp)
     return session
@@ -333,7 +336,10 @@ def plan_export(generator: Generator, job: ExportJob) -> list[_Plan]:
     if not job.sequences:
         raise ExportError("nothing to export: no sequence given")
     if job.recipe is not None:
-        validate_recipe(job.recipe, "starting recipe")
+        try:
+            validate_recipe(job.recipe, "starting recipe")
+        except RecipeError as exc:
+            raise ExportError(str(exc)) from None
     sources = _sources(job, generator)
     plans: list[_Plan] = []
     used_names: set[str] = set()
@@ -350,7 +356,9 @@ def plan_export(generator: Generator, job: ExportJob) -> list[_Plan]:
                 recipe = spec.recipe
             else:
                 raise ExportError(f"unknown sequence type {type(spec).__name__}")
-        except (EditError, RecipeError) as exc:
+        except ValueError as exc:  # EditError, RecipeError, BundleError: bad input
+            if isinstance(exc, ExportError):
+                raise
             raise ExportError(str(exc)) from None
         name = safe_name(spec.name or spec.default_name)
         if name in used_names:
@@ -756,7 +764,3 @@ def parse_layers(text: str) -> list[int]:
     except SeedSyntaxError as exc:
         raise ExportError(f"bad layer list: {str(exc).replace('seed', 'layer')}") from None
 
-
-def ensure_sequence_names(specs: Sequence[SequenceSpec]) -> list[str]:
-    """The folder name each spec will get."""
-    return [safe_name(s.name or s.default_name) for s in specs]

@@ -130,6 +130,7 @@ def _build_job(args: argparse.Namespace, generator, bundle):
         fps=args.fps,
         batch_size=args.batch_size,
         overwrite=args.overwrite,
+        allow_hash_mismatch=args.allow_hash_mismatch,
     )
 
 

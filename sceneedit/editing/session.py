@@ -379,6 +379,10 @@ class EditSession:
             changes["seed"] = self._check_seed(changes["seed"])
         if "strength" in changes:
             changes["strength"] = _finite(changes["strength"], "jitter strength")
+        if "enabled" in changes:
+            changes["enabled"] = bool(changes["enabled"])
+        if "mode" in changes:
+            changes["mode"] = str(changes["mode"])
         try:
             replace(self.jitter, **changes)
         except (TypeError, ValueError) as exc:
@@ -540,6 +544,7 @@ class EditSession:
         base_seed: int | None = None,
         base_wp: np.ndarray | None = None,
         source: str = "recipe",
+        allow_hash_mismatch: bool = False,
     ) -> "EditSession":
         """Replay ``recipe`` into a fresh session (every step becomes a history step).
 
@@ -569,6 +574,7 @@ class EditSession:
                 bundle,
                 seed=0,
                 truncation_psi=base["truncation_psi"],
+                allow_hash_mismatch=allow_hash_mismatch,
             )
             if base_wp is not None:
                 explicit, seed = session._check_wp(base_wp), None

@@ -12,6 +12,10 @@ from typing import Any
 
 import numpy as np
 
+#: Version of the world (sampling + rendering). Bump it whenever either changes, so caches of
+#: rendered data and models trained on an older world can be told apart.
+WORLD_VERSION = 1
+
 #: Scene categories, in label order (``category`` is an index into this tuple).
 CATEGORIES = ("bedroom", "living_room", "dining_room", "kitchen")
 

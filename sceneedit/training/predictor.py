@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sceneedit.scenes import FACTOR_SPEC, render_batch
+from sceneedit.scenes import FACTOR_SPEC, WORLD_VERSION, render_batch
 from sceneedit.semantics.predictors.world import (
     WorldNet,
     WorldNetConfig,
@@ -62,6 +62,25 @@ def targets_from_labels(labels: dict[str, Any], config: WorldNetConfig) -> Targe
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 ``[N, H, W, 3]`` -> float ``[N, 3, H, W]`` in [-1, 1]."""
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+def render_dataset(count: int, seed: int, resolution: int, workers: int,
+                   cache_dir: str | Path | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """``count`` scenes of stream ``seed``; with ``cache_dir``, reuse / store them as ``.npz`` (numeric labels only)."""
+    cache = None
+    if cache_dir is not None:
+        cache = Path(cache_dir) / f"rooms_v{WORLD_VERSION}_seed{seed}_n{count}_r{resolution}.npz"
+        if cache.is_file():
+            with np.load(cache) as data:
+                return data["images"], {k[6:]: data[k] for k in data.files if k.startswith("label_")}
+    images, labels = render_batch(count, seed=seed, resolution=resolution, workers=workers)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        numeric = {f"label_{k}": v for k, v in labels.items() if isinstance(v, np.ndarray)}
+        temp = cache.with_name(cache.stem + ".tmp.npz")
+        np.savez(temp, images=images, **numeric)
+        temp.replace(cache)
+    return images, labels
 
 
 def losses(raw: torch.Tensor, targets: Targets, config: WorldNetConfig) -> dict[str, torch.Tensor]:
@@ -128,13 +147,15 @@ def train_world_predictor(
     threads: int | None = None,
     time_limit_s: float | None = None,
     config: WorldNetConfig | None = None,
+    cache_dir: str | Path | None = None,
     progress: Callable[[str], None] | None = print,
 ) -> TrainResult:
     """Render data, train the CNN, evaluate on the held-out set, and save it to ``out`` (if given).
 
     ``steps``: optimiser steps (one cosine learning-rate cycle). ``time_limit_s``: stop early
     when the training loop has run this long (the schedule is stretched to fit: progress is
-    the larger of step and time fraction). Returns the predictor (with ``metrics``).
+    the larger of step and time fraction). ``cache_dir``: keep the rendered sets there as
+    ``.npz`` and reuse them next time. Returns the predictor (with ``metrics``).
     """
     for name, value in (("train_size", train_size), ("val_size", val_size), ("steps", steps), ("batch_size", batch_size)):
         if value < 1:
@@ -152,8 +173,8 @@ def train_world_predictor(
             progress(message)
 
     started = time.perf_counter()
-    images, labels = render_batch(train_size, seed=seed, resolution=config.input_size, workers=workers)
-    val_images, val_labels = render_batch(val_size, seed=seed + 1, resolution=config.input_size, workers=workers)
+    images, labels = render_dataset(train_size, seed, config.input_size, workers, cache_dir)
+    val_images, val_labels = render_dataset(val_size, seed + 1, config.input_size, workers, cache_dir)
     render_seconds = time.perf_counter() - started
     say(f"rendered {train_size} + {val_size} scenes in {render_seconds:.0f}s")
 
@@ -199,7 +220,7 @@ def train_world_predictor(
     predictor = WorldPredictor(net)
     metrics = evaluate(predictor, val_images, val_labels)
     metrics["training"] = {
-        "train_size": train_size, "val_size": val_size, "steps_run": step, "steps": steps,
+        "world_version": WORLD_VERSION, "train_size": train_size, "val_size": val_size, "steps_run": step, "steps": steps,
         "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed,
         "render_seconds": round(render_seconds, 1), "train_seconds": round(train_seconds, 1),
         "torch_threads": torch.get_num_threads(), "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
@@ -295,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2, help="render worker processes")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="keep rendered data sets here (.npz) and reuse them (e.g. cache/)")
     parser.add_argument("--time-limit", type=float, default=None, help="stop the training loop after this many seconds")
     args = parser.parse_args(argv)
     out = args.out or default_predictor_path()
@@ -303,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         result = train_world_predictor(
             out, train_size=args.train_size, val_size=args.val_size, steps=args.steps, batch_size=args.batch_size,
             lr=args.lr, seed=args.seed, workers=args.workers, threads=args.threads, time_limit_s=args.time_limit,
+            cache_dir=args.cache_dir,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
