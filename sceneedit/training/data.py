@@ -19,11 +19,11 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import sys
 import time
 from typing import Any, Callable, Protocol
 
 import numpy as np
-import torch
 
 RenderFunction = Callable[[int, int, int], np.ndarray]
 
@@ -36,8 +36,10 @@ def render_rooms(seed: int, count: int, resolution: int) -> np.ndarray:
     return np.asarray(images)
 
 
-def to_training_tensor(images: np.ndarray, device: torch.device, channels_last: bool) -> torch.Tensor:
+def to_training_tensor(images: np.ndarray, device: "torch.device", channels_last: bool) -> "torch.Tensor":
     """uint8 ``[N, H, W, 3]`` -> float ``[N, 3, H, W]`` in [-1, 1] on ``device``."""
+    import torch  # imported here so render workers never load torch
+
     if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8:
         raise ValueError(f"expected uint8 images [N, H, W, 3], got {images.dtype} {list(images.shape)}")
     x = torch.from_numpy(np.ascontiguousarray(images)).to(device)
@@ -108,12 +110,6 @@ def _worker_loop(render: RenderFunction, resolution: int, chunk: int, seed: int,
         os.nice(niceness)
     except OSError:
         pass
-    try:
-        import torch as _torch  # the parent's torch thread settings do not carry over
-
-        _torch.set_num_threads(1)
-    except ImportError:
-        pass
     counter = 0
     while requests.get() is not None:
         out.put(_check_rendered(render(seed + counter, chunk, resolution), chunk, resolution))
@@ -162,7 +158,9 @@ class PooledStream:
         self._results = None
         self._workers: list[mp.Process] = []
         if workers > 0:
-            context = mp.get_context("spawn")
+            # fork is fast and safe here (workers use only numpy and Pillow, and start before
+            # the trainer runs any other thread); spawn elsewhere.
+            context = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
             self._requests = context.Queue()
             self._results = context.Queue()
             for k in range(workers):
