@@ -99,8 +99,9 @@ def throughput(args) -> None:
 
 
 # ----- part 2: boundary fitting ----------------------------------------------------------------
-def synthetic_sets(per_class: int, dim: int = 512, seed: int = 0):
-    """Top/bottom ``per_class`` of 5x as many W-like codes scored by a noisy planted direction."""
+def synthetic_sets(per_class: int, noise: float = 1.0, dim: int = 512, seed: int = 0):
+    """Top/bottom ``per_class`` of 5x as many W-like codes scored by a planted direction
+    plus Gaussian noise of std ``noise`` (1: a strong concept; 4: a weak, overlapping one)."""
     from sceneedit.semantics.boundaries import select_extremes
 
     rng = np.random.default_rng(seed)
@@ -109,7 +110,7 @@ def synthetic_sets(per_class: int, dim: int = 512, seed: int = 0):
     direction /= np.linalg.norm(direction)
     mixing = rng.standard_normal((dim, dim)) / np.sqrt(dim) + np.eye(dim)  # correlated, like W
     codes = (rng.standard_normal((n, dim)) @ mixing).astype(np.float32)
-    scores = codes @ direction + 1.0 * rng.standard_normal(n)
+    scores = codes @ direction + noise * rng.standard_normal(n)
     selection = select_extremes(scores, per_class)
     return codes[selection.positive], codes[selection.negative], direction
 
@@ -164,12 +165,14 @@ def fitting(args) -> None:
     print(f"SVC time cap: {args.svc_cap:.0f} s\n")
     print("| training set | solver | fit seconds | held-out accuracy | cos(normal, SVC normal) | cos(normal, planted) |")
     print("|---|---|---:|---:|---:|---:|")
-    for per_class in args.sizes:
+    cases = [(per_class, None) for per_class in args.sizes] if args.probe_dir else [
+        (per_class, noise) for noise in args.noise for per_class in args.sizes]
+    for per_class, noise in cases:
         if args.probe_dir:
             positive, negative, planted = probe_sets(args.probe_dir, args.concept, per_class)
         else:
-            positive, negative, planted = synthetic_sets(per_class)
-        label = f"{len(positive) + len(negative):,} x {positive.shape[1]}"
+            positive, negative, planted = synthetic_sets(per_class, noise)
+        label = f"{len(positive) + len(negative):,} x {positive.shape[1]}" + ("" if noise is None else f", noise {noise:g}")
         fit = fit_on_sets(positive, negative, 0.7, seed=0)
         ours = fit.normal[0].astype(np.float64)
         x_train, y_train, x_val, y_val = split(positive, negative)
@@ -196,6 +199,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default=None)
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 10000], help="positives per class (default: 2000 10000)")
+    parser.add_argument("--noise", type=float, nargs="+", default=[1.0, 4.0],
+                        help="synthetic score noise levels (default: 1 = strong concept, 4 = weak)")
     parser.add_argument("--svc-cap", type=float, default=120.0, help="seconds before the SVC baseline is stopped")
     parser.add_argument("--probe-dir", help="fit on a real probe run's W codes instead of synthetic data")
     parser.add_argument("--skip-throughput", action="store_true")

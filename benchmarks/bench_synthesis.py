@@ -97,13 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from sceneedit.device import resolve_device
-    from sceneedit.generators.checkpoints import ARCHITECTURES, _ensure_architectures_imported
+    from sceneedit.generators.checkpoints import ARCHITECTURES
 
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     try:
-        _ensure_architectures_imported()
+        import sceneedit.generators  # noqa: F401  (registers every architecture)
     except Exception as exc:  # a sibling architecture may be mid-development
         print(f"note: importing all architectures failed ({exc}); benchmarking what registered")
         import sceneedit.generators.stylegan  # noqa: F401

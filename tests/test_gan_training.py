@@ -217,3 +217,36 @@ def test_pool_is_refreshed_by_a_worker_process():
     finally:
         stream.close()
     assert not stream._workers
+
+
+def test_sigterm_saves_a_checkpoint_and_resume_continues(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "sceneedit.training.gan", "--run-dir", str(run_dir),
+               "--resolution", "16", "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2",
+               "--g-fmaps-base", "128", "--g-fmaps-max", "16", "--d-fmaps-base", "128",
+               "--d-fmaps-max", "16", "--batch-size", "4", "--data", "stream", "--sample-every", "0",
+               "--threads", "1", "--log-every", "1", "--iterations", "100000", "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        log = run_dir / "log.jsonl"
+        deadline = time.monotonic() + 60
+        while not (log.exists() and log.read_text().count("\n") >= 2) and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()[0]
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+    assert process.returncode == 0, output
+    assert "SIGTERM" in output
+    saved = load_latest_checkpoint(run_dir)
+    assert saved.iteration >= 2
+    trainer = GANTrainer.resume(run_dir, log=quiet)
+    trainer.close()
+    assert trainer.iteration == saved.iteration

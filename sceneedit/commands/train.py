@@ -26,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..training.gan_cli import prefer_passive_openmp
+
+    prefer_passive_openmp()
     from ..training.gan import run_from_args
 
     return run_from_args(args)

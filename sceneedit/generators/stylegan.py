@@ -188,9 +188,14 @@ class StyleModulation(nn.Module):
         self.channels = channels
         self.dense = DenseBlock(w_dim, channels * 2, gain=1.0, lr_mul=1.0, activate=False)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    def scale_shift(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(scale + 1, shift)``, each ``[N, C, 1, 1]``, from ``w [N, w_dim]``."""
         style = self.dense(w).view(-1, 2, self.channels, 1, 1)
-        return x * (style[:, 0] + 1) + style[:, 1]
+        return style[:, 0] + 1, style[:, 1]
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.scale_shift(w)
+        return x * scale + shift
 
 
 class Epilogue(nn.Module):
@@ -209,9 +214,9 @@ class Epilogue(nn.Module):
         shift = self.apply_noise.scaled_noise(x, randomize_noise) + self.bias.view(1, -1, 1, 1)
         x = F.leaky_relu(x + shift, LRELU_SLOPE, inplace=True)
         x = x - x.mean(dim=(2, 3), keepdim=True)
-        style = self.style_mod.dense(w).view(-1, 2, self.style_mod.channels, 1, 1)
-        scale = (style[:, 0] + 1) * torch.rsqrt(x.square().mean(dim=(2, 3), keepdim=True) + 1e-8)
-        return x * scale + style[:, 1]
+        scale, shift = self.style_mod.scale_shift(w)
+        scale = scale * torch.rsqrt(x.square().mean(dim=(2, 3), keepdim=True) + 1e-8)
+        return x * scale + shift
 
 
 class Blur(nn.Module):

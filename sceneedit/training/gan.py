@@ -32,6 +32,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+if __name__ == "__main__":  # before torch loads (see prefer_passive_openmp)
+    from sceneedit.training.gan_cli import prefer_passive_openmp
+
+    prefer_passive_openmp()
+
 import numpy as np
 import torch
 import torch.nn.functional as F

@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 from typing import Any
+
+
+def prefer_passive_openmp() -> None:
+    """Let idle OpenMP threads sleep instead of spinning; effective only before torch loads.
+
+    On a CPU shared with other busy processes, spinning threads slowed 2-thread training
+    about 4x here (13.8 vs 3.4 s/iteration, 64 px, batch 32). ``OMP_WAIT_POLICY`` set by the
+    user wins.
+    """
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 _FIELD_FLAGS: list[tuple[str, str, Any, str]] = [
     # (flag, field, type, help)
