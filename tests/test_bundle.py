@@ -176,3 +176,47 @@ def test_merge():
     assert merge_bundles([a, a], replace=True).names == ["view", "wood"]
     with pytest.raises(BundleError, match="num_layers"):
         merge_bundles([a, make_bundle(num_layers=8)])
+
+
+def test_bundle_commands(tmp_path, capsys):
+    from sceneedit.cli import main
+
+    a = save_bundle(make_bundle(), tmp_path / "a.safetensors")
+    b = save_bundle(BoundaryBundle({"clouds": Concept("clouds", unit(1, 9), [4, 5], level="attributes")},
+                                   generator_fingerprint=fingerprint()), tmp_path / "b.safetensors")
+    assert main(["bundle", "info", str(a)]) == 0
+    out = capsys.readouterr().out
+    assert "view" in out and "0-1" in out and "layout     peaks at layer 0" in out
+    assert main(["bundle", "info", str(a), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["concepts"][1]["name"] == "wood"
+    assert main(["bundle", "merge", str(a), str(b), "--out", str(tmp_path / "ab.safetensors")]) == 0
+    assert load_bundle(tmp_path / "ab.safetensors").names == ["view", "wood", "clouds"]
+    assert main(["bundle", "merge", str(a), str(a), "--out", str(tmp_path / "aa.safetensors")]) == 2
+    assert "more than one bundle" in capsys.readouterr().err and not (tmp_path / "aa.safetensors").exists()
+    assert main(["bundle", "report", str(a), "--out", str(tmp_path / "report")]) == 0
+    assert (tmp_path / "report" / "heatmap.png").is_file()
+    np.save(tmp_path / "smile.npy", unit(1, 3))
+    assert main(["bundle", "import", str(tmp_path / "smile.npy"), "--out", str(tmp_path / "s.safetensors")]) == 2
+    assert "--num-layers" in capsys.readouterr().err
+    assert main(["bundle", "import", str(tmp_path / "smile.npy"), "--num-layers", "6", "--layers", "2-3",
+                 "--out", str(tmp_path / "s.safetensors")]) == 0
+    assert load_bundle(tmp_path / "s.safetensors")["smile"].layers == [2, 3]
+
+
+def test_bundle_import_of_a_higan_folder_for_a_generator(tmp_path, capsys):
+    from sceneedit.cli import main
+    from sceneedit.generators import save_generator
+
+    generator = tiny_stylegan()
+    gen_path = save_generator(generator, tmp_path / "g.safetensors")
+    folder = tmp_path / "stylegan_bedroom"
+    folder.mkdir()
+    np.save(folder / "view_boundary.npy", unit(1, 1))
+    np.save(folder / "wood_boundary.npy", np.array({"boundary": unit(1, 2).astype(np.float64),
+                                                     "meta_data": {"type": "attribute", "manipulate_layers": "3-5"}},
+                                                    dtype=object), allow_pickle=True)
+    assert main(["bundle", "import", str(folder), "--generator", str(gen_path), "--out", str(tmp_path / "o.safetensors")]) == 0
+    assert "made for a stylegan 256 px" in capsys.readouterr().out  # a warning, still imported
+    bundle = load_bundle(tmp_path / "o.safetensors")
+    assert bundle["wood"].layers == [3, 4, 5] and bundle["view"].layers == [0, 1, 2]  # layout 0-4 of 14, scaled to 6 layers
+    assert check_compatible(bundle, generator)[0].startswith("stylegan_bedroom boundaries")

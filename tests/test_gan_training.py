@@ -250,3 +250,33 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(tmp_path):
     trainer = GANTrainer.resume(run_dir, log=quiet)
     trainer.close()
     assert trainer.iteration == saved.iteration
+
+
+def test_divergence_stops_without_touching_weights_or_checkpoints(tmp_path):
+    from sceneedit.training.gan import NonFiniteLossError
+
+    run_dir = tmp_path / "run"
+    trainer = GANTrainer(tiny_config(iterations=4, checkpoint_every=1), run_dir, log=quiet)
+    with torch.no_grad():
+        trainer.D.out.bias.fill_(float("nan"))
+    g_before = {k: p.detach().clone() for k, p in trainer.G.named_parameters()}
+    d_before = {k: p.detach().clone() for k, p in trainer.D.named_parameters()}
+    with pytest.raises(NonFiniteLossError, match="iteration 0"):
+        trainer.run()
+    assert all(torch.equal(p, g_before[k]) for k, p in trainer.G.named_parameters())
+    assert all(torch.equal(p, d_before[k]) or k == "out.bias" for k, p in trainer.D.named_parameters())
+    assert list_checkpoints(run_dir) == []
+
+
+def test_a_second_trainer_on_the_same_run_folder_is_refused(tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with (run_dir / ".lock").open("a+") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("pid 12345")
+        held.flush()
+        trainer = GANTrainer(tiny_config(iterations=1), run_dir, log=quiet)
+        with pytest.raises(ValueError, match="in use by another training process"):
+            trainer.run()
+    assert list_checkpoints(run_dir) == []

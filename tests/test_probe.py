@@ -230,14 +230,17 @@ def tiny_stylegan_file(tmp_path):
     return save_generator(generator.eval(), tmp_path / "tiny.safetensors")
 
 
-def test_command_line_probe_sharded_and_merged(tmp_path, capsys):
+def test_command_line_probe_sharded_and_merged(tmp_path, capsys, monkeypatch):
     from sceneedit.cli import main
 
     generator = tiny_stylegan_file(tmp_path)
     common = ["probe", "--generator", str(generator), "--predictor", "test_probe:make_channel_predictor",
               "--num", "200", "--chunk-size", "50", "--batch-size", "50", "--no-progress", "--device", "cpu"]
-    for index in range(2):
-        assert main(common + ["--shard", f"{index}/2", "--out", str(tmp_path / f"s{index}")]) == 0
+    assert main(common + ["--shard", "0/2", "--out", str(tmp_path / "s0")]) == 0
+    monkeypatch.setenv("RANK", "1")  # as torchrun sets it
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(common + ["--shard", "auto", "--out", str(tmp_path / "s{rank}")]) == 0
+    assert ProbeStore.open(tmp_path / "s1").manifest["shard"] == [1, 2]
     assert "Merge all shards" in capsys.readouterr().out
     code = main(common + ["--merge", str(tmp_path / "s0"), str(tmp_path / "s1"), "--out", str(tmp_path / "all"),
                           "--k", "50", "--rescore-samples", "8", "--concepts", "a,b"])
@@ -255,3 +258,30 @@ def test_command_line_probe_sharded_and_merged(tmp_path, capsys):
     assert main(common + ["--out", str(tmp_path / "x"), "--concepts", "bedroom"]) == 2
     assert "no score 'bedroom'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_end_to_end_tiny_stylegan_and_world_predictor(tmp_path, capsys):
+    """The whole pipeline at N = 200 on a real (tiny, untrained) StyleGAN and the world
+    predictor's real network (random weights: its scores are still functions of the image)."""
+    world = pytest.importorskip("sceneedit.semantics.predictors.world")
+    from sceneedit.cli import main
+
+    torch.manual_seed(1)
+    predictor_file = world.save_world_predictor(world.WorldPredictor(world.WorldNet(world.WorldNetConfig(input_size=32))),
+                                                tmp_path / "world.safetensors")
+    generator = tiny_stylegan_file(tmp_path)
+    code = main(["probe", "--generator", str(generator), "--predictor", "world",
+                 "--predictor-option", f"path={predictor_file}", "--num", "200", "--chunk-size", "100",
+                 "--batch-size", "100", "--k", "60", "--rescore-samples", "4", "--no-progress", "--device", "cpu",
+                 "--concepts", "camera_yaw", "bedroom", "indoor_lighting", "wall_hue", "--out", str(tmp_path / "run"),
+                 "--bundle", str(tmp_path / "world_bundle.safetensors")])
+    assert code == 0, capsys.readouterr().err
+    bundle = load_bundle(tmp_path / "world_bundle.safetensors")
+    assert {c.level for c in bundle} == {"layout", "objects", "attributes", "color"}
+    assert bundle["camera_yaw"].predictor == "world" and bundle["camera_yaw"].num_samples == 200
+    for concept in bundle:
+        assert concept.normal.shape == (1, 16) and len(concept.delta_s) == 6
+        assert concept.extra["sample_counts"]["positive"] == 60
+        assert 0 <= concept.accuracy <= 1 and concept.distance_range[0] < 0 < concept.distance_range[1]
+    assert main(["bundle", "info", str(tmp_path / "world_bundle.safetensors")]) == 0
+    assert "camera_yaw" in capsys.readouterr().out

@@ -55,7 +55,9 @@ def test_shipped_predictor_follows_the_protocol(shipped):
     images = torch.rand(3, 3, 128, 128) * 2 - 1  # any size is resized
     scores = shipped.score(images)
     assert scores.shape == (3, len(shipped.score_names)) and scores.dtype == torch.float32
-    assert torch.all((scores >= 0) & (scores <= 1))
+    probabilities = scores[:, :4 + 2]  # categories, then the two binary factors
+    assert torch.all((probabilities >= 0) & (probabilities <= 1))
+    assert torch.all(scores[:, 6:].abs() < 3)  # continuous: normalised to [0, 1], unclamped
     assert torch.allclose(scores[:, :4].sum(dim=1), torch.ones(3), atol=1e-5)
     maps = shipped.features(torch.zeros(2, 3, 48, 48))
     assert [m.shape[1] for m in maps] == shipped.feature_channels

@@ -15,6 +15,11 @@ array jobs or plain shells all work — shards share nothing but the seed), then
     sceneedit probe --generator G --num 500000 --shard 0/4 --out runs/s0   # ... up to 3/4
     sceneedit probe --generator G --num 500000 --merge runs/s0 runs/s1 runs/s2 runs/s3 --out runs/all
 
+With torchrun, ``--shard auto`` takes the shard from RANK / WORLD_SIZE, the GPU from
+LOCAL_RANK, and ``{rank}`` in --out from RANK::
+
+    torchrun --nproc_per_node 4 -m sceneedit probe --generator G --num 500000 --shard auto --out runs/s{rank}
+
 Rerunning an interrupted command resumes it: finished chunks are kept.
 """
 
@@ -32,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=__doc__.split("\n\n", 2)[2],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--generator", required=True, help="generator file (any supported checkpoint)")
+    parser.add_argument("--generator", default=None,
+                        help="generator file (any supported checkpoint; default: the shipped default generator)")
     parser.add_argument("--predictor", default="world",
                         help="predictor: world, places365, a plug-in name, or module.path:factory (default: world)")
     parser.add_argument("--predictor-option", action="append", default=[], metavar="KEY=VALUE",
@@ -40,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="run folder (codes, scores, fits, re-scores, bundle)")
     parser.add_argument("--num", type=int, default=2000, help="number of samples N (default: 2000)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
-    parser.add_argument("--shard", default=None, metavar="I/N", help="sample only shard I of N (0-based), then stop")
+    parser.add_argument("--shard", default=None, metavar="I/N",
+                        help="sample only shard I of N (0-based), then stop; 'auto' reads torchrun's RANK/WORLD_SIZE")
     parser.add_argument("--merge", nargs="+", default=None, metavar="DIR",
                         help="merge these shard folders into --out, then fit, re-score and write the bundle")
     parser.add_argument("--concepts", nargs="+", default=None,
@@ -70,6 +77,25 @@ def _concepts(values: list[str] | None) -> list[str] | None:
         return None
     names = [name.strip() for value in values for name in value.split(",") if name.strip()]
     return names or None
+
+
+def torch_cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _torchrun_shard() -> tuple[str, int, int]:
+    """``('RANK/WORLD_SIZE', rank, local_rank)`` from torchrun's environment."""
+    import os
+
+    from ..semantics.storage import StoreError
+
+    try:
+        rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    except (KeyError, ValueError):
+        raise StoreError("--shard auto needs RANK and WORLD_SIZE in the environment (run it under torchrun)") from None
+    return f"{rank}/{world}", rank, int(os.environ.get("LOCAL_RANK", rank))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -104,18 +130,26 @@ def _run(args: argparse.Namespace) -> int:
         raise ProbeError(f"--share must be in (0, 1], got {args.share}")
     if args.k <= 0:
         raise ProbeError(f"--k must be positive, got {args.k}")
+    device_name = args.device
+    if args.shard == "auto":
+        args.shard, rank, local_rank = _torchrun_shard()
+        args.out = args.out.replace("{rank}", str(rank))
+        if device_name is None and torch_cuda_available():
+            device_name = f"cuda:{local_rank}"
     shard = parse_shard(args.shard) if args.shard else None
     progress = not args.no_progress
-    device = resolve_device(args.device)
+    device = resolve_device(device_name)
     out = Path(args.out)
 
+    if args.generator is None:
+        from ..resources import resource_path
+
+        args.generator = str(resource_path("default_generator.safetensors"))
     generator = load_generator(args.generator, device=device)
     predictor = build_predictor(args.predictor, parse_options(args.predictor_option), device=device)
     print(f"probe: {generator.arch} {generator.resolution} px, {generator.num_layers} layers; "
           f"predictor {predictor.name} ({len(predictor.score_names)} scores); {describe_device(device)}", file=sys.stderr)
-    concepts = _concepts(args.concepts)
-    if concepts:
-        resolve_concepts(concepts, list(predictor.score_names))  # fail before sampling
+    concepts = resolve_concepts(_concepts(args.concepts), list(predictor.score_names))  # fail before sampling
     config = ProbeConfig(num=args.num, seed=args.seed, chunk_size=args.chunk_size, batch_size=args.batch_size,
                          shard=shard, store_wp=args.space == "wp", truncation_psi=args.truncation_psi,
                          truncation_layers=args.truncation_layers)

@@ -17,7 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train the default generator on the procedural room world",
-        description=__doc__.split("\n\n")[0].replace("\n", " ").strip("`"),
+        description="Train the default StyleGAN on the procedural room world, resume a run "
+        "(--resume), or export a run's G_ema as a sceneedit generator file (--export PATH). "
+        "A run folder holds checkpoints (every --checkpoint-minutes), sample grids and log.jsonl.",
     )
     from ..training.gan_cli import add_arguments
 

@@ -64,7 +64,11 @@ class Camera:
     def project_camera(self, cam: np.ndarray) -> np.ndarray:
         """Camera-space ``[K, 3]`` with ``z > 0`` -> pixels ``[K, 2]``."""
         half = self.size / 2
-        return np.stack([half + self.focal * cam[:, 0] / cam[:, 2], half - self.focal * cam[:, 1] / cam[:, 2]], 1)
+        scale = self.focal / cam[:, 2]
+        out = np.empty((len(cam), 2))
+        out[:, 0] = half + cam[:, 0] * scale
+        out[:, 1] = half - cam[:, 1] * scale
+        return out
 
     def project_polygon(self, points: np.ndarray) -> np.ndarray | None:
         """World polygon ``[K, 3]`` -> pixel polygon ``[M, 2]``, clipped to the near plane (None if gone)."""
@@ -188,12 +192,23 @@ def frustum(x0: float, x1: float, z0: float, z1: float, y0: float, y1: float, to
 
 def solid_faces(solid: Solid, camera_position: np.ndarray) -> list[tuple[np.ndarray, float]]:
     """The camera-facing faces of ``solid`` as ``(world polygon [4, 3], shade factor)``."""
+    return [(solid.corners[_FACES[index]], shade) for index, shade in visible_faces(solid, camera_position)]
+
+
+def visible_faces(solid: Solid, camera_position: np.ndarray) -> list[tuple[int, float]]:
+    """Indices into the face table of the faces of ``solid`` that face the camera, with their shade."""
     quads = solid.corners[_FACES]  # [6, 4, 3]
-    normals = np.cross(quads[:, 1] - quads[:, 0], quads[:, 2] - quads[:, 0])
-    lengths = np.linalg.norm(normals, axis=1)
-    facing = np.einsum("ij,ij->i", normals, camera_position - quads[:, 0]) > 1e-9
-    faces = []
-    for index in np.nonzero(facing & (lengths > 1e-12))[0]:
-        light = float(normals[index] @ _KEY_LIGHT) / lengths[index]
-        faces.append((quads[index], 0.58 + 0.42 * max(0.0, light)))
-    return faces
+    a = quads[:, 1] - quads[:, 0]
+    b = quads[:, 2] - quads[:, 0]
+    # Cross product written out: np.cross is slow for many tiny arrays.
+    normals = np.empty((6, 3))
+    normals[:, 0] = a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1]
+    normals[:, 1] = a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2]
+    normals[:, 2] = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    lengths = np.sqrt((normals * normals).sum(axis=1))
+    facing = ((normals * (camera_position - quads[:, 0])).sum(axis=1) > 1e-9) & (lengths > 1e-12)
+    light = (normals @ _KEY_LIGHT) / np.maximum(lengths, 1e-12)
+    return [(int(i), 0.58 + 0.42 * max(0.0, float(light[i]))) for i in np.nonzero(facing)[0]]
+
+
+FACES = _FACES

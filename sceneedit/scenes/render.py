@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 
 from sceneedit.scenes import palette
 from sceneedit.scenes.factors import SceneFactors, factors_to_row
-from sceneedit.scenes.geometry import Panel, Solid, clip_convex_2d, polygon_area, solid_faces
+from sceneedit.scenes.geometry import FACES, NEAR, Panel, Solid, clip_convex_2d, polygon_area, visible_faces
 from sceneedit.scenes.room import Scene, build_scene
 
 #: Resolutions ``render_scene`` accepts (anything else is almost certainly a mistake).
@@ -28,7 +28,7 @@ def _rgb255(color: tuple[float, float, float], factor: float) -> tuple[int, int,
 
 def _polygon(draw: ImageDraw.ImageDraw, pixels: np.ndarray | None, fill: tuple[int, int, int]) -> None:
     if pixels is not None:
-        draw.polygon([(float(x), float(y)) for x, y in pixels], fill=fill)
+        draw.polygon(list(map(tuple, pixels.tolist())), fill=fill)
 
 
 def _draw_geometry(scene: Scene, draw: ImageDraw.ImageDraw) -> None:
@@ -60,8 +60,18 @@ def _draw_geometry(scene: Scene, draw: ImageDraw.ImageDraw) -> None:
         for _layer, part in sorted(group.parts, key=lambda lp: (lp[0], -distance(lp[1].center))):
             if isinstance(part, Solid):
                 factor = lamp_factor if part.emissive else illum
-                for quad, shade in solid_faces(part, position):
-                    _polygon(draw, camera.project_polygon(quad), _rgb255(part.color, factor * shade))
+                faces = visible_faces(part, position)
+                if not faces:
+                    continue
+                cam = camera.to_camera(part.corners)
+                if cam[:, 2].min() >= NEAR:  # common case: project the 8 corners once
+                    pixels = camera.project_camera(cam)
+                    for index, shade in faces:
+                        _polygon(draw, pixels[FACES[index]], _rgb255(part.color, factor * shade))
+                else:
+                    for index, shade in faces:
+                        quad = part.corners[FACES[index]]
+                        _polygon(draw, camera.project_polygon(quad), _rgb255(part.color, factor * shade))
             elif isinstance(part, Panel):
                 if part.normal is not None and float(np.dot(part.normal, position - part.points[0])) <= 0:
                     continue

@@ -197,13 +197,16 @@ def _concept_entry(concept: Concept) -> dict[str, Any]:
 
 
 def bundle_manifest(bundle: BoundaryBundle) -> dict[str, Any]:
-    """The JSON manifest written into the file's metadata."""
+    """The JSON manifest written into the file's metadata (``source``: where the concepts
+    came from — a probe run or imported files; a loaded bundle's is its ``made_from``)."""
+    extra = dict(bundle.extra)
+    source = extra.pop("made_from", None) or bundle.source
     return {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "generator": bundle.generator_fingerprint,
-        "source": bundle.source,
-        "extra": bundle.extra,
+        "source": source,
+        "extra": extra,
         "concepts": [_concept_entry(c) for c in bundle.concepts.values()],
     }
 
@@ -323,13 +326,10 @@ def load_bundle(path: str | os.PathLike) -> BoundaryBundle:
     bundle_extra = manifest.get("extra") or {}
     if not isinstance(bundle_extra, dict):
         raise BundleError(f"{path}: manifest 'extra' must be an object")
-    source = manifest.get("source")
-    return BoundaryBundle(
-        concepts=concepts,
-        generator_fingerprint=fingerprint,
-        source=source if isinstance(source, str) else str(path),
-        extra=bundle_extra,
-    )
+    made_from = manifest.get("source")
+    if isinstance(made_from, str) and made_from != str(path):
+        bundle_extra = {**bundle_extra, "made_from": made_from}
+    return BoundaryBundle(concepts=concepts, generator_fingerprint=fingerprint, source=str(path), extra=bundle_extra)
 
 
 # ----- compatibility -----------------------------------------------------------------------

@@ -189,10 +189,14 @@ def sample_and_score(
     psi, trunc_layers = manifest["truncation_psi"], manifest["truncation_layers"]
     names = store.score_names
     todo = store.missing_chunks(config.shard)
-    assigned = store.shard_chunks(config.shard)
-    total = sum(np.subtract(*store.chunk_range(c)[::-1]) for c in assigned)
-    remaining = sum(np.subtract(*store.chunk_range(c)[::-1]) for c in todo)
-    bar = tqdm(total=int(total), initial=int(total - remaining), unit="img", desc="sample+score",
+
+    def size(chunk: int) -> int:
+        start, stop = store.chunk_range(chunk)
+        return stop - start
+
+    total = sum(size(c) for c in store.shard_chunks(config.shard))
+    remaining = sum(size(c) for c in todo)
+    bar = tqdm(total=total, initial=total - remaining, unit="img", desc="sample+score",
                disable=not progress, dynamic_ncols=True)
     try:
         for chunk in todo:
@@ -262,7 +266,8 @@ def fit_concepts(
         raise ProbeError(f"space must be 'w' or 'wp', got {space!r}")
     if space == "w" and not store.manifest.get("w_shared", True):
         raise ProbeError(
-            "this generator's codes differ per layer even without truncation (no shared W); fit per layer (space 'wp')"
+            "this generator's codes differ per layer even without truncation (no shared W); "
+            "fit one normal per layer instead (space 'wp', --space wp)"
         )
     kind = "w" if space == "w" else "wp"
     if not store.has_kind(kind):
@@ -356,8 +361,7 @@ def suggested_range(store: ProbeStore, fit: ConceptFit, layers: list[int]) -> tu
         projections = codes @ fit.normal[0]
     else:
         layer = layers[0]
-        codes = store.gather("wp", np.arange(count))[:, layer]
-        projections = codes @ fit.normal[layer]
+        projections = store.gather("wp", np.arange(count), layer=layer) @ fit.normal[layer]
     low, high = np.percentile(projections, [1, 99])
     half = max(1.0, math.ceil((high - low) / 2 * 2) / 2)
     return (-half, half)

@@ -225,8 +225,9 @@ class ProbeStore:
             ) from None
         return np.concatenate([np.asarray(self.load_chunk(c, "scores")[:, index]) for c in range(self.num_chunks)])
 
-    def gather(self, kind: str, indices: np.ndarray) -> np.ndarray:
-        """Rows ``indices`` (global sample indices, any order) of ``kind``, in that order."""
+    def gather(self, kind: str, indices: np.ndarray, layer: int | None = None) -> np.ndarray:
+        """Rows ``indices`` (global sample indices, any order) of ``kind``, in that order;
+        for ``wp``, ``layer`` picks one layer's codes (read without loading the others)."""
         indices = np.asarray(indices, dtype=np.int64)
         if indices.size and (indices.min() < 0 or indices.max() >= self.num):
             raise StoreError(f"sample index out of range [0, {self.num})")
@@ -235,12 +236,13 @@ class ProbeStore:
         for chunk in np.unique(chunks):
             rows = np.nonzero(chunks == chunk)[0]
             data = self.load_chunk(int(chunk), kind)
-            block = np.asarray(data[indices[rows] - chunk * self.chunk_size])
+            local = indices[rows] - chunk * self.chunk_size
+            block = np.asarray(data[local] if layer is None else data[local, layer])
             if result is None:
                 result = np.empty((indices.size, *block.shape[1:]), dtype=np.float32)
             result[rows] = block
         if result is None:
-            shape = self.load_chunk(0, kind).shape[1:]
+            shape = self.load_chunk(0, kind).shape[1 if layer is None else 2:]
             result = np.empty((0, *shape), dtype=np.float32)
         return result
 

@@ -98,6 +98,8 @@ def save_checkpoint(run_dir: str | os.PathLike, iteration: int, payload: dict[st
         raise ValueError(f"keep must be >= 1, got {keep}")
     path = checkpoint_path(run_dir, iteration)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob("ckpt-*.tmp"):  # left by a run killed mid-write
+        stale.unlink(missing_ok=True)
     _atomic_write(path, lambda tmp: torch.save(payload, tmp))
     manifest = {
         "iteration": int(iteration),

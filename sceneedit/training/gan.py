@@ -287,6 +287,7 @@ class GANTrainer:
             r1 = grad.square().sum(dim=(1, 2, 3)).mean()
             loss_d = loss_d + r1 * (cfg.r1_gamma / 2 * cfg.r1_interval)
             stats["r1"] = r1.item()
+        self._check_finite(stats)  # before any step: a diverged loss never reaches the weights
         self.d_opt.zero_grad(set_to_none=True)
         loss_d.backward()
         self.d_opt.step()
@@ -294,17 +295,23 @@ class GANTrainer:
         # Generator: non-saturating loss against the updated D.
         self.D.requires_grad_(False)
         loss_g = F.softplus(-self.D(fake)).mean()
+        stats["loss_g"] = loss_g.item()
+        self._check_finite(stats)
         self.g_opt.zero_grad(set_to_none=True)
         loss_g.backward()
         self.g_opt.step()
-        stats["loss_g"] = loss_g.item()
-        if not all(math.isfinite(v) for v in stats.values()):
-            raise NonFiniteLossError(f"non-finite loss at iteration {self.iteration}: {stats}")
 
         self._update_ema(n)
         self.iteration += 1
         self.images_seen += n
         return stats
+
+    def _check_finite(self, stats: dict[str, float]) -> None:
+        if not all(math.isfinite(v) for v in stats.values()):
+            raise NonFiniteLossError(
+                f"non-finite loss at iteration {self.iteration}: {stats}; the checkpoints in "
+                f"{self.run_dir} hold the last good state (try a lower learning rate or a higher R1 gamma)"
+            )
 
     @torch.no_grad()
     def _update_ema(self, batch: int) -> None:
@@ -336,7 +343,8 @@ class GANTrainer:
         return path
 
     def save_reals(self) -> Path:
-        images = self.stream.next_batch(SAMPLE_GRID_SIZE**2, np.random.default_rng(12345))
+        # Rendered from their own seed, so the training stream is not advanced.
+        images = self.render(self.config.seed + 424_242, SAMPLE_GRID_SIZE**2, self.config.resolution)
         path = self.run_dir / "samples" / "reals.png"
         save_png_atomic(image_grid(images, SAMPLE_GRID_SIZE), path)
         return path
@@ -354,6 +362,14 @@ class GANTrainer:
         """
         cfg = self.config
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        lock = _lock_run_dir(self.run_dir)
+        try:
+            return self._run_locked()
+        finally:
+            lock.close()
+
+    def _run_locked(self) -> Path | None:
+        cfg = self.config
         if not (self.run_dir / "config.json").exists():
             _write_json_atomic(self.run_dir / "config.json", cfg.to_dict())
         self.open_data()
@@ -381,6 +397,8 @@ class GANTrainer:
         window_iterations = 0
         last_saved_iteration = self.iteration
         checkpoint: Path | None = None
+        diverged = False
+        last_r1: float | None = None  # R1 runs every r1_interval steps; log its latest value
         try:
             while self.iteration < cfg.iterations and not self._stop_requested:
                 stats = self.train_step()
@@ -389,6 +407,8 @@ class GANTrainer:
                 loop_clock = now
                 window_iterations += 1
                 bar.update(1)
+                if "r1" in stats:
+                    last_r1 = stats["r1"]
                 if self.iteration % cfg.log_every == 0:
                     elapsed = max(now - window_start, 1e-9)
                     speed = window_iterations / elapsed
@@ -396,7 +416,8 @@ class GANTrainer:
                               "train_seconds": round(self.train_seconds, 1),
                               "it_per_s": round(speed, 4),
                               "images_per_s": round(speed * cfg.batch_size, 2),
-                              **{k: round(v, 5) for k, v in stats.items()},
+                              **{k: round(v, 5) for k, v in stats.items() if k != "r1"},
+                              "r1_last": None if last_r1 is None else round(last_r1, 5),
                               **{f"data_{k}": round(v, 2) for k, v in self.stream.stats().items()}}
                     self._log_line(record)
                     bar.set_postfix(G=f"{stats['loss_g']:.3f}", D=f"{stats['loss_d']:.3f}",
@@ -417,12 +438,15 @@ class GANTrainer:
         except KeyboardInterrupt:
             self.log("interrupted: saving a checkpoint")
             self._stop_requested = True
+        except NonFiniteLossError:
+            diverged = True
+            raise
         finally:
             bar.close()
             if previous_handler is not None:
                 signal.signal(signal.SIGTERM, previous_handler)
             try:
-                if self.iteration != last_saved_iteration:
+                if self.iteration != last_saved_iteration and not diverged:
                     checkpoint = self.save_checkpoint()
                     if cfg.sample_every:
                         self.save_samples()
@@ -435,6 +459,31 @@ class GANTrainer:
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         self.log("SIGTERM: finishing this iteration and saving a checkpoint")
         self._stop_requested = True
+
+
+def _lock_run_dir(run_dir: Path):
+    """Hold an exclusive lock on ``RUN/.lock`` (released when the returned file is closed).
+
+    Refuses a second training process on the same run folder, which would interleave
+    checkpoints. Where ``fcntl`` is unavailable the lock is advisory only (not taken).
+    """
+    handle = (run_dir / ".lock").open("a+")
+    try:
+        import fcntl
+    except ImportError:
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise ValueError(f"{run_dir} is in use by another training process ({holder}); stop it first") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    return handle
 
 
 def _cpu_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

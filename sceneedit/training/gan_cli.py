@@ -26,9 +26,9 @@ _FIELD_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--z-dim", "z_dim", int, "latent z size (default 256)"),
     ("--w-dim", "w_dim", int, "style code size (default 256)"),
     ("--mapping-layers", "mapping_layers", int, "mapping network depth (default 8)"),
-    ("--g-fmaps-base", "g_fmaps_base", int, "G channels: min(base // res, max) (default 2048)"),
+    ("--g-fmaps-base", "g_fmaps_base", int, "G channels: min(base // res, max) (default 1024)"),
     ("--g-fmaps-max", "g_fmaps_max", int, "G channel cap (default 128)"),
-    ("--d-fmaps-base", "d_fmaps_base", int, "D channels: min(base // res, max) (default 2048)"),
+    ("--d-fmaps-base", "d_fmaps_base", int, "D channels: min(base // res, max) (default 1024)"),
     ("--d-fmaps-max", "d_fmaps_max", int, "D channel cap (default 128)"),
     ("--truncation-psi", "truncation_psi", float, "default psi stored with the exported G (0.7)"),
     ("--truncation-layers", "truncation_layers", int, "default truncated layers stored with G (6)"),
@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for flag, field_name, kind, help_text in _FIELD_FLAGS:
         parser.add_argument(flag, dest=field_name, type=kind, default=argparse.SUPPRESS, help=help_text)
     parser.add_argument("--channels-last", dest="channels_last", action=argparse.BooleanOptionalAction,
-                        default=argparse.SUPPRESS, help="channels-last memory format (default off)")
+                        default=argparse.SUPPRESS, help="channels-last memory format (default on)")
     parser.add_argument("--progress", dest="progress", action=argparse.BooleanOptionalAction,
                         default=argparse.SUPPRESS, help="show a progress bar (default on)")
 

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from sceneedit.scenes import FACTOR_SPEC, WORLD_VERSION, render_batch
 from sceneedit.semantics.predictors.world import (
+    CONTINUOUS_STD,
     WorldNet,
     WorldNetConfig,
     WorldPredictor,
@@ -88,8 +89,7 @@ def losses(raw: torch.Tensor, targets: Targets, config: WorldNetConfig) -> dict[
     return {
         "category": F.cross_entropy(raw[:, :k], targets.category),
         "binary": F.binary_cross_entropy_with_logits(raw[:, k:k + b], targets.binary),
-        # MSE on [0, 1] targets is small next to the cross-entropies: weight it up.
-        "continuous": 8.0 * F.mse_loss(raw[:, k + b:].sigmoid(), targets.continuous),
+        "continuous": F.mse_loss(raw[:, k + b:], (targets.continuous - 0.5) / CONTINUOUS_STD),
     }
 
 
@@ -139,8 +139,8 @@ def train_world_predictor(
     train_size: int = 16000,
     val_size: int = 1500,
     steps: int = 3000,
-    batch_size: int = 96,
-    lr: float = 3e-3,
+    batch_size: int = 64,
+    lr: float = 2e-3,
     weight_decay: float = 1e-4,
     seed: int = 0,
     workers: int = 2,
@@ -235,8 +235,11 @@ def train_world_predictor(
     return TrainResult(predictor, metrics, seconds, log)
 
 
-def write_model_card(path: str | Path, result: TrainResult, command: str) -> Path:
-    """A Markdown model card next to the weights: data, architecture, figures, how to reproduce."""
+def write_model_card(path: str | Path, result: TrainResult, command: str, notes: list[str] | None = None) -> Path:
+    """A Markdown model card next to the weights: data, architecture, figures, how to reproduce.
+
+    ``notes``: extra bullet lines for the training section (e.g. how long uncached rendering takes).
+    """
     predictor, metrics = result.predictor, result.metrics
     cfg, training = predictor.config, metrics["training"]
     params = sum(p.numel() for p in predictor.net.parameters())
@@ -261,7 +264,8 @@ def write_model_card(path: str | Path, result: TrainResult, command: str) -> Pat
         f"- Head: last map squeezed to {cfg.squeeze} ch and flattened (keeps where things are) + global average pool, "
         f"MLP ({cfg.hidden} hidden) -> {cfg.num_outputs} outputs.",
         f"- Scores (`score_names`): softmax over {list(cfg.categories)}; sigmoid probabilities for {list(cfg.binary)}; "
-        "sigmoid-regressed continuous factors normalised to [0, 1] over their range.",
+        "continuous factors regressed (linear head, MSE on standardised targets) and reported normalised to "
+        "[0, 1] over their range.",
         f"- Parameters: {params:,} (float32). `features(images)` returns the four stage maps.",
         "",
         "## Training",
@@ -269,6 +273,7 @@ def write_model_card(path: str | Path, result: TrainResult, command: str) -> Pat
         f"batch {training['batch_size']}, {training['steps_run']} of {training['steps']} steps.",
         f"- Wall time: rendering {training['render_seconds']} s, training {training['train_seconds']} s, on a shared "
         f"2-core CPU ({training['machine']}, {training['torch_threads']} torch threads), no GPU.",
+        *[f"- {note}" for note in notes or []],
         "",
         "## Held-out figures",
         "",
@@ -311,8 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-size", type=int, default=16000)
     parser.add_argument("--val-size", type=int, default=1500)
     parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--batch-size", type=int, default=96)
-    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2, help="render worker processes")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")

@@ -38,6 +38,10 @@ BINARY_FACTORS = tuple(s.name for s in FACTOR_SPEC if s.kind == "binary")
 CONTINUOUS_FACTORS = tuple(s.name for s in FACTOR_SPEC if s.kind == "continuous")
 
 
+#: Standard deviation of a uniform [0, 1] variable: the continuous head's target scale.
+CONTINUOUS_STD = 1.0 / np.sqrt(12.0)
+
+
 class PredictorLoadError(ValueError):
     """A predictor file is missing, malformed, or does not fit the architecture."""
 
@@ -102,9 +106,11 @@ def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
 
 
 class WorldNet(nn.Module):
-    """``[N, 3, S, S]`` in [-1, 1] -> raw outputs ``[N, num_outputs]`` (logits, then pre-sigmoid values).
+    """``[N, 3, S, S]`` in [-1, 1] -> raw outputs ``[N, num_outputs]``.
 
-    Output order: category logits, binary logits, continuous values (pre-sigmoid).
+    Output order: category logits, binary logits, continuous values standardised as
+    ``(unit - 0.5) / CONTINUOUS_STD`` where ``unit`` is the factor normalised to [0, 1] (a
+    linear head on standardised targets learns much faster than a sigmoid one).
     ``features``: the map after each of the four stages (S/4, S/8, S/16, S/16 with the defaults).
     """
 
@@ -142,7 +148,8 @@ class WorldPredictor(nn.Module):
     """The :class:`~sceneedit.semantics.predictors.base.Predictor` for the room world.
 
     ``score(images)``: ``[N, 3, H, W]`` in [-1, 1], any H, W -> ``[N, len(score_names)]``:
-    category probabilities, binary probabilities, continuous factors normalised to [0, 1].
+    category probabilities, binary probabilities, continuous factors normalised to [0, 1]
+    over their range (regressed, unclamped: values slightly outside [0, 1] can occur).
     Differentiable when the images require grad; otherwise runs without autograd.
     """
 
@@ -184,7 +191,7 @@ class WorldPredictor(nn.Module):
     def _outputs_to_scores(self, raw: torch.Tensor) -> torch.Tensor:
         cfg = self.config
         k, b = len(cfg.categories), len(cfg.binary)
-        return torch.cat([raw[:, :k].softmax(dim=1), raw[:, k:k + b].sigmoid(), raw[:, k + b:].sigmoid()], dim=1)
+        return torch.cat([raw[:, :k].softmax(dim=1), raw[:, k:k + b].sigmoid(), 0.5 + CONTINUOUS_STD * raw[:, k + b:]], dim=1)
 
     def score(self, images: torch.Tensor) -> torch.Tensor:
         with torch.set_grad_enabled(images.requires_grad):
