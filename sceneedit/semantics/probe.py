@@ -412,6 +412,8 @@ def build_bundle(
                 "rescore": None if result is None else {"lambda": result.lam, "num_samples": result.num_samples},
                 "truncation": {"psi": store.manifest["truncation_psi"], "layers": store.manifest["truncation_layers"]},
                 "svm": fit.fits[0].extra,
+                # The plane is normal . w = offset; the editor measures hyperplane distance with it.
+                "offset": float(fit.fits[0].offset),
             },
         )
     ranked = sorted(concepts, key=lambda n: -(concepts[n].delta_s_all or 0.0)) if rescores else list(concepts)
