@@ -280,3 +280,18 @@ def test_a_second_trainer_on_the_same_run_folder_is_refused(tmp_path):
         with pytest.raises(ValueError, match="in use by another training process"):
             trainer.run()
     assert list_checkpoints(run_dir) == []
+
+
+def test_resume_may_retune_the_loss_but_not_the_architecture(tmp_path):
+    run_dir = tmp_path / "run"
+    GANTrainer(tiny_config(iterations=1, checkpoint_every=1), run_dir, log=quiet).run()
+    messages: list[str] = []
+    trainer = GANTrainer.resume(run_dir, {"r1_gamma": 1.0, "d_lr": 1e-3}, log=messages.append)
+    trainer.close()
+    assert trainer.config.r1_gamma == 1.0
+    assert [g["lr"] for g in trainer.d_opt.param_groups] == [1e-3]
+    assert any("r1_gamma 0.1 -> 1.0" in m for m in messages), messages
+    events = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert events[-1]["event"] == "retuned" and events[-1]["changes"]["d_lr"] == [2e-3, 1e-3]
+    with pytest.raises(ValueError, match="keeps its architecture"):
+        GANTrainer.resume(run_dir, {"w_dim": 32}, log=quiet)

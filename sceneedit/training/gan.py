@@ -53,7 +53,7 @@ from .checkpointing import (
 )
 from .data import PooledStream, RenderFunction, RenderedStream, render_rooms, to_training_tensor
 from .discriminator import ResidualDiscriminator
-from .gan_config import RUN_CONTROL_FIELDS, TrainConfig
+from .gan_config import RUN_CONTROL_FIELDS, TUNABLE_ON_RESUME, TrainConfig
 
 CHECKPOINT_FORMAT = "sceneedit-gan-training"
 CHECKPOINT_VERSION = 1
@@ -163,6 +163,13 @@ class GANTrainer:
         config = merge_resume_config(loaded.payload["config"], overrides or {})
         trainer = cls(config, run_dir, render=render, log=log)
         trainer.load_state_dict(loaded.payload)
+        changed = {k: (loaded.payload["config"][k], getattr(config, k)) for k in sorted(TUNABLE_ON_RESUME)
+                   if loaded.payload["config"][k] != getattr(config, k)}
+        if changed:
+            say("retuned on resume: " + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items()))
+            trainer.run_dir.mkdir(parents=True, exist_ok=True)
+            trainer._log_line({"iteration": trainer.iteration, "event": "retuned",
+                               "changes": {k: [a, b] for k, (a, b) in changed.items()}})
         say(f"resumed {loaded.path} at iteration {trainer.iteration} ({trainer.images_seen} images)")
         return trainer
 
@@ -199,6 +206,10 @@ class GANTrainer:
         self.D.load_state_dict(payload["D"])
         self.g_opt.load_state_dict(payload["g_opt"])
         self.d_opt.load_state_dict(payload["d_opt"])
+        # The optimizer states carry their old learning rates; this run's settings win.
+        for optimizer, lr in ((self.g_opt, self.config.g_lr), (self.d_opt, self.config.d_lr)):
+            for group in optimizer.param_groups:
+                group["lr"] = lr
         self.iteration = int(payload["iteration"])
         self.images_seen = int(payload["images_seen"])
         self.train_seconds = float(payload["train_seconds"])
@@ -501,18 +512,21 @@ def _validate_payload(payload: dict[str, Any], path: Path) -> None:
 
 
 def merge_resume_config(saved: dict[str, Any], explicit: dict[str, Any]) -> TrainConfig:
-    """The saved config with run-control ``explicit`` settings applied; others must agree."""
+    """The saved config with ``explicit`` run-control and tunable settings applied.
+
+    Any other setting (the architecture, the seed, Adam betas, ...) must agree with the saved one.
+    """
     merged = dict(saved)
+    allowed = RUN_CONTROL_FIELDS | TUNABLE_ON_RESUME
     for key, value in explicit.items():
         if key not in merged:
             raise ValueError(f"unknown training setting {key!r}")
-        if key in RUN_CONTROL_FIELDS:
+        if key in allowed:
             merged[key] = value
         elif value != merged[key]:
             raise ValueError(
                 f"--{key.replace('_', '-')} {value} differs from the run's saved {merged[key]}; "
-                f"a resumed run keeps its architecture and optimisation settings "
-                f"(only {', '.join(sorted(RUN_CONTROL_FIELDS))} may change)"
+                f"a resumed run keeps its architecture (only {', '.join(sorted(allowed))} may change)"
             )
     return TrainConfig.from_dict(merged).validate()
 

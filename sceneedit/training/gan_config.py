@@ -15,6 +15,12 @@ RUN_CONTROL_FIELDS = frozenset({
     "data_workers", "channels_last", "progress",
 })
 
+#: Loss and optimiser settings that may be retuned on resume (for example a stronger R1
+#: when D starts to dominate); the change is logged. Architecture settings never change.
+TUNABLE_ON_RESUME = frozenset({
+    "g_lr", "d_lr", "r1_gamma", "r1_interval", "style_mixing_prob", "ema_kimg", "ema_rampup",
+})
+
 
 @dataclass
 class TrainConfig:
