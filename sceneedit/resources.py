@@ -30,3 +30,26 @@ def resource_path(name: str) -> Path:
     if not name or relative.is_absolute() or ".." in relative.parts:
         raise ValueError(f"resource name must be a relative path inside the resources folder, got {name!r}")
     return resources_dir() / relative
+
+
+BOUNDARIES_ENV_VAR = "SCENEEDIT_BOUNDARIES"
+DEFAULT_GENERATOR_NAME = "default_generator.safetensors"
+DEFAULT_BUNDLE_NAME = "default.safetensors"
+
+
+def boundaries_dir() -> Path:
+    """The shipped bundles folder: ``$SCENEEDIT_BOUNDARIES`` if set, else ``<repo>/boundaries``."""
+    override = os.environ.get(BOUNDARIES_ENV_VAR)
+    if override:
+        return Path(override).expanduser()
+    return Path(__file__).resolve().parent.parent / "boundaries"
+
+
+def default_generator_path() -> Path:
+    """The embedded default generator (it may be absent in a bare checkout)."""
+    return resource_path(DEFAULT_GENERATOR_NAME)
+
+
+def default_bundle_path() -> Path:
+    """The boundary bundle probed from the embedded default generator."""
+    return boundaries_dir() / DEFAULT_BUNDLE_NAME

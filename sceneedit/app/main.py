@@ -10,19 +10,13 @@ import argparse
 import sys
 from pathlib import Path
 
-#: The embedded default model, relative to the resource root.
-DEFAULT_GENERATOR = "resources/default_generator.safetensors"
-DEFAULT_BUNDLE = "boundaries/default.safetensors"
 
 
 def default_paths() -> tuple[Path, Path]:
     """Where the embedded default generator and bundle live (they may not exist)."""
-    try:
-        from sceneedit.resources import resource_path
-    except ImportError:
-        root = Path(__file__).resolve().parents[2]
-        return root / DEFAULT_GENERATOR, root / DEFAULT_BUNDLE
-    return Path(resource_path(DEFAULT_GENERATOR)), Path(resource_path(DEFAULT_BUNDLE))
+    from sceneedit.resources import default_bundle_path, default_generator_path
+
+    return default_generator_path(), default_bundle_path()
 
 
 def build_parser() -> argparse.ArgumentParser:

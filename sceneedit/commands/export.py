@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-DEFAULT_GENERATOR = Path(__file__).resolve().parents[2] / "resources" / "default_generator.safetensors"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     source = parser.add_argument_group("model")
     source.add_argument("--generator", type=Path, default=None,
-                        help=f"generator file (default: {DEFAULT_GENERATOR.name} from resources/)")
+                        help="generator file (default: the embedded default generator)")
     source.add_argument("--bundle", type=Path, default=None, help="boundary bundle (needed for concept sweeps)")
     source.add_argument("--allow-hash-mismatch", action="store_true",
                         help="use a bundle made for other weights of the same shape")
@@ -145,9 +144,13 @@ def _run(args: argparse.Namespace) -> int:
     from ..export import ExportError, run_export
     from ..generators.checkpoints import load_generator
 
-    generator_path = args.generator or DEFAULT_GENERATOR
-    if args.generator is None and not DEFAULT_GENERATOR.exists():
-        raise ExportError(f"no --generator given and the default {DEFAULT_GENERATOR} does not exist")
+    from ..resources import default_bundle_path, default_generator_path
+
+    generator_path = args.generator or default_generator_path()
+    if args.generator is None and not Path(generator_path).exists():
+        raise ExportError(f"no --generator given and the default {generator_path} does not exist")
+    if args.generator is None and args.bundle is None and default_bundle_path().exists():
+        args.bundle = str(default_bundle_path())  # the default generator's own bundle
     device = resolve_device(args.device)
     generator = load_generator(generator_path, device=device)
     bundle = None
