@@ -249,6 +249,7 @@ def save_world_predictor(predictor: WorldPredictor, path: str | os.PathLike,
     }
     temp = path.with_name(path.name + ".tmp")
     save_file(state, str(temp), metadata=metadata)
+    os.chmod(temp, 0o644)  # a shipped resource, readable by everyone like the rest of the repo
     os.replace(temp, path)
     return path
 
