@@ -33,6 +33,13 @@ def _color(value: float) -> tuple[int, int, int]:
     return tuple(int(round(c)) for c in mix)
 
 
+def format_delta(value: float) -> str:
+    """Δs for tables: 4 decimals, or 2 significant digits when it is nonzero but would
+    print as 0.0000 (a weak predictor's response is tiny, not absent)."""
+    value = float(value)
+    return f"{value:.4f}" if value == 0 or abs(value) >= 5e-5 else f"{value:.1e}"
+
+
 def rescored_concepts(bundle: BoundaryBundle) -> list[Concept]:
     """Concepts with a per-layer profile, grouped by level (paper order), in bundle order."""
     ordered: list[Concept] = []
@@ -79,11 +86,11 @@ def markdown_table(bundle: BoundaryBundle) -> str:
         cells = [
             c.level, c.name,
             "-" if c.accuracy is None else f"{c.accuracy:.3f}",
-            "-" if c.delta_s_all is None else f"{c.delta_s_all:.4f}",
+            "-" if c.delta_s_all is None else format_delta(c.delta_s_all),
             format_layer_spec(c.layers),
         ]
         for layer, value in enumerate(c.delta_s):
-            text = f"{value:.4f}"
+            text = format_delta(value)
             cells.append(f"**{text}**" if layer in c.layers else text)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -137,7 +144,7 @@ def draw_heatmap(bundle: BoundaryBundle, path: str | Path, cell: int = 28) -> Pa
                 box = (x0 + layer * cell, y, x0 + (layer + 1) * cell - 1, y + cell - 1)
                 draw.rectangle(box, outline=(220, 30, 30), width=2)
             peak = max(c.delta_s) if c.delta_s else 0.0
-            draw.text((x0 + num_layers * cell + 8, y + cell // 2 - 6), f"max {peak:.4f}", fill="black", font=font)
+            draw.text((x0 + num_layers * cell + 8, y + cell // 2 - 6), f"max {format_delta(peak)}", fill="black", font=font)
             y += cell
         y += gap
     # color bar
@@ -174,7 +181,7 @@ def write_report(bundle: BoundaryBundle, out_dir: str | Path, title: str = "Prob
         "",
         "## Most relevant semantics (Δs with all layers moved)",
         "",
-        *[f"{i + 1}. {c.name} ({c.level}): {c.delta_s_all:.4f}" for i, c in enumerate(ranked)],
+        *[f"{i + 1}. {c.name} ({c.level}): {format_delta(c.delta_s_all)}" for i, c in enumerate(ranked)],
         "",
         "## Per-layer Δs (chosen layers in bold)",
         "",

@@ -1,0 +1,418 @@
+#!/usr/bin/env python3
+"""Probe the default generator and write the shipped boundary bundle and its report.
+
+Runs ``sceneedit probe`` on the default generator with the world predictor, for concepts
+of all four abstraction levels, then writes:
+
+* ``boundaries/default.safetensors``  the boundary bundle (``--bundle``);
+* ``docs/probe/heatmap.png``, ``docs/probe/report.md``  the probe's own report;
+* ``docs/probe/summary.txt``  what the probe printed (ranking, per-level peaks);
+* ``docs/probe/run.json``  the command, date, machine and stage wall times;
+* ``docs/probe/README.md``  per level, the layers where Δs peaks, set against the paper's
+  finding (layout early, objects middle, attributes and colour scheme late), generated
+  from the bundle's numbers.
+
+Usage (from anywhere; paths are relative to the repository root)::
+
+    python scripts/make_default_bundle.py                      # the shipped files
+    python scripts/make_default_bundle.py --generator /tmp/G.safetensors \\
+        --bundle /tmp/default.safetensors --docs /tmp/probe_docs  # a trial
+
+The defaults (N 20,000, K 2,000, K' 300, 13 concepts) take about 6-7 minutes on a shared
+2-core CPU with one torch thread. The probe's codes and scores go to ``--work-dir``
+(default ``cache/probe_default``, git-ignored), which is emptied first unless ``--resume``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import platform
+import shlex
+import shutil
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+# Import this checkout's sceneedit even when another copy is installed.
+sys.path.insert(0, str(REPO))
+
+#: Concepts probed, by level. Chosen among the world predictor's well-read scores (see
+#: resources/world_predictor.md); the world has exactly four attribute factors, so clutter
+#: (poorly read) is included to reach four attributes and its predictor quality is shown.
+CONCEPTS: dict[str, tuple[str, ...]] = {
+    "layout": ("camera_pitch", "room_depth", "camera_yaw"),
+    "objects": ("bedroom", "living_room", "dining_room", "kitchen"),
+    "attributes": ("indoor_lighting", "natural_light", "floor_wood", "clutter"),
+    "color": ("wall_hue", "furniture_warmth"),
+}
+#: The shipped bundle must hold at least this many concepts per level.
+REQUIRED_PER_LEVEL = {"layout": 1, "objects": 1, "attributes": 4, "color": 2}
+PAPER_ORDER = ("layout", "objects", "attributes", "color")
+PAPER_WORDS = {"layout": "early", "objects": "middle", "attributes": "later", "color": "last"}
+
+
+# ----- numbers from a bundle -----------------------------------------------------------------
+def centroid(delta_s: list[float]) -> float:
+    """Δs-weighted mean layer of one profile (NaN when the profile is all zero)."""
+    values = np.clip(np.asarray(delta_s, dtype=np.float64), 0, None)
+    total = values.sum()
+    return float((values * np.arange(values.size)).sum() / total) if total > 0 else float("nan")
+
+
+def _normalized(profile: np.ndarray) -> np.ndarray:
+    values = np.clip(profile, 0, None)
+    peak = values.max() if values.size else 0.0
+    return values / peak if peak > 0 else values
+
+
+def level_rows(bundle, exclude: int | None = None) -> list[dict]:
+    """Per level (paper order): peak layer of the mean row-normalized Δs profile, the layers
+    holding at least half that peak, the mean Δs-weighted layer, the paper's range scaled to
+    this depth, and whether the peak falls inside it. ``exclude``: a layer left out of every
+    profile (its Δs set to 0 before normalizing)."""
+    from sceneedit.semantics.layers import default_layers
+
+    rows = []
+    for level in PAPER_ORDER:
+        members = [c for c in bundle if c.level == level and c.delta_s is not None]
+        if not members:
+            continue
+        num_layers = len(members[0].delta_s)
+        profiles = [np.asarray(c.delta_s, dtype=np.float64) for c in members]
+        if exclude is not None:
+            for profile in profiles:
+                profile[exclude] = 0.0
+        mean = np.mean([_normalized(p) for p in profiles], axis=0)
+        peak = int(np.argmax(mean))
+        strong = [i for i, v in enumerate(mean) if v >= 0.5 * mean[peak]] if mean[peak] > 0 else []
+        expected = default_layers(level, num_layers)
+        centroids = [centroid(list(p)) for p in profiles]
+        rows.append({
+            "level": level,
+            "concepts": [c.name for c in members],
+            "peak": peak,
+            "strong": strong,
+            "centroid": float(np.nanmean(centroids)) if not all(np.isnan(centroids)) else float("nan"),
+            "expected": expected,
+            "agrees": peak in expected,
+            "num_layers": num_layers,
+        })
+    return rows
+
+
+def concept_rows(bundle, predictor_metrics: dict) -> list[dict]:
+    """Per concept: predictor quality, SVM accuracy, Δs all, peak layer, chosen layers."""
+    from sceneedit.semantics.layers import format_layer_spec
+
+    rows = []
+    for level in PAPER_ORDER:
+        for c in (c for c in bundle if c.level == level):
+            quality = "-"
+            if c.name in (predictor_metrics.get("r2") or {}):
+                quality = f"R² {predictor_metrics['r2'][c.name]:.2f}"
+            elif c.name in (predictor_metrics.get("accuracy") or {}):
+                quality = f"acc. {predictor_metrics['accuracy'][c.name]:.2f}"
+            elif level == "objects" and "category" in (predictor_metrics.get("accuracy") or {}):
+                quality = f"category acc. {predictor_metrics['accuracy']['category']:.2f}"
+            profile = np.clip(np.asarray(c.delta_s or [0.0], dtype=np.float64), 0, None)
+            total = profile.sum()
+            rows.append({
+                "name": c.name, "level": level, "quality": quality, "accuracy": c.accuracy,
+                "delta_s_all": c.delta_s_all,
+                "peak": int(np.argmax(profile)) if total > 0 else None,
+                "peak_share": float(profile.max() / total) if total > 0 else float("nan"),
+                "centroid": centroid(c.delta_s) if c.delta_s else float("nan"),
+                "layers": format_layer_spec(c.layers),
+                "chosen_share": float(profile[c.layers].sum() / total) if total > 0 and c.delta_s else float("nan"),
+                "rule": c.extra.get("layer_rule", "-"),
+            })
+    return rows
+
+
+def layer_resolution(arch: str | None, layer: int) -> int | None:
+    """Output resolution of layer ``layer`` for StyleGAN-style generators (2 layers per
+    resolution from 4x4), else None."""
+    if arch in ("stylegan", "stylegan2"):
+        return 4 * 2 ** (layer // 2)
+    return None
+
+
+def _layers_text(layers: list[int], arch: str | None) -> str:
+    from sceneedit.semantics.layers import format_layer_spec
+
+    spec = format_layer_spec(layers) or "-"
+    resolutions = sorted({layer_resolution(arch, layer) for layer in layers} - {None})
+    if not resolutions:
+        return spec
+    sizes = ", ".join(f"{r}²" for r in resolutions)
+    return f"{spec} ({sizes})"
+
+
+def verdict_lines(levels: list[dict], concepts: list[dict]) -> list[str]:
+    """Plain statements, each derived from the numbers, comparing with the paper."""
+    lines = []
+    if not levels:
+        return ["No concept was re-scored, so no level can be placed."]
+    agreeing = [r["level"] for r in levels if r["agrees"]]
+    lines.append(
+        f"{len(agreeing)} of {len(levels)} levels peak inside the paper's range scaled to this depth"
+        + (f" ({', '.join(agreeing)})." if agreeing else ".")
+    )
+    for row in levels:
+        if not row["agrees"]:
+            expected = row["expected"]
+            where = "earlier" if row["peak"] < expected[0] else "later"
+            lines.append(
+                f"{row['level'].capitalize()} peaks at layer {row['peak']}, {where} than the paper places it "
+                f"({PAPER_WORDS[row['level']]} layers: {expected[0]}-{expected[-1]} here)."
+            )
+    ordered = [r for r in levels if not np.isnan(r["centroid"])]
+    centroids = ", ".join(f"{r['level']} {r['centroid']:.1f}" for r in ordered)
+    monotone = all(a["centroid"] <= b["centroid"] for a, b in zip(ordered, ordered[1:]))
+    lines.append(
+        f"Δs-weighted mean layers in the paper's order: {centroids} — "
+        + ("non-decreasing, as the paper's hierarchy predicts." if monotone
+           else "not in the paper's order (layout < objects < attributes <= colour).")
+    )
+    peaks = {r["peak"] for r in levels}
+    if len(levels) > 1 and len(peaks) == 1:
+        lines.append(f"All levels peak at the same layer ({peaks.pop()}): this generator shows no layer hierarchy by peak.")
+    dominated = [c for c in concepts if c["peak"] is not None and c["peak_share"] >= 0.5]
+    if dominated:
+        by_layer: dict[int, list[str]] = {}
+        for c in dominated:
+            by_layer.setdefault(c["peak"], []).append(c["name"])
+        for layer, names in sorted(by_layer.items()):
+            lines.append(
+                f"Layer {layer} alone holds at least half of the per-layer Δs of {len(names)} of "
+                f"{len(concepts)} concepts ({', '.join(names)})."
+            )
+    return lines
+
+
+def write_readme(bundle, path: Path, info: dict) -> Path:
+    """Write the docs README summarizing ``bundle`` (all figures read from it); atomic."""
+    from sceneedit.semantics.report import format_delta
+
+    fp = bundle.generator_fingerprint or {}
+    arch = fp.get("arch")
+    levels = level_rows(bundle)
+    concepts = concept_rows(bundle, info.get("predictor_metrics") or {})
+    probe = (bundle.extra or {}).get("probe") or {}
+    first = next(iter(bundle), None)
+    rescore = (first.extra.get("rescore") if first is not None else None) or {}
+    counts = (first.extra.get("sample_counts") if first is not None else None) or {}
+    num_layers = fp.get("num_layers")
+    lines = [
+        "# Probe of the default generator",
+        "",
+        f"Generated by `scripts/make_default_bundle.py` on {info.get('date', '?')} from the bundle "
+        f"`{info.get('bundle_name', 'boundaries/default.safetensors')}`; every figure below is read from it. "
+        "Do not edit by hand: rerun the script.",
+        "",
+        f"- Generator: {arch} {fp.get('resolution')} px, {num_layers} layers, w_dim {fp.get('w_dim')}, "
+        f"weights hash `{fp.get('weights_hash')}`.",
+        f"- Predictor: {probe.get('predictor')} (`{info.get('predictor_file', '?')}`).",
+        f"- Samples N = {probe.get('num')}, seed {probe.get('seed')}; per concept the top and bottom "
+        f"K = {counts.get('positive')} codes, split {counts.get('train')}/{counts.get('validation')} "
+        f"train/validation; truncation psi {probe.get('truncation_psi')} on the first "
+        f"{probe.get('truncation_layers')} layers.",
+        f"- Re-scoring: K' = {rescore.get('num_samples')} codes moved by lambda = {rescore.get('lambda')} "
+        f"along each normal, one layer at a time and all layers at once.",
+        f"- Layer rule: {(bundle.extra or {}).get('layer_share', 0.6):.0%} share — the smallest contiguous "
+        "layer range holding that share of a concept's total per-layer Δs (`sceneedit/semantics/layers.py`).",
+        f"- Command: `{info.get('command', '?')}`",
+    ]
+    if info.get("timings"):
+        t = info["timings"]
+        lines.append("- Wall time: " + ", ".join(f"{k} {v}" for k, v in t.items()) + f" ({info.get('machine', '')}).")
+    lines += [
+        "",
+        "![Δs heatmap, rows normalized](heatmap.png)",
+        "",
+        "The full per-layer table is in [report.md](report.md); the ranking printed by the probe is in "
+        "[summary.txt](summary.txt).",
+        "",
+        "## Where each level peaks, against the paper",
+        "",
+        "The paper (Yang, Shen, Zhou, *Semantic Hierarchy Emerges in Deep Generative Representations for "
+        "Scene Synthesis*, IJCV 2020) finds layout in the early layers, objects (scene category) in the "
+        "middle layers, attributes in the later ones and the colour scheme in the last ones. Its ranges for "
+        "a 14-layer StyleGAN (layout 0-4, objects 3-6, attributes 6-11, colour 12-13) are scaled here to "
+        f"{num_layers} layers (`default_layers` in `sceneedit/semantics/layers.py`). A level's profile is the "
+        "mean of its concepts' row-normalized Δs; *peak* is its largest layer.",
+        "",
+        "Δs measures the predictor's response, not the image content: a move that only recolours the "
+        "images counts for any concept the predictor reads partly from colour. Look at edits before "
+        "trusting a layer range.",
+        "",
+        "| level | concepts | peak layer | layers >= half the peak | Δs-weighted mean layer | paper's range here | peak in range? |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in levels:
+        lines.append(
+            f"| {r['level']} | {', '.join(r['concepts'])} | {_layers_text([r['peak']], arch)} | "
+            f"{_layers_text(r['strong'], arch)} | {r['centroid']:.2f} | {_layers_text(r['expected'], arch)} | "
+            f"{'yes' if r['agrees'] else '**no**'} |"
+        )
+    lines += ["", "### Verdict", ""]
+    lines += [f"- {line}" for line in verdict_lines(levels, concepts)]
+    last = (num_layers or 0) - 1
+    if last > 0 and any(c["peak"] == last and c["peak_share"] >= 0.5 for c in concepts):
+        below = level_rows(bundle, exclude=last)
+        lines += [
+            "",
+            "### Below the last layer",
+            "",
+            f"Layer {last} holds most of the Δs of some concepts. The same table with layer {last} left out of "
+            "every profile shows how the remaining layers order the levels (a secondary reading: the "
+            "concepts' strongest handle is still the last layer).",
+            "",
+            f"| level | peak layer (without {last}) | layers >= half the peak | Δs-weighted mean layer | paper's range here | peak in range? |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in below:
+            lines.append(
+                f"| {r['level']} | {_layers_text([r['peak']], arch)} | {_layers_text(r['strong'], arch)} | "
+                f"{r['centroid']:.2f} | {_layers_text(r['expected'], arch)} | {'yes' if r['agrees'] else '**no**'} |"
+            )
+        lines += [""] + [f"- {line}" for line in verdict_lines(below, [])]
+    lines += [
+        "",
+        "## Per concept",
+        "",
+        "Predictor quality is the world predictor's held-out figure for that factor "
+        "(`resources/world_predictor.md`); a poorly read factor gives a poorly defined concept.",
+        "",
+        "| level | concept | predictor quality | SVM held-out acc. | Δs all layers | peak layer (share of Δs) | Δs-weighted mean layer | chosen layers (share of Δs) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in concepts:
+        acc = "-" if c["accuracy"] is None else f"{c['accuracy']:.3f}"
+        ds_all = "-" if c["delta_s_all"] is None else format_delta(c["delta_s_all"])
+        peak = "-" if c["peak"] is None else f"{c['peak']} ({c['peak_share']:.0%})"
+        chosen = f"{c['layers']}" + ("" if np.isnan(c["chosen_share"]) else f" ({c['chosen_share']:.0%})")
+        lines.append(f"| {c['level']} | {c['name']} | {c['quality']} | {acc} | {ds_all} | {peak} | "
+                     f"{c['centroid']:.2f} | {chosen} |")
+    lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def check_bundle(bundle, generator) -> list[str]:
+    """Raise when the bundle does not fit the generator or lacks a level; returns warnings."""
+    from sceneedit.semantics.bundle import check_compatible
+
+    warnings = check_compatible(bundle, generator)
+    counts = {level: sum(1 for c in bundle if c.level == level) for level in REQUIRED_PER_LEVEL}
+    short = {lvl: (n, REQUIRED_PER_LEVEL[lvl]) for lvl, n in counts.items() if n < REQUIRED_PER_LEVEL[lvl]}
+    if short:
+        raise SystemExit(f"bundle lacks concepts: {short} (have, need)")
+    return warnings
+
+
+# ----- running the probe ---------------------------------------------------------------------
+def _stage_timings(work: Path, total: float) -> dict[str, str]:
+    """Stage wall times from the run folder's file times (each stage writes its file last)."""
+    try:
+        start = (work / "probe.json").stat().st_mtime
+        sampled = max(p.stat().st_mtime for p in (work / "chunks").glob("*.scores.npy"))
+        fitted = (work / "fits.json").stat().st_mtime
+        rescored = (work / "rescore.json").stat().st_mtime
+    except (OSError, ValueError):
+        return {"total": f"{total:.0f} s"}
+    return {"sampling+scoring": f"{sampled - start:.0f} s", "boundary fits": f"{fitted - sampled:.0f} s",
+            "re-scoring": f"{rescored - fitted:.0f} s", "total": f"{total:.0f} s"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--generator", default="resources/default_generator.safetensors")
+    parser.add_argument("--predictor-file", default="resources/world_predictor.safetensors")
+    parser.add_argument("--bundle", default="boundaries/default.safetensors")
+    parser.add_argument("--docs", default="docs/probe", help="report folder")
+    parser.add_argument("--work-dir", default="cache/probe_default", help="probe run folder (codes, scores)")
+    parser.add_argument("--num", type=int, default=20000, help="N (default 20000)")
+    parser.add_argument("--k", type=int, default=2000, help="top/bottom K per concept (default 2000)")
+    parser.add_argument("--rescore-samples", type=int, default=300, help="K' (default 300)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: on a loaded 2-core machine 2 threads ran 2-5x slower)")
+    parser.add_argument("--resume", action="store_true", help="keep the work folder's finished chunks")
+    parser.add_argument("--readme-only", action="store_true",
+                        help="only rewrite README.md from the existing bundle and DOCS/run.json")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+
+    os.chdir(REPO)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from sceneedit.cli import main as sceneedit_main
+    from sceneedit.generators import load_generator
+    from sceneedit.semantics.bundle import load_bundle
+    from sceneedit.semantics.predictors.world import load_world_predictor
+
+    generator_path, predictor_path = Path(args.generator), Path(args.predictor_file)
+    for path, what in ((generator_path, "generator"), (predictor_path, "predictor")):
+        if not path.is_file():
+            raise SystemExit(f"{what} file not found: {path}")
+    work, docs, bundle_path = Path(args.work_dir), Path(args.docs), Path(args.bundle)
+    if work.exists() and not (args.resume or args.readme_only):
+        shutil.rmtree(work)
+    concepts = [name for names in CONCEPTS.values() for name in names]
+    command = [
+        "probe", "--generator", str(generator_path), "--predictor", "world",
+        "--predictor-option", f"path={predictor_path}", "--num", str(args.num), "--seed", str(args.seed),
+        "--k", str(args.k), "--rescore-samples", str(args.rescore_samples), "--device", "cpu",
+        "--concepts", *concepts, "--out", str(work), "--bundle", str(bundle_path), "--report", str(docs),
+    ] + (["--no-progress"] if args.no_progress else [])
+    run_file = docs / "run.json"
+    if args.readme_only:
+        if not run_file.is_file():
+            raise SystemExit(f"--readme-only needs {run_file} from an earlier run")
+        info = json.loads(run_file.read_text(encoding="utf-8"))
+    else:
+        printed = io.StringIO()
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(printed):
+            code = sceneedit_main(command)
+        total = time.perf_counter() - start
+        sys.stdout.write(printed.getvalue())
+        if code != 0:
+            print(f"sceneedit probe failed (exit code {code})", file=sys.stderr)
+            return code
+        (docs / "summary.txt").write_text(printed.getvalue(), encoding="utf-8")
+        info = {
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "bundle_name": str(bundle_path),
+            "predictor_file": str(predictor_path),
+            "command": "sceneedit " + shlex.join(a for a in command if a != "--no-progress"),
+            "timings": _stage_timings(work, total) if not args.resume else {"total": f"{total:.0f} s (resumed)"},
+            "machine": f"{platform.machine()} CPU, {os.cpu_count()} cores, {args.threads} torch thread(s)",
+        }
+        run_file.write_text(json.dumps(info, indent=2), encoding="utf-8")
+
+    bundle = load_bundle(bundle_path)
+    generator = load_generator(generator_path, device="cpu")
+    for warning in check_bundle(bundle, generator):
+        print(f"warning: {warning}", file=sys.stderr)
+    info = {**info, "predictor_metrics": load_world_predictor(predictor_path).metrics}
+    readme = write_readme(bundle, docs / "README.md", info)
+    print(f"README: {readme}\ntimings: {info['timings']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
