@@ -293,5 +293,9 @@ def test_resume_may_retune_the_loss_but_not_the_architecture(tmp_path):
     assert any("r1_gamma 0.1 -> 1.0" in m for m in messages), messages
     events = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
     assert events[-1]["event"] == "retuned" and events[-1]["changes"]["d_lr"] == [2e-3, 1e-3]
+    assert trainer.retunes == [{"iteration": 1, "changes": {"d_lr": [2e-3, 1e-3], "r1_gamma": [0.1, 1.0]}}]
+    trainer.save_checkpoint()
+    training = read_metadata(export_generator(run_dir, tmp_path / "g.safetensors", log=quiet))["training"]
+    assert training["retunes"] == trainer.retunes
     with pytest.raises(ValueError, match="keeps its architecture"):
         GANTrainer.resume(run_dir, {"w_dim": 32}, log=quiet)

@@ -170,9 +170,11 @@ def _run(args: argparse.Namespace) -> int:
     bundle_path = save_bundle(bundle, args.bundle or out / "bundle.safetensors")
     report = write_report(bundle, args.report or out / "report")
 
+    from ..semantics.report import format_delta
+
     print(f"{'concept':<24} {'level':<10} {'acc':>6} {'Δs all':>8}  layers")
     for concept in bundle:
-        print(f"{concept.name:<24} {concept.level:<10} {concept.accuracy:6.3f} {concept.delta_s_all:8.4f}  "
+        print(f"{concept.name:<24} {concept.level:<10} {concept.accuracy:6.3f} {format_delta(concept.delta_s_all):>8}  "
               f"{concept.extra.get('layer_spec')}")
     for line in level_summary(bundle):
         print(line)

@@ -137,6 +137,8 @@ class GANTrainer:
         self.images_seen = 0
         self.train_seconds = 0.0
         self.hardware: list[str] = []
+        #: Settings retuned on resume: ``[{"iteration": i, "changes": {name: [old, new]}}]``.
+        self.retunes: list[dict[str, Any]] = []
         self.stream = None
         self._stream_state: dict[str, Any] = {}
         self._stop_requested = False
@@ -168,8 +170,9 @@ class GANTrainer:
         if changed:
             say("retuned on resume: " + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items()))
             trainer.run_dir.mkdir(parents=True, exist_ok=True)
-            trainer._log_line({"iteration": trainer.iteration, "event": "retuned",
-                               "changes": {k: [a, b] for k, (a, b) in changed.items()}})
+            event = {"iteration": trainer.iteration, "changes": {k: [a, b] for k, (a, b) in changed.items()}}
+            trainer.retunes.append(event)
+            trainer._log_line({**event, "event": "retuned"})
         say(f"resumed {loaded.path} at iteration {trainer.iteration} ({trainer.images_seen} images)")
         return trainer
 
@@ -189,6 +192,7 @@ class GANTrainer:
             "images_seen": self.images_seen,
             "train_seconds": self.train_seconds,
             "hardware": list(self.hardware),
+            "retunes": list(self.retunes),
             "config": self.config.to_dict(),
             "generator_config": dict(self.G.config),
             "G": _cpu_state(self.G.state_dict()),
@@ -214,6 +218,7 @@ class GANTrainer:
         self.images_seen = int(payload["images_seen"])
         self.train_seconds = float(payload["train_seconds"])
         self.hardware = list(payload.get("hardware", []))
+        self.retunes = list(payload["retunes"]) if "retunes" in payload else retunes_from_log(self.run_dir)
         torch.set_rng_state(payload["rng"]["torch"])
         self.np_rng.bit_generator.state = payload["rng"]["numpy"]
         if self.device.type == "cuda" and "cuda" in payload["rng"]:
@@ -497,6 +502,23 @@ def _lock_run_dir(run_dir: Path):
     return handle
 
 
+def retunes_from_log(run_dir: Path) -> list[dict[str, Any]]:
+    """The "retuned" events of ``RUN/log.jsonl`` (for checkpoints written before they were stored)."""
+    events = []
+    try:
+        lines = (Path(run_dir) / "log.jsonl").read_text().splitlines()
+    except OSError:
+        return events
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a killed run
+        if record.get("event") == "retuned":
+            events.append({"iteration": record["iteration"], "changes": record["changes"]})
+    return events
+
+
 def _cpu_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in state.items()}
 
@@ -550,6 +572,7 @@ def export_generator(run_dir: str | os.PathLike, out_path: str | os.PathLike,
         "images_seen": int(payload["images_seen"]),
         "wall_time_s": round(float(payload["train_seconds"]), 1),
         "hardware": list(payload.get("hardware", [])),
+        "retunes": list(payload["retunes"]) if "retunes" in payload else retunes_from_log(Path(run_dir)),
         "checkpoint": loaded.path.name,
         "recipe": {k: config[k] for k in (
             "batch_size", "g_lr", "d_lr", "adam_beta1", "adam_beta2", "r1_gamma", "r1_interval",
