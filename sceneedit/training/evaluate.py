@@ -31,11 +31,9 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import re
 import shlex
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,7 +43,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ..device import describe_device, resolve_device
+from ..device import describe_cpu, describe_device, resolve_device
+from ..files import atomic_path, atomic_write_text
 from ..generators.base import Generator, to_uint8_images
 from ..generators.checkpoints import load_generator
 from ..generators.fingerprint import generator_fingerprint
@@ -329,15 +328,7 @@ def file_hash(path: str | os.PathLike) -> str:
 
 
 def describe_machine(device: torch.device) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{describe_device(device)}, {cpu} ({os.cpu_count()} cores visible), torch {torch.__version__}"
+    return f"{describe_device(device)}, {describe_cpu()} ({os.cpu_count()} cores visible), torch {torch.__version__}"
 
 
 def _cached_rendered_set(predictor: WorldPredictor, predictor_hash: str, count: int, seed: int,
@@ -355,15 +346,9 @@ def _cached_rendered_set(predictor: WorldPredictor, predictor_hash: str, count: 
             print(f"warning: ignoring unreadable cache file {path} ({exc})", file=sys.stderr)
     result, grid_images = rendered_set(predictor, count, seed, resolution, batch_size, workers)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp.npz", dir=cache_dir)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         np.savez(tmp, features=result.features, scores=result.scores,
                  true_categories=result.true_categories, grid_images=grid_images)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return result, grid_images
 
 
@@ -515,15 +500,7 @@ def write_outputs(figures: dict[str, Any], grids: dict[str, np.ndarray], out_dir
     for name, image in grids.items():
         save_png(image, out / name)
     path = out / "figures.json"
-    fd, tmp = tempfile.mkstemp(prefix="figures.json.", suffix=".tmp", dir=out)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(figures, handle, indent=1, sort_keys=False)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(figures, indent=1, sort_keys=False) + "\n")
     return path
 
 

@@ -25,7 +25,6 @@ import copy
 import json
 import math
 import os
-import platform
 import signal
 import sys
 import time
@@ -41,10 +40,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..device import describe_device, resolve_device
+from ..device import describe_cpu, describe_device, resolve_device
+from ..files import atomic_write_text
 from ..generators.base import to_uint8_images
 from ..generators.checkpoints import save_generator
 from ..generators.stylegan import StyleGANGenerator
+from ..imaging import save_png
 from .checkpointing import (
     TrainingCheckpointError,
     list_checkpoints,
@@ -68,15 +69,7 @@ class NonFiniteLossError(RuntimeError):
 
 def describe_hardware(device: torch.device) -> str:
     """e.g. 'cpu (2 threads), AMD EPYC 7B13, torch 2.13.0'."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{describe_device(device)}, {cpu}, torch {torch.__version__}"
+    return f"{describe_device(device)}, {describe_cpu()}, torch {torch.__version__}"
 
 
 def image_grid(images: np.ndarray, columns: int) -> np.ndarray:
@@ -91,18 +84,12 @@ def image_grid(images: np.ndarray, columns: int) -> np.ndarray:
 
 
 def save_png_atomic(image: np.ndarray, path: Path) -> None:
-    from PIL import Image
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    Image.fromarray(image).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    """Write uint8 ``image [H, W, 3]`` as PNG at ``path`` atomically (folders created)."""
+    save_png(image, path)
 
 
 def _write_json_atomic(path: Path, value: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(value, indent=1, sort_keys=True))
 
 
 class GANTrainer:
