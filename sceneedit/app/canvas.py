@@ -2,9 +2,15 @@
 
 While :attr:`SceneCanvas.comparing` is on it shows the unedited scene instead (the
 window's hold-to-compare button and the Space key drive it).
+
+With :meth:`SceneCanvas.set_picking_points` on, a left click emits
+:attr:`SceneCanvas.point_clicked` with image pixel coordinates instead of panning, and an
+``overlay`` callable may paint over the image (the drag tool's points and arrows).
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
@@ -32,6 +38,9 @@ class SceneCanvas(QWidget):
     """
 
     zoom_changed = Signal(str)
+    #: A left click while picking points: image pixel ``(y, x)`` (pixel centres are whole
+    #: numbers, clamped to ``[0, H-1] x [0, W-1]``).
+    point_clicked = Signal(float, float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -50,6 +59,9 @@ class SceneCanvas(QWidget):
         self._pan = QPointF(0.0, 0.0)
         self._drag_origin: QPointF | None = None
         self._message = ""
+        self._picking_points = False
+        #: Called as ``overlay(painter)`` after the image is painted (not while comparing).
+        self.overlay: Callable[[QPainter], None] | None = None
 
     # ----- content ---------------------------------------------------------------------
     def set_image(self, image: np.ndarray | None) -> None:
@@ -122,6 +134,37 @@ class SceneCanvas(QWidget):
         scale = self.current_scale()
         self.set_zoom(next((z for z in reversed(ZOOM_STEPS) if z < scale * 0.999), ZOOM_STEPS[0]))
 
+    # ----- image coordinates and point picking -----------------------------------------
+    def widget_to_image(self, pos: QPointF) -> tuple[float, float] | None:
+        """Image pixel ``(y, x)`` under widget position ``pos`` (None off the image)."""
+        image = self._shown_qimage()
+        rect = self.image_rect()
+        if image is None or rect.isEmpty() or not rect.contains(pos):
+            return None
+        scale = self.current_scale()
+        x = (pos.x() - rect.left()) / scale - 0.5
+        y = (pos.y() - rect.top()) / scale - 0.5
+        return (min(max(y, 0.0), image.height() - 1.0), min(max(x, 0.0), image.width() - 1.0))
+
+    def image_to_widget(self, y: float, x: float) -> QPointF:
+        """Widget position of image pixel ``(y, x)`` (the inverse of :meth:`widget_to_image`)."""
+        rect = self.image_rect()
+        scale = self.current_scale()
+        return QPointF(rect.left() + (x + 0.5) * scale, rect.top() + (y + 0.5) * scale)
+
+    @property
+    def picking_points(self) -> bool:
+        return self._picking_points
+
+    def set_picking_points(self, on: bool) -> None:
+        """Left clicks pick image points (:attr:`point_clicked`) instead of panning."""
+        self._picking_points = bool(on)
+        self._drag_origin = None
+        if on:
+            self.setCursor(Qt.CursorShape.CrossCursor)
+        else:
+            self.unsetCursor()
+
     # ----- painting and interaction ----------------------------------------------------
     def _shown_qimage(self) -> QImage | None:
         if self._comparing and self._base_qimage is not None:
@@ -150,6 +193,8 @@ class SceneCanvas(QWidget):
                 painter.setPen(QColor(255, 255, 255))
                 painter.drawText(rect.adjusted(8, 6, -8, -6), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
                                  "unedited")
+            elif self.overlay is not None:
+                self.overlay(painter)
         if self._message:
             painter.setPen(QColor(230, 230, 230))
             painter.drawText(self.rect().adjusted(24, 24, -24, -24),
@@ -164,6 +209,12 @@ class SceneCanvas(QWidget):
             super().wheelEvent(event)
 
     def mousePressEvent(self, event) -> None:  # noqa: N802
+        if self._picking_points and event.button() == Qt.MouseButton.LeftButton:
+            point = self.widget_to_image(event.position())
+            if point is not None:
+                self.point_clicked.emit(point[0], point[1])
+            event.accept()
+            return
         if event.button() == Qt.MouseButton.LeftButton and self._zoom != "fit":
             self._drag_origin = event.position() - self._pan
         super().mousePressEvent(event)
@@ -179,6 +230,9 @@ class SceneCanvas(QWidget):
         super().mouseReleaseEvent(event)
 
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802
+        if self._picking_points:  # a fast second click is a point, not a zoom toggle
+            self.mousePressEvent(event)
+            return
         self.set_zoom("fit" if self._zoom != "fit" else 1.0)
 
     def sizeHint(self) -> QSize:  # noqa: N802

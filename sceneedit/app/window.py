@@ -35,6 +35,7 @@ from .docks.concepts import ConceptsDock
 from .docks.history import HistoryDock
 from .docks.jitter import JitterDock
 from .docks.latent import LatentDock
+from .drag_tool import DragTool
 from .file_kinds import classify_path
 from .qt_utils import icon
 from .settings import RECENT_KINDS, STATE_VERSION, WindowSettings
@@ -122,6 +123,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
+        self.drag_tool = DragTool(self)  # point-and-drag editing (its own toolbar and actions)
         self._restore_layout()
         self._update_enabled()
         self.canvas.set_message("No generator loaded.\nFile ▸ Open generator… (Ctrl+O)")
@@ -283,6 +285,7 @@ class MainWindow(QMainWindow):
         for dock in (self.concepts_dock, self.jitter_dock, self.latent_dock, self.history_dock):
             dock.set_session(session)
         self.undo.set_session(session)
+        self.drag_tool.set_session(session)
         self._update_status()
         self._update_enabled()
         self.canvas.set_image(None)
@@ -663,6 +666,7 @@ class MainWindow(QMainWindow):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        self.drag_tool.cancel()  # a running drag ends after its current step
         self.worker_thread.stop()
 
     def closeEvent(self, event) -> None:  # noqa: N802

@@ -12,6 +12,11 @@ Layout (version 1)::
       "edits": [{"label": str, "op": str, ...op fields}, ...]   # one per history step
     }
 
+Version 2 is the same layout, written when ``edits`` holds a point-and-drag step
+(``{"op": "drag", "layers", "offset": [[float] per layer], "handles", "targets",
+"settings"}``: the code offset the drag produced, replayed by adding it); version 1
+recipes (no drag) are still written and read as before.
+
 Floats are written with Python's shortest round-trip repr, so float32 codes and every
 strength come back exactly. The replay itself lives in
 :meth:`sceneedit.editing.session.EditSession.from_recipe`.
@@ -32,6 +37,9 @@ from .files import atomic_write_text
 
 RECIPE_FORMAT = "sceneedit-recipe"
 RECIPE_VERSION = 1
+#: Written when a recipe holds a drag edit (``op: "drag"``); version 1 recipes still read.
+RECIPE_VERSION_DRAG = 2
+SUPPORTED_RECIPE_VERSIONS = (RECIPE_VERSION, RECIPE_VERSION_DRAG)
 #: Operations a recipe's ``edits`` may hold, with their required fields.
 OPERATIONS: dict[str, tuple[str, ...]] = {
     "set_seed": ("seed",),
@@ -44,6 +52,9 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "reset_concept": ("concept",),
     "reset_all": (),
     "set_jitter": ("changes",),
+    # A point-and-drag edit (recipe version 2): the code offset on ``layers``
+    # ([len(layers), D] floats), plus the points and settings that produced it.
+    "drag": ("layers", "offset", "handles", "targets", "settings"),
 }
 
 
@@ -77,9 +88,10 @@ def validate_recipe(recipe: Any, source: str = "recipe") -> dict[str, Any]:
     if recipe.get("format") != RECIPE_FORMAT:
         raise RecipeError(f"{source}: not a sceneedit recipe (format is {recipe.get('format')!r})")
     version = recipe.get("version")
-    if version != RECIPE_VERSION:
+    if version not in SUPPORTED_RECIPE_VERSIONS:
         raise RecipeError(
-            f"{source}: recipe version {version!r} is not supported (this sceneedit reads {RECIPE_VERSION})"
+            f"{source}: recipe version {version!r} is not supported (this sceneedit reads "
+            f"{', '.join(str(v) for v in SUPPORTED_RECIPE_VERSIONS)})"
         )
     for key, kind in (("generator", dict), ("bundle", dict), ("base", dict), ("initial", dict), ("edits", list)):
         if not isinstance(recipe.get(key), kind):
@@ -96,6 +108,8 @@ def validate_recipe(recipe: Any, source: str = "recipe") -> dict[str, Any]:
         missing = [f for f in OPERATIONS[edit["op"]] if f not in edit]
         if missing:
             raise RecipeError(f"{source}: edit {i} ({edit['op']}) lacks {', '.join(missing)}")
+        if edit["op"] == "drag" and version < RECIPE_VERSION_DRAG:
+            raise RecipeError(f"{source}: edit {i} is a drag, which needs recipe version {RECIPE_VERSION_DRAG}")
     return recipe
 
 
@@ -123,7 +137,7 @@ def uses_concepts(recipe: dict[str, Any]) -> bool:
     """Whether replaying ``recipe`` needs concepts from a bundle."""
     if recipe["initial"].get("concepts"):
         return True
-    return any(edit["op"] not in ("set_seed", "set_truncation", "set_base_code", "set_jitter", "reset_all")
+    return any(edit["op"] not in ("set_seed", "set_truncation", "set_base_code", "set_jitter", "reset_all", "drag")
                for edit in recipe["edits"])
 
 

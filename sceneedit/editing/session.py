@@ -15,6 +15,12 @@ Listeners (``subscribe``) receive ``callback(event, payload)`` with events:
 * ``'bundle_changed'``  ``{names}`` -- a new bundle was set (history restarts).
 * ``'changed'``         ``{label}`` -- the edited code changed (after the specific events).
 * ``'history_changed'`` ``{index, labels}`` -- steps were added, merged, undone or redone.
+* ``'drag_changed'``    ``{has_drag}`` -- a drag edit was added, undone or cleared.
+
+Drag edits (:meth:`EditSession.apply_drag`, :meth:`EditSession.drag`) are stored as the
+code offset they produced on their layers; the offsets of all drags so far are added to
+the (jittered) base code before the concept edits, and cleared by a new seed or base
+code and by ``reset_all``.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from .manipulation import (
 from .recipe import (
     RECIPE_FORMAT,
     RECIPE_VERSION,
+    RECIPE_VERSION_DRAG,
     RecipeError,
     bundle_fingerprint,
     check_bundle,
@@ -68,19 +75,25 @@ class _Snapshot:
     explicit_wp: np.ndarray | None  # float32 [L, D], read-only; set iff seed is None
     concepts: dict[str, ConceptSettings] = field(default_factory=dict)  # non-default only
     jitter: JitterSettings = JitterSettings()
+    #: Sum of the drag edits' offsets, float32 [L, D] read-only, or None (no drag).
+    drag_offset: np.ndarray | None = None
 
     def same_as(self, other: "_Snapshot") -> bool:
         if (self.seed, self.truncation_psi, self.concepts, self.jitter) != (
             other.seed, other.truncation_psi, other.concepts, other.jitter,
         ):
             return False
+        if (self.drag_offset is None) != (other.drag_offset is None):
+            return False
+        if self.drag_offset is not None and not np.array_equal(self.drag_offset, other.drag_offset):
+            return False
         if (self.explicit_wp is None) != (other.explicit_wp is None):
             return False
         return self.explicit_wp is None or np.array_equal(self.explicit_wp, other.explicit_wp)
 
     def same_base(self, other: "_Snapshot") -> bool:
-        return replace(self, concepts={}, jitter=JitterSettings()).same_as(
-            replace(other, concepts={}, jitter=JitterSettings())
+        return replace(self, concepts={}, jitter=JitterSettings(), drag_offset=None).same_as(
+            replace(other, concepts={}, jitter=JitterSettings(), drag_offset=None)
         )
 
 
@@ -317,7 +330,8 @@ class EditSession:
         self._change({"op": "reset_concept", "concept": name}, False, None)
 
     def reset_all(self) -> None:
-        """Every concept back to its defaults and the jitter disabled (base code kept)."""
+        """Every concept back to its defaults, the jitter disabled and drag edits removed
+        (base code kept)."""
         self._change({"op": "reset_all"}, False, None)
 
     def hyperplane_distance(self, name: str, layer: int | None = None, edited: bool = True) -> float:
@@ -444,6 +458,71 @@ class EditSession:
             others = ()
         return ConceptSettings(settings.strength, layer_strengths, layers, others)
 
+    # ----- point-and-drag ---------------------------------------------------------------
+    @property
+    def has_drag(self) -> bool:
+        """Whether the current step holds any drag edit."""
+        return self._snap.drag_offset is not None
+
+    @property
+    def drag_offset(self) -> np.ndarray | None:
+        """Sum of the drag offsets so far, float32 ``[L, D]`` (read-only), or None."""
+        return self._snap.drag_offset
+
+    def apply_drag(self, result, handles, targets, settings=None) -> None:
+        """Record a finished drag as one undoable step.
+
+        ``result``: a :class:`~sceneedit.editing.drag.DragResult` (its ``wp_start`` must be
+        this session's :meth:`current_wp` when the drag began); ``handles`` / ``targets``:
+        the user's ``(y, x)`` points; ``settings``: the ``DragSettings`` used. The step
+        stores ``result.wp - result.wp_start`` on ``result.layers``.
+        """
+        from .drag import DragSettings
+
+        settings = settings or DragSettings()
+        layers = self._check_layer_list(result.layers, "drag")
+        if not layers:
+            raise EditError("drag: the result changes no layers")
+        offset = np.asarray(result.offset, dtype=np.float32)
+        self._apply_drag_op({
+            "op": "drag",
+            "layers": layers,
+            "offset": offset.tolist(),
+            "handles": [[float(v) for v in p] for p in handles],
+            "targets": [[float(v) for v in p] for p in targets],
+            "settings": settings.to_dict(),
+        })
+
+    def drag(self, handles, targets, settings=None, callback=None, cancel=None):
+        """Run :func:`~sceneedit.editing.drag.run_drag` from the current edited code and
+        record it as one step (unless cancelled before any step). Returns the ``DragResult``.
+        """
+        from .drag import DragSettings, run_drag
+
+        settings = settings or DragSettings()
+        result = run_drag(self.generator, self.current_wp(), handles, targets, settings,
+                          callback=callback, cancel=cancel)
+        if result.steps_run > 0:
+            self.apply_drag(result, handles, targets, settings)
+        return result
+
+    def _apply_drag_op(self, op: dict[str, Any]) -> None:
+        layers = self._check_layer_list(op["layers"], "drag")
+        try:
+            offset = np.asarray(op["offset"], dtype=np.float32)
+        except (TypeError, ValueError):
+            raise EditError("drag: 'offset' must be a list of number lists") from None
+        if offset.shape != (len(layers), self.w_dim) or not np.all(np.isfinite(offset)):
+            raise EditError(
+                f"drag: offset must be {len(layers)} x {self.w_dim} finite numbers, got shape {list(offset.shape)}"
+            )
+        for key in ("handles", "targets"):
+            if not isinstance(op[key], list) or not all(isinstance(p, list) and len(p) == 2 for p in op[key]):
+                raise EditError(f"drag: '{key}' must be a list of [y, x] pairs")
+        if not isinstance(op["settings"], dict):
+            raise EditError("drag: 'settings' must be an object")
+        self._change(dict(op, layers=layers), False, None)
+
     # ----- history ---------------------------------------------------------------------
     @property
     def can_undo(self) -> bool:
@@ -513,14 +592,16 @@ class EditSession:
             "wp": None if root.explicit_wp is None else root.explicit_wp.tolist(),
         }
         edits = []
+        has_drag = False
         for step in self._steps[1 : self._index + 1]:
+            has_drag = has_drag or step.op["op"] == "drag"
             op = dict(step.op)
             if op["op"] == "set_base_code":
                 op["wp"] = np.asarray(op["wp"]).tolist()
             edits.append({"label": step.label, **copy.deepcopy(op)})
         return {
             "format": RECIPE_FORMAT,
-            "version": RECIPE_VERSION,
+            "version": RECIPE_VERSION_DRAG if has_drag else RECIPE_VERSION,
             "generator": generator_fingerprint(self.generator),
             "bundle": {
                 "fingerprint": bundle_fingerprint(self.bundle),
@@ -643,6 +724,8 @@ class EditSession:
             if not isinstance(op["changes"], dict):
                 raise EditError("set_jitter: 'changes' must be an object")
             self.set_jitter(**op["changes"])
+        elif kind == "drag":
+            self._apply_drag_op(op)
         else:  # validate_recipe already refused it
             raise EditError(f"unknown op {kind!r}")
         if self._index == index_before:
@@ -687,13 +770,19 @@ class EditSession:
         """The snapshot after ``op`` (inputs are already validated by the setters)."""
         kind = op["op"]
         if kind == "set_seed":
-            return replace(snap, seed=op["seed"], explicit_wp=None)
+            return replace(snap, seed=op["seed"], explicit_wp=None, drag_offset=None)
         if kind == "set_truncation":
             return replace(snap, truncation_psi=op["psi"])
         if kind == "set_base_code":
-            return replace(snap, seed=None, explicit_wp=op["wp"])
+            return replace(snap, seed=None, explicit_wp=op["wp"], drag_offset=None)
         if kind == "reset_all":
-            return replace(snap, concepts={}, jitter=replace(snap.jitter, enabled=False))
+            return replace(snap, concepts={}, jitter=replace(snap.jitter, enabled=False), drag_offset=None)
+        if kind == "drag":
+            total = (np.zeros((self.num_layers, self.w_dim), np.float32) if snap.drag_offset is None
+                     else np.array(snap.drag_offset, dtype=np.float32, copy=True))
+            total[op["layers"]] += np.asarray(op["offset"], dtype=np.float32)
+            total.setflags(write=False)
+            return replace(snap, drag_offset=total)
         if kind == "set_jitter":
             return replace(snap, jitter=replace(snap.jitter, **op["changes"]))
         name = op["concept"]
@@ -737,6 +826,9 @@ class EditSession:
             return "Base code"
         if kind == "reset_all":
             return "Reset all"
+        if kind == "drag":
+            count = len(op["handles"])
+            return f"Drag {count} point{'s' if count != 1 else ''}"
         if kind == "set_jitter":
             changes = dict(op["changes"])
             parts = []
@@ -771,6 +863,10 @@ class EditSession:
                 events.append(("concept_changed", {"concept": name}))
         if old.jitter != new.jitter:
             events.append(("jitter_changed", {"jitter": new.jitter}))
+        if (old.drag_offset is None) != (new.drag_offset is None) or (
+            old.drag_offset is not None and not np.array_equal(old.drag_offset, new.drag_offset)
+        ):
+            events.append(("drag_changed", {"has_drag": new.drag_offset is not None}))
         events.append(("changed", {"label": label}))
         return events
 
@@ -841,6 +937,7 @@ class EditSession:
             jitter_donor_wp=donor,
             seed=snap.seed,
             truncation_psi=snap.truncation_psi,
+            drag_offset=snap.drag_offset,
         )
         self._state_cache[index] = state
         return state

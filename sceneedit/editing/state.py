@@ -137,9 +137,13 @@ class EditState:
     jitter_donor_wp: np.ndarray | None = None
     seed: int | None = None
     truncation_psi: float = 1.0
+    #: Sum of the drag edits' code offsets, float32 ``[L, D]`` (None = no drag). Added
+    #: after the jitter and before the concept edits, so the sliders apply on top.
+    drag_offset: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_wp", _frozen(self.base_wp))
+        object.__setattr__(self, "drag_offset", _frozen(self.drag_offset))
         object.__setattr__(self, "layer_scale", _frozen(self.layer_scale))
         object.__setattr__(self, "jitter_donor_wp", _frozen(self.jitter_donor_wp))
         edits = tuple(
@@ -156,6 +160,10 @@ class EditState:
         if self.jitter.active and self.jitter.mode == "style_mix":
             if self.jitter_donor_wp is None or self.jitter_donor_wp.shape != self.base_wp.shape:
                 raise ValueError("style-mix jitter needs jitter_donor_wp of the base code's shape")
+        if self.drag_offset is not None and self.drag_offset.shape != self.base_wp.shape:
+            raise ValueError(
+                f"drag_offset must be {list(self.base_wp.shape)}, got {list(self.drag_offset.shape)}"
+            )
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -181,6 +189,9 @@ class EditState:
         jitter = self.jitter if self.jitter.active else JitterSettings()
         digest.update(json.dumps(jitter.to_dict(), sort_keys=True).encode())
         add_array(self.jitter_donor_wp if self.jitter.active and self.jitter.mode == "style_mix" else None)
+        if self.drag_offset is not None:  # left out when absent: keys of drag-free states are unchanged
+            digest.update(b"drag")
+            add_array(self.drag_offset)
         return digest.hexdigest()
 
     def key(self) -> str:
@@ -197,7 +208,8 @@ class EditState:
 
 
 def edited_wp(state: EditState) -> np.ndarray:
-    """Apply ``state``: jitter on the base code first, then every concept edit.
+    """Apply ``state``: jitter on the base code first, then the drag offset, then every
+    concept edit.
 
     Jitter comes first because it produces a new starting scene (new layout, new colors)
     that the concept sliders then steer; a style-mix after the edits would erase the
@@ -210,6 +222,8 @@ def edited_wp(state: EditState) -> np.ndarray:
             wp = gaussian_jitter(wp, jitter.layers, jitter.strength, jitter.seed, state.layer_scale)
         else:
             wp = style_mix(wp, state.jitter_donor_wp, jitter.layers, min(jitter.strength, 1.0))
+    if state.drag_offset is not None:
+        wp = (wp + state.drag_offset).astype(np.float32)
     if state.edits:
         wp = joint_edit(wp, state.edits, state.layer_scale)
     return wp
