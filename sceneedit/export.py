@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .editing.files import atomic_path, atomic_write_text
+from .files import atomic_path, atomic_write_text
 from .editing.recipe import RecipeError, bundle_fingerprint, validate_recipe
 from .editing.session import EditSession
 from .editing.state import JITTER_MODES, EditState

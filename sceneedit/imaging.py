@@ -6,11 +6,12 @@ Images are numpy arrays ``[H, W, 3]`` (RGB) or ``[H, W]`` (grey), dtype uint8.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from .files import atomic_path
 
 
 def as_uint8_image(array: np.ndarray) -> np.ndarray:
@@ -88,14 +89,8 @@ def save_png(array: np.ndarray, path: str | os.PathLike) -> Path:
     image = as_uint8_image(array)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            Image.fromarray(image).save(handle, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        Image.fromarray(image).save(tmp, format="PNG")
     return path
 
 

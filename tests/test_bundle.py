@@ -67,7 +67,7 @@ def test_round_trip(tmp_path):
     assert view.num_samples == 2000 and view.predictor == "world"
     assert view.extra["sample_counts"] == {"positive": 500, "negative": 500}
     assert read_manifest(path)["format_version"] == 1
-    assert not list(tmp_path.glob("sub/*.tmp"))
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["b.safetensors"]  # no temp files left
 
 
 def test_tiny_drift_is_renormalized(tmp_path):

@@ -12,7 +12,7 @@ from PIL import Image
 
 import sceneedit.export as export_module
 from sceneedit.cli import main as cli_main
-from sceneedit.editing.files import atomic_path
+from sceneedit.files import atomic_path
 from sceneedit.editing.session import EditSession
 from sceneedit.export import (
     ConceptSweep,

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..semantics.concepts import BoundaryBundle
-from .files import atomic_write_text
+from ..files import atomic_write_text
 
 RECIPE_FORMAT = "sceneedit-recipe"
 RECIPE_VERSION = 1

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from ..files import atomic_path
+from ..safetensors_metadata import read_json_metadata
 from .base import Generator
 
 FORMAT_VERSION = 1
@@ -134,33 +135,15 @@ def save_generator(generator: Generator, path: str | os.PathLike, **extra_metada
     }
     state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         save_file(state, tmp, metadata={METADATA_KEY: json.dumps(config, sort_keys=True)})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON config of one of our safetensors checkpoints."""
-    from safetensors import safe_open
-
     path = Path(path)
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            meta = handle.metadata() or {}
-    except Exception as exc:  # safetensors raises several types for corrupt files
-        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
-    if METADATA_KEY not in meta:
-        raise CheckpointError(f"{path}: safetensors file has no {METADATA_KEY!r} metadata; not a sceneedit generator")
-    try:
-        config = json.loads(meta[METADATA_KEY])
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: metadata is not valid JSON ({exc})") from exc
+    config = read_json_metadata(path, METADATA_KEY, CheckpointError, "a sceneedit generator")
     if not isinstance(config, dict) or "arch" not in config or "kwargs" not in config:
         raise CheckpointError(f"{path}: metadata lacks 'arch' or 'kwargs'")
     if int(config.get("format_version", 0)) > FORMAT_VERSION:

@@ -38,13 +38,14 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from .checkpoints import CheckpointError, ForeignFormat, register_format
 from .safe_unpickle import UnsafePickleError, allow_global
+from .state_dicts import find_state_dict, has_keys
 
 PERSISTENCE_MODULE = "torch_utils.persistence"
 
@@ -286,6 +287,28 @@ class _Converter:
         self.state[ours] = tensor.contiguous()
         self.names[ours] = theirs
 
+    def put_style(self, ours: str, weight_key: str, bias_key: str) -> None:
+        """Their style affine layer -> our ``{ours}.style`` (``fc.weight``, ``bias``).
+
+        Both reference layouts initialise that bias to 1; ours stores it minus 1 (genforce
+        adds the 1 at run time).
+        """
+        self.put(f"{ours}.style.fc.weight", weight_key, self.take(weight_key))
+        self.put(f"{ours}.style.bias", bias_key, self.take(bias_key) - 1.0)
+
+    def put_mapping(self, layer_name: Callable[[int], str]) -> int:
+        """Their dense layers ``layer_name(i)`` (``.weight``, ``.bias``; i = 0, 1, ... while
+        present) -> our ``mapping.dense{i}``; returns how many. None at all: missing-key error."""
+        count = 0
+        while f"{layer_name(count)}.weight" in self.source:
+            theirs = layer_name(count)
+            self.put(f"mapping.dense{count}.fc.weight", f"{theirs}.weight", self.take(f"{theirs}.weight", ndim=2))
+            self.put(f"mapping.dense{count}.bias", f"{theirs}.bias", self.take(f"{theirs}.bias"))
+            count += 1
+        if count == 0:
+            self.take(f"{layer_name(0)}.weight")
+        return count
+
     def fir(self, key: str) -> torch.Tensor:
         """NVIDIA's filter (sum 1, applied flipped with gain 4) as our correlation kernel."""
         f = self.take(key)
@@ -307,8 +330,7 @@ def _convert_modulated(conv: _Converter, theirs: str, ours: str, up: bool) -> No
         weight = weight.flip(0, 1)
     conv.put(f"{ours}.weight", f"{theirs}.weight", weight)
     conv.put(f"{ours}.bias", f"{theirs}.bias", conv.take(f"{theirs}.bias"))
-    conv.put(f"{ours}.style.fc.weight", f"{theirs}.affine.weight", conv.take(f"{theirs}.affine.weight"))
-    conv.put(f"{ours}.style.bias", f"{theirs}.affine.bias", conv.take(f"{theirs}.affine.bias") - 1.0)
+    conv.put_style(ours, f"{theirs}.affine.weight", f"{theirs}.affine.bias")
     noise = conv.take(f"{theirs}.noise_const", ndim=2)
     conv.put(f"{ours}.noise", f"{theirs}.noise_const", noise.reshape(1, 1, *noise.shape))
     strength = conv.take(f"{theirs}.noise_strength")
@@ -322,8 +344,7 @@ def _convert_torgb(conv: _Converter, theirs: str, ours: str) -> None:
     weight = conv.take(f"{theirs}.weight", ndim=4)  # [3, C, 1, 1]; NVIDIA scales the styles instead
     conv.put(f"{ours}.weight", f"{theirs}.weight", weight.permute(2, 3, 1, 0))
     conv.put(f"{ours}.bias", f"{theirs}.bias", conv.take(f"{theirs}.bias"))
-    conv.put(f"{ours}.style.fc.weight", f"{theirs}.affine.weight", conv.take(f"{theirs}.affine.weight"))
-    conv.put(f"{ours}.style.bias", f"{theirs}.affine.bias", conv.take(f"{theirs}.affine.bias") - 1.0)
+    conv.put_style(ours, f"{theirs}.affine.weight", f"{theirs}.affine.bias")
 
 
 def _block_resolutions(source: dict[str, Any], path: Path) -> list[int]:
@@ -356,13 +377,7 @@ def convert_nvidia_state(source: dict[str, Any], path: Path, **overrides: Any):
     if any(key.startswith("synthesis.input.") for key in source):
         raise CheckpointError(f"{path}: key 'synthesis.input.weight': a StyleGAN3 generator; only StyleGAN2 is supported")
     conv = _Converter(source, path)
-    i = 0
-    while f"mapping.fc{i}.weight" in source:
-        conv.put(f"mapping.dense{i}.fc.weight", f"mapping.fc{i}.weight", conv.take(f"mapping.fc{i}.weight", ndim=2))
-        conv.put(f"mapping.dense{i}.bias", f"mapping.fc{i}.bias", conv.take(f"mapping.fc{i}.bias"))
-        i += 1
-    if i == 0:
-        conv.take("mapping.fc0.weight")
+    conv.put_mapping(lambda i: f"mapping.fc{i}")
     conv.put("truncation.w_avg", "mapping.w_avg", conv.take("mapping.w_avg"))
 
     resolutions = _block_resolutions(source, path)
@@ -423,12 +438,7 @@ def _build_from_pickle(payload: Any, path: Path):
 
 
 def _nvidia_state(payload: Any) -> dict[str, Any] | None:
-    if not isinstance(payload, dict):
-        return None
-    for candidate in (payload, payload.get("G_ema")):
-        if isinstance(candidate, dict) and "synthesis.b4.const" in candidate and "mapping.fc0.weight" in candidate:
-            return candidate
-    return None
+    return find_state_dict(payload, lambda state: has_keys(state, "synthesis.b4.const", "mapping.fc0.weight"), ("G_ema",))
 
 
 def _build_from_state_dict(payload: Any, path: Path):

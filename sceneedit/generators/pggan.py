@@ -42,9 +42,9 @@ from .checkpoints import (
     register_format,
     require_key,
 )
+from .layers import RESOLUTIONS_ALLOWED, clamp_straight_through
+from .state_dicts import GENFORCE_WRAPPER_KEYS, find_state_dict, has_keys
 
-#: Output resolutions the architecture supports (genforce's ``_RESOLUTIONS_ALLOWED``).
-RESOLUTIONS_ALLOWED = (8, 16, 32, 64, 128, 256, 512, 1024)
 INIT_RESOLUTION = 4
 LEAKY_SLOPE = 0.2
 PIXEL_NORM_EPS = 1e-8
@@ -261,28 +261,14 @@ class PGGANGenerator(Generator):
         return info
 
 
-def clamp_straight_through(image: torch.Tensor) -> torch.Tensor:
-    """Clamp to [-1, 1] in the forward pass; pass gradients through unchanged
-    (so optimizing through ``synthesize`` still sees out-of-range pixels)."""
-    return image + (image.clamp(-1.0, 1.0) - image).detach()
-
-
 # ----- genforce / HiGAN ``.pth`` ----------------------------------------------------------
-_WRAPPER_KEYS = ("generator_smooth", "generator", "state_dict", "model", "net")
+_WRAPPER_KEYS = GENFORCE_WRAPPER_KEYS + ("net",)
 _MARKER_KEYS = ("layer0.conv.weight", "output0.conv.weight")
 
 
 def _unwrap_state_dict(payload: Any) -> dict[str, Any] | None:
     """The PGGAN state dict inside ``payload`` (bare, or under a wrapper key), or None."""
-    if not isinstance(payload, dict):
-        return None
-    if all(k in payload for k in _MARKER_KEYS):
-        return payload
-    for key in _WRAPPER_KEYS:
-        inner = payload.get(key)
-        if isinstance(inner, dict) and all(k in inner for k in _MARKER_KEYS):
-            return inner
-    return None
+    return find_state_dict(payload, lambda state: has_keys(state, *_MARKER_KEYS), _WRAPPER_KEYS)
 
 
 def _detect_genforce_pggan(payload: Any) -> bool:

@@ -35,6 +35,7 @@ import torch
 from .checkpoints import CheckpointError, ForeignFormat, register_format
 from .nvidia_pickle import _Converter
 from .safe_unpickle import allow_torch_global
+from .state_dicts import has_keys
 
 allow_torch_global(argparse.Namespace)
 
@@ -47,7 +48,7 @@ def _rosinality_state(payload: Any) -> dict[str, Any] | None:
     if not isinstance(payload, dict):
         return None
     for candidate in (payload.get("g_ema"), payload):
-        if isinstance(candidate, dict) and "input.input" in candidate and "to_rgb1.conv.weight" in candidate:
+        if has_keys(candidate, "input.input", "to_rgb1.conv.weight"):
             return candidate
     return None
 
@@ -64,8 +65,7 @@ def _convert_styled_conv(conv: _Converter, theirs: str, ours: str, noise_key: st
     weight = conv.take(f"{theirs}.conv.weight", ndim=5)  # [1, O, I, k, k]
     weight = weight[0].permute(2, 3, 1, 0)
     conv.put(f"{ours}.weight", f"{theirs}.conv.weight", weight.flip(0, 1) if up else weight)
-    conv.put(f"{ours}.style.fc.weight", f"{theirs}.conv.modulation.weight", conv.take(f"{theirs}.conv.modulation.weight"))
-    conv.put(f"{ours}.style.bias", f"{theirs}.conv.modulation.bias", conv.take(f"{theirs}.conv.modulation.bias") - 1.0)
+    conv.put_style(ours, f"{theirs}.conv.modulation.weight", f"{theirs}.conv.modulation.bias")
     strength = conv.take(f"{theirs}.noise.weight")
     if strength.numel() != 1:
         raise CheckpointError(f"{conv.path}: key {theirs + '.noise.weight'!r} has shape {list(strength.shape)}; expected [1]")
@@ -79,8 +79,7 @@ def _convert_styled_conv(conv: _Converter, theirs: str, ours: str, noise_key: st
 def _convert_to_rgb(conv: _Converter, theirs: str, ours: str) -> None:
     weight = conv.take(f"{theirs}.conv.weight", ndim=5)  # [1, 3, C, 1, 1]
     conv.put(f"{ours}.weight", f"{theirs}.conv.weight", weight[0].permute(2, 3, 1, 0))
-    conv.put(f"{ours}.style.fc.weight", f"{theirs}.conv.modulation.weight", conv.take(f"{theirs}.conv.modulation.weight"))
-    conv.put(f"{ours}.style.bias", f"{theirs}.conv.modulation.bias", conv.take(f"{theirs}.conv.modulation.bias") - 1.0)
+    conv.put_style(ours, f"{theirs}.conv.modulation.weight", f"{theirs}.conv.modulation.bias")
     conv.put(f"{ours}.bias", f"{theirs}.bias", conv.take(f"{theirs}.bias").reshape(-1))
 
 
@@ -89,13 +88,7 @@ def convert_rosinality_state(source: dict[str, Any], path: Path, latent_avg: Any
     from .stylegan2 import build_from_state
 
     conv = _Converter(source, path)
-    j = 1
-    while f"style.{j}.weight" in source:
-        conv.put(f"mapping.dense{j - 1}.fc.weight", f"style.{j}.weight", conv.take(f"style.{j}.weight", ndim=2))
-        conv.put(f"mapping.dense{j - 1}.bias", f"style.{j}.bias", conv.take(f"style.{j}.bias"))
-        j += 1
-    if j == 1:
-        conv.take("style.1.weight")
+    mapping_layers = conv.put_mapping(lambda i: f"style.{i + 1}")  # style.0 is the pixel norm
     conv.put("synthesis.early_layer.const", "input.input", conv.take("input.input", ndim=4))
     _convert_styled_conv(conv, "conv1", "synthesis.layer0", "noises.noise_0", up=False)
     _convert_to_rgb(conv, "to_rgb1", "synthesis.output0")
@@ -117,7 +110,7 @@ def convert_rosinality_state(source: dict[str, Any], path: Path, latent_avg: Any
     if leftovers:
         raise CheckpointError(f"{path}: unexpected key {leftovers[0]!r}; {len(leftovers)} unexpected in all")
 
-    w_dim = conv.state[f"mapping.dense{j - 2}.fc.weight"].shape[0]
+    w_dim = conv.state[f"mapping.dense{mapping_layers - 1}.fc.weight"].shape[0]
     estimate_w_avg = latent_avg is None
     if estimate_w_avg:
         conv.state["truncation.w_avg"] = torch.zeros(w_dim)

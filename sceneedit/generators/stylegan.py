@@ -35,27 +35,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Generator, GeneratorError, SynthesisResult
+from .base import GeneratorError
 from .checkpoints import register_architecture
+from .layers import INIT_RES, RESOLUTIONS_ALLOWED, MappingNetwork, channels_at, num_layers_for
+from .style_generator import StyleGeneratorBase, check_style_config
 
-RESOLUTIONS_ALLOWED = (8, 16, 32, 64, 128, 256, 512, 1024)
 FUSED_SCALE_ALLOWED = (True, False, "auto")
 #: With ``fused_scale='auto'``, upsampling layers at this resolution and above use a
 #: transposed convolution (genforce's and NVIDIA's rule).
 AUTO_FUSED_SCALE_MIN_RES = 128
-INIT_RES = 4
 LRELU_SLOPE = 0.2
 HE_GAIN = math.sqrt(2.0)
-
-
-def num_layers_for(resolution: int) -> int:
-    """Number of layer-wise codes: two per resolution from 4 px, ``2*log2(res/4) + 2``."""
-    return 2 * int(round(math.log2(resolution // INIT_RES))) + 2
-
-
-def channels_at(resolution: int, fmaps_base: int, fmaps_max: int) -> int:
-    """Feature maps at ``resolution``: ``min(fmaps_base // resolution, fmaps_max)``."""
-    return min(fmaps_base // resolution, fmaps_max)
 
 
 def uses_fused_scale(fused_scale: bool | str, resolution: int) -> bool:
@@ -107,24 +97,6 @@ class DenseBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.linear(x, self.fc.weight * self.scale, self.wscale.bias * self.lr_mul)
         return F.leaky_relu(x, LRELU_SLOPE) if self.activate else x
-
-
-class MappingNetwork(nn.Module):
-    """``z [N, z_dim]`` -> pixel norm -> ``num_layers`` dense+lrelu -> ``w [N, w_dim]``."""
-
-    def __init__(self, z_dim: int, hidden_dim: int, w_dim: int, num_layers: int, lr_mul: float) -> None:
-        super().__init__()
-        self.num_layers = num_layers
-        for i in range(num_layers):
-            in_dim = z_dim if i == 0 else hidden_dim
-            out_dim = w_dim if i == num_layers - 1 else hidden_dim
-            self.add_module(f"dense{i}", DenseBlock(in_dim, out_dim, lr_mul=lr_mul))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        w = z * torch.rsqrt(z.square().mean(dim=1, keepdim=True) + 1e-8)
-        for i in range(self.num_layers):
-            w = getattr(self, f"dense{i}")(w)
-        return w
 
 
 class Truncation(nn.Module):
@@ -356,7 +328,7 @@ class SynthesisNetwork(nn.Module):
 
 # ----- the generator ---------------------------------------------------------------------------
 @register_architecture
-class StyleGANGenerator(Generator):
+class StyleGANGenerator(StyleGeneratorBase):
     """StyleGAN v1 generator (Karras et al. 2019) with layer-wise codes ``wp``.
 
     ``map(z)`` gives ``wp [N, num_layers, w_dim]`` (the mapping output repeated per layer,
@@ -384,22 +356,11 @@ class StyleGANGenerator(Generator):
         fused_scale: bool | str = "auto",
         name: str = "stylegan",
     ) -> None:
-        if resolution not in RESOLUTIONS_ALLOWED:
-            raise GeneratorError(f"stylegan: resolution {resolution} not allowed; allowed: {list(RESOLUTIONS_ALLOWED)}")
+        num_layers, truncation_layers = check_style_config(
+            self.arch, resolution, z_dim, w_dim, mapping_layers, fmaps_base, fmaps_max, truncation_layers
+        )
         if fused_scale not in FUSED_SCALE_ALLOWED:
             raise GeneratorError(f"stylegan: fused_scale {fused_scale!r} not allowed; allowed: {list(FUSED_SCALE_ALLOWED)}")
-        num_layers = num_layers_for(resolution)
-        if truncation_layers < 0:
-            raise GeneratorError(f"stylegan: truncation_layers must be >= 0, got {truncation_layers}")
-        # As in genforce, a count beyond the network's layers truncates every layer.
-        truncation_layers = min(int(truncation_layers), num_layers)
-        if mapping_layers < 1 or z_dim < 1 or w_dim < 1:
-            raise GeneratorError("stylegan: mapping_layers, z_dim and w_dim must be >= 1")
-        if channels_at(resolution, fmaps_base, fmaps_max) < 1:
-            raise GeneratorError(
-                f"stylegan: fmaps_base {fmaps_base} gives no feature maps at {resolution} px "
-                f"(need fmaps_base >= resolution)"
-            )
         mapping_fmaps = w_dim if mapping_fmaps is None else int(mapping_fmaps)
         super().__init__(
             resolution=int(resolution),
@@ -419,76 +380,9 @@ class StyleGANGenerator(Generator):
         self._num_layers = num_layers
         #: Draw fresh per-sample noise instead of the fixed buffers (training, variation).
         self.randomize_noise = False
-        self.mapping = MappingNetwork(z_dim, mapping_fmaps, w_dim, mapping_layers, mapping_lr_mul)
+        self.mapping = MappingNetwork(z_dim, mapping_fmaps, w_dim, mapping_layers, mapping_lr_mul, DenseBlock)
         self.truncation = Truncation(w_dim, num_layers, float(truncation_psi), int(truncation_layers))
         self.synthesis = SynthesisNetwork(resolution, w_dim, fmaps_base, fmaps_max, fused_scale)
-
-    # ----- properties ----------------------------------------------------------------------
-    @property
-    def resolution(self) -> int:
-        return self.config["resolution"]
-
-    @property
-    def z_dim(self) -> int:
-        return self.config["z_dim"]
-
-    @property
-    def w_dim(self) -> int:
-        return self.config["w_dim"]
-
-    @property
-    def num_layers(self) -> int:
-        return self._num_layers
-
-    @property
-    def w_avg(self) -> torch.Tensor:
-        return self.truncation.w_avg
-
-    def channels(self) -> list[int]:
-        """Feature maps per synthesis block, from 4 px up."""
-        base, top = self.config["fmaps_base"], self.config["fmaps_max"]
-        return [channels_at(INIT_RES * 2**b, base, top) for b in range(self.synthesis.num_blocks)]
-
-    # ----- mapping -------------------------------------------------------------------------
-    def map_w(self, z: torch.Tensor) -> torch.Tensor:
-        """Mapping network only: ``z [N, z_dim]`` -> ``w [N, w_dim]`` (no truncation)."""
-        return self.mapping(self._check_z(z))
-
-    def w_to_wp(self, w: torch.Tensor, truncation_psi: float | None = None, truncation_layers: int | None = None) -> torch.Tensor:
-        """Broadcast ``w [N, w_dim]`` to ``wp [N, L, w_dim]`` and truncate towards ``w_avg``."""
-        psi = self.truncation_psi if truncation_psi is None else float(truncation_psi)
-        layers = self.truncation_layers if truncation_layers is None else int(truncation_layers)
-        wp = w.unsqueeze(1).repeat(1, self.num_layers, 1)
-        return self.truncation(wp, psi, layers)
-
-    def _map(self, z: torch.Tensor, psi: float, layers: int, **conditioning: Any) -> torch.Tensor:
-        if conditioning:
-            raise GeneratorError(f"stylegan is unconditional; unexpected {sorted(conditioning)}")
-        return self.w_to_wp(self.mapping(z), psi, layers)
-
-    @torch.no_grad()
-    def update_w_avg(self, w: torch.Tensor) -> None:
-        """Moving average for training: ``w_avg <- lerp(mean(w), w_avg, w_avg_beta)``; ``w [N, w_dim]``."""
-        if w.ndim != 2 or w.shape[1] != self.w_dim:
-            raise GeneratorError(f"stylegan: expected w of shape [N, {self.w_dim}], got {list(w.shape)}")
-        beta = self.config["w_avg_beta"]
-        batch_mean = w.detach().float().mean(dim=0).to(self.truncation.w_avg)
-        self.truncation.w_avg.copy_(self.truncation.w_avg * beta + batch_mean * (1.0 - beta))
-
-    # ----- synthesis -----------------------------------------------------------------------
-    def _synthesize(self, wp: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        image, features = self.synthesis(wp, self.randomize_noise)
-        return clamp_straight_through(image), features
-
-    def synthesize_raw(self, wp: torch.Tensor, return_features: bool = False):
-        """Like :meth:`synthesize` but without the final clamp to [-1, 1].
-
-        The reference network's output is unbounded (images are clipped only when
-        converted to pixels); GAN training feeds this raw output to the discriminator.
-        """
-        wp = self._check_wp(wp)
-        image, features = self.synthesis(wp, self.randomize_noise)
-        return SynthesisResult(image=image, features=features) if return_features else image
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
@@ -498,15 +392,6 @@ class StyleGANGenerator(Generator):
             lod=float(self.synthesis.lod),
         )
         return info
-
-
-def clamp_straight_through(image: torch.Tensor) -> torch.Tensor:
-    """Clamp to [-1, 1] in the forward pass; pass gradients through unchanged.
-
-    Keeps ``synthesize``'s output in range (the interface's promise) without zeroing the
-    gradient of out-of-range pixels for optimisation through it.
-    """
-    return image + (image.clamp(-1.0, 1.0) - image).detach()
 
 
 def genforce_default_truncation(coefs: torch.Tensor) -> tuple[float, int] | None:

@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Generator, GeneratorError, SynthesisResult
+from .base import Generator, GeneratorError
 from .checkpoints import (
     CheckpointError,
     ForeignFormat,
@@ -50,9 +50,10 @@ from .checkpoints import (
     register_format,
     require_key,
 )
+from .layers import INIT_RES, RESOLUTIONS_ALLOWED, MappingNetwork, channels_at, num_layers_for
+from .state_dicts import find_state_dict, has_keys
+from .style_generator import StyleGeneratorBase, check_style_config
 
-RESOLUTIONS_ALLOWED = (8, 16, 32, 64, 128, 256, 512, 1024)
-INIT_RES = 4
 #: The low-pass filter of every 2x upsampling (StyleGAN2's ``resample_kernel``).
 FIR_TAPS = (1.0, 3.0, 3.0, 1.0)
 LRELU_SLOPE = 0.2
@@ -63,19 +64,9 @@ DEFAULT_TRUNCATION_PSI = 0.5
 DEFAULT_TRUNCATION_LAYERS = 18
 
 
-def num_layers_for(resolution: int) -> int:
-    """Number of layer-wise codes, ``2*log2(resolution/4) + 2`` (14 at 256 px)."""
-    return 2 * int(round(math.log2(resolution // INIT_RES))) + 2
-
-
 def num_blocks_for(resolution: int) -> int:
     """Synthesis blocks (one per resolution from 4 px): ``log2(resolution) - 1``."""
     return int(round(math.log2(resolution))) - 1
-
-
-def channels_at(resolution: int, fmaps_base: int, fmaps_max: int) -> int:
-    """Feature maps at ``resolution``: ``min(fmaps_base // resolution, fmaps_max)``."""
-    return min(fmaps_base // resolution, fmaps_max)
 
 
 def fir_kernel(taps: tuple[float, ...] = FIR_TAPS, gain: float = 4.0) -> torch.Tensor:
@@ -88,19 +79,7 @@ def fir_kernel(taps: tuple[float, ...] = FIR_TAPS, gain: float = 4.0) -> torch.T
     return (k2 / k2.sum() * gain).flip(0, 1).view(1, 1, len(taps), len(taps))
 
 
-def clamp_straight_through(image: torch.Tensor) -> torch.Tensor:
-    """Clamp to [-1, 1] in the forward pass, pass gradients through unchanged."""
-    return image + (image.clamp(-1.0, 1.0) - image).detach()
-
-
 # ----- building blocks (names mirror genforce) -----------------------------------------------
-class PixelNorm(nn.Module):
-    """``x / sqrt(mean(x^2 over dim 1) + eps)``."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + 1e-8)
-
-
 class DenseBlock(nn.Module):
     """Equalized-lr dense layer: ``act(x @ (W / sqrt(in) * lr).T + b * lr + init_bias)``.
 
@@ -129,25 +108,6 @@ class DenseBlock(nn.Module):
         x = F.linear(x, self.fc.weight * self.weight_scale, self.bias * self.lr_mul + self.init_bias)
         if self.activate:
             x = F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN
-        return x
-
-
-class MappingNetwork(nn.Module):
-    """``z [N, z_dim]`` -> pixel norm -> ``num_layers`` dense+lrelu -> ``w [N, w_dim]``."""
-
-    def __init__(self, z_dim: int, hidden_dim: int, w_dim: int, num_layers: int, lr_mul: float) -> None:
-        super().__init__()
-        self.num_layers = num_layers
-        self.normalize = PixelNorm()
-        for i in range(num_layers):
-            in_dim = z_dim if i == 0 else hidden_dim
-            out_dim = w_dim if i == num_layers - 1 else hidden_dim
-            self.add_module(f"dense{i}", DenseBlock(in_dim, out_dim, lr_mul=lr_mul))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.normalize(z)
-        for i in range(self.num_layers):
-            x = getattr(self, f"dense{i}")(x)
         return x
 
 
@@ -368,7 +328,7 @@ class SynthesisNetwork(nn.Module):
 
 # ----- the generator -------------------------------------------------------------------------
 @register_architecture
-class StyleGAN2Generator(Generator):
+class StyleGAN2Generator(StyleGeneratorBase):
     """StyleGAN2 generator (Karras et al. 2020, config F: skip toRGBs, no residuals).
 
     ``map(z)`` gives ``wp [N, num_layers, w_dim]`` (the mapping output repeated per layer,
@@ -396,24 +356,11 @@ class StyleGAN2Generator(Generator):
         conv_clamp: float | None = None,
         name: str = "stylegan2",
     ) -> None:
-        if resolution not in RESOLUTIONS_ALLOWED:
-            raise GeneratorError(
-                f"stylegan2: resolution {resolution} not allowed; allowed: {list(RESOLUTIONS_ALLOWED)}"
-            )
-        if mapping_layers < 1 or z_dim < 1 or w_dim < 1:
-            raise GeneratorError("stylegan2: mapping_layers, z_dim and w_dim must be >= 1")
-        if channels_at(resolution, fmaps_base, fmaps_max) < 1:
-            raise GeneratorError(
-                f"stylegan2: fmaps_base {fmaps_base} gives no feature maps at {resolution} px "
-                "(need fmaps_base >= resolution)"
-            )
-        if truncation_layers < 0:
-            raise GeneratorError(f"stylegan2: truncation_layers must be >= 0, got {truncation_layers}")
+        num_layers, truncation_layers = check_style_config(
+            self.arch, resolution, z_dim, w_dim, mapping_layers, fmaps_base, fmaps_max, truncation_layers
+        )
         if conv_clamp is not None and conv_clamp <= 0:
             raise GeneratorError(f"stylegan2: conv_clamp must be positive or None, got {conv_clamp}")
-        num_layers = num_layers_for(resolution)
-        # As in genforce, a count beyond the network's codes truncates every code.
-        truncation_layers = min(int(truncation_layers), num_layers)
         mapping_fmaps = int(w_dim if mapping_fmaps is None else mapping_fmaps)
         super().__init__(
             resolution=int(resolution),
@@ -433,74 +380,9 @@ class StyleGAN2Generator(Generator):
         self._num_layers = num_layers
         #: Draw fresh per-sample noise instead of the fixed buffers (training, variation).
         self.randomize_noise = False
-        self.mapping = MappingNetwork(z_dim, mapping_fmaps, w_dim, mapping_layers, float(mapping_lr_mul))
+        self.mapping = MappingNetwork(z_dim, mapping_fmaps, w_dim, mapping_layers, float(mapping_lr_mul), DenseBlock)
         self.truncation = Truncation(w_dim)
         self.synthesis = SynthesisNetwork(resolution, w_dim, fmaps_base, fmaps_max, self.config["conv_clamp"])
-
-    # ----- properties ----------------------------------------------------------------------
-    @property
-    def resolution(self) -> int:
-        return self.config["resolution"]
-
-    @property
-    def z_dim(self) -> int:
-        return self.config["z_dim"]
-
-    @property
-    def w_dim(self) -> int:
-        return self.config["w_dim"]
-
-    @property
-    def num_layers(self) -> int:
-        return self._num_layers
-
-    @property
-    def w_avg(self) -> torch.Tensor:
-        return self.truncation.w_avg
-
-    def channels(self) -> list[int]:
-        """Feature maps per synthesis block, from 4 px up."""
-        base, top = self.config["fmaps_base"], self.config["fmaps_max"]
-        return [channels_at(INIT_RES * 2**b, base, top) for b in range(self.synthesis.num_blocks)]
-
-    # ----- mapping -------------------------------------------------------------------------
-    def map_w(self, z: torch.Tensor) -> torch.Tensor:
-        """Mapping network only: ``z [N, z_dim]`` -> ``w [N, w_dim]`` (no truncation)."""
-        return self.mapping(self._check_z(z))
-
-    def w_to_wp(
-        self, w: torch.Tensor, truncation_psi: float | None = None, truncation_layers: int | None = None
-    ) -> torch.Tensor:
-        """Broadcast ``w [N, w_dim]`` to ``wp [N, L, w_dim]`` and truncate towards ``w_avg``."""
-        psi = self.truncation_psi if truncation_psi is None else float(truncation_psi)
-        layers = self.truncation_layers if truncation_layers is None else int(truncation_layers)
-        wp = w.unsqueeze(1).repeat(1, self.num_layers, 1)
-        return self.truncation(wp, psi, layers)
-
-    def _map(self, z: torch.Tensor, psi: float, layers: int, **conditioning: Any) -> torch.Tensor:
-        if conditioning:
-            raise GeneratorError(f"stylegan2 is unconditional; unexpected {sorted(conditioning)}")
-        return self.w_to_wp(self.mapping(z), psi, layers)
-
-    @torch.no_grad()
-    def update_w_avg(self, w: torch.Tensor) -> None:
-        """Moving average for training: ``w_avg <- lerp(mean(w), w_avg, w_avg_beta)``; ``w [N, w_dim]``."""
-        if w.ndim != 2 or w.shape[1] != self.w_dim:
-            raise GeneratorError(f"stylegan2: expected w of shape [N, {self.w_dim}], got {list(w.shape)}")
-        beta = self.config["w_avg_beta"]
-        batch_mean = w.detach().float().mean(dim=0).to(self.truncation.w_avg)
-        self.truncation.w_avg.copy_(self.truncation.w_avg * beta + batch_mean * (1.0 - beta))
-
-    # ----- synthesis -----------------------------------------------------------------------
-    def _synthesize(self, wp: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        image, features = self.synthesis(wp, self.randomize_noise)
-        return clamp_straight_through(image), features
-
-    def synthesize_raw(self, wp: torch.Tensor, return_features: bool = False):
-        """Like :meth:`synthesize` but without the final clamp to [-1, 1] (the reference's output)."""
-        wp = self._check_wp(wp)
-        image, features = self.synthesis(wp, self.randomize_noise)
-        return SynthesisResult(image=image, features=features) if return_features else image
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
@@ -628,22 +510,12 @@ def build_from_state(
 
 
 # ----- genforce / HiGAN .pth -----------------------------------------------------------------
-#: Wrappers genforce-style trainers put around the generator's state dict, EMA first.
-GENFORCE_WRAPPER_KEYS = ("generator_smooth", "generator", "state_dict", "model")
 #: genforce stores the truncation coefficients as a buffer; we derive them from the config.
 GENFORCE_TRUNCATION_KEY = "truncation.truncation"
 
 
 def _genforce_state(payload: Any) -> dict[str, Any] | None:
-    if not isinstance(payload, dict):
-        return None
-    if "synthesis.early_layer.const" in payload:
-        return payload
-    for key in GENFORCE_WRAPPER_KEYS:
-        inner = payload.get(key)
-        if isinstance(inner, dict) and "synthesis.early_layer.const" in inner:
-            return inner
-    return None
+    return find_state_dict(payload, lambda state: has_keys(state, "synthesis.early_layer.const"))
 
 
 def _build_genforce(payload: Any, path: Path) -> Generator:

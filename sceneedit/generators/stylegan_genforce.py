@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from .checkpoints import CheckpointError, ForeignFormat, load_state_dict_strict, register_format, require_key
+from .state_dicts import find_state_dict, has_keys
 from .stylegan import (
     INIT_RES,
     RESOLUTIONS_ALLOWED,
@@ -34,8 +35,6 @@ from .stylegan import (
     uses_fused_scale,
 )
 
-#: Wrapper keys genforce training checkpoints use, in order of preference.
-WRAPPER_KEYS = ("generator_smooth", "generator", "state_dict", "model")
 #: genforce's (and HiGAN's) default truncation when a file does not record one.
 DEFAULT_TRUNCATION = (0.7, 8)
 #: Buffers that are constants of the architecture; filled in when a file omits them.
@@ -44,21 +43,13 @@ _OPTIONAL_SUFFIXES = ("truncation.truncation", "synthesis.lod", ".blur.kernel")
 
 # ----- detection -------------------------------------------------------------------------------
 def _is_higan_layout(state: Any) -> bool:
-    return (
-        isinstance(state, dict)
-        and "synthesis.layer0.const" in state
-        and "mapping.dense0.fc.weight" in state
-        and "synthesis.layer0.epilogue.style_mod.dense.fc.weight" in state
+    return has_keys(
+        state, "synthesis.layer0.const", "mapping.dense0.fc.weight", "synthesis.layer0.epilogue.style_mod.dense.fc.weight"
     )
 
 
 def _is_genforce_v2_layout(state: Any) -> bool:
-    return (
-        isinstance(state, dict)
-        and "synthesis.layer0.const" in state
-        and "mapping.dense0.weight" in state
-        and "synthesis.layer0.style.weight" in state
-    )
+    return has_keys(state, "synthesis.layer0.const", "mapping.dense0.weight", "synthesis.layer0.style.weight")
 
 
 def _strip_module_prefix(state: dict) -> dict:
@@ -70,14 +61,9 @@ def _strip_module_prefix(state: dict) -> dict:
 
 def unwrap_state(payload: Any) -> dict | None:
     """The StyleGAN state dict inside ``payload`` (either layout), or None."""
-    if not isinstance(payload, dict):
-        return None
-    candidates = [payload] + [payload[k] for k in WRAPPER_KEYS if isinstance(payload.get(k), dict)]
-    for candidate in candidates:
-        candidate = _strip_module_prefix(candidate)
-        if _is_higan_layout(candidate) or _is_genforce_v2_layout(candidate):
-            return candidate
-    return None
+    return find_state_dict(
+        payload, lambda state: _is_higan_layout(state) or _is_genforce_v2_layout(state), prepare=_strip_module_prefix
+    )
 
 
 def detect(payload: Any) -> bool:

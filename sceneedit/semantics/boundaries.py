@@ -204,6 +204,22 @@ def fit_on_sets(
     )
 
 
+def _select_labelled_codes(
+    codes: np.ndarray, scores: np.ndarray, chosen: float, name: str, expected: str, ndim: int = 2
+) -> tuple[np.ndarray, Selection]:
+    """Check ``codes`` (``ndim`` dims, one row per score) and pick the extreme-score samples.
+
+    ``expected`` names the required shape in the error message.
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != ndim:
+        raise BoundaryError(f"{name}: {expected}, got {list(codes.shape)}")
+    scores = _check_scores(scores, name)
+    if scores.shape[0] != codes.shape[0]:
+        raise BoundaryError(f"{name}: {codes.shape[0]} codes but {scores.shape[0]} scores")
+    return codes, select_extremes(scores, chosen, name)
+
+
 def fit_linear_boundary(
     codes: np.ndarray,
     scores: np.ndarray,
@@ -214,13 +230,7 @@ def fit_linear_boundary(
     name: str = "concept",
 ) -> BoundaryFit:
     """Boundary in one space: ``codes [N, D]``, ``scores [N]`` -> :class:`BoundaryFit`."""
-    codes = np.asarray(codes)
-    if codes.ndim != 2:
-        raise BoundaryError(f"{name}: codes must have shape [N, D], got {list(codes.shape)}")
-    scores = _check_scores(scores, name)
-    if scores.shape[0] != codes.shape[0]:
-        raise BoundaryError(f"{name}: {codes.shape[0]} codes but {scores.shape[0]} scores")
-    selection = select_extremes(scores, chosen, name)
+    codes, selection = _select_labelled_codes(codes, scores, chosen, name, "codes must have shape [N, D]")
     return fit_on_sets(
         codes[selection.positive], codes[selection.negative], split_ratio, seed, C, name,
         num_total=selection.num_total, dropped_ties=selection.dropped_ties,
@@ -237,13 +247,9 @@ def fit_layerwise_boundaries(
     name: str = "concept",
 ) -> tuple[np.ndarray, list[BoundaryFit]]:
     """One boundary per layer: ``codes [N, L, D]`` -> (normals ``[L, D]``, fits)."""
-    codes = np.asarray(codes)
-    if codes.ndim != 3:
-        raise BoundaryError(f"{name}: layer-wise codes must have shape [N, L, D], got {list(codes.shape)}")
-    scores = _check_scores(scores, name)
-    if scores.shape[0] != codes.shape[0]:
-        raise BoundaryError(f"{name}: {codes.shape[0]} codes but {scores.shape[0]} scores")
-    selection = select_extremes(scores, chosen, name)
+    codes, selection = _select_labelled_codes(
+        codes, scores, chosen, name, "layer-wise codes must have shape [N, L, D]", ndim=3
+    )
     fits = [
         fit_on_sets(
             codes[selection.positive, layer], codes[selection.negative, layer], split_ratio, seed, C,

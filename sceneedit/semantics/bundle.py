@@ -26,12 +26,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..files import atomic_path
+from ..safetensors_metadata import read_json_metadata
 from .concepts import LEVELS, BoundaryBundle, Concept
 
 FORMAT_NAME = "sceneedit-boundary-bundle"
@@ -226,14 +227,8 @@ def save_bundle(bundle: BoundaryBundle, path: str | os.PathLike) -> Path:
         raise BundleError(f"{path}: manifest is not JSON-serializable ({exc})") from exc
     tensors = {name: np.ascontiguousarray(c.normal, dtype=np.float32) for name, c in checked.concepts.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata={METADATA_KEY: manifest})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -266,22 +261,10 @@ def _concept_from_entry(entry: Any, normal: np.ndarray, path: Path) -> Concept:
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     """The parsed, version-checked JSON manifest of a bundle file (tensors not read)."""
-    from safetensors import safe_open
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such bundle file")
-    try:
-        with safe_open(str(path), framework="numpy") as handle:
-            meta = handle.metadata() or {}
-    except Exception as exc:
-        raise BundleError(f"{path}: not a readable safetensors file ({exc})") from exc
-    if METADATA_KEY not in meta:
-        raise BundleError(f"{path}: no {METADATA_KEY!r} metadata; not a sceneedit boundary bundle")
-    try:
-        manifest = json.loads(meta[METADATA_KEY])
-    except json.JSONDecodeError as exc:
-        raise BundleError(f"{path}: manifest is not valid JSON ({exc})") from exc
+    manifest = read_json_metadata(path, METADATA_KEY, BundleError, "a sceneedit boundary bundle", label="manifest")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise BundleError(f"{path}: manifest format is not {FORMAT_NAME!r}")
     version = manifest.get("format_version")

@@ -1,0 +1,30 @@
+"""Reading the JSON document our safetensors files (generators, boundary bundles) keep in
+their string metadata, with errors that name the file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def read_json_metadata(path: Path, key: str, error: type[Exception], what: str, label: str = "metadata") -> Any:
+    """Parse the JSON stored under metadata ``key`` of the safetensors file ``path``.
+
+    Raises ``error`` when the file is not readable safetensors, lacks ``key`` (the message
+    says the file is not ``what``, e.g. "a sceneedit generator") or the value is not JSON
+    (the message calls it ``label``). Tensors are not read.
+    """
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as handle:
+            meta = handle.metadata() or {}
+    except Exception as exc:  # safetensors raises several types for corrupt files
+        raise error(f"{path}: not a readable safetensors file ({exc})") from exc
+    if key not in meta:
+        raise error(f"{path}: safetensors file has no {key!r} metadata; not {what}")
+    try:
+        return json.loads(meta[key])
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}: {label} is not valid JSON ({exc})") from exc
