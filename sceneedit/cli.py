@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sceneedit",
         description="Semantic scene editing through the layer-wise latent codes of GANs. "
         "Run without a subcommand to open the editor.",
+        epilog="editor: sceneedit [--generator PATH] [--bundle PATH] [--device D] [--seed N] "
+        "(details: sceneedit edit --help)",
     )
     from . import __version__
 
@@ -52,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sceneedit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error
+        _silence_stdout()
+        return 141
     except Exception as exc:  # one clear line for every user-facing error
         from .errors import is_user_error
 
@@ -59,6 +64,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"sceneedit {args.command}: error: {exc}", file=sys.stderr)
             return 2
         raise
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (tests)
+        pass
 
 
 if __name__ == "__main__":

@@ -413,7 +413,7 @@ def _prepare_folder(plan: _Plan, overwrite: bool) -> None:
         what = "a different export" if old is not None else "files that are not a sceneedit export"
         raise ExportError(
             f"{folder} already holds {what}; choose another output folder or sequence name, "
-            f"or pass overwrite to replace it"
+            f"or replace it (--overwrite; in the editor: 'Replace a folder that holds another export')"
         )
     if old is None:
         raise ExportError(f"{folder} holds files that are not a sceneedit export; refusing to overwrite it")
@@ -725,8 +725,10 @@ def load_codes(path: str | os.PathLike, generator: Generator) -> np.ndarray:
         codes = np.load(p, allow_pickle=False)
     except FileNotFoundError:
         raise ExportError(f"{p}: no such file") from None
-    except ValueError as exc:
-        raise ExportError(f"{p}: not a plain numeric .npy array ({exc})") from None
+    except (ValueError, EOFError, OSError) as exc:  # numpy's answers to empty, truncated or foreign files
+        from .semantics.safe_npy import npy_error_reason
+
+        raise ExportError(f"{p}: not a plain numeric .npy array ({npy_error_reason(exc)})") from None
     num_layers, dim = generator.num_layers, generator.w_dim
     if codes.ndim == 2 and codes.shape == (num_layers, dim):
         codes = codes[None]

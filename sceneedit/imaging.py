@@ -134,7 +134,10 @@ def _draw_labels(
         top = padding + row * (cell_h + padding) + image_h
         left = padding + column * (cell_w + padding)
         text = str(label)
-        # Trim the label to the tile width so it never spills into a neighbour.
+        # Too wide for a small tile: drop leading words first ("seed 10" -> "10"), so the
+        # distinguishing part survives; then trim so it never spills into a neighbour.
+        while " " in text and draw.textlength(text, font=font) > cell_w:
+            text = text.split(" ", 1)[1]
         while text and draw.textlength(text, font=font) > cell_w:
             text = text[:-1]
         draw.text((left + 1, top), text, fill=ink, font=font)

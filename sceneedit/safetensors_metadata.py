@@ -7,6 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+#: Metadata keys of our other safetensors kinds -> a hint for a file passed in the wrong place.
+_OTHER_KINDS = {
+    "sceneedit": "it is a sceneedit generator: pass it as --generator, or to sceneedit info",
+    "sceneedit_bundle": "it is a boundary bundle: pass it as --bundle, or to sceneedit bundle info",
+}
+
 
 def read_json_metadata(path: Path, key: str, error: type[Exception], what: str, label: str = "metadata") -> Any:
     """Parse the JSON stored under metadata ``key`` of the safetensors file ``path``.
@@ -23,7 +29,8 @@ def read_json_metadata(path: Path, key: str, error: type[Exception], what: str, 
     except Exception as exc:  # safetensors raises several types for corrupt files
         raise error(f"{path}: not a readable safetensors file ({exc})") from exc
     if key not in meta:
-        raise error(f"{path}: safetensors file has no {key!r} metadata; not {what}")
+        other = next((hint for known, hint in _OTHER_KINDS.items() if known != key and known in meta), None)
+        raise error(f"{path}: safetensors file has no {key!r} metadata; not {what}" + (f" ({other})" if other else ""))
     try:
         return json.loads(meta[key])
     except json.JSONDecodeError as exc:

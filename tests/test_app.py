@@ -318,6 +318,23 @@ def test_opening_a_generator_file_loads_off_the_ui_thread(qtbot, settings, gener
     assert not win.worker_thread.thread.isRunning()
 
 
+def test_opening_a_generator_with_a_wrong_bundle_names_the_file_once(qtbot, settings, generator, tmp_path, errors):
+    from sceneedit.app.window import MainWindow
+    from sceneedit.generators import save_generator
+
+    gen_path = save_generator(generator, tmp_path / "tiny.safetensors")
+    wrong = tmp_path / "wrongdim.npy"
+    np.save(wrong, np.ones((1, generator.w_dim + 3), np.float32))
+    win = MainWindow(settings=settings, device="cpu")
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.load_finished, timeout=WAIT_MS):
+        win.open_generator(gen_path, wrong, seed=0)
+    assert win.session is not None and win.session.bundle is None  # the generator is still usable
+    assert len(errors) == 1 and errors[0][0] == "Import boundary bundle"
+    assert errors[0][1].count("wrongdim.npy") == 1 and f"{generator.w_dim + 3} dims" in errors[0][1], errors
+    win.close()
+
+
 def test_seed_keys_compare_and_settings(qtbot, window, settings):
     from sceneedit.app.settings import state_key
 

@@ -114,10 +114,23 @@ def test_load_refuses_non_bundles(tmp_path):
         load_bundle(junk)
     other = tmp_path / "other.safetensors"
     save_file({"x": np.zeros((1, D), np.float32)}, str(other))
-    with pytest.raises(BundleError, match="not a sceneedit boundary bundle"):
+    with pytest.raises(BundleError, match=r"not a sceneedit boundary bundle$"):
         load_bundle(other)
     with pytest.raises(FileNotFoundError):
         load_bundle(tmp_path / "missing.safetensors")
+
+
+def test_a_generator_and_a_bundle_swapped_say_what_the_file_is(tmp_path):
+    from sceneedit.generators import load_generator, save_generator
+    from sceneedit.generators.checkpoints import CheckpointError
+
+    generator = save_generator(StyleGANGenerator(resolution=8, z_dim=8, w_dim=8, mapping_layers=1, fmaps_base=16,
+                                                 fmaps_max=8), tmp_path / "g.safetensors")
+    bundle = save_bundle(make_bundle(), tmp_path / "b.safetensors")
+    with pytest.raises(BundleError, match=r"not a sceneedit boundary bundle \(it is a sceneedit generator: pass it as --generator"):
+        load_bundle(generator)
+    with pytest.raises(CheckpointError, match=r"not a sceneedit generator \(it is a boundary bundle: pass it as --bundle"):
+        load_generator(bundle)
 
 
 def test_failed_save_keeps_the_old_file(tmp_path):

@@ -130,6 +130,29 @@ def test_synth_bad_input_is_one_clear_line(tmp_path, tiny_file, capsys, argument
     assert not (tmp_path / "o").exists()
 
 
+def test_synth_out_naming_a_file_is_one_clear_line(tmp_path, tiny_file, capsys):
+    taken = tmp_path / "taken.txt"
+    taken.write_text("keep me")
+    assert main(["synth", "-g", str(tiny_file), "--seeds", "0", "--out", str(taken)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"sceneedit synth: error: --out {taken}: a file has that name; give a folder"
+    assert taken.read_text() == "keep me"
+
+
+def test_contact_sheet_labels_keep_their_last_word_on_small_tiles():
+    from PIL import Image, ImageDraw, ImageFont
+
+    tiles = np.zeros((2, 32, 32, 3), np.uint8)
+    font = ImageFont.load_default()
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    assert draw.textlength("seed 10", font=font) > 32 >= draw.textlength("10", font=font)
+    sheet = make_contact_sheet(tiles, columns=2, padding=0, labels=["seed 10", "seed 11"])
+    strip = sheet[32:, :32]
+    expected = Image.new("RGB", (32, strip.shape[0]), (255, 255, 255))
+    ImageDraw.Draw(expected).text((1, 0), "10", fill=(0, 0, 0), font=font)
+    assert np.array_equal(strip, np.asarray(expected))
+
+
 def test_synth_refuses_a_generator_that_would_run_code(tmp_path, capsys):
     import os
 
@@ -167,3 +190,16 @@ def test_info_json(tmp_path, capsys):
 def test_info_on_a_missing_file(tmp_path, capsys):
     assert main(["info", str(tmp_path / "none.safetensors")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_output_piped_into_a_closed_reader_is_not_an_error(tiny_file, capsys, monkeypatch):
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    assert main(["info", str(tiny_file)]) == 141  # like `sceneedit info G | head -1`: 128 + SIGPIPE
+    assert capsys.readouterr().err == ""

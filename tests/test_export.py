@@ -182,6 +182,13 @@ def test_codes_file_as_sources(generator, bundle, tmp_path):
     np.save(path, codes[:, :3])
     with pytest.raises(ExportError, match=r"expected codes of shape \[N, 6, 32\]"):
         load_codes(path, generator)
+    # an empty file, a text file: one clear line each (numpy's own errors differ in type)
+    path.write_bytes(b"")
+    with pytest.raises(ExportError, match=r"codes.npy: not a plain numeric .npy array \(No data left"):
+        load_codes(path, generator)
+    path.write_text("0.1 0.2\n")
+    with pytest.raises(ExportError, match=r"\(no .npy array header, or pickled objects, which are never loaded\)$"):
+        load_codes(path, generator)
 
 
 @pytest.mark.parametrize(
@@ -220,7 +227,7 @@ def test_unwritable_folder_and_foreign_or_different_exports(generator, bundle, t
         run_export(generator, sweep_job(blocker / "out", bundle))
     run_export(generator, sweep_job(tmp_path, bundle, formats=("png",)))
     different = sweep_job(tmp_path, bundle, formats=("png",), seeds=[1])
-    with pytest.raises(ExportError, match="already holds a different export"):
+    with pytest.raises(ExportError, match=r"already holds a different export.*\(--overwrite;"):
         run_export(generator, different)
     different.overwrite = True
     run_export(generator, different)
@@ -260,7 +267,8 @@ def test_cli_export_runs_and_resumes(generator, bundle, tmp_path, capsys):
     assert cli_main(args) == 0
     assert "0 files written" in capsys.readouterr().out
     assert cli_main(args[:-3] + ["--sweep", "nope=0:1", "--out", str(tmp_path / "cli2")]) == 2
-    assert "unknown concept 'nope'" in capsys.readouterr().err
+    err = capsys.readouterr().err  # no --quiet: still no empty progress bar before the error
+    assert err.startswith("sceneedit export: error: unknown concept 'nope'") and len(err.strip().splitlines()) == 1
     bad = tmp_path / "bad.json"
     bad.write_text("{oops")
     assert cli_main(["export", "--generator", str(gen_path), "--recipe", str(bad), "--timeline",

@@ -177,3 +177,9 @@ def test_registry(release):
         build_predictor("collections:OrderedDict")
     with pytest.raises(PredictorSpecError, match="KEY=VALUE"):
         parse_options(["root"])
+
+
+def test_root_with_a_tilde_is_the_home_folder(release, monkeypatch):
+    monkeypatch.setenv("HOME", str(release.parent))  # as when the shell left root='~/...' unexpanded
+    predictor = build_predictor("places365", parse_options([f"root=~/{release.name}"]), device="cpu")
+    assert len(predictor.score_names) == NUM_CATEGORIES + NUM_ATTRIBUTES

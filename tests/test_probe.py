@@ -254,6 +254,14 @@ def test_command_line_probe_sharded_and_merged(tmp_path, capsys, monkeypatch):
         assert len(concept.delta_s) == 6 and concept.accuracy > 0.5 and concept.layers
     assert (tmp_path / "all" / "report" / "heatmap.png").stat().st_size > 0
     assert "| level | concept |" in (tmp_path / "all" / "report" / "report.md").read_text()
+    # --merge with another --num than the shards': refused, not silently ignored; left out: the shards' N
+    other_num = [("300" if previous == "--num" else word) for previous, word in zip([""] + common, common)]
+    shards = ["--merge", str(tmp_path / "s0"), str(tmp_path / "s1"), "--k", "50", "--rescore-samples", "8"]
+    assert main(other_num + shards + ["--out", str(tmp_path / "n300")]) == 2
+    assert "--num 300 differs from N = 200" in capsys.readouterr().err and not (tmp_path / "n300").exists()
+    no_num = [w for i, w in enumerate(common) if w != "--num" and (i == 0 or common[i - 1] != "--num")]
+    assert main(["probe", "-g", *no_num[2:]] + shards + ["--out", str(tmp_path / "nonum")]) == 0
+    assert ProbeStore.open(tmp_path / "nonum").manifest["num"] == 200
     # unknown concept: a clear one-line error, exit code 2, nothing sampled
     assert main(common + ["--out", str(tmp_path / "x"), "--concepts", "bedroom"]) == 2
     assert "no score 'bedroom'" in capsys.readouterr().err
@@ -285,3 +293,13 @@ def test_end_to_end_tiny_stylegan_and_world_predictor(tmp_path, capsys):
         assert 0 <= concept.accuracy <= 1 and concept.distance_range[0] < 0 < concept.distance_range[1]
     assert main(["bundle", "info", str(tmp_path / "world_bundle.safetensors")]) == 0
     assert "camera_yaw" in capsys.readouterr().out
+
+
+def test_command_line_probe_without_generator_or_default(tmp_path, capsys, monkeypatch):
+    from sceneedit.cli import main
+
+    monkeypatch.setenv("SCENEEDIT_RESOURCES", str(tmp_path / "no_resources"))
+    assert main(["probe", "--num", "10", "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sceneedit probe: error: no --generator given and the default ") and "does not exist" in err
+    assert not (tmp_path / "run").exists()

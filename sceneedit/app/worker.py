@@ -282,7 +282,8 @@ def _open_session(request: LoadRequest, result: LoadResult):
         try:
             bundle, _warnings = read_bundle_for(request.bundle_path, generator)
         except Exception as exc:  # the generator is still usable without its bundle
-            result.bundle_error = f"{request.bundle_path}: {_error_text(exc)}"
+            text = _error_text(exc)  # readers' errors usually name the file already
+            result.bundle_error = text if Path(request.bundle_path).name in text else f"{request.bundle_path}: {text}"
     return EditSession(generator, bundle=bundle, seed=request.seed)
 
 

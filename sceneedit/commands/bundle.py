@@ -19,8 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "bundle",
         help="inspect, import, merge or report boundary bundles",
-        description=__doc__.split("\n\n")[0].replace("\n", " ").strip("`"),
-        epilog=__doc__.split("\n\n", 1)[1],
+        description=__doc__.split("\n\n")[0].replace("\n", " ").replace("``", ""),
+        epilog=__doc__.split("\n\n", 1)[1].replace("::", ":"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -110,7 +110,7 @@ def _import(args: argparse.Namespace) -> int:
     path = save_bundle(bundle, args.out)
     for warning in bundle.extra.get("import_warnings", []) or []:
         print(f"warning: {warning}")
-    print(f"wrote {path}: {len(bundle)} concepts ({', '.join(bundle.names)})")
+    print(f"wrote {path}: {len(bundle)} concept{'' if len(bundle) == 1 else 's'} ({', '.join(bundle.names)})")
     return 0
 
 

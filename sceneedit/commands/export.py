@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=__doc__.split("\n\n", 1)[1],
     )
     source = parser.add_argument_group("model")
-    source.add_argument("--generator", type=Path, default=None,
+    source.add_argument("--generator", "-g", type=Path, default=None,
                         help="generator file (default: the embedded default generator)")
     source.add_argument("--bundle", type=Path, default=None, help="boundary bundle (needed for concept sweeps)")
     source.add_argument("--allow-hash-mismatch", action="store_true",
@@ -163,11 +163,14 @@ def _run(args: argparse.Namespace) -> int:
     job = _build_job(args, generator, bundle)
 
     stop = threading.Event()
-    bar = None if args.quiet else tqdm(total=0, unit="frame", dynamic_ncols=True, desc="export")
+    bar = None  # opened on the first progress call, so input errors print no empty bar first
 
     def progress(done: int, total: int, message: str) -> None:
-        if bar is None:
+        nonlocal bar
+        if args.quiet:
             return
+        if bar is None:
+            bar = tqdm(total=total, unit="frame", dynamic_ncols=True, desc="export")
         bar.total = total
         bar.n = done
         bar.set_postfix_str(message[-60:], refresh=False)

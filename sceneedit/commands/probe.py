@@ -28,6 +28,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+#: Samples drawn when --num is not given.
+DEFAULT_NUM = 2000
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -37,14 +40,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=__doc__.split("\n\n", 2)[2],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--generator", default=None,
+    parser.add_argument("--generator", "-g", default=None,
                         help="generator file (any supported checkpoint; default: the shipped default generator)")
     parser.add_argument("--predictor", default="world",
                         help="predictor: world, places365, a plug-in name, or module.path:factory (default: world)")
     parser.add_argument("--predictor-option", action="append", default=[], metavar="KEY=VALUE",
                         help="option passed to the predictor factory (repeatable), e.g. root=DIR for places365")
     parser.add_argument("--out", required=True, help="run folder (codes, scores, fits, re-scores, bundle)")
-    parser.add_argument("--num", type=int, default=2000, help="number of samples N (default: 2000)")
+    parser.add_argument("--num", type=int, default=None,
+                        help="number of samples N (default: 2000; with --merge: the shards' N)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     parser.add_argument("--shard", default=None, metavar="I/N",
                         help="sample only shard I of N (0-based), then stop; 'auto' reads torchrun's RANK/WORLD_SIZE")
@@ -120,6 +124,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.shard and args.merge:
         raise ProbeError("--shard and --merge exclude each other: sample shards first, then merge them")
+    num_given = args.num is not None
+    args.num = DEFAULT_NUM if args.num is None else args.num
     for option, value, minimum in (("--num", args.num, 1), ("--rescore-samples", args.rescore_samples, 1),
                                    ("--batch-size", args.batch_size, 1), ("--chunk-size", args.chunk_size, 1)):
         if value < minimum:
@@ -145,6 +151,8 @@ def _run(args: argparse.Namespace) -> int:
         from ..resources import resource_path
 
         args.generator = str(resource_path("default_generator.safetensors"))
+        if not Path(args.generator).is_file():
+            raise ProbeError(f"no --generator given and the default {args.generator} does not exist")
     generator = load_generator(args.generator, device=device)
     predictor = build_predictor(args.predictor, parse_options(args.predictor_option), device=device)
     print(f"probe: {generator.arch} {generator.resolution} px, {generator.num_layers} layers; "
@@ -155,13 +163,21 @@ def _run(args: argparse.Namespace) -> int:
                          truncation_layers=args.truncation_layers)
 
     if args.merge:
-        check_probe_matches(ProbeStore.open(args.merge[0]), generator, predictor)
+        first_shard = ProbeStore.open(args.merge[0])
+        check_probe_matches(first_shard, generator, predictor)
+        if num_given and first_shard.manifest.get("num") != args.num:
+            raise ProbeError(f"--num {args.num} differs from N = {first_shard.manifest.get('num')} of the shards "
+                             f"in {args.merge[0]}; give the shards' N or leave --num out")
         store = merge_runs(args.merge, out)
     else:
         store = sample_and_score(generator, predictor, out, config, progress)
         if shard and shard[1] > 1:
-            print(f"shard {shard[0]}/{shard[1]} done in {out}: {len(store.shard_chunks(shard))} chunks. "
+            chunks = len(store.shard_chunks(shard))
+            print(f"shard {shard[0]}/{shard[1]} done in {out}: {chunks} chunk{'' if chunks == 1 else 's'}. "
                   f"Merge all shards with: sceneedit probe --generator {args.generator} --merge DIR... --out MERGED")
+            if chunks == 0:  # shards split whole chunks: a small N may leave a shard nothing to do
+                print(f"note: N = {args.num} fills {store.num_chunks} chunk(s) of {args.chunk_size}, fewer than "
+                      f"{shard[1]} shards; lower --chunk-size to spread the work", file=sys.stderr)
             return 0
     fits = fit_concepts(store, concepts, args.k, args.split, args.space, args.seed, progress)
     rescores = rescore_concepts(generator, predictor, store, fits, args.rescore_samples, args.lam,

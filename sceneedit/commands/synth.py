@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.codes is not None and args.seeds is not None:
         raise ValueError("give either --seeds or --codes, not both")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out}: a file has that name; give a folder")
     device = resolve_device(args.device)
     generator = load_generator(args.generator, arch=args.arch, device=device)
 
@@ -90,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                 images.append(image)
     sheet = make_contact_sheet(images, columns=args.columns, labels=labels)
     save_png(sheet, out / "contact_sheet.png")
-    print(f"wrote {len(images)} images and contact_sheet.png to {out}")
+    print(f"wrote {len(images)} image{'' if len(images) == 1 else 's'} and contact_sheet.png to {out}")
     print(f"synthesis: {describe_speed(batch_seconds, args.batch_size)}")
     return 0
 
@@ -120,7 +122,9 @@ def load_codes(path, generator):
     try:
         array = np.load(path, allow_pickle=False)
     except Exception as exc:  # numpy raises several types for bad files
-        raise ValueError(f"{path}: not a readable .npy array ({' '.join(str(exc).split())})") from exc
+        from ..semantics.safe_npy import npy_error_reason
+
+        raise ValueError(f"{path}: not a readable .npy array ({npy_error_reason(exc)})") from exc
     expected = f"z [N, {generator.z_dim}] nor wp [N, {generator.num_layers}, {generator.w_dim}]"
     if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.floating):
         raise ValueError(f"{path}: codes must be a float array, got dtype {getattr(array, 'dtype', '?')}")

@@ -397,7 +397,7 @@ def merge_bundles(bundles: list[BoundaryBundle], replace: bool = False) -> Bound
                     )
         for name, concept in bundle.concepts.items():
             if name in concepts and not replace:
-                raise BundleError(f"concept {name!r} appears in more than one bundle (use replace to keep the last)")
+                raise BundleError(f"concept {name!r} appears in more than one bundle (pass replace=True, or --replace on the command line, to keep the last)")
             concepts[name] = concept
         sources.append(bundle.source or "?")
     merged = BoundaryBundle(concepts=concepts, generator_fingerprint=fingerprint, source=None, extra={"merged_from": sources})

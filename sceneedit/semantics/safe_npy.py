@@ -27,6 +27,18 @@ MAX_ELEMENTS = 1 << 26
 _DTYPE_DESCR = re.compile(r"^[<>|=]?(b1|[biuf][1248]|f16|c8|c16|c32|O8?|\?)$")
 
 
+def npy_error_reason(exc: BaseException) -> str:
+    """One short line on why ``np.load(path, allow_pickle=False)`` failed.
+
+    NumPy answers any file without the ``.npy`` header (a text file, say) with advice to
+    load it unsafely; a user needs to hear that it is not a plain array, not that advice.
+    """
+    text = " ".join(str(exc).split())
+    if "pickled" in text:
+        return "no .npy array header, or pickled objects, which are never loaded"
+    return text or type(exc).__name__
+
+
 class UnsafeNpyError(ValueError):
     """The file is not a plain array and asks for something beyond arrays and containers."""
 

@@ -36,8 +36,10 @@ def read_code(path: str | Path, num_layers: int, w_dim: int) -> np.ndarray:
     path = Path(path)
     try:
         array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not a readable .npy array ({exc})") from exc
+    except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
+        from sceneedit.semantics.safe_npy import npy_error_reason
+
+        raise ValueError(f"{path}: not a readable .npy array ({npy_error_reason(exc)})") from exc
     if not np.issubdtype(array.dtype, np.floating):
         raise ValueError(f"{path}: expected a float array, got {array.dtype}")
     if array.ndim == 3 and array.shape[0] == 1:

@@ -237,13 +237,13 @@ def load_places365(
         )
 
     def pick(value: Any, default_name: str, option: str) -> Path:
-        if value is not None:
-            return Path(value)
+        if value is not None:  # ~ too: a quoted option (root='~/places365') reaches us unexpanded
+            return Path(value).expanduser()
         if root is None:
             raise PredictorLoadError(
                 f"places365: give root=DIR holding {default_name} (or {option}=PATH); nothing is downloaded"
             )
-        return Path(root) / default_name
+        return Path(root).expanduser() / default_name
 
     category_names = read_categories(pick(categories, CATEGORIES_FILE, "categories"))
     attribute_names = read_attributes(pick(attributes, ATTRIBUTES_FILE, "attributes"))
@@ -253,8 +253,10 @@ def load_places365(
         raise FileNotFoundError(f"{weight_path}: no such attribute weights file")
     try:
         attribute_weight = np.load(weight_path, allow_pickle=False)
-    except ValueError as exc:
-        raise PredictorLoadError(f"{weight_path}: not a plain numeric .npy array ({exc})") from exc
+    except (ValueError, EOFError) as exc:  # EOFError: an empty file
+        from ..safe_npy import npy_error_reason
+
+        raise PredictorLoadError(f"{weight_path}: not a plain numeric .npy array ({npy_error_reason(exc)})") from exc
     if attribute_weight.shape != (len(attribute_names), FEATURE_DIM) or attribute_weight.dtype.kind != "f":
         raise PredictorLoadError(
             f"{weight_path}: attribute weights have shape {list(attribute_weight.shape)} ({attribute_weight.dtype}), "
