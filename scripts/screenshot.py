@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("output", type=Path, help="PNG file to write")
     parser.add_argument("--size", default="1600x1000", help="window size WIDTHxHEIGHT (default 1600x1000)")
+    parser.add_argument("--seed", type=int, default=7, help="scene seed (default 7)")
+    parser.add_argument("--edit", action="append", default=[], metavar="CONCEPT=VALUE",
+                        help="concept strengths to set (repeatable); default: a few of the bundle's")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
 
@@ -89,20 +92,21 @@ def main(argv: list[str] | None = None) -> int:
     if generator_path.is_file():
         loaded = []
         window.load_finished.connect(loaded.append)
-        window.open_generator(generator_path, bundle_path if bundle_path.exists() else None, seed=7)
+        window.open_generator(generator_path, bundle_path if bundle_path.exists() else None, seed=args.seed)
         wait(app, lambda: bool(loaded), what="the default model to load")
         if not loaded[0]:
             print("screenshot: the default model failed to load", file=sys.stderr)
             return 1
     else:
         generator, bundle = random_model()
-        window.set_session(EditSession(generator, bundle, seed=7), generator_path=None)
+        window.set_session(EditSession(generator, bundle, seed=args.seed), generator_path=None)
     session = window.session
     if session.bundle is not None and len(session.bundle):
         # A few edits, so the docks show moved sliders, a custom layer range and history.
         names = session.bundle.names
         rows = window.concepts_dock.rows
-        for name, value in zip(names[::3], (1.6, -1.2, 2.0, 0.8)):
+        edits = [(e.split("=")[0], float(e.split("=")[1])) for e in args.edit]
+        for name, value in edits or list(zip(names[::3], (1.6, -1.2, 2.0, 0.8))):
             rows[name].slider.setValue(value)
         first = rows[names[0]]
         lo, hi = first.range_slider.value()

@@ -185,8 +185,9 @@ class SceneCanvas(QWidget):
         image = self._shown_qimage()
         if image is not None:
             rect = self.image_rect()
-            # Upscaling small GAN outputs by large factors looks better unsmoothed past 4x.
-            smooth = self.current_scale() < 4.0
+            # Fit view is always smooth; an explicit zoom of 4x or more shows the pixels
+            # (for inspecting a small GAN output or placing drag points precisely).
+            smooth = self._zoom == "fit" or self.current_scale() < 4.0
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
             painter.drawImage(rect, image)
             if self._comparing:
