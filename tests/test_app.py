@@ -6,14 +6,13 @@ normals, opens the real MainWindow with its render thread, and checks pixels.
 
 from __future__ import annotations
 
-import weakref
 
 import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QThread, QUrl  # noqa: E402
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
@@ -27,28 +26,7 @@ WAIT_MS = 20000
 
 
 # ----- fixtures ----------------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def no_qthread_left_running(monkeypatch):
-    """Fail a test that leaves a QThread running (napari's conftest idea)."""
-    started: list[weakref.ref] = []
-    original_start = QThread.start
-
-    def recording_start(self, *args, **kwargs):
-        started.append(weakref.ref(self))
-        return original_start(self, *args, **kwargs)
-
-    monkeypatch.setattr(QThread, "start", recording_start)
-    yield started
-    running = []
-    for ref in started:
-        thread = ref()
-        try:
-            if thread is not None and thread.isRunning():
-                running.append(thread.objectName() or repr(thread))
-        except RuntimeError:  # the C++ object is gone: it was stopped and deleted
-            pass
-    if running:
-        pytest.fail(f"test left QThread(s) running: {', '.join(running)}")
+from qt_guard import no_qthread_left_running  # noqa: E402,F401  (autouse fixture)
 
 
 def tiny_generator(seed: int = 0, w_dim: int = 32) -> StyleGANGenerator:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import weakref
 
 import numpy as np
 import pytest
@@ -22,28 +21,7 @@ WAIT_MS = 20000
 SIZE = 16
 
 
-@pytest.fixture(autouse=True)
-def no_qthread_left_running(monkeypatch):
-    """Fail a test that leaves a QThread running (as in tests/test_app.py)."""
-    started: list[weakref.ref] = []
-    original_start = QThread.start
-
-    def recording_start(self, *args, **kwargs):
-        started.append(weakref.ref(self))
-        return original_start(self, *args, **kwargs)
-
-    monkeypatch.setattr(QThread, "start", recording_start)
-    yield started
-    running = []
-    for ref in started:
-        thread = ref()
-        try:
-            if thread is not None and thread.isRunning():
-                running.append(thread.objectName() or repr(thread))
-        except RuntimeError:  # the C++ object is gone: it was stopped and deleted
-            pass
-    if running:
-        pytest.fail(f"test left QThread(s) running: {', '.join(running)}")
+from qt_guard import no_qthread_left_running  # noqa: E402,F401  (autouse fixture)
 
 
 @pytest.fixture(scope="module")
