@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QPoint, QSettings, Qt, QThread  # noqa: E402
+from PySide6.QtCore import QPoint, QSettings, Qt  # noqa: E402
 
 from sceneedit.editing import drag as drag_module  # noqa: E402
 from sceneedit.editing.drag import DragSettings  # noqa: E402
