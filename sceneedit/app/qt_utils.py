@@ -30,3 +30,25 @@ def icon(name: str, color: str | None = None) -> QIcon:
         return qtawesome.icon(name, color=color) if color else qtawesome.icon(name)
     except Exception:  # qtawesome raises several types for unknown names / missing fonts
         return QIcon()
+
+
+class SessionLink:
+    """One subscription to an EditSession's events, for a view that follows one session at a time.
+
+    ``follow(session)`` drops the previous subscription and subscribes ``callback`` to the new
+    session (None just drops); ``drop()`` unsubscribes.
+    """
+
+    def __init__(self, callback) -> None:
+        self._callback = callback
+        self._unsubscribe = None
+
+    def drop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def follow(self, session) -> None:
+        self.drop()
+        if session is not None:
+            self._unsubscribe = session.subscribe(self._callback)

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from .qt_utils import SessionLink
+
 #: ``id()`` of every session step: steps merge only when the mirror marks the newer one
 #: as a continuation of the top one.
 _SESSION_STEP_ID = 0x5CE0
@@ -59,22 +61,20 @@ class UndoMirror(QObject):
         super().__init__(parent)
         self.stack = QUndoStack(self)
         self.session = None
-        self._unsubscribe = None
+        self._session_link = SessionLink(self._on_session_event)
         self._quiet = False  # True while the mirror itself changes the stack
         self._labels: list[str] = []
         self._index = 0
 
     def set_session(self, session) -> None:
         """Mirror ``session`` (None detaches); the stack is rebuilt from its history."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        self._session_link.drop()
         self.session = session
         self._labels, self._index = [], 0
         with self._silenced():
             self.stack.clear()
         if session is not None:
-            self._unsubscribe = session.subscribe(self._on_session_event)
+            self._session_link.follow(session)
             self.sync()
 
     # ----- session -> stack ------------------------------------------------------------

@@ -37,7 +37,7 @@ from .docks.jitter import JitterDock
 from .docks.latent import LatentDock
 from .drag_tool import DragTool
 from .file_kinds import classify_path
-from .qt_utils import icon
+from .qt_utils import SessionLink, icon
 from .settings import RECENT_KINDS, STATE_VERSION, WindowSettings
 from .undo import UndoMirror
 from .worker import BundleResult, FrameResult, LoadRequest, LoadResult, RenderJob, WorkerThread
@@ -74,7 +74,7 @@ class MainWindow(QMainWindow):
         self.session = None
         self.generator_path: str | None = None
         self.bundle_path: str | None = None
-        self._unsubscribe = None
+        self._session_link = SessionLink(self._on_session_event)
         self._closed = False
 
         # Render bookkeeping (UI thread only).
@@ -273,15 +273,13 @@ class MainWindow(QMainWindow):
     def set_session(self, session, generator_path: str | None = None, bundle_path: str | None = None) -> None:
         """Show ``session`` (an EditSession); the docks, undo stack and canvas follow it."""
         self.jitter_dock.set_animating(False)
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        self._session_link.drop()
         self.session = session
         self.generator_path = generator_path
         self.bundle_path = bundle_path
         self._base_key = None
         if session is not None:
-            self._unsubscribe = session.subscribe(self._on_session_event)
+            self._session_link.follow(session)
         for dock in (self.concepts_dock, self.jitter_dock, self.latent_dock, self.history_dock):
             dock.set_session(session)
         self.undo.set_session(session)
@@ -663,9 +661,7 @@ class MainWindow(QMainWindow):
         self._render_timer.stop()
         self.jitter_dock.set_animating(False)
         self.store.save_layout(self.saveGeometry(), self.saveState(STATE_VERSION))
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        self._session_link.drop()
         self.drag_tool.cancel()  # a running drag ends after its current step
         self.worker_thread.stop()
 

@@ -10,8 +10,6 @@ signals blocked while they do (so a refresh is never taken for a user edit).
 
 from __future__ import annotations
 
-from typing import Callable
-
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
@@ -32,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QDoubleSlider, QRangeSlider
 
-from ..qt_utils import icon, signals_blocked
+from ..qt_utils import SessionLink, icon, signals_blocked
 
 #: Display names of the bundle levels, in the order the dock shows them.
 LEVEL_TITLES = {
@@ -351,7 +349,7 @@ class ConceptsDock(QDockWidget):
         super().__init__("Concepts", parent)
         self.setObjectName("conceptsDock")
         self.session = None
-        self._unsubscribe: Callable[[], None] | None = None
+        self._session_link = SessionLink(self._on_session_event)
         self.rows: dict[str, ConceptRow] = {}
         self._headers: dict[str, QLabel] = {}
 
@@ -387,12 +385,10 @@ class ConceptsDock(QDockWidget):
         self.rebuild()
 
     def set_session(self, session) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        self._session_link.drop()
         self.session = session
         if session is not None:
-            self._unsubscribe = session.subscribe(self._on_session_event)
+            self._session_link.follow(session)
         self.rebuild()
 
     def _on_session_event(self, event: str, payload: dict) -> None:

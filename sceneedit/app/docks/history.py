@@ -5,13 +5,11 @@ Entries after the current one (the redo branch) are drawn greyed out.
 
 from __future__ import annotations
 
-from typing import Callable
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QFont, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QListWidget, QListWidgetItem, QWidget
 
-from ..qt_utils import signals_blocked
+from ..qt_utils import SessionLink, signals_blocked
 
 
 class HistoryDock(QDockWidget):
@@ -19,7 +17,7 @@ class HistoryDock(QDockWidget):
         super().__init__("History", parent)
         self.setObjectName("historyDock")
         self.session = None
-        self._unsubscribe: Callable[[], None] | None = None
+        self._session_link = SessionLink(self._on_session_event)
         self.list = QListWidget()
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setToolTip("Click an entry to go back (or forward) to it")
@@ -30,12 +28,10 @@ class HistoryDock(QDockWidget):
         self.setWidget(self.list)
 
     def set_session(self, session) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        self._session_link.drop()
         self.session = session
         if session is not None:
-            self._unsubscribe = session.subscribe(self._on_session_event)
+            self._session_link.follow(session)
         self.refresh()
 
     def _on_session_event(self, event: str, payload: dict) -> None:

@@ -9,7 +9,6 @@ stopping keeps the session's own seed.
 from __future__ import annotations
 
 import random
-from typing import Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -26,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QDoubleSlider, QRangeSlider
 
-from ..qt_utils import icon, signals_blocked
+from ..qt_utils import SessionLink, icon, signals_blocked
 from .concepts import format_layers
 
 #: Jitter modes the engine supports, with their labels.
@@ -43,7 +42,7 @@ class JitterDock(QDockWidget):
         super().__init__("Jitter", parent)
         self.setObjectName("jitterDock")
         self.session = None
-        self._unsubscribe: Callable[[], None] | None = None
+        self._session_link = SessionLink(self._on_session_event)
         self._animated_seed = 0
 
         self.enabled_box = QCheckBox("Enable jitter")
@@ -109,15 +108,13 @@ class JitterDock(QDockWidget):
     # ----- binding ---------------------------------------------------------------------
     def set_session(self, session) -> None:
         self.set_animating(False)
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        self._session_link.drop()
         self.session = session
         self.widget().setEnabled(session is not None)
         if session is not None:
             with signals_blocked(self.range_slider):
                 self.range_slider.setRange(0, max(0, int(session.generator.num_layers) - 1))
-            self._unsubscribe = session.subscribe(self._on_session_event)
+            self._session_link.follow(session)
             self.refresh()
 
     def _on_session_event(self, event: str, payload: dict) -> None:

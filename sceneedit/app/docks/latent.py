@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PySide6.QtWidgets import (
@@ -25,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..qt_utils import icon, signals_blocked
+from ..qt_utils import SessionLink, icon, signals_blocked
 
 MAX_SEED = 2**31 - 1
 
@@ -71,7 +70,7 @@ class LatentDock(QDockWidget):
         super().__init__("Latent", parent)
         self.setObjectName("latentDock")
         self.session = None
-        self._unsubscribe: Callable[[], None] | None = None
+        self._session_link = SessionLink(self._on_session_event)
 
         self.seed_box = QSpinBox()
         self.seed_box.setRange(0, MAX_SEED)
@@ -136,13 +135,11 @@ class LatentDock(QDockWidget):
 
     # ----- binding ---------------------------------------------------------------------
     def set_session(self, session) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        self._session_link.drop()
         self.session = session
         self.widget().setEnabled(session is not None)
         if session is not None:
-            self._unsubscribe = session.subscribe(self._on_session_event)
+            self._session_link.follow(session)
             self.refresh()
 
     def _on_session_event(self, event: str, payload: dict) -> None:
