@@ -18,13 +18,14 @@ from sceneedit.training.checkpointing import (
     list_checkpoints,
     load_latest_checkpoint,
 )
-from sceneedit.training.data import PooledStream, render_rooms
+from sceneedit.training.data import NoCodesError, PooledStream, RenderedStream, render_rooms
 from sceneedit.training.discriminator import ResidualDiscriminator
 from sceneedit.training.gan import GANTrainer, export_generator
 from sceneedit.training.gan_config import TrainConfig
 
 TINY = dict(
     resolution=16, z_dim=16, w_dim=16, mapping_layers=2, g_fmaps_base=128, g_fmaps_max=16,
+    recon_feature_weight=0.5, recon_batch=2, recon_warmup_kimg=0.0,
     d_fmaps_base=128, d_fmaps_max=16, batch_size=4, data_source="stream", sample_every=0,
     progress=False, log_every=1, threads=1,
 )
@@ -175,6 +176,9 @@ def test_cli_trains_resumes_and_exports(tmp_path, capsys):
         (["--data", "disk"], "data source must be one of"),
         (["--keep-checkpoints", "1"], "keep at least 2"),
         (["--iterations", "0"], "iterations must be >= 1"),
+        (["--recon-weight=-1"], "reconstruction weight must be >= 0"),
+        (["--recon-batch=-2"], "reconstruction batch must be >= 0"),
+        (["--z-dim", "8"], "z_dim must be >= 14"),
     ],
 )
 def test_nonsensical_settings_are_refused(tmp_path, capsys, flags, message):
@@ -299,3 +303,77 @@ def test_resume_may_retune_the_loss_but_not_the_architecture(tmp_path):
     assert training["retunes"] == trainer.retunes
     with pytest.raises(ValueError, match="keeps its architecture"):
         GANTrainer.resume(run_dir, {"w_dim": 32}, log=quiet)
+
+
+def images_only(seed: int, count: int, resolution: int) -> np.ndarray:
+    return render_rooms(seed, count, resolution)[0]
+
+
+def test_render_rooms_pairs_each_room_with_the_code_of_its_factors():
+    from sceneedit.scenes import factors_from_code, render_scene
+
+    images, codes = render_rooms(11, 3, 16)
+    again_images, again_codes = render_rooms(11, 3, 16)
+    assert images.shape == (3, 16, 16, 3) and codes.shape == (3, 14) and codes.dtype == np.float32
+    assert np.array_equal(images, again_images) and np.array_equal(codes, again_codes)
+    # The code decides the factors; only placement jitter comes from the detail seed.
+    factors = factors_from_code(codes[1], detail_seed=0)
+    assert render_scene(factors, resolution=16).shape == (16, 16, 3)
+    stream = RenderedStream(render_rooms, 16, seed=1)
+    batch, batch_codes = stream.next_pairs(4, np.random.default_rng(0))
+    assert batch.shape == (4, 16, 16, 3) and batch_codes.shape == (4, 14)
+
+
+def test_reconstruction_term_pulls_g_to_the_room_of_its_code(tmp_path):
+    trainer = GANTrainer(tiny_config(mapping_lr_mul=1.0), tmp_path / "run", log=quiet)
+    stats = trainer.train_step()
+    assert np.isfinite(stats["recon"]) and trainer.feature_net is not None
+    images, codes = render_rooms(5, 2, 16)
+    rooms = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+    codes = torch.from_numpy(codes).requires_grad_(True)
+    torch.manual_seed(0)
+    first = trainer.reconstruction_loss(codes, rooms)
+    (code_grad,) = torch.autograd.grad(first, codes)
+    assert code_grad.abs().sum() > 0  # the code reaches the image through z
+    optimizer = torch.optim.Adam(trainer.G.parameters(), lr=3e-3, betas=(0.0, 0.99))
+    for _ in range(40):
+        optimizer.zero_grad()
+        trainer.reconstruction_loss(codes.detach(), rooms).backward()
+        optimizer.step()
+    torch.manual_seed(0)
+    after = trainer.reconstruction_loss(codes.detach(), rooms).item()
+    trainer.close()
+    assert after < 0.7 * first.item(), (first.item(), after)
+
+
+def test_plain_gan_needs_no_codes_and_a_paired_run_refuses_a_render_without_them(tmp_path):
+    plain = GANTrainer(tiny_config(recon_weight=0.0), tmp_path / "plain", render=images_only, log=quiet)
+    assert plain.feature_net is None and "recon" not in plain.train_step()
+    plain.close()
+    paired = GANTrainer(tiny_config(), tmp_path / "paired", render=images_only, log=quiet)
+    with pytest.raises(NoCodesError, match="returns images only"):
+        paired.train_step()
+    paired.close()
+
+
+def test_a_checkpoint_from_before_reconstruction_resumes_as_a_plain_gan(tmp_path):
+    from sceneedit.training.gan import merge_resume_config
+    from sceneedit.training.gan_config import LEGACY_DEFAULTS
+
+    saved = tiny_config().to_dict()
+    for key in LEGACY_DEFAULTS:
+        del saved[key]
+    config = merge_resume_config(saved, {})
+    assert config.recon_weight == 0.0 and config.recon_batch == 0
+    assert merge_resume_config(saved, {"recon_weight": 0.5}).recon_weight == 0.5
+
+
+def test_reconstruction_warmup_trains_g_alone_then_the_gan_starts(tmp_path):
+    trainer = GANTrainer(tiny_config(recon_warmup_kimg=0.008), tmp_path / "run", log=quiet)
+    d0 = snapshot(trainer.D)
+    warm = [trainer.train_step() for _ in range(2)]  # 2 x 4 images = the 8-image warm-up
+    assert all(step["loss_d"] == 0.0 and np.isfinite(step["recon"]) for step in warm)
+    assert states_equal(d0, trainer.D.state_dict())
+    gan = trainer.train_step()
+    trainer.close()
+    assert gan["loss_d"] > 0 and "recon" in gan and not states_equal(d0, trainer.D.state_dict())

@@ -142,3 +142,29 @@ def test_factors_round_trip_through_replace():
     factors = sample_factors(4)
     assert factors.replace() == factors
     assert isinstance(factors.replace(category=0), SceneFactors)
+
+
+def test_factor_codes_give_the_world_distribution_and_refuse_bad_codes():
+    from sceneedit.scenes import FACTOR_CODE_DIMS, factors_from_code
+
+    rng = np.random.default_rng(5)
+    rows = [factors_from_code(code, detail_seed=i) for i, code in enumerate(rng.standard_normal((4000, FACTOR_CODE_DIMS)))]
+    for spec in FACTOR_SPEC:
+        values = np.array([getattr(f, spec.name) for f in rows], dtype=float)
+        assert values.min() >= spec.low and values.max() <= spec.high
+        if spec.integer:  # every value equally likely (4000 draws: within 4 points of uniform)
+            shares = np.bincount((values - spec.low).astype(int)) / len(values)
+            assert len(shares) == int(spec.high - spec.low) + 1
+            assert np.abs(shares - 1 / len(shares)).max() < 0.04, (spec.name, shares)
+        else:  # uniform over the range: the mean sits mid-range, quartiles at a quarter
+            unit = spec.normalize(values)
+            assert abs(unit.mean() - 0.5) < 0.03 and abs(np.quantile(unit, 0.25) - 0.25) < 0.03, spec.name
+    # The code decides the factors; the detail seed is passed through.
+    code = np.linspace(-2, 2, FACTOR_CODE_DIMS)
+    assert factors_from_code(code, 7) == factors_from_code(code.copy(), 7)
+    assert factors_from_code(code, 7).detail_seed == 7
+    assert factors_from_code(np.full(FACTOR_CODE_DIMS, -9.0)).category == 0
+    assert factors_from_code(np.full(FACTOR_CODE_DIMS, 9.0)).category == len(CATEGORIES) - 1
+    for bad in (np.zeros(FACTOR_CODE_DIMS - 1), np.full(FACTOR_CODE_DIMS, np.nan)):
+        with pytest.raises(ValueError, match="factor code"):
+            factors_from_code(bad)

@@ -12,11 +12,13 @@ from sceneedit.scenes.batch import RenderPool, render_batch
 from sceneedit.scenes.factors import (
     CATEGORIES,
     FACTOR_NAMES,
+    FACTOR_CODE_DIMS,
     FACTOR_SPEC,
     WORLD_VERSION,
     FactorSpec,
     SceneFactors,
     factor_spec,
+    factors_from_code,
     sample_factors,
 )
 from sceneedit.scenes.render import render_scene, render_scene_with_labels, scene_labels
@@ -24,6 +26,7 @@ from sceneedit.scenes.room import Scene, build_scene
 
 __all__ = [
     "CATEGORIES",
+    "FACTOR_CODE_DIMS",
     "FACTOR_NAMES",
     "FACTOR_SPEC",
     "FactorSpec",
@@ -33,6 +36,7 @@ __all__ = [
     "WORLD_VERSION",
     "build_scene",
     "factor_spec",
+    "factors_from_code",
     "render_batch",
     "render_scene",
     "render_scene_with_labels",

@@ -7,6 +7,7 @@ bed stands, which clutter item goes where) is not a factor: it is drawn from ``d
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -157,6 +158,33 @@ def sample_factors(rng: np.random.Generator | int | None = None) -> SceneFactors
         else:
             values[spec.name] = float(rng.uniform(spec.low, spec.high))
     values["detail_seed"] = int(rng.integers(0, 2**31 - 1))
+    return SceneFactors(**values)
+
+
+#: Length of a factor code (see :func:`factors_from_code`): one standard-normal number per factor.
+FACTOR_CODE_DIMS = len(FACTOR_SPEC)
+
+
+def factors_from_code(code: np.ndarray, detail_seed: int = 0) -> SceneFactors:
+    """The scene whose factors are driven by ``code`` ``[FACTOR_CODE_DIMS]`` of N(0, 1) numbers.
+
+    Factor ``i`` is ``u = Phi(code[i])`` (the normal CDF) mapped onto its range: uniform for
+    continuous factors, equal-width bins for discrete ones. A standard-normal ``code`` thus
+    gives exactly the distribution of :func:`sample_factors`; it is the same world, drawn from
+    the noise a generator receives (used for paired reconstruction in training).
+    """
+    code = np.asarray(code, dtype=np.float64).reshape(-1)
+    if code.shape[0] != FACTOR_CODE_DIMS or not np.all(np.isfinite(code)):
+        raise ValueError(f"a factor code has {FACTOR_CODE_DIMS} finite numbers, got shape {list(code.shape)}")
+    values: dict[str, Any] = {}
+    for spec, x in zip(FACTOR_SPEC, code):
+        u = min(max(0.5 * (1.0 + math.erf(float(x) / math.sqrt(2.0))), 0.0), 1.0)
+        if spec.integer:
+            count = int(spec.high) - int(spec.low) + 1
+            values[spec.name] = int(spec.low) + min(int(u * count), count - 1)
+        else:
+            values[spec.name] = min(max(float(spec.low + u * (spec.high - spec.low)), spec.low), spec.high)
+    values["detail_seed"] = int(detail_seed)
     return SceneFactors(**values)
 
 

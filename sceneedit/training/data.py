@@ -1,8 +1,11 @@
 """Endless streams of training images rendered by the procedural room world.
 
 A *render function* is a top-level (picklable) callable
-``render(seed: int, count: int, resolution: int) -> uint8 array [count, R, R, 3]`` that is
-deterministic in its arguments. Two streams consume one:
+``render(seed: int, count: int, resolution: int)`` that is deterministic in its arguments and
+returns either uint8 images ``[count, R, R, 3]`` or a pair ``(images, codes)`` where
+``codes [count, K]`` float32 are the standard-normal factor codes the images were drawn from
+(see :func:`sceneedit.scenes.factors_from_code`); codes make paired reconstruction possible.
+Two streams consume one:
 
 * :class:`RenderedStream` renders every batch in the training process, from consecutive
   seeds. Deterministic and exactly resumable (its state is the next seed), but the trainer
@@ -11,7 +14,8 @@ deterministic in its arguments. Two streams consume one:
   processes keep refreshing (oldest first); batches are drawn uniformly from the pool, so the
   trainer never waits. Its state on resume is only its seed: the pool is re-rendered.
 
-Both return uint8 batches ``[N, R, R, 3]``; :func:`to_training_tensor` converts them.
+Both return uint8 batches ``[N, R, R, 3]`` (``next_pairs``: with their codes);
+:func:`to_training_tensor` converts them.
 """
 
 from __future__ import annotations
@@ -21,19 +25,29 @@ import os
 import queue
 import sys
 import time
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, Union
 
 import numpy as np
 
-RenderFunction = Callable[[int, int, int], np.ndarray]
+RenderResult = Union[np.ndarray, tuple[np.ndarray, np.ndarray]]
+RenderFunction = Callable[[int, int, int], RenderResult]
 
 
-def render_rooms(seed: int, count: int, resolution: int) -> np.ndarray:
-    """``count`` procedural rooms ``[count, R, R, 3]`` uint8, deterministic in ``seed``."""
-    from ..scenes import render_batch
+def render_rooms(seed: int, count: int, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` procedural rooms and their factor codes, deterministic in ``seed``.
 
-    images, _labels = render_batch(count, resolution=resolution, seed=seed)
-    return np.asarray(images)
+    Returns ``(images [count, R, R, 3] uint8, codes [count, FACTOR_CODE_DIMS] float32)``:
+    each scene's factors are :func:`~sceneedit.scenes.factors_from_code` of its code, so the
+    rooms follow exactly the world's factor distribution.
+    """
+    from ..scenes import FACTOR_CODE_DIMS, factors_from_code, render_batch
+
+    rng = np.random.default_rng([int(seed), 0x5CE4E])
+    codes = rng.standard_normal((count, FACTOR_CODE_DIMS)).astype(np.float32)
+    detail_seeds = rng.integers(0, 2**31 - 1, size=count)
+    factors = [factors_from_code(code, int(detail)) for code, detail in zip(codes, detail_seeds)]
+    images, _labels = render_batch(factors, resolution=resolution)
+    return np.asarray(images), codes
 
 
 def to_training_tensor(images: np.ndarray, device: "torch.device", channels_last: bool) -> "torch.Tensor":
@@ -47,20 +61,39 @@ def to_training_tensor(images: np.ndarray, device: "torch.device", channels_last
     return x if channels_last else x.contiguous()
 
 
-def _check_rendered(images: np.ndarray, count: int, resolution: int) -> np.ndarray:
-    images = np.asarray(images)
+def check_rendered(result: RenderResult, count: int, resolution: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """A render function's result -> ``(images, codes or None)``, with clear errors."""
+    codes = None
+    if isinstance(result, tuple):
+        if len(result) != 2:
+            raise ValueError(f"render function returned a tuple of {len(result)}, expected (images, codes)")
+        result, codes = result
+        codes = np.asarray(codes, dtype=np.float32)
+        if codes.ndim != 2 or codes.shape[0] != count:
+            raise ValueError(f"render function returned codes {list(codes.shape)}, expected [{count}, K]")
+    images = np.asarray(result)
     expected = (count, resolution, resolution, 3)
     if images.shape != expected or images.dtype != np.uint8:
         raise ValueError(
             f"render function returned {images.dtype} {list(images.shape)}, expected uint8 {list(expected)}"
         )
-    return images
+    return images, codes
+
+
+class NoCodesError(ValueError):
+    """Paired batches were asked of a stream whose render function returns no codes."""
+
+    def __init__(self) -> None:
+        super().__init__("paired reconstruction needs a render function that returns (images, codes); "
+                         "this one returns images only (set the reconstruction weight to 0)")
 
 
 class ImageStream(Protocol):
     resolution: int
 
     def next_batch(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
+
+    def next_pairs(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]: ...
 
     def state_dict(self) -> dict[str, Any]: ...
 
@@ -81,10 +114,19 @@ class RenderedStream:
         self.rendered = 0
 
     def next_batch(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        images = _check_rendered(self.render(self.next_seed, n, self.resolution), n, self.resolution)
+        return self._render_next(n)[0]
+
+    def next_pairs(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        images, codes = self._render_next(n)
+        if codes is None:
+            raise NoCodesError()
+        return images, codes
+
+    def _render_next(self, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+        result = check_rendered(self.render(self.next_seed, n, self.resolution), n, self.resolution)
         self.next_seed += 1
         self.rendered += n
-        return images
+        return result
 
     def state_dict(self) -> dict[str, Any]:
         return {"kind": "stream", "next_seed": self.next_seed}
@@ -112,7 +154,7 @@ def _worker_loop(render: RenderFunction, resolution: int, chunk: int, seed: int,
         pass
     counter = 0
     while requests.get() is not None:
-        out.put(_check_rendered(render(seed + counter, chunk, resolution), chunk, resolution))
+        out.put(check_rendered(render(seed + counter, chunk, resolution), chunk, resolution))  # (images, codes)
         counter += 1
 
 
@@ -140,11 +182,18 @@ class PooledStream:
         self.chunk = int(chunk)
         self.refresh_ratio = float(refresh_ratio)
         self.pool = np.empty((pool_size, resolution, resolution, 3), dtype=np.uint8)
+        #: Factor codes of the pool's images ``[pool_size, K]``, or None (render gives none).
+        self.codes: np.ndarray | None = None
         base = self.seed * 1_000_003
         filled = 0
         while filled < pool_size:
             n = min(chunk, pool_size - filled)
-            self.pool[filled:filled + n] = _check_rendered(render(base + filled // chunk, n, resolution), n, resolution)
+            images, codes = check_rendered(render(base + filled // chunk, n, resolution), n, resolution)
+            self.pool[filled:filled + n] = images
+            if codes is not None:
+                if self.codes is None:
+                    self.codes = np.zeros((pool_size, codes.shape[1]), dtype=np.float32)
+                self.codes[filled:filled + n] = codes
             filled += n
             if progress is not None:
                 progress(filled, pool_size)
@@ -178,12 +227,14 @@ class PooledStream:
         size = len(self.pool)
         while self._outstanding > 0:
             try:
-                images = self._results.get_nowait()
+                images, codes = self._results.get_nowait()
             except queue.Empty:
                 return
             self._outstanding -= 1
-            for image in images:
+            for i, image in enumerate(images):
                 self.pool[self.cursor] = image
+                if self.codes is not None and codes is not None:
+                    self.codes[self.cursor] = codes[i]
                 self.cursor = (self.cursor + 1) % size
             self.refreshed += len(images)
 
@@ -197,10 +248,19 @@ class PooledStream:
         self._owed = min(self._owed, float(self.chunk))
 
     def next_batch(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self.pool[self._draw(n, rng)]
+
+    def next_pairs(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        if self.codes is None:
+            raise NoCodesError()
+        index = self._draw(n, rng)
+        return self.pool[index], self.codes[index]
+
+    def _draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
         if self._workers:
             self._absorb_ready_chunks()
             self._request_chunks(n)
-        return self.pool[rng.integers(0, len(self.pool), size=n)]
+        return rng.integers(0, len(self.pool), size=n)
 
     def state_dict(self) -> dict[str, Any]:
         return {"kind": "pool", "seed": self.seed}
