@@ -627,7 +627,7 @@ def export_generator(run_dir: str | os.PathLike, out_path: str | os.PathLike,
         "recipe": {k: config[k] for k in (
             "batch_size", "g_lr", "d_lr", "adam_beta1", "adam_beta2", "r1_gamma", "r1_interval",
             "style_mixing_prob", "ema_kimg", "ema_rampup", "d_fmaps_base", "d_fmaps_max", "seed",
-            "recon_weight", "recon_feature_weight", "recon_batch",
+            "recon_weight", "recon_feature_weight", "recon_batch", "recon_warmup_kimg",
         )},
     }
     path = save_generator(generator, out_path, dataset=DATASET_DESCRIPTION, training=training)

@@ -37,7 +37,7 @@ _FIELD_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--batch-size", "batch_size", int, "images per iteration (default 32)"),
     ("--g-lr", "g_lr", float, "G Adam learning rate (default 2e-3)"),
     ("--d-lr", "d_lr", float, "D Adam learning rate (default 2e-3)"),
-    ("--r1-gamma", "r1_gamma", float, "R1 weight (default 0.1)"),
+    ("--r1-gamma", "r1_gamma", float, "R1 weight (default 1)"),
     ("--r1-interval", "r1_interval", int, "lazy R1 every N iterations (default 16)"),
     ("--style-mixing", "style_mixing_prob", float, "style mixing probability (default 0.9)"),
     ("--ema-kimg", "ema_kimg", float, "G_ema half-life in thousands of images (default 10)"),

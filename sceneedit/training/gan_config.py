@@ -61,7 +61,8 @@ class TrainConfig:
     d_lr: float = 2e-3
     adam_beta1: float = 0.0
     adam_beta2: float = 0.99
-    r1_gamma: float = 0.1
+    #: 0.1 let D run away from G in the first default run (retuned to 1.0 at iteration 2,169).
+    r1_gamma: float = 1.0
     r1_interval: int = 16
     style_mixing_prob: float = 0.9
     ema_kimg: float = 10.0
