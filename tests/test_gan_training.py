@@ -288,7 +288,7 @@ def test_a_second_trainer_on_the_same_run_folder_is_refused(tmp_path):
 
 def test_resume_may_retune_the_loss_but_not_the_architecture(tmp_path):
     run_dir = tmp_path / "run"
-    GANTrainer(tiny_config(iterations=1, checkpoint_every=1), run_dir, log=quiet).run()
+    GANTrainer(tiny_config(iterations=1, checkpoint_every=1, r1_gamma=0.1), run_dir, log=quiet).run()
     messages: list[str] = []
     trainer = GANTrainer.resume(run_dir, {"r1_gamma": 1.0, "d_lr": 1e-3}, log=messages.append)
     trainer.close()
