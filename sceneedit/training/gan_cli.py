@@ -47,7 +47,7 @@ _FIELD_FLAGS: list[tuple[str, str, Any, str]] = [
      "world-predictor feature term inside the reconstruction (default 1)"),
     ("--recon-batch", "recon_batch", int, "rooms per iteration in the reconstruction (default 16; 0 = batch)"),
     ("--recon-warmup-kimg", "recon_warmup_kimg", float,
-     "thousands of images of reconstruction-only training before D starts (default 300)"),
+     "thousands of images of reconstruction-only training before D starts (default 200)"),
     ("--seed", "seed", int, "random seed (default 0)"),
     ("--data", "data_source", str, "'pool' (in-memory pool refreshed by workers) or 'stream'"),
     ("--pool-size", "pool_size", int, "images in the pool (default 8192)"),

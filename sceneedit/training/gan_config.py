@@ -79,7 +79,7 @@ class TrainConfig:
     recon_feature_weight: float = 1.0
     #: Thousands of images of reconstruction-only training before the adversarial loss (and D)
     #: start: a CPU run spends its first hour learning the rooms' structure far faster this way.
-    recon_warmup_kimg: float = 300.0
+    recon_warmup_kimg: float = 200.0
     #: Rooms per iteration in the reconstruction term (0 or more than the batch: the batch size).
     recon_batch: int = 16
     # --- data ---
