@@ -1,6 +1,10 @@
 """Print GAN training speed (iterations/s, images/s) for a few trainer settings.
 
-Usage: python benchmarks/gan_training_speed.py [--iterations 8] [--configs base,nocl,wide,b16,t1]
+Usage: python benchmarks/gan_training_speed.py [--iterations 8] [--configs base,plain,warmup,nocl,wide,b16,t1]
+
+``base`` is the default recipe after its warm-up (adversarial step + paired reconstruction of 16
+rooms), ``plain`` the same without the reconstruction term, ``warmup`` a reconstruction-only
+warm-up step.
 
 Run it with OMP_WAIT_POLICY=PASSIVE on a shared CPU (``sceneedit train`` sets that itself).
 The data come from a fixed in-memory pool (no worker), so only the networks are timed.
@@ -18,7 +22,10 @@ from sceneedit.training.gan import GANTrainer
 from sceneedit.training.gan_config import TrainConfig
 
 VARIANTS = {
-    "base": {},  # the defaults: G/D fmaps_base 1024, channels-last, batch 32, 2 threads
+    # the defaults: G/D fmaps_base 1024, channels-last, batch 32, 2 threads, past the warm-up
+    "base": {"recon_warmup_kimg": 0.0},
+    "plain": {"recon_weight": 0.0, "recon_warmup_kimg": 0.0},
+    "warmup": {"recon_warmup_kimg": 1e6},
     "nocl": {"channels_last": False},
     "wide": {"g_fmaps_base": 2048, "d_fmaps_base": 2048},
     "b16": {"batch_size": 16},
@@ -28,14 +35,19 @@ VARIANTS = {
 }
 
 
-def flat_pool(seed: int, count: int, resolution: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (count, resolution, resolution, 3), dtype=np.uint8)
+def flat_pool(seed: int, count: int, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """Noise images and codes: only the networks are timed, not the renderer."""
+    from sceneedit.scenes import FACTOR_CODE_DIMS
+
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (count, resolution, resolution, 3), dtype=np.uint8)
+    return images, rng.standard_normal((count, FACTOR_CODE_DIMS)).astype(np.float32)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--iterations", type=int, default=8)
-    parser.add_argument("--configs", default="base,nocl,wide,b16,t1")
+    parser.add_argument("--configs", default="base,plain,warmup,nocl,wide,b16,t1")
     parser.add_argument("--resolution", type=int, default=64)
     args = parser.parse_args()
     for name in args.configs.split(","):
