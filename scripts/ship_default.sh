@@ -7,7 +7,7 @@
 # About 10-15 minutes on a 2-core CPU (the probe is most of it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUN_DIR="${1:-/work/runs/default64}"
+RUN_DIR="${1:-/work/runs/paired64}"
 NOTE="${2:-}"
 export OMP_WAIT_POLICY=PASSIVE
 bash scripts/export_default.sh "$RUN_DIR" resources/default_generator.safetensors
