@@ -347,8 +347,11 @@ def test_reconstruction_term_pulls_g_to_the_room_of_its_code(tmp_path):
 
 
 def test_plain_gan_needs_no_codes_and_a_paired_run_refuses_a_render_without_them(tmp_path):
-    plain = GANTrainer(tiny_config(recon_weight=0.0), tmp_path / "plain", render=images_only, log=quiet)
-    assert plain.feature_net is None and "recon" not in plain.train_step()
+    # A plain GAN ignores the warm-up setting: D trains from the first step.
+    plain = GANTrainer(tiny_config(recon_weight=0.0, recon_warmup_kimg=200.0), tmp_path / "plain",
+                       render=images_only, log=quiet)
+    first = plain.train_step()
+    assert plain.feature_net is None and "recon" not in first and first["loss_d"] > 0
     plain.close()
     paired = GANTrainer(tiny_config(), tmp_path / "paired", render=images_only, log=quiet)
     with pytest.raises(NoCodesError, match="returns images only"):

@@ -292,7 +292,7 @@ class GANTrainer:
         else:
             images = self.stream.next_batch(n, self.np_rng)
         real = to_training_tensor(images, self.device, cfg.channels_last)
-        if self.images_seen < cfg.recon_warmup_kimg * 1000:
+        if codes is not None and self.images_seen < cfg.recon_warmup_kimg * 1000:
             return self._warmup_step(codes, real)
         fake = self.G.synthesize_raw(self._sample_wp(n))
         if cfg.channels_last:

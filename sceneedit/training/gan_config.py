@@ -79,6 +79,7 @@ class TrainConfig:
     recon_feature_weight: float = 1.0
     #: Thousands of images of reconstruction-only training before the adversarial loss (and D)
     #: start: a CPU run spends its first hour learning the rooms' structure far faster this way.
+    #: Ignored when ``recon_weight`` is 0 (a plain GAN has no warm-up).
     recon_warmup_kimg: float = 200.0
     #: Rooms per iteration in the reconstruction term (0 or more than the batch: the batch size).
     recon_batch: int = 16
@@ -149,8 +150,6 @@ class TrainConfig:
         need(self.recon_feature_weight >= 0,
              f"reconstruction feature weight must be >= 0, got {self.recon_feature_weight}")
         need(self.recon_warmup_kimg >= 0, f"reconstruction warm-up must be >= 0 kimg, got {self.recon_warmup_kimg}")
-        need(self.recon_warmup_kimg == 0 or self.recon_weight > 0,
-             "a reconstruction warm-up needs a reconstruction weight > 0")
         need(self.recon_batch >= 0, f"reconstruction batch must be >= 0 (0 = the batch size), got {self.recon_batch}")
         need(self.mbstd_group_size >= 1, f"minibatch-stddev group size must be >= 1, got {self.mbstd_group_size}")
         need(self.data_source in DATA_SOURCES_ALLOWED,
