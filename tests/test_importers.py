@@ -20,18 +20,17 @@ from sceneedit.semantics.layers import LayerSpecError, default_layers, parse_lay
 from sceneedit.semantics.levels import infer_level
 from sceneedit.semantics.safe_npy import UnsafeNpyError, load_npy_untrusted
 
+#: The real boundary files of the official HiGAN repository (MIT, see their LICENSE), vendored
+#: so these tests always run; SCENEEDIT_HIGAN_FIXTURES points at another copy.
 FIXTURE_ENV = "SCENEEDIT_HIGAN_FIXTURES"
+VENDORED_FIXTURES = Path(__file__).parent / "fixtures" / "higan-boundaries"
 
 
 def higan_fixtures() -> Path:
-    candidates = [os.environ.get(FIXTURE_ENV), Path(__file__).parents[2] / "shared" / "fixtures" / "higan-boundaries"]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    message = f"HiGAN boundary fixtures not found (set {FIXTURE_ENV} or place them at ../shared/fixtures/higan-boundaries)"
-    if os.environ.get("CI"):  # CI always has ../shared: never let the importer tests silently skip there
-        pytest.fail(message)
-    pytest.skip(message)
+    folder = Path(os.environ.get(FIXTURE_ENV) or VENDORED_FIXTURES)
+    if not folder.is_dir():
+        pytest.fail(f"HiGAN boundary fixtures not found at {folder} (set {FIXTURE_ENV} or restore {VENDORED_FIXTURES})")
+    return folder
 
 
 def save_dict_form(path: Path, boundary, meta) -> Path:
