@@ -13,12 +13,17 @@ from pathlib import Path
 RESOURCES_ENV_VAR = "SCENEEDIT_RESOURCES"
 
 
-def resources_dir() -> Path:
-    """The resources folder: ``$SCENEEDIT_RESOURCES`` if set, else ``<repo>/resources``."""
-    override = os.environ.get(RESOURCES_ENV_VAR)
+def _repo_folder(env_var: str, name: str) -> Path:
+    """``$env_var`` if set (``~`` expanded), else the folder ``name`` at the top of the repository."""
+    override = os.environ.get(env_var)
     if override:
         return Path(override).expanduser()
-    return Path(__file__).resolve().parent.parent / "resources"
+    return Path(__file__).resolve().parent.parent / name
+
+
+def resources_dir() -> Path:
+    """The resources folder: ``$SCENEEDIT_RESOURCES`` if set, else ``<repo>/resources``."""
+    return _repo_folder(RESOURCES_ENV_VAR, "resources")
 
 
 def resource_path(name: str) -> Path:
@@ -39,10 +44,7 @@ DEFAULT_BUNDLE_NAME = "default.safetensors"
 
 def boundaries_dir() -> Path:
     """The shipped bundles folder: ``$SCENEEDIT_BOUNDARIES`` if set, else ``<repo>/boundaries``."""
-    override = os.environ.get(BOUNDARIES_ENV_VAR)
-    if override:
-        return Path(override).expanduser()
-    return Path(__file__).resolve().parent.parent / "boundaries"
+    return _repo_folder(BOUNDARIES_ENV_VAR, "boundaries")
 
 
 def default_generator_path() -> Path:

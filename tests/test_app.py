@@ -17,24 +17,14 @@ from PySide6.QtGui import QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from sceneedit.editing.session import EditSession  # noqa: E402
-from sceneedit.generators.stylegan import StyleGANGenerator  # noqa: E402
 from sceneedit.render import render  # noqa: E402
 from sceneedit.semantics.bundle import fingerprint_for, save_bundle  # noqa: E402
 from sceneedit.semantics.concepts import BoundaryBundle, Concept  # noqa: E402
 
-WAIT_MS = 20000
-
+from gui_support import WAIT_MS, open_main_window, show_focused, tiny_generator  # noqa: E402
 
 # ----- fixtures ----------------------------------------------------------------------------
 from qt_guard import no_qthread_left_running  # noqa: E402,F401  (autouse fixture)
-
-
-def tiny_generator(seed: int = 0, w_dim: int = 32) -> StyleGANGenerator:
-    import torch
-
-    torch.manual_seed(seed)
-    return StyleGANGenerator(resolution=16, z_dim=w_dim, w_dim=w_dim, mapping_layers=2,
-                             fmaps_base=64, fmaps_max=32, name="tiny").eval().requires_grad_(False)
 
 
 def random_bundle(generator, names=("sky", "lamp", "wood", "warm"), seed: int = 1) -> BoundaryBundle:
@@ -71,14 +61,8 @@ def settings(tmp_path):
 
 @pytest.fixture
 def window(qtbot, settings, generator, bundle):
-    from sceneedit.app.window import MainWindow
-
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.set_session(EditSession(generator, bundle, seed=3))
-    win.show()
-    win.activateWindow()
-    qtbot.waitUntil(win.isActiveWindow, timeout=WAIT_MS)  # keyboard shortcuts need it
+    win = open_main_window(qtbot, settings, EditSession(generator, bundle, seed=3))
+    show_focused(qtbot, win)
     wait_idle(qtbot, win)
     yield win
     win.close()

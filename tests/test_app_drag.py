@@ -14,11 +14,11 @@ from PySide6.QtCore import QPoint, QSettings, Qt  # noqa: E402
 from sceneedit.editing import drag as drag_module  # noqa: E402
 from sceneedit.editing.drag import DragSettings  # noqa: E402
 from sceneedit.editing.session import EditSession  # noqa: E402
-from sceneedit.generators.stylegan import StyleGANGenerator  # noqa: E402
 from sceneedit.render import render  # noqa: E402
 
-WAIT_MS = 20000
-SIZE = 16
+from gui_support import WAIT_MS, open_main_window, show_focused, tiny_generator  # noqa: E402
+
+SIZE = 16  # the tiny generator's resolution
 
 
 from qt_guard import no_qthread_left_running  # noqa: E402,F401  (autouse fixture)
@@ -26,26 +26,17 @@ from qt_guard import no_qthread_left_running  # noqa: E402,F401  (autouse fixtur
 
 @pytest.fixture(scope="module")
 def generator():
-    import torch
-
-    torch.manual_seed(0)
-    return StyleGANGenerator(resolution=SIZE, z_dim=32, w_dim=32, mapping_layers=2, fmaps_base=64,
-                             fmaps_max=32, name="tiny").eval().requires_grad_(False)
+    return tiny_generator()
 
 
 @pytest.fixture
 def window(qtbot, tmp_path, generator):
-    from sceneedit.app.window import MainWindow
-
-    win = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(win)
-    win.set_session(EditSession(generator, None, seed=3))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = open_main_window(qtbot, settings, EditSession(generator, None, seed=3))
     win.drag_tool.settings = DragSettings(steps=12, lr=0.03, motion_radius=2, track_radius=3)
     win.drag_tool.preview_every = 3
     win.resize(900, 700)
-    win.show()
-    win.activateWindow()
-    qtbot.waitUntil(win.isActiveWindow, timeout=WAIT_MS)  # keyboard shortcuts need it
+    show_focused(qtbot, win)
     wait_idle(qtbot, win)
     yield win
     win.close()

@@ -178,12 +178,12 @@ def factors_from_code(code: np.ndarray, detail_seed: int = 0) -> SceneFactors:
         raise ValueError(f"a factor code has {FACTOR_CODE_DIMS} finite numbers, got shape {list(code.shape)}")
     values: dict[str, Any] = {}
     for spec, x in zip(FACTOR_SPEC, code):
-        u = min(max(0.5 * (1.0 + math.erf(float(x) / math.sqrt(2.0))), 0.0), 1.0)
+        u = 0.5 * (1.0 + math.erf(float(x) / math.sqrt(2.0)))  # in [0, 1]
         if spec.integer:
             count = int(spec.high) - int(spec.low) + 1
             values[spec.name] = int(spec.low) + min(int(u * count), count - 1)
-        else:
-            values[spec.name] = min(max(float(spec.low + u * (spec.high - spec.low)), spec.low), spec.high)
+        else:  # rounding may step a hair outside the range
+            values[spec.name] = float(np.clip(spec.denormalize(u), spec.low, spec.high))
     values["detail_seed"] = int(detail_seed)
     return SceneFactors(**values)
 
