@@ -1,6 +1,6 @@
 """Shared pieces of the GUI tests: the tiny generator they edit and how a window is opened.
 
-Import from a GUI test module (after ``pytest.importorskip("pytestqt")``).
+Import from a GUI test module.
 """
 
 from __future__ import annotations

@@ -7,8 +7,6 @@ import threading
 import numpy as np
 import pytest
 
-pytest.importorskip("pytestqt")
-
 from PySide6.QtCore import QPoint, QSettings, Qt  # noqa: E402
 
 from sceneedit.editing import drag as drag_module  # noqa: E402

@@ -149,7 +149,8 @@ def test_failed_save_keeps_the_old_file(tmp_path):
 
 
 def tiny_stylegan(seed: int = 0) -> StyleGANGenerator:
-    torch = pytest.importorskip("torch")
+    import torch
+
     torch.manual_seed(seed)
     return StyleGANGenerator(resolution=16, z_dim=D, w_dim=D, mapping_layers=1, fmaps_base=64, fmaps_max=16,
                              truncation_layers=2).eval()

@@ -271,7 +271,7 @@ def test_command_line_probe_sharded_and_merged(tmp_path, capsys, monkeypatch):
 def test_end_to_end_tiny_stylegan_and_world_predictor(tmp_path, capsys):
     """The whole pipeline at N = 200 on a real (tiny, untrained) StyleGAN and the world
     predictor's real network (random weights: its scores are still functions of the image)."""
-    world = pytest.importorskip("sceneedit.semantics.predictors.world")
+    from sceneedit.semantics.predictors import world
     from sceneedit.cli import main
 
     torch.manual_seed(1)
