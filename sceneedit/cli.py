@@ -12,7 +12,7 @@ import importlib
 import sys
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMAND_MODULES = ["synth", "info", "train", "probe", "bundle", "export"]
+COMMAND_MODULES = ["synth", "info", "train", "probe", "bundle", "export", "invert", "train-encoder"]
 
 
 class CommandError(Exception):
@@ -33,9 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
-            module = importlib.import_module(f"sceneedit.commands.{name}")
+            module_name = f"sceneedit.commands.{name.replace('-', '_')}"
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name == f"sceneedit.commands.{name}":
+            if exc.name == module_name:
                 continue  # not built yet
             raise
         module.register(subparsers)

@@ -1,0 +1,98 @@
+"""``sceneedit invert``: invert pictures into a generator's layer-wise codes.
+
+Examples::
+
+    sceneedit invert photo.jpg room2.png --out inverted/          # the default generator
+    sceneedit invert photo.jpg --finetune 100 --out inverted/     # + pivotal tuning (a weight delta)
+    sceneedit synth -g resources/default_generator.safetensors --codes inverted/photo.npy --out check/
+
+Writes ``<stem>.npy`` (the code ``[L, D]``), ``<stem>.png`` (the reconstruction) and, with
+``--finetune``, ``<stem>.delta.safetensors``; prints one line per image with PSNR and seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "invert",
+        help="invert pictures into layer-wise codes (.npy + reconstruction PNG)",
+        description="Invert pictures (any format Pillow reads; center-cropped and resized to the "
+        "generator's resolution; grayscale repeated onto RGB, transparency composited over white) "
+        "into the generator's layer-wise codes: encoder start, then an optimization with pixel + "
+        "perceptual losses and an in-domain regularizer.",
+    )
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="picture files")
+    parser.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder (created if needed)")
+    parser.add_argument("--generator", "-g", default=None, metavar="PATH",
+                        help="generator file (default: the embedded default generator)")
+    parser.add_argument("--arch", default=None, help="force the architecture of a foreign file")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
+    parser.add_argument("--encoder", default="auto", metavar="PATH",
+                        help="encoder file from `sceneedit train-encoder`; 'auto' (default) uses the shipped "
+                        "one when it fits the generator, 'none' starts from the mean code")
+    parser.add_argument("--steps", type=int, default=None, help="optimization steps (default %(default)s: the settings' default)")
+    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate of the code")
+    parser.add_argument("--perceptual", default="auto", choices=("auto", "world", "ssim", "none"),
+                        help="perceptual loss: world-predictor features for room-world generators, "
+                        "multi-scale SSIM for others (auto)")
+    parser.add_argument("--finetune", type=int, default=0, metavar="STEPS",
+                        help="pivotal-tuning steps of the generator (default 0 = off); the weight delta "
+                        "is written beside the code")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    from ..device import resolve_device
+    from ..generators import load_generator
+    from ..inversion import InversionSettings, Inverter, load_encoder, load_image_for_inversion, save_inversion
+    from ..resources import default_generator_path
+
+    if args.threads:
+        torch.set_num_threads(int(args.threads))
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: a file has that name; give a folder")
+    changes = {"perceptual": args.perceptual, "finetune_steps": args.finetune}
+    if args.steps is not None:
+        changes["steps"] = args.steps
+    if args.lr is not None:
+        changes["lr"] = args.lr
+    settings = InversionSettings(**changes)
+    generator = load_generator(args.generator or default_generator_path(), arch=args.arch,
+                               device=resolve_device(args.device))
+    if args.encoder == "auto":
+        encoder = "auto"
+    elif args.encoder == "none":
+        encoder = None
+    else:
+        encoder = load_encoder(args.encoder, generator)
+    inverter = Inverter(generator, settings, encoder=encoder)
+    images = [(path, load_image_for_inversion(path, generator.resolution)) for path in args.images]
+    stems: dict[str, int] = {}
+    print(f"inverting {len(images)} image(s) at {generator.resolution} px: encoder "
+          f"{'yes' if inverter.encoder is not None and settings.use_encoder else 'no (mean code)'}, "
+          f"{settings.steps} steps, perceptual={inverter.perceptual_name}, finetune={settings.finetune_steps}")
+    warnings = 0
+    for path, image in images:
+        stem = Path(path).stem
+        count = stems.get(stem, 0)
+        stems[stem] = count + 1
+        if count:
+            stem = f"{stem}-{count + 1}"
+        result = inverter.invert(image)
+        paths = save_inversion(result, out, stem)
+        tuned = f" (code alone {result.code_psnr_db:.2f} dB)" if result.delta is not None else ""
+        print(f"{path}: PSNR {result.psnr_db:.2f} dB{tuned}, {result.seconds:.2f} s -> {paths['code']}", flush=True)
+        if result.warning:
+            warnings += 1
+            print(f"{path}: warning: {result.warning}", file=sys.stderr)
+    return 0

@@ -1,0 +1,137 @@
+"""Pivotal tuning (Roich et al. 2021): fine-tune the generator around one inverted code.
+
+With the code ``wp`` fixed (the pivot), the synthesis network's weights are tuned for a few
+steps so ``G(wp)`` matches the picture almost exactly. The change is kept apart from the
+generator as a :class:`GeneratorDelta` (tuned minus original, per synthesis weight): the
+loaded generator is never modified, :func:`apply_delta` returns a tuned copy, and dropping the
+delta undoes the tuning. Deltas are stored as safetensors beside the code, with the
+fingerprint of the generator they apply to.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import torch
+
+from ..files import atomic_path
+from ..generators.base import Generator, to_uint8_images
+from ..generators.fingerprint import generator_fingerprint
+from .losses import psnr
+
+if TYPE_CHECKING:
+    from .optimize import Inverter, Progress
+
+DELTA_FORMAT = "sceneedit-generator-delta"
+DELTA_VERSION = 1
+METADATA_KEY = "sceneedit_delta"
+#: Only the synthesis network is tuned (the mapping, hence every other code, stays as it was).
+TUNED_PREFIX = "synthesis."
+
+
+class DeltaError(ValueError):
+    """A delta file is malformed or made for another generator."""
+
+
+@dataclass
+class GeneratorDelta:
+    """``tensors``: parameter name -> (tuned - original), float32; ``generator``: the
+    fingerprint of the generator it applies to."""
+
+    tensors: dict[str, torch.Tensor]
+    generator: dict[str, Any]
+
+    def save(self, path: str | os.PathLike) -> Path:
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        document = {"format": DELTA_FORMAT, "version": DELTA_VERSION, "generator": self.generator}
+        state = {k: v.detach().cpu().float().contiguous() for k, v in self.tensors.items()}
+        with atomic_path(path) as tmp:
+            save_file(state, str(tmp), metadata={METADATA_KEY: json.dumps(document, sort_keys=True)})
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "GeneratorDelta":
+        from safetensors.torch import load_file
+
+        from ..safetensors_metadata import read_json_metadata
+
+        path = Path(path)
+        if not path.is_file():
+            raise DeltaError(f"fine-tune delta not found: {path}")
+        document = read_json_metadata(path, METADATA_KEY, DeltaError, "a sceneedit fine-tune delta")
+        if not isinstance(document, dict) or document.get("format") != DELTA_FORMAT:
+            raise DeltaError(f"{path}: not a sceneedit fine-tune delta")
+        if int(document.get("version", 0)) > DELTA_VERSION:
+            raise DeltaError(f"{path}: delta format version {document.get('version')} is newer than this sceneedit")
+        try:
+            tensors = load_file(str(path))
+        except Exception as exc:  # safetensors raises several types for corrupt files
+            raise DeltaError(f"{path}: cannot read tensors ({exc})") from exc
+        return cls(tensors=tensors, generator=dict(document.get("generator", {})))
+
+    def check(self, generator: Generator, source: str = "fine-tune delta") -> None:
+        """Raise :class:`DeltaError` unless the delta fits ``generator``'s weights and shapes."""
+        have = generator_fingerprint(generator)
+        if self.generator.get("weights_hash") != have["weights_hash"]:
+            raise DeltaError(f"{source} was made for another generator (weights hash "
+                             f"{self.generator.get('weights_hash')}, loaded {have['weights_hash']})")
+        params = dict(generator.named_parameters())
+        for name, tensor in self.tensors.items():
+            if name not in params or tuple(params[name].shape) != tuple(tensor.shape):
+                raise DeltaError(f"{source}: tensor {name!r} does not fit the generator")
+
+
+def apply_delta(generator: Generator, delta: GeneratorDelta | None) -> Generator:
+    """A tuned copy of ``generator`` (``generator`` itself is unchanged); ``delta`` None returns it."""
+    if delta is None:
+        return generator
+    delta.check(generator)
+    tuned = copy.deepcopy(generator)
+    tuned._sceneedit_fingerprint = None
+    params = dict(tuned.named_parameters())
+    with torch.no_grad():
+        for name, tensor in delta.tensors.items():
+            params[name].add_(tensor.to(params[name].device, params[name].dtype))
+    tuned._sceneedit_base_fingerprint = generator_fingerprint(generator)
+    return tuned
+
+
+def pivotal_tuning(inverter: "Inverter", wp: torch.Tensor, target: torch.Tensor,
+                   progress: "Progress | None" = None, cancel: Callable[[], bool] | None = None,
+                   every: int = 5) -> tuple[GeneratorDelta, torch.Tensor]:
+    """Tune a copy of the synthesis weights around ``wp [1, L, D]``; return ``(delta, image)``."""
+    from .optimize import InversionCancelled, InversionProgress
+
+    settings = inverter.settings
+    original = inverter.generator
+    tuned = copy.deepcopy(original)
+    tuned.eval()
+    names = [n for n, _ in tuned.named_parameters() if n.startswith(TUNED_PREFIX)]
+    params = dict(tuned.named_parameters())
+    for name, p in params.items():
+        p.requires_grad_(name in names)
+    optimizer = torch.optim.Adam([params[n] for n in names], lr=settings.finetune_lr)
+    image = None
+    for step in range(settings.finetune_steps):
+        if cancel is not None and cancel():
+            raise InversionCancelled()
+        loss, image = inverter.loss(wp, target, generator=tuned, with_regularizers=False)
+        optimizer.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        optimizer.step()
+        if progress is not None and (step + 1) % every == 0:
+            progress(InversionProgress("finetune", step + 1, settings.finetune_steps,
+                                       to_uint8_images(image.detach())[0], float(psnr(image, target)[0])))
+    originals = dict(original.named_parameters())
+    with torch.no_grad():
+        tensors = {n: (params[n] - originals[n]).detach().cpu().float() for n in names}
+        final = tuned.synthesize(wp)
+    return GeneratorDelta(tensors=tensors, generator=generator_fingerprint(original)), final

@@ -1,0 +1,247 @@
+"""In-domain inversion: encoder start, then an optimization of the layer-wise code.
+
+``invert(generator, image)``: the encoder (trained on the generator's own samples) gives
+``wp0``; Adam then minimises, per image,
+
+    pixel_weight * MSE(G(wp), x) + perceptual_weight * P(G(wp), x)
+        + prior_weight * prior.penalty(wp) + encoder_weight * |(wp - E(G(wp))) / w_std|^2
+
+where ``P`` is the perceptual loss (:mod:`~sceneedit.inversion.losses`), the prior keeps every
+layer's code where the mapping puts codes (:mod:`~sceneedit.inversion.prior`) and the last
+term is IDInvert's domain regularizer (the code must be what the encoder reads back from its
+own image). Optional pivotal tuning (:mod:`~sceneedit.inversion.finetune`) follows.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..generators.base import Generator, to_uint8_images
+from .encoder import Encoder, find_encoder
+from .losses import make_perceptual_loss, pixel_loss, psnr
+from .prior import prior_for
+
+#: Below this PSNR (dB) after optimization the image is called out of the generator's domain.
+OUT_OF_DOMAIN_PSNR_DB = 22.0
+
+
+class InversionCancelled(Exception):
+    """The caller's ``cancel()`` returned True; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class InversionSettings:
+    """How an image is inverted. ``steps``: optimization steps of the code (0 = encoder only).
+    ``finetune_steps``: pivotal-tuning steps of the generator (0 = off, the default)."""
+
+    steps: int = 100
+    lr: float = 0.03
+    perceptual: str = "auto"
+    pixel_weight: float = 1.0
+    perceptual_weight: float = 0.05
+    prior_weight: float = 0.002
+    encoder_weight: float = 0.0
+    #: Optimize coordinates along the mapped codes' principal axes (variances floored at
+    #: this fraction of their mean; see CodePrior.soft_scale), 0 = optimize wp directly.
+    whiten_floor: float = 0.1
+    use_encoder: bool = True
+    finetune_steps: int = 0
+    finetune_lr: float = 3e-4
+    out_of_domain_psnr_db: float = OUT_OF_DOMAIN_PSNR_DB
+    #: Frames reported to ``progress`` (about this many over the whole run).
+    preview_frames: int = 20
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "finetune_steps", "preview_frames"):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("lr", "finetune_lr", "pixel_weight", "perceptual_weight", "prior_weight", "encoder_weight"):
+            value = float(getattr(self, name))
+            if not np.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+
+
+@dataclass(frozen=True)
+class InversionProgress:
+    """One live frame: ``phase`` ('encoder', 'code', 'finetune'), ``step`` of ``total``,
+    the current reconstruction uint8 ``[H, W, 3]`` and its PSNR in dB."""
+
+    phase: str
+    step: int
+    total: int
+    image: np.ndarray
+    psnr_db: float
+
+
+@dataclass
+class InversionResult:
+    """``wp``: float32 ``[L, D]``; ``reconstruction`` / ``target``: uint8 ``[H, W, 3]``;
+    ``psnr_db`` of the final reconstruction (after fine-tuning when used), ``code_psnr_db``
+    before it; ``delta``: the fine-tune's weight delta (None without fine-tuning)."""
+
+    wp: np.ndarray
+    reconstruction: np.ndarray
+    target: np.ndarray
+    psnr_db: float
+    code_psnr_db: float
+    seconds: float
+    perceptual: str
+    encoder_used: bool
+    steps: int
+    delta: Any = None
+    warning: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def out_of_domain(self) -> bool:
+        return self.warning is not None
+
+
+Progress = Callable[[InversionProgress], None]
+
+
+def image_to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """uint8 ``[H, W, 3]`` -> float ``[1, 3, H, W]`` in [-1, 1]."""
+    array = np.asarray(image)
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"expected a uint8 image [H, W, 3], got {array.dtype} {list(array.shape)}")
+    return torch.from_numpy(np.ascontiguousarray(array)).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+
+
+class Inverter:
+    """Inverts images into one generator's codes (holds the encoder, prior and losses)."""
+
+    def __init__(self, generator: Generator, settings: InversionSettings | None = None,
+                 encoder: Encoder | None | str = "auto") -> None:
+        self.generator = generator
+        self.settings = settings or InversionSettings()
+        self.encoder = find_encoder(generator) if encoder == "auto" else encoder
+        if self.encoder is not None:
+            self.encoder.to(generator.device).eval()
+            for parameter in self.encoder.parameters():
+                parameter.requires_grad_(False)
+        self.perceptual_name, self.perceptual = make_perceptual_loss(self.settings.perceptual, generator)
+        self.prior = prior_for(generator)
+
+    @property
+    def resolution(self) -> int:
+        return int(self.generator.resolution)
+
+    def start_code(self, target: torch.Tensor) -> torch.Tensor:
+        """The optimization's start ``[N, L, D]``: the encoder's reading, else the mean code."""
+        if self.encoder is not None and self.settings.use_encoder:
+            with torch.no_grad():
+                return self.encoder(target).float()
+        return self.prior.mean.expand(target.shape[0], -1, -1).clone()
+
+    def loss(self, wp: torch.Tensor, target: torch.Tensor, generator: Generator | None = None,
+             with_regularizers: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(total loss [N], image [N, 3, H, W])`` of codes ``wp`` against ``target``."""
+        s = self.settings
+        image = (generator or self.generator).synthesize(wp)
+        total = s.pixel_weight * pixel_loss(image, target)
+        if self.perceptual is not None and s.perceptual_weight > 0:
+            total = total + s.perceptual_weight * self.perceptual(image, target)
+        if with_regularizers and s.prior_weight > 0:
+            total = total + s.prior_weight * self.prior.penalty(wp)
+        if with_regularizers and s.encoder_weight > 0 and self.encoder is not None:
+            readback = self.encoder(image)
+            total = total + s.encoder_weight * ((wp - readback) / self.encoder.w_std).square().mean(dim=(1, 2))
+        return total, image
+
+    def invert(self, image: np.ndarray, progress: Progress | None = None,
+               cancel: Callable[[], bool] | None = None) -> InversionResult:
+        """Invert one uint8 ``[R, R, 3]`` image (R = the generator's resolution)."""
+        if image.shape[:2] != (self.resolution, self.resolution):
+            raise ValueError(f"image is {image.shape[1]}x{image.shape[0]}, the generator draws "
+                             f"{self.resolution}x{self.resolution} (load it with load_image_for_inversion)")
+        s = self.settings
+        started = time.perf_counter()
+        generator = self.generator
+        parameters = list(generator.parameters())
+        was_training = generator.training
+        flags = [p.requires_grad for p in parameters]
+        generator.eval()
+        try:
+            for p in parameters:
+                p.requires_grad_(False)
+            target = image_to_tensor(image, generator.device)
+            wp = self.start_code(target)
+            every = max(1, (s.steps + s.finetune_steps) // max(1, s.preview_frames))
+            if progress is not None:
+                with torch.no_grad():
+                    first = generator.synthesize(wp)
+                progress(InversionProgress("encoder", 0, s.steps, to_uint8_images(first)[0], float(psnr(first, target)[0])))
+            if s.whiten_floor > 0:
+                scale = self.prior.soft_scale(s.whiten_floor)
+                u = self.prior.to_coordinates(wp, scale).detach().requires_grad_(True)
+                variable = u
+
+                def code() -> torch.Tensor:
+                    return self.prior.from_coordinates(u, scale)
+            else:
+                variable = wp.detach().requires_grad_(True)
+
+                def code() -> torch.Tensor:
+                    return variable
+            optimizer = torch.optim.Adam([variable], lr=s.lr)
+            for step in range(s.steps):
+                if cancel is not None and cancel():
+                    raise InversionCancelled()
+                # Cosine decay of the learning rate over the last half.
+                fraction = step / max(1, s.steps)
+                for group in optimizer.param_groups:
+                    group["lr"] = s.lr * (1.0 if fraction < 0.5 else 0.5 * (1 + np.cos(np.pi * (fraction - 0.5) * 2)))
+                loss, current = self.loss(code(), target)
+                optimizer.zero_grad(set_to_none=True)
+                loss.sum().backward()
+                optimizer.step()
+                if progress is not None and (step + 1) % every == 0:
+                    progress(InversionProgress("code", step + 1, s.steps, to_uint8_images(current.detach())[0],
+                                               float(psnr(current, target)[0])))
+            with torch.no_grad():
+                wp = code().detach()
+                reconstruction = generator.synthesize(wp)
+            code_psnr = float(psnr(reconstruction, target)[0])
+            delta = None
+            final = reconstruction
+            if s.finetune_steps > 0:
+                from .finetune import pivotal_tuning
+
+                delta, final = pivotal_tuning(self, wp, target, progress=progress, cancel=cancel, every=every)
+        finally:
+            for p, flag in zip(parameters, flags):
+                p.requires_grad_(flag)
+            generator.train(was_training)
+        final_psnr = float(psnr(final, target)[0])
+        warning = None
+        if code_psnr < s.out_of_domain_psnr_db:
+            warning = (f"reconstruction PSNR {code_psnr:.1f} dB is below {s.out_of_domain_psnr_db:.0f} dB: the image "
+                       f"looks out of the generator's domain, so edits may not behave")
+        return InversionResult(
+            wp=wp[0].cpu().numpy().astype(np.float32), reconstruction=to_uint8_images(final)[0],
+            target=np.asarray(image, dtype=np.uint8), psnr_db=final_psnr, code_psnr_db=code_psnr,
+            seconds=time.perf_counter() - started, perceptual=self.perceptual_name,
+            encoder_used=self.encoder is not None and s.use_encoder, steps=s.steps, delta=delta, warning=warning,
+            info={"prior_radius": [round(float(x), 3) for x in self.prior.radius(wp)[0]]},
+        )
+
+    def with_settings(self, **changes: Any) -> "Inverter":
+        """A copy with some settings changed (shares the encoder, prior and losses)."""
+        other = object.__new__(Inverter)
+        other.__dict__.update(self.__dict__)
+        other.settings = replace(self.settings, **changes)
+        if "perceptual" in changes:
+            other.perceptual_name, other.perceptual = make_perceptual_loss(other.settings.perceptual, self.generator)
+        return other
+
+
+def invert_image(generator: Generator, image: np.ndarray, settings: InversionSettings | None = None,
+                 progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> InversionResult:
+    """One-shot :meth:`Inverter.invert` (builds the inverter; reuse an :class:`Inverter` for many)."""
+    return Inverter(generator, settings).invert(image, progress=progress, cancel=cancel)

@@ -1,0 +1,55 @@
+"""Files an inversion writes: ``<stem>.npy`` (the code ``[L, D]`` float32), ``<stem>.png``
+(the reconstruction) and, after fine-tuning, ``<stem>.delta.safetensors`` (the weight delta)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..files import atomic_path
+from ..imaging import save_png
+from .finetune import GeneratorDelta
+from .optimize import InversionResult
+
+DELTA_SUFFIX = ".delta.safetensors"
+
+
+def delta_path_for(code_path: str | os.PathLike) -> Path:
+    """Where the fine-tune delta of the code ``X.npy`` lives: ``X.delta.safetensors``."""
+    path = Path(code_path)
+    return path.with_name(path.stem + DELTA_SUFFIX)
+
+
+def save_inversion(result: InversionResult, out_dir: str | os.PathLike, stem: str) -> dict[str, Path]:
+    """Write the code, the reconstruction and (when fine-tuned) the delta; return their paths."""
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    code_path = folder / f"{stem}.npy"
+    with atomic_path(code_path) as tmp:
+        np.save(tmp, np.asarray(result.wp, dtype=np.float32))
+    paths = {"code": code_path, "reconstruction": save_png(result.reconstruction, folder / f"{stem}.png")}
+    delta_path = delta_path_for(code_path)
+    if result.delta is not None:
+        paths["delta"] = result.delta.save(delta_path)
+    elif delta_path.exists():
+        delta_path.unlink()  # a stale delta from an earlier fine-tuned run would not fit this code
+    return paths
+
+
+def load_inverted_code(path: str | os.PathLike, num_layers: int, w_dim: int) -> tuple[np.ndarray, GeneratorDelta | None]:
+    """``(wp [L, D] float32, delta or None)`` from ``X.npy`` and, if present, ``X.delta.safetensors``."""
+    path = Path(path)
+    try:
+        wp = np.asarray(np.load(path, allow_pickle=False), dtype=np.float32)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable .npy code ({exc})") from None
+    if wp.ndim == 3 and wp.shape[0] == 1:
+        wp = wp[0]
+    if wp.shape != (num_layers, w_dim):
+        raise ValueError(f"{path}: code has shape {list(wp.shape)}, the generator needs [{num_layers}, {w_dim}]")
+    if not np.all(np.isfinite(wp)):
+        raise ValueError(f"{path}: code holds NaN or infinite values")
+    delta_path = delta_path_for(path)
+    return wp, GeneratorDelta.load(delta_path) if delta_path.is_file() else None

@@ -1,0 +1,214 @@
+"""GAN inversion core: picture loading, the optimization, pivotal tuning, encoder training, CLI."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sceneedit.generators.checkpoints import save_generator
+from sceneedit.generators.stylegan import StyleGANGenerator
+from sceneedit.inversion import (
+    GeneratorDelta,
+    ImageLoadError,
+    InversionCancelled,
+    InversionSettings,
+    Inverter,
+    apply_delta,
+    load_encoder,
+    load_image_for_inversion,
+    load_inverted_code,
+    save_inversion,
+)
+from sceneedit.inversion.encoder import EncoderError
+from sceneedit.inversion.finetune import DeltaError
+from sceneedit.inversion.losses import MultiScaleSSIMLoss, psnr
+from sceneedit.inversion.prior import prior_for
+from sceneedit.inversion.train import EncoderTrainingConfig, train_encoder
+
+
+def tiny_generator(seed: int = 0) -> StyleGANGenerator:
+    torch.manual_seed(seed)
+    return StyleGANGenerator(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, fmaps_base=64,
+                             fmaps_max=32, name=f"tiny{seed}").eval().requires_grad_(False)
+
+
+def sample_image(generator, seed: int = 3) -> np.ndarray:
+    with torch.no_grad():
+        image = generator.synthesize(generator.map(generator.sample_z(1, seed), truncation_psi=1.0))
+    return ((image[0].permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+
+
+FAST = dict(steps=25, lr=0.05, perceptual="ssim", preview_frames=5)
+
+
+# ----- loading pictures -------------------------------------------------------------------
+def test_center_crop_and_resize(tmp_path):
+    # 30 x 10: the middle 10 x 10 square is blue; the side bands (red, green) are cropped away.
+    array = np.zeros((10, 30, 3), np.uint8)
+    array[:, :10] = (255, 0, 0)
+    array[:, 10:20] = (0, 0, 255)
+    array[:, 20:] = (0, 255, 0)
+    Image.fromarray(array).save(tmp_path / "wide.png")
+    out = load_image_for_inversion(tmp_path / "wide.png", 8)
+    assert out.shape == (8, 8, 3) and out.dtype == np.uint8
+    assert np.abs(out[2:6, 2:6].astype(int) - (0, 0, 255)).max() <= 2
+
+
+def test_grayscale_alpha_and_16_bit_are_converted(tmp_path):
+    gray = np.tile(np.linspace(0, 255, 16, dtype=np.uint8), (16, 1))
+    Image.fromarray(gray, mode="L").save(tmp_path / "gray.png")
+    out = load_image_for_inversion(tmp_path / "gray.png", 16)
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 0], out[..., 2])
+    rgba = np.zeros((16, 16, 4), np.uint8)  # fully transparent black -> white
+    rgba[:8, :, :] = (10, 20, 30, 255)  # top half opaque
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "alpha.png")
+    out = load_image_for_inversion(tmp_path / "alpha.png", 16)
+    assert (out[12:] == 255).all() and np.abs(out[:6].astype(int) - (10, 20, 30)).max() <= 1
+    deep = (np.arange(16 * 16, dtype=np.uint16).reshape(16, 16) * 256)
+    Image.fromarray(deep).save(tmp_path / "deep.png")
+    out = load_image_for_inversion(tmp_path / "deep.png", 16)
+    assert out[0, 0, 0] < out[-1, -1, 0]
+
+
+def _png_header_only(path: Path, width: int, height: int) -> None:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 7)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("case", ["empty", "text", "huge", "truncated", "missing", "folder"])
+def test_bad_pictures_get_one_clear_error(tmp_path, case):
+    path = tmp_path / f"{case}.png"
+    if case == "empty":
+        path.write_bytes(b"")
+    elif case == "text":
+        path.write_text("not a picture")
+    elif case == "huge":
+        _png_header_only(path, 20000, 20000)  # a 20,000 x 20,000 header: refused before decoding
+    elif case == "truncated":
+        Image.fromarray(np.zeros((64, 64, 3), np.uint8) + 90).save(tmp_path / "full.jpg")
+        path = tmp_path / "truncated.jpg"
+        path.write_bytes((tmp_path / "full.jpg").read_bytes()[:200])
+    elif case == "folder":
+        path.mkdir()
+    with pytest.raises(ImageLoadError) as info:
+        load_image_for_inversion(path, 16)
+    assert str(path) in str(info.value)
+
+
+# ----- losses and prior ---------------------------------------------------------------------
+def test_ms_ssim_is_zero_for_identical_images_and_grows_with_noise():
+    loss = MultiScaleSSIMLoss()
+    image = torch.rand(2, 3, 64, 64) * 2 - 1
+    assert loss(image, image).abs().max() < 1e-4
+    small = loss(image + 0.05 * torch.randn_like(image), image)
+    large = loss(image + 0.5 * torch.randn_like(image), image)
+    assert (small > 0).all() and (large > small).all()
+
+
+def test_prior_penalty_is_small_for_mapped_codes_and_large_off_domain():
+    generator = tiny_generator()
+    prior = prior_for(generator)
+    codes = generator.map(generator.sample_z(64, 123), truncation_psi=1.0)
+    far = codes + 3.0 * torch.randn_like(codes)
+    assert prior.penalty(codes).mean() < 0.3 < prior.penalty(far).mean()
+
+
+# ----- inversion --------------------------------------------------------------------------
+def test_inversion_improves_on_the_start_reports_progress_and_writes_files(tmp_path):
+    generator = tiny_generator()
+    image = sample_image(generator)
+    frames = []
+    inverter = Inverter(generator, InversionSettings(**FAST), encoder=None)
+    start = generator.synthesize(inverter.prior.mean[None])
+    start_psnr = float(psnr(start, torch.from_numpy(image).permute(2, 0, 1)[None].float() / 127.5 - 1)[0])
+    result = inverter.invert(image, progress=frames.append)
+    assert result.wp.shape == (generator.num_layers, generator.w_dim) and result.wp.dtype == np.float32
+    assert result.reconstruction.shape == (16, 16, 3)
+    assert result.psnr_db > start_psnr + 1.0
+    assert result.delta is None and result.perceptual == "ssim"
+    assert frames and frames[-1].phase == "code" and frames[-1].step == FAST["steps"]
+    paths = save_inversion(result, tmp_path, "room")
+    wp, delta = load_inverted_code(paths["code"], generator.num_layers, generator.w_dim)
+    assert np.array_equal(wp, result.wp) and delta is None
+
+
+def test_cancel_stops_the_inversion():
+    generator = tiny_generator()
+    calls = []
+
+    def cancel() -> bool:
+        calls.append(1)
+        return len(calls) > 3
+
+    with pytest.raises(InversionCancelled):
+        Inverter(generator, InversionSettings(**FAST), encoder=None).invert(sample_image(generator), cancel=cancel)
+    assert not any(p.requires_grad for p in generator.parameters())  # left as it was
+
+
+def test_pivotal_tuning_beats_the_code_alone_and_is_an_undoable_delta(tmp_path):
+    generator = tiny_generator()
+    before = {k: v.clone() for k, v in generator.state_dict().items()}
+    other = tiny_generator(seed=1)
+    image = sample_image(other)  # another generator's picture: the code alone fits it poorly
+    settings = InversionSettings(**{**FAST, "finetune_steps": 30, "finetune_lr": 3e-3})
+    result = Inverter(generator, settings, encoder=None).invert(image)
+    assert result.delta is not None and result.psnr_db > result.code_psnr_db + 0.5
+    assert all(torch.equal(before[k], v) for k, v in generator.state_dict().items())  # untouched
+    paths = save_inversion(result, tmp_path, "photo")
+    wp, delta = load_inverted_code(paths["code"], generator.num_layers, generator.w_dim)
+    tuned = apply_delta(generator, delta)
+    with torch.no_grad():
+        replay = tuned.synthesize(torch.from_numpy(wp)[None])
+    target = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 127.5 - 1
+    assert abs(float(psnr(replay, target)[0]) - result.psnr_db) < 0.05
+    with pytest.raises(DeltaError):
+        apply_delta(other, delta)
+    with pytest.raises(DeltaError):
+        GeneratorDelta.load(paths["code"])
+
+
+# ----- encoder ---------------------------------------------------------------------------------
+def test_encoder_training_resumes_and_the_file_refuses_another_generator(tmp_path):
+    generator = tiny_generator()
+    config = EncoderTrainingConfig(steps=6, batch_size=4, perceptual="ssim", checkpoint_every=3, log_every=3)
+    lines = []
+    train_encoder(generator, tmp_path / "run", EncoderTrainingConfig(**{**config.__dict__, "steps": 3}), log=lines.append)
+    out = train_encoder(generator, tmp_path / "run", config, log=lines.append)
+    assert any("resumed at step 3" in line for line in lines)
+    encoder = load_encoder(out, generator)
+    wp = encoder(torch.zeros(2, 3, 16, 16))
+    assert wp.shape == (2, generator.num_layers, generator.w_dim)
+    with pytest.raises(EncoderError):
+        load_encoder(out, tiny_generator(seed=1))
+    result = Inverter(generator, InversionSettings(**{**FAST, "steps": 0}), encoder=encoder).invert(sample_image(generator))
+    assert result.encoder_used
+
+
+# ----- command line ------------------------------------------------------------------------
+def test_cli_invert_writes_code_reconstruction_and_a_line_per_image(tmp_path, capsys):
+    from sceneedit.cli import main
+
+    generator = tiny_generator()
+    generator_path = save_generator(generator, tmp_path / "tiny.safetensors")
+    Image.fromarray(sample_image(generator)).resize((40, 30)).save(tmp_path / "a.jpg")
+    Image.fromarray(sample_image(generator, 5)).convert("L").save(tmp_path / "b.png")
+    code = main(["invert", str(tmp_path / "a.jpg"), str(tmp_path / "b.png"), "-g", str(generator_path),
+                 "--out", str(tmp_path / "out"), "--steps", "5", "--encoder", "none", "--perceptual", "ssim"])
+    assert code == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "PSNR" in line]
+    assert len(lines) == 2 and all(" s -> " in line for line in lines)
+    for stem in ("a", "b"):
+        assert np.load(tmp_path / "out" / f"{stem}.npy").shape == (generator.num_layers, generator.w_dim)
+        assert Image.open(tmp_path / "out" / f"{stem}.png").size == (16, 16)
+    (tmp_path / "bad.png").write_bytes(b"")
+    assert main(["invert", str(tmp_path / "bad.png"), "-g", str(generator_path), "--out", str(tmp_path / "o2")]) == 2
+    assert "bad.png: the file is empty" in capsys.readouterr().err
