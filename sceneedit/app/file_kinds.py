@@ -8,6 +8,8 @@ from pathlib import Path
 
 #: Suffixes of foreign generator checkpoints (genforce .pth, NVIDIA .pkl, rosinality .pt).
 GENERATOR_SUFFIXES = (".pth", ".pkl", ".pt", ".bin")
+#: Suffixes of pictures (opened by inverting them into the generator's codes).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 #: Safetensors metadata keys: ours for generators, the bundle format's for bundles.
 GENERATOR_METADATA_KEY = "sceneedit"
 BUNDLE_METADATA_KEY = "sceneedit_bundle"
@@ -36,7 +38,7 @@ def safetensors_metadata(path: Path) -> dict[str, str] | None:
 
 
 def classify_path(path: str | Path) -> str:
-    """``"generator"``, ``"bundle"`` or ``"recipe"`` for ``path``.
+    """``"generator"``, ``"bundle"``, ``"recipe"`` or ``"image"`` for ``path``.
 
     Folders holding ``pytorch_model.bin`` are generators (BigGAN); other folders are HiGAN
     boundary folders (bundles). ``.json`` files are recipes. A safetensors file is a
@@ -49,6 +51,8 @@ def classify_path(path: str | Path) -> str:
     suffix = path.suffix.lower()
     if suffix == ".json":
         return "recipe"
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
     if suffix in GENERATOR_SUFFIXES:
         return "generator"
     meta = safetensors_metadata(path)

@@ -36,6 +36,7 @@ from .docks.history import HistoryDock
 from .docks.jitter import JitterDock
 from .docks.latent import LatentDock
 from .drag_tool import DragTool
+from .invert_tool import InvertTool
 from .file_kinds import classify_path
 from .qt_utils import SessionLink, icon
 from .settings import RECENT_KINDS, STATE_VERSION, WindowSettings
@@ -124,6 +125,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_status_bar()
         self.drag_tool = DragTool(self)  # point-and-drag editing (its own toolbar and actions)
+        self.invert_tool = InvertTool(self)  # File ▸ Open image…: GAN inversion of a picture
         self._restore_layout()
         self._update_enabled()
         self.canvas.set_message("No generator loaded.\nFile ▸ Open generator… (Ctrl+O)")
@@ -190,7 +192,7 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
+        file_menu = self.file_menu = bar.addMenu("&File")
         file_menu.addActions([self.open_generator_action, self.import_bundle_action, self.import_folder_action])
         file_menu.addSeparator()
         file_menu.addActions([self.open_recipe_action, self.save_recipe_action])
@@ -284,6 +286,8 @@ class MainWindow(QMainWindow):
             dock.set_session(session)
         self.undo.set_session(session)
         self.drag_tool.set_session(session)
+        if hasattr(self, "invert_tool"):
+            self.invert_tool.update_enabled()
         self._update_status()
         self._update_enabled()
         self.canvas.set_image(None)
@@ -369,7 +373,9 @@ class MainWindow(QMainWindow):
             self.frame_shown.emit(result.stamp)
             return
         if result.kind == "base":
-            self.canvas.set_base_image(result.image)
+            # An inverted picture's code compares with the picture itself.
+            photo = self.invert_tool.photo_for(result.wp)
+            self.canvas.set_base_image(result.image if photo is None else photo)
             return
         self.last_error = None
         self.canvas.set_message("")
@@ -513,9 +519,13 @@ class MainWindow(QMainWindow):
         refused with a dialog and the current edit is kept."""
         from sceneedit.editing.session import EditSession
 
+        from sceneedit.inversion.finetune import base_generator_of
+        from sceneedit.inversion.recipes import generator_for_recipe
+
         try:
             recipe = EditSession.load_recipe(path)
-            session = EditSession.from_recipe(recipe, self.session.generator, self.session.bundle,
+            generator = generator_for_recipe(recipe, base_generator_of(self.session.generator), path)
+            session = EditSession.from_recipe(recipe, generator, self.session.bundle,
                                               source=str(path))
         except (ValueError, KeyError, OSError) as exc:
             self._error("Open recipe", str(exc))
@@ -534,8 +544,10 @@ class MainWindow(QMainWindow):
             return
         if not path.endswith(".json"):
             path += ".json"
-        try:
-            self.session.save_recipe(path)
+        from sceneedit.inversion.recipes import save_recipe_with_delta
+
+        try:  # a fine-tuned generator's weight delta goes beside the recipe
+            save_recipe_with_delta(self.session.to_recipe(), self.session.generator, path)
         except (ValueError, OSError) as exc:
             self._error("Save recipe", str(exc))
             return
@@ -575,7 +587,12 @@ class MainWindow(QMainWindow):
             self._error("Open", f"{path}: no such file or folder")
             return
         kind = kind or classify_path(path)
-        if kind == "generator":
+        if kind == "image":
+            if self.session is None:
+                self._error("Open image", "Open a generator first: a picture is inverted into its codes.")
+            else:
+                self.invert_tool.invert_path(path)
+        elif kind == "generator":
             self.open_generator(path)
         elif kind == "recipe":
             if self.session is None:

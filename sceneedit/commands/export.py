@@ -160,6 +160,11 @@ def _run(args: argparse.Namespace) -> int:
         bundle = load_bundle(args.bundle)
         for warning in check_compatible(bundle, generator, allow_hash_mismatch=args.allow_hash_mismatch):
             print(f"sceneedit export: warning: {warning}", file=sys.stderr)
+    if args.recipe is not None:  # a recipe from a fine-tuned inversion carries a weight delta
+        from ..editing.recipe import load_recipe
+        from ..inversion.recipes import generator_for_recipe
+
+        generator = generator_for_recipe(load_recipe(args.recipe), generator, args.recipe)
     job = _build_job(args, generator, bundle)
 
     stop = threading.Event()

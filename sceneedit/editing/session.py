@@ -247,13 +247,18 @@ class EditSession:
         psi = _finite(psi, "truncation_psi")
         self._change({"op": "set_truncation", "psi": psi}, merge, ("set_truncation",))
 
-    def set_base_code(self, wp: np.ndarray) -> None:
+    def set_base_code(self, wp: np.ndarray, source: str | None = None) -> None:
         """Use an explicit code ``wp`` float ``[L, D]`` as the base (``seed`` becomes None).
 
         Explicit codes are taken as they are: the truncation-aware step scaling applies
         only to codes the session maps from a seed (whose truncation it knows).
+        ``source``: where the code came from (say, the inverted picture's file name), shown in
+        the history label and kept in recipes.
         """
-        self._change({"op": "set_base_code", "wp": self._check_wp(wp)}, False, None)
+        op: dict[str, Any] = {"op": "set_base_code", "wp": self._check_wp(wp)}
+        if source:
+            op["source"] = str(source)
+        self._change(op, False, None)
 
     # ----- concepts --------------------------------------------------------------------
     def _settings(self, name: str) -> ConceptSettings:
@@ -707,7 +712,7 @@ class EditSession:
         elif kind == "set_truncation":
             self.set_truncation(op["psi"])
         elif kind == "set_base_code":
-            self.set_base_code(np.asarray(op["wp"], dtype=np.float32))
+            self.set_base_code(np.asarray(op["wp"], dtype=np.float32), op.get("source"))
         elif kind == "set_strength":
             self.set_strength(op["concept"], op["value"])
         elif kind == "set_layer_strengths":
@@ -823,7 +828,7 @@ class EditSession:
         if kind == "set_truncation":
             return f"Truncation {op['psi']:.2f}"
         if kind == "set_base_code":
-            return "Base code"
+            return f"Base code: {op['source']}" if op.get("source") else "Base code"
         if kind == "reset_all":
             return "Reset all"
         if kind == "drag":

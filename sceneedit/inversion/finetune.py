@@ -93,15 +93,30 @@ def apply_delta(generator: Generator, delta: GeneratorDelta | None) -> Generator
     """A tuned copy of ``generator`` (``generator`` itself is unchanged); ``delta`` None returns it."""
     if delta is None:
         return generator
+    generator = base_generator_of(generator)  # never stack a delta on a tuned copy
     delta.check(generator)
+    base = generator_fingerprint(generator)
     tuned = copy.deepcopy(generator)
-    tuned._sceneedit_fingerprint = None
     params = dict(tuned.named_parameters())
     with torch.no_grad():
         for name, tensor in delta.tensors.items():
             params[name].add_(tensor.to(params[name].device, params[name].dtype))
-    tuned._sceneedit_base_fingerprint = generator_fingerprint(generator)
+    # The tuned copy answers to the base generator's fingerprint, so the base's bundles and
+    # recipes apply to it; ``delta`` says what was added (recipes store it beside themselves).
+    tuned._sceneedit_fingerprint = base
+    tuned._sceneedit_delta = delta
+    tuned._sceneedit_base_generator = generator
     return tuned
+
+
+def delta_of(generator: Generator) -> GeneratorDelta | None:
+    """The fine-tune delta ``generator`` was made with by :func:`apply_delta`, else None."""
+    return getattr(generator, "_sceneedit_delta", None)
+
+
+def base_generator_of(generator: Generator) -> Generator:
+    """The untuned generator a tuned copy came from (``generator`` itself when not tuned)."""
+    return getattr(generator, "_sceneedit_base_generator", None) or generator
 
 
 def pivotal_tuning(inverter: "Inverter", wp: torch.Tensor, target: torch.Tensor,

@@ -1,0 +1,119 @@
+"""File ▸ Open image / dropping a picture: inversion on the worker thread (offscreen Qt, tiny StyleGAN)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDropEvent  # noqa: E402
+
+from sceneedit.editing.session import EditSession  # noqa: E402
+from sceneedit.inversion import InversionSettings  # noqa: E402
+
+from gui_support import WAIT_MS, open_main_window, tiny_generator  # noqa: E402
+from qt_guard import no_qthread_left_running  # noqa: E402,F401  (autouse fixture)
+
+
+@pytest.fixture(scope="module")
+def generator():
+    return tiny_generator()
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, generator, monkeypatch):
+    monkeypatch.setattr("sceneedit.app.window.QMessageBox.critical", lambda *a, **k: None)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = open_main_window(qtbot, settings, EditSession(generator, None, seed=3))
+    win.invert_tool.settings = InversionSettings(steps=12, lr=0.05, perceptual="ssim", preview_frames=4)
+    win.invert_tool.encoder = None
+    win.show()
+    qtbot.waitUntil(win.render_idle, timeout=WAIT_MS)
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def picture(tmp_path, generator):
+    with torch.no_grad():
+        image = generator.synthesize(generator.map(generator.sample_z(1, 11), truncation_psi=1.0))
+    array = ((image[0].permute(1, 2, 0) + 1) * 127.5).clamp(0, 255).round().to(torch.uint8).numpy()
+    path = tmp_path / "photo.png"
+    Image.fromarray(array).resize((24, 20)).save(path)  # not square: center-cropped
+    return path
+
+
+def test_open_image_inverts_on_the_worker_and_becomes_the_base_scene(qtbot, window, picture):
+    steps_before = len(window.session.history)
+    with qtbot.waitSignal(window.invert_tool.inversion_finished, timeout=WAIT_MS) as blocker:
+        assert window.invert_tool.invert_path(picture)
+        assert window.invert_tool.cancel_action.isEnabled()
+    result = blocker.args[0]
+    assert result is not None and window.invert_tool.frames_streamed > 0
+    assert np.array_equal(window.session.base_wp, result.wp)
+    history = window.session.history
+    assert len(history) == steps_before + 1 and history[-1] == "Base code: photo.png"
+    dock = window.history_dock.list
+    assert dock.item(dock.count() - 1).text().endswith("Base code: photo.png")  # History shows it
+    qtbot.waitUntil(window.render_idle, timeout=WAIT_MS)
+    window.compare_button.pressed.emit()
+    assert np.array_equal(window.canvas.image_array(), result.target)  # Compare shows the picture
+    window.compare_button.released.emit()
+    window.undo_action.trigger()
+    assert window.session.seed == 3  # undo goes back to the previous scene
+
+
+def test_cancel_keeps_the_previous_scene(qtbot, window, picture):
+    window.invert_tool.settings = InversionSettings(steps=100000, perceptual="ssim", preview_frames=1000)
+    history = list(window.session.history)
+    with qtbot.waitSignal(window.invert_tool.inversion_finished, timeout=WAIT_MS) as blocker:
+        window.invert_tool.invert_path(picture)
+        qtbot.waitUntil(lambda: window.invert_tool.frames_streamed > 0, timeout=WAIT_MS)
+        window.invert_tool.cancel_action.trigger()
+    assert blocker.args[0] is None
+    assert window.session.history == history and window.session.seed == 3
+    qtbot.waitUntil(window.render_idle, timeout=WAIT_MS)
+
+
+def test_dropping_a_picture_inverts_it_and_a_bad_one_gets_an_error(qtbot, window, picture, tmp_path):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(picture))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.invert_tool.inversion_finished, timeout=WAIT_MS):
+        window.dropEvent(event)
+    assert window.session.history[-1] == "Base code: photo.png"
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    history = list(window.session.history)
+    with qtbot.waitSignal(window.invert_tool.inversion_finished, timeout=WAIT_MS) as blocker:
+        window.open_path(bad)
+    assert blocker.args[0] is None and "broken.jpg" in window.invert_tool.last_error
+    assert window.session.history == history
+
+
+def test_fine_tune_moves_to_a_tuned_copy_saves_its_delta_and_can_be_dropped(qtbot, window, picture, tmp_path):
+    window.invert_tool.settings = InversionSettings(steps=8, perceptual="ssim", finetune_steps=8, finetune_lr=3e-3)
+    base_generator = window.session.generator
+    with qtbot.waitSignal(window.invert_tool.inversion_finished, timeout=WAIT_MS) as blocker:
+        window.invert_tool.invert_path(picture)
+    result = blocker.args[0]
+    assert result.delta is not None and window.session.generator is not base_generator
+    assert window.invert_tool.drop_finetune_action.isEnabled()
+    recipe_path = tmp_path / "edit.json"
+    from sceneedit.inversion.recipes import generator_for_recipe, save_recipe_with_delta
+
+    save_recipe_with_delta(window.session.to_recipe(), window.session.generator, recipe_path)
+    assert (tmp_path / "edit.delta.safetensors").is_file()
+    replayed = generator_for_recipe(EditSession.load_recipe(recipe_path), base_generator, recipe_path)
+    replay = EditSession.from_recipe(EditSession.load_recipe(recipe_path), replayed)
+    from sceneedit.render import render
+
+    assert np.array_equal(render(replay.generator, replay.state()).image,
+                          render(window.session.generator, window.session.state()).image)
+    qtbot.waitUntil(window.render_idle, timeout=WAIT_MS)
+    window.invert_tool.drop_finetune_action.trigger()
+    assert window.session.generator is base_generator
+    assert np.array_equal(window.session.base_wp, result.wp)
+    qtbot.waitUntil(window.render_idle, timeout=WAIT_MS)
