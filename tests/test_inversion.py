@@ -29,7 +29,7 @@ from sceneedit.inversion.encoder import EncoderError
 from sceneedit.inversion.finetune import DeltaError
 from sceneedit.inversion.losses import MultiScaleSSIMLoss, psnr
 from sceneedit.inversion.prior import prior_for
-from sceneedit.inversion.train import EncoderTrainingConfig, train_encoder
+from sceneedit.inversion.train import EncoderTrainingConfig, fit_linear_encoder, train_encoder
 
 
 def tiny_generator(seed: int = 0) -> StyleGANGenerator:
@@ -193,6 +193,24 @@ def test_encoder_training_resumes_and_the_file_refuses_another_generator(tmp_pat
     assert result.encoder_used
 
 
+def test_linear_encoder_fit_resumes_and_reads_codes_back_better_than_the_mean(tmp_path):
+    generator = tiny_generator()
+    lines = []
+    fit_linear_encoder(generator, tmp_path / "lin", samples=256, chunk=128, thumb=8, log=lines.append)
+    assert any("256/256" in line for line in lines)
+    # A second call with more samples resumes from the stored statistics.
+    out = fit_linear_encoder(generator, tmp_path / "lin", samples=512, chunk=128, thumb=8, log=lines.append)
+    assert any("resumed at 256 samples" in line for line in lines)
+    encoder = load_encoder(out, generator)
+    assert encoder.config.kind == "linear"
+    with torch.no_grad():
+        wp = generator.map(generator.sample_z(64, 999), truncation_psi=1.0)
+        images = generator.synthesize(wp)
+        error = ((encoder(images) - wp) / encoder.w_std).square().mean()
+        baseline = ((encoder.w_mean - wp) / encoder.w_std).square().mean()
+    assert error < 0.8 * baseline
+
+
 # ----- command line ------------------------------------------------------------------------
 def test_cli_invert_writes_code_reconstruction_and_a_line_per_image(tmp_path, capsys):
     from sceneedit.cli import main
@@ -212,3 +230,27 @@ def test_cli_invert_writes_code_reconstruction_and_a_line_per_image(tmp_path, ca
     (tmp_path / "bad.png").write_bytes(b"")
     assert main(["invert", str(tmp_path / "bad.png"), "-g", str(generator_path), "--out", str(tmp_path / "o2")]) == 2
     assert "bad.png: the file is empty" in capsys.readouterr().err
+
+
+def test_cli_recipe_from_a_fine_tuned_inversion_replays_in_export(tmp_path, capsys):
+    from sceneedit.cli import main
+    from sceneedit.render import render
+    from sceneedit.editing.session import EditSession
+
+    generator = tiny_generator()
+    generator_path = save_generator(generator, tmp_path / "tiny.safetensors")
+    Image.fromarray(sample_image(tiny_generator(seed=2))).save(tmp_path / "photo.png")
+    assert main(["invert", str(tmp_path / "photo.png"), "-g", str(generator_path), "--out", str(tmp_path / "inv"),
+                 "--steps", "5", "--finetune", "10", "--encoder", "none", "--perceptual", "ssim"]) == 0
+    recipe_path = tmp_path / "inv" / "photo.recipe.json"
+    assert (tmp_path / "inv" / "photo.delta.safetensors").is_file()
+    assert main(["export", "-g", str(generator_path), "--recipe", str(recipe_path), "--timeline",
+                 "--out", str(tmp_path / "exp"), "--formats", "png", "--quiet"]) == 0
+    frames = sorted((tmp_path / "exp").rglob("*.png"))
+    assert frames
+    wp, delta = load_inverted_code(tmp_path / "inv" / "photo.npy", generator.num_layers, generator.w_dim)
+    tuned = apply_delta(generator, delta)
+    expected = render(tuned, EditSession.from_recipe(EditSession.load_recipe(recipe_path), tuned).state()).image
+    assert np.array_equal(np.asarray(Image.open(frames[-1]).convert("RGB")), expected)
+    untuned = render(generator, EditSession.from_recipe(EditSession.load_recipe(recipe_path), generator).state()).image
+    assert not np.array_equal(untuned, expected)  # the delta was applied

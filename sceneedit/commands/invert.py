@@ -4,10 +4,12 @@ Examples::
 
     sceneedit invert photo.jpg room2.png --out inverted/          # the default generator
     sceneedit invert photo.jpg --finetune 100 --out inverted/     # + pivotal tuning (a weight delta)
-    sceneedit synth -g resources/default_generator.safetensors --codes inverted/photo.npy --out check/
+    sceneedit export --recipe inverted/photo.recipe.json --sweep indoor_lighting=-2:2 --out out/photo
 
-Writes ``<stem>.npy`` (the code ``[L, D]``), ``<stem>.png`` (the reconstruction) and, with
-``--finetune``, ``<stem>.delta.safetensors``; prints one line per image with PSNR and seconds.
+Writes ``<stem>.npy`` (the code ``[L, D]``), ``<stem>.png`` (the reconstruction),
+``<stem>.recipe.json`` (a recipe starting from the code: ``sceneedit export --recipe``) and,
+with ``--finetune``, ``<stem>.delta.safetensors`` (named by the recipe); prints one line per
+image with PSNR and seconds.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from ..device import resolve_device
     from ..generators import load_generator
     from ..inversion import InversionSettings, Inverter, load_encoder, load_image_for_inversion, save_inversion
+    from ..inversion.outputs import write_starting_recipe
     from ..resources import default_generator_path
 
     if args.threads:
@@ -90,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
             stem = f"{stem}-{count + 1}"
         result = inverter.invert(image)
         paths = save_inversion(result, out, stem)
+        write_starting_recipe(generator, result, out, stem, source=Path(path).name)
         tuned = f" (code alone {result.code_psnr_db:.2f} dB)" if result.delta is not None else ""
         print(f"{path}: PSNR {result.psnr_db:.2f} dB{tuned}, {result.seconds:.2f} s -> {paths['code']}", flush=True)
         if result.warning:

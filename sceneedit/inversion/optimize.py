@@ -39,8 +39,8 @@ class InversionSettings:
     """How an image is inverted. ``steps``: optimization steps of the code (0 = encoder only).
     ``finetune_steps``: pivotal-tuning steps of the generator (0 = off, the default)."""
 
-    steps: int = 100
-    lr: float = 0.03
+    steps: int = 200
+    lr: float = 0.1
     perceptual: str = "auto"
     pixel_weight: float = 1.0
     perceptual_weight: float = 0.05
@@ -48,7 +48,7 @@ class InversionSettings:
     encoder_weight: float = 0.0
     #: Optimize coordinates along the mapped codes' principal axes (variances floored at
     #: this fraction of their mean; see CodePrior.soft_scale), 0 = optimize wp directly.
-    whiten_floor: float = 0.1
+    whiten_floor: float = 0.0
     use_encoder: bool = True
     finetune_steps: int = 0
     finetune_lr: float = 3e-4

@@ -1,5 +1,6 @@
 """Files an inversion writes: ``<stem>.npy`` (the code ``[L, D]`` float32), ``<stem>.png``
-(the reconstruction) and, after fine-tuning, ``<stem>.delta.safetensors`` (the weight delta)."""
+(the reconstruction), ``<stem>.recipe.json`` (a recipe starting from the code) and, after
+fine-tuning, ``<stem>.delta.safetensors`` (the weight delta)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,24 @@ def load_inverted_code(path: str | os.PathLike, num_layers: int, w_dim: int) -> 
         raise ValueError(f"{path}: code holds NaN or infinite values")
     delta_path = delta_path_for(path)
     return wp, GeneratorDelta.load(delta_path) if delta_path.is_file() else None
+
+
+def write_starting_recipe(generator, result: InversionResult, out_dir: str | os.PathLike, stem: str,
+                          source: str | None = None) -> Path:
+    """``<stem>.recipe.json``: a recipe whose base is the inverted code (and, after fine-tuning,
+    whose ``base.generator_delta`` names ``<stem>.delta.safetensors`` beside it), for
+    ``sceneedit export --recipe`` and File ▸ Open recipe."""
+    from ..editing.recipe import save_recipe
+    from ..editing.session import EditSession
+    from .recipes import DELTA_KEY
+
+    session = EditSession(generator, None, seed=0)
+    recipe = session.to_recipe()
+    recipe["base"].update(seed=None, wp=np.asarray(result.wp, dtype=np.float32).tolist())
+    if source:
+        recipe["base"]["source"] = str(source)
+    if result.delta is not None:
+        recipe["base"][DELTA_KEY] = delta_path_for(Path(out_dir) / f"{stem}.npy").name
+    path = Path(out_dir) / f"{stem}.recipe.json"
+    save_recipe(recipe, path)
+    return path

@@ -1,6 +1,11 @@
 """Training the inversion encoder on a generator's own samples (resumable).
 
-Each step draws codes from the generator (mapped ``z`` at psi 1, half of them style-mixed at
+The linear kind (:func:`fit_linear_encoder`) is a ridge regression from pooled pixels to the
+codes, in units of the codes' spread: chunks of sampled codes are rendered and their sufficient
+statistics (``X^T X``, ``X^T Y``, sums, count) accumulated in ``RUN/linear-stats.pt`` after
+every chunk, so an interrupted fit resumes; the solve at the end takes a second.
+
+The CNN kind (:func:`train_encoder`): each step draws codes from the generator (mapped ``z`` at psi 1, half of them style-mixed at
 a random layer, a third pulled toward the mean code by a random psi in [0.5, 1]), renders them,
 and trains the encoder to read the codes back: ``code_weight * |(E(x) - wp) / w_std|^2``
 plus, every ``image_every`` steps on half the batch, through the frozen generator, ``pixel_weight * MSE(G(E(x)), x) + perceptual_weight *
@@ -97,7 +102,7 @@ def train_encoder(generator: Generator, run_dir: str | os.PathLike, config: Enco
             raise ValueError(f"{checkpoint}: this run trains an encoder for another generator")
         encoder_config = EncoderConfig(**json.loads(state["encoder_config"]))
     if encoder_config is None:
-        encoder_config = EncoderConfig(resolution=min(int(generator.resolution), 256),
+        encoder_config = EncoderConfig(resolution=min(int(generator.resolution), 256), kind="cnn",
                                        num_layers=int(generator.num_layers), w_dim=int(generator.w_dim))
     encoder = Encoder(encoder_config).to(device)
     prior = prior_for(generator)
@@ -169,6 +174,75 @@ def train_encoder(generator: Generator, run_dir: str | os.PathLike, config: Enco
     encoder.eval()
     info = {"steps": step, "batch_size": config.batch_size, "perceptual": perceptual_name,
             "training": asdict(config)}
+    out = save_encoder(encoder, run / EXPORT_NAME, generator_fingerprint(generator), info)
+    log(f"exported {out}")
+    return out
+
+
+LINEAR_STATS_NAME = "linear-stats.pt"
+
+
+def fit_linear_encoder(generator: Generator, run_dir: str | os.PathLike, samples: int = 8192, chunk: int = 256,
+                       ridge: float = 100.0, thumb: int = 16, seed: int = 0,
+                       log: Callable[[str], None] = print) -> Path:
+    """Fit the linear encoder of ``generator`` on ``samples`` sampled codes; export it; return the path."""
+    config = EncoderTrainingConfig(seed=seed)
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    generator.eval()
+    encoder_config = EncoderConfig(resolution=min(int(generator.resolution), 256), kind="linear", thumb=thumb,
+                                   num_layers=int(generator.num_layers), w_dim=int(generator.w_dim))
+    encoder = Encoder(encoder_config).to(generator.device)
+    prior = prior_for(generator)
+    with torch.no_grad():
+        codes = generator.map(generator.sample_z(4096, seed + 7), truncation_psi=1.0)
+    encoder.set_code_statistics(codes.reshape(-1, codes.shape[-1]))
+    stats_path = run / LINEAR_STATS_NAME
+    fingerprint = generator_fingerprint(generator)["weights_hash"]
+    stats = None
+    if stats_path.is_file():
+        stats = torch.load(stats_path, map_location="cpu", weights_only=True)
+        if stats.get("generator_hash") != fingerprint or int(stats.get("thumb", -1)) != thumb:
+            raise ValueError(f"{stats_path}: this run fits an encoder for another generator or thumb size")
+        log(f"resumed at {int(stats['count'])} samples from {stats_path}")
+    features = 3 * thumb * thumb
+    outputs = encoder_config.num_layers * encoder_config.w_dim
+    if stats is None:
+        stats = {"xtx": torch.zeros(features, features, dtype=torch.float64),
+                 "xty": torch.zeros(features, outputs, dtype=torch.float64),
+                 "sx": torch.zeros(features, dtype=torch.float64), "sy": torch.zeros(outputs, dtype=torch.float64),
+                 "count": torch.zeros((), dtype=torch.int64), "generator_hash": fingerprint, "thumb": thumb,
+                 "rng": json.dumps(np.random.default_rng(seed).bit_generator.state)}
+    rng = np.random.default_rng(seed)
+    rng.bit_generator.state = json.loads(stats["rng"])
+    started = time.perf_counter()
+    mean_code = prior.mean[None]
+    while int(stats["count"]) < samples:
+        size = min(chunk, samples - int(stats["count"]))
+        with torch.no_grad():
+            wp = sample_training_codes(generator, size, rng, config, mean_code)
+            x = encoder.linear_features(generator.synthesize(wp)).double().cpu()
+            y = ((wp - encoder.w_mean) / encoder.w_std).flatten(1).double().cpu()
+        stats["xtx"] += x.T @ x
+        stats["xty"] += x.T @ y
+        stats["sx"] += x.sum(0)
+        stats["sy"] += y.sum(0)
+        stats["count"] += size
+        stats["rng"] = json.dumps(rng.bit_generator.state)
+        with atomic_path(stats_path) as tmp:
+            torch.save(stats, tmp)
+        log(f"{int(stats['count'])}/{samples} samples, {time.perf_counter() - started:.0f} s")
+    n = float(stats["count"])
+    mean_x, mean_y = stats["sx"] / n, stats["sy"] / n
+    cov = stats["xtx"] / n - torch.outer(mean_x, mean_x)
+    cross = stats["xty"] / n - torch.outer(mean_x, mean_y)
+    weight = torch.linalg.solve(cov + (ridge / n) * torch.eye(features, dtype=torch.float64), cross)
+    with torch.no_grad():
+        encoder.linear.weight.copy_(weight.T.float())
+        encoder.linear.bias.copy_((mean_y - mean_x @ weight).float())
+    encoder.eval()
+    info = {"kind": "linear", "samples": int(n), "ridge": ridge, "thumb": thumb, "seed": seed,
+            "codes": "mapped at psi 1, half style-mixed at a random layer, 30 % truncated with psi in [0.5, 1]"}
     out = save_encoder(encoder, run / EXPORT_NAME, generator_fingerprint(generator), info)
     log(f"exported {out}")
     return out

@@ -1,0 +1,207 @@
+"""GAN inversion of held-out rendered rooms into the default generator: PSNR, seconds per
+image, editability and FD-world of edited inversions, with and without pivotal tuning.
+
+Held-out rooms: scenes 0..N-1 of world stream 2,100,000 at the generator's resolution (no
+training used it: the GAN trained on stream 0, the predictor on 0 and 1, the evaluation sets
+are 2,000,001-2,000,004; the encoder trains on generated samples only).
+
+Editability, per concept of the bundle, at distance d = the concept's slider maximum on its
+own layers: ``delta = mean(score(G(wp + d n)) - score(G(wp - d n))) / 2`` of the concept's own
+predictor score, on the inverted codes and on sampled codes (``sample_z(N, 2,100,001)`` at the
+generator's default truncation, with the editor's truncation-aware steps); ratio = inverted /
+sampled. FD-world (the world predictor's pooled features, as ``sceneedit.training.evaluate``)
+of all edited inversions and of all edited samples (same count) against rendered rooms
+(stream 2,000,002).
+
+Usage: python benchmarks/bench_inversion.py [--num 32] [--finetune-num 8] [--out runs/bench_inversion]
+       [--figure docs/inversion.png] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HELD_OUT_SEED = 2_100_000
+SAMPLED_SEED = 2_100_001
+REFERENCE_SEED = 2_000_002
+FIGURE_CONCEPTS = ("indoor_lighting", "wall_hue", "natural_light", "floor_tone", "furniture_warmth", "kitchen")
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def edited_codes(codes: np.ndarray, concept, distance: float, scale: np.ndarray) -> np.ndarray:
+    from sceneedit.editing.manipulation import concept_edit, joint_edit
+
+    edit = concept_edit(concept.name, concept.normal, concept.layers, distance, codes.shape[1])
+    return joint_edit(codes, [edit], scale)
+
+
+def synthesize(generator, codes: np.ndarray, batch: int = 64) -> torch.Tensor:
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(codes), batch):
+            out.append(generator.synthesize(torch.from_numpy(np.ascontiguousarray(codes[i:i + batch]))))
+    return torch.cat(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--num", type=int, default=32, help="held-out rooms inverted")
+    parser.add_argument("--finetune-num", type=int, default=8, help="of those, how many also with pivotal tuning")
+    parser.add_argument("--finetune-steps", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=None, help="code optimization steps (default: the settings')")
+    parser.add_argument("--encoder", default="auto", help="'auto' (shipped), 'none' or a file")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--reference", type=int, default=2000, help="rendered rooms for FD-world")
+    parser.add_argument("--out", default="runs/bench_inversion")
+    parser.add_argument("--figure", default=None, help="write originals / reconstructions / edits here (PNG)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    from sceneedit.editing.manipulation import truncation_strengths
+    from sceneedit.generators import load_generator
+    from sceneedit.inversion import InversionSettings, Inverter, load_encoder
+    from sceneedit.resources import default_bundle_path, default_generator_path
+    from sceneedit.scenes import render_batch
+    from sceneedit.semantics.bundle import load_bundle
+    from sceneedit.semantics.predictors.world import load_world_predictor
+    from sceneedit.training.evaluate import FeatureStats, frechet_distance, pooled_features_and_scores
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    generator = load_generator(default_generator_path()).requires_grad_(False)
+    predictor = load_world_predictor()
+    bundle = load_bundle(default_bundle_path())
+    resolution = int(generator.resolution)
+    print(f"cpu_count={os.cpu_count()} threads={torch.get_num_threads()} load={os.getloadavg()[0]:.2f} "
+          f"num={args.num} resolution={resolution}", flush=True)
+
+    rooms, _ = render_batch(args.num, seed=HELD_OUT_SEED, resolution=resolution)
+    settings = InversionSettings() if args.steps is None else InversionSettings(steps=args.steps)
+    encoder = "auto" if args.encoder == "auto" else (None if args.encoder == "none" else load_encoder(args.encoder, generator))
+    inverter = Inverter(generator, settings, encoder=encoder)
+    print(f"settings: {settings}\nencoder: {'yes' if inverter.encoder is not None else 'no'}; "
+          f"perceptual: {inverter.perceptual_name}", flush=True)
+    inverter.invert(rooms[0])  # warm-up (allocations, prior), not timed
+
+    codes, psnrs, seconds, recons, warnings = [], [], [], [], 0
+    for i, room in enumerate(rooms):
+        result = inverter.invert(room)
+        codes.append(result.wp)
+        psnrs.append(result.psnr_db)
+        seconds.append(result.seconds)
+        recons.append(result.reconstruction)
+        warnings += result.warning is not None
+        print(f"room {i}: {result.psnr_db:.2f} dB {result.seconds:.2f} s", flush=True)
+    codes_arr = np.stack(codes)
+    np.save(out / "codes.npy", codes_arr)
+
+    tuned_psnr, tuned_seconds = [], []
+    if args.finetune_num > 0:
+        tuner = inverter.with_settings(finetune_steps=args.finetune_steps)
+        for i, room in enumerate(rooms[:args.finetune_num]):
+            result = tuner.invert(room)
+            tuned_psnr.append(result.psnr_db)
+            tuned_seconds.append(result.seconds)
+            print(f"room {i} fine-tuned: {result.psnr_db:.2f} dB (code {result.code_psnr_db:.2f}) "
+                  f"{result.seconds:.2f} s", flush=True)
+
+    # ----- editability --------------------------------------------------------------------------
+    count = len(codes_arr)
+    sampled = generator.map(generator.sample_z(count, SAMPLED_SEED)).detach().cpu().numpy()
+    sampled_scale = truncation_strengths(generator.num_layers, generator.truncation_psi, generator.truncation_layers)
+    ones = np.ones(generator.num_layers, np.float32)
+    names = list(predictor.score_names)
+    rows, edited_inv, edited_smp = [], [], []
+    for concept in bundle:
+        if concept.name not in names:
+            continue
+        column = names.index(concept.name)
+        distance = float(concept.distance_range[1])
+        deltas = {}
+        for label, base, scale, sink in (("inverted", codes_arr, ones, edited_inv),
+                                         ("sampled", sampled, sampled_scale, edited_smp)):
+            plus = synthesize(generator, edited_codes(base, concept, distance, scale))
+            minus = synthesize(generator, edited_codes(base, concept, -distance, scale))
+            score_plus = predictor.score(plus)[:, column]
+            score_minus = predictor.score(minus)[:, column]
+            deltas[label] = float((score_plus - score_minus).mean() / 2)
+            sink += [plus, minus]
+        ratio = deltas["inverted"] / deltas["sampled"] if abs(deltas["sampled"]) > 1e-6 else float("nan")
+        rows.append({"concept": concept.name, "layers": list(concept.layers), "distance": distance,
+                     "delta_inverted": deltas["inverted"], "delta_sampled": deltas["sampled"], "ratio": ratio})
+        print(f"{concept.name:>18}: d={distance:.1f} delta inverted {deltas['inverted']:+.3f} sampled "
+              f"{deltas['sampled']:+.3f} ratio {ratio:.2f}", flush=True)
+
+    reference, _ = render_batch(args.reference, seed=REFERENCE_SEED, resolution=resolution)
+    ref_stats = FeatureStats.of(pooled_features_and_scores(predictor, to_tensor(reference))[0])
+
+    def fd(images: torch.Tensor) -> float:
+        feats = np.concatenate([pooled_features_and_scores(predictor, images[i:i + 256])[0]
+                                for i in range(0, len(images), 256)])
+        return frechet_distance(FeatureStats.of(feats), ref_stats)
+
+    fd_inv = fd(torch.cat(edited_inv))
+    fd_smp = fd(torch.cat(edited_smp))
+    fd_unedited_inv = fd(to_tensor(np.stack(recons)))
+    fd_unedited_smp = fd(synthesize(generator, sampled))
+
+    ratios = [r["ratio"] for r in rows]
+    summary = {
+        "num": count, "settings": settings.__dict__, "encoder": inverter.encoder is not None,
+        "perceptual": inverter.perceptual_name, "threads": torch.get_num_threads(), "load": os.getloadavg()[0],
+        "psnr_median": float(np.median(psnrs)), "psnr_min": float(np.min(psnrs)), "psnr_max": float(np.max(psnrs)),
+        "seconds_median": float(np.median(seconds)), "seconds_mean": float(np.mean(seconds)),
+        "out_of_domain_warnings": int(warnings),
+        "finetune": {"num": len(tuned_psnr), "steps": args.finetune_steps,
+                     "psnr_median": float(np.median(tuned_psnr)) if tuned_psnr else None,
+                     "seconds_median": float(np.median(tuned_seconds)) if tuned_seconds else None},
+        "editability": rows, "ratio_min": float(np.nanmin(ratios)), "ratio_median": float(np.nanmedian(ratios)),
+        "concepts_at_or_above_0.8": int(sum(r >= 0.8 for r in ratios)), "concepts": len(ratios),
+        "fd_world": {"edited_inverted": fd_inv, "edited_sampled": fd_smp, "ratio": fd_inv / fd_smp,
+                     "unedited_inverted": fd_unedited_inv, "unedited_sampled": fd_unedited_smp,
+                     "edited_images_each": int(sum(len(t) for t in edited_inv)), "reference": args.reference},
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    print(json.dumps({k: v for k, v in summary.items() if k != "editability"}, indent=1))
+
+    if args.figure:
+        from PIL import Image
+
+        from sceneedit.generators.base import to_uint8_images
+        from sceneedit.imaging import make_contact_sheet, save_png
+
+        picks = list(range(min(6, count)))
+        originals, reconstructions, edits, labels = [], [], [], []
+        for column, i in enumerate(picks):
+            concept = bundle[FIGURE_CONCEPTS[column % len(FIGURE_CONCEPTS)]]
+            current = float(predictor.score(to_tensor(rooms[i:i + 1]))[0, names.index(concept.name)])
+            sign = -1.0 if current > 0.5 else 1.0  # push the concept the other way
+            edited = synthesize(generator, edited_codes(codes_arr[i:i + 1], concept, sign * concept.distance_range[1], ones))
+            originals.append(rooms[i])
+            reconstructions.append(recons[i])
+            edits.append(to_uint8_images(edited)[0])
+            labels.append(f"{'+' if sign > 0 else '-'}{concept.name}")
+
+        def big(image: np.ndarray) -> np.ndarray:
+            return np.asarray(Image.fromarray(image).resize((128, 128), Image.Resampling.NEAREST))
+
+        tiles = [big(x) for x in originals + reconstructions + edits]
+        tile_labels = ([f"room {i}" for i in picks] + [f"{psnrs[i]:.1f} dB" for i in picks] + labels)
+        sheet = make_contact_sheet(tiles, columns=len(picks), labels=tile_labels)
+        save_png(sheet, args.figure)
+        print(f"figure: {args.figure} (rows: held-out rooms, reconstructions, one edit each)")
+
+
+if __name__ == "__main__":
+    main()
