@@ -31,6 +31,8 @@ import torch
 HELD_OUT_SEED = 2_100_000
 SAMPLED_SEED = 2_100_001
 REFERENCE_SEED = 2_000_002
+#: Concepts whose score moves less than this on sampled codes get no ratio (it would divide by ~0).
+MIN_SAMPLED_DELTA = 0.05
 FIGURE_CONCEPTS = ("indoor_lighting", "wall_hue", "natural_light", "floor_tone", "furniture_warmth", "kitchen")
 
 
@@ -53,12 +55,24 @@ def synthesize(generator, codes: np.ndarray, batch: int = 64) -> torch.Tensor:
     return torch.cat(out)
 
 
+def log_scores(predictor, images: torch.Tensor) -> torch.Tensor:
+    """Scores before their squashing: log-probabilities of the categories, logits of the binary
+    factors, the continuous factors as they are (these do not saturate near 0 or 1)."""
+    with torch.no_grad():
+        raw = predictor.net(predictor.preprocess(images))
+    k, b = len(predictor.config.categories), len(predictor.config.binary)
+    return torch.cat([raw[:, :k].log_softmax(dim=1), raw[:, k:k + b], predictor.score(images)[:, k + b:]], dim=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num", type=int, default=32, help="held-out rooms inverted")
     parser.add_argument("--finetune-num", type=int, default=8, help="of those, how many also with pivotal tuning")
     parser.add_argument("--finetune-steps", type=int, default=100)
+    parser.add_argument("--finetune-lr", type=float, default=None, help="pivotal-tuning learning rate (default: the settings')")
     parser.add_argument("--steps", type=int, default=None, help="code optimization steps (default: the settings')")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override an InversionSettings field (repeatable), e.g. --set prior_weight=0.01")
     parser.add_argument("--encoder", default="auto", help="'auto' (shipped), 'none' or a file")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--reference", type=int, default=2000, help="rendered rooms for FD-world")
@@ -87,7 +101,15 @@ def main() -> None:
           f"num={args.num} resolution={resolution}", flush=True)
 
     rooms, _ = render_batch(args.num, seed=HELD_OUT_SEED, resolution=resolution)
-    settings = InversionSettings() if args.steps is None else InversionSettings(steps=args.steps)
+    overrides = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        overrides[name] = type(getattr(InversionSettings(), name))(value)
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    if args.finetune_lr is not None:
+        overrides["finetune_lr"] = args.finetune_lr
+    settings = InversionSettings(**overrides)
     encoder = "auto" if args.encoder == "auto" else (None if args.encoder == "none" else load_encoder(args.encoder, generator))
     inverter = Inverter(generator, settings, encoder=encoder)
     print(f"settings: {settings}\nencoder: {'yes' if inverter.encoder is not None else 'no'}; "
@@ -121,6 +143,8 @@ def main() -> None:
     sampled = generator.map(generator.sample_z(count, SAMPLED_SEED)).detach().cpu().numpy()
     sampled_scale = truncation_strengths(generator.num_layers, generator.truncation_psi, generator.truncation_layers)
     ones = np.ones(generator.num_layers, np.float32)
+    # Also against untruncated samples (psi 1): inverted codes are not truncated either.
+    untruncated = generator.map(generator.sample_z(count, SAMPLED_SEED), truncation_psi=1.0).detach().cpu().numpy()
     names = list(predictor.score_names)
     rows, edited_inv, edited_smp = [], [], []
     for concept in bundle:
@@ -128,20 +152,31 @@ def main() -> None:
             continue
         column = names.index(concept.name)
         distance = float(concept.distance_range[1])
-        deltas = {}
+        deltas, log_deltas = {}, {}
         for label, base, scale, sink in (("inverted", codes_arr, ones, edited_inv),
-                                         ("sampled", sampled, sampled_scale, edited_smp)):
+                                         ("sampled", sampled, sampled_scale, edited_smp),
+                                         ("sampled_psi1", untruncated, ones, [])):
             plus = synthesize(generator, edited_codes(base, concept, distance, scale))
             minus = synthesize(generator, edited_codes(base, concept, -distance, scale))
             score_plus = predictor.score(plus)[:, column]
             score_minus = predictor.score(minus)[:, column]
             deltas[label] = float((score_plus - score_minus).mean() / 2)
+            log_deltas[label] = float((log_scores(predictor, plus)[:, column] - log_scores(predictor, minus)[:, column]).mean() / 2)
             sink += [plus, minus]
-        ratio = deltas["inverted"] / deltas["sampled"] if abs(deltas["sampled"]) > 1e-6 else float("nan")
+        # A concept that barely moves its score on sampled codes either has no meaningful ratio.
+        measurable = abs(deltas["sampled"]) >= MIN_SAMPLED_DELTA
+        ratio = deltas["inverted"] / deltas["sampled"] if measurable else float("nan")
+        log_ratio = log_deltas["inverted"] / log_deltas["sampled"] if measurable else float("nan")
+        psi1_ratio = (deltas["inverted"] / deltas["sampled_psi1"] if abs(deltas["sampled_psi1"]) >= MIN_SAMPLED_DELTA
+                      else float("nan"))
         rows.append({"concept": concept.name, "layers": list(concept.layers), "distance": distance,
-                     "delta_inverted": deltas["inverted"], "delta_sampled": deltas["sampled"], "ratio": ratio})
+                     "delta_inverted": deltas["inverted"], "delta_sampled": deltas["sampled"], "ratio": ratio,
+                     "log_delta_inverted": log_deltas["inverted"], "log_delta_sampled": log_deltas["sampled"],
+                     "log_ratio": log_ratio, "delta_sampled_psi1": deltas["sampled_psi1"], "ratio_psi1": psi1_ratio})
         print(f"{concept.name:>18}: d={distance:.1f} delta inverted {deltas['inverted']:+.3f} sampled "
-              f"{deltas['sampled']:+.3f} ratio {ratio:.2f}", flush=True)
+              f"{deltas['sampled']:+.3f} ratio {ratio:.2f} | before squashing {log_deltas['inverted']:+.3f} vs "
+              f"{log_deltas['sampled']:+.3f} ratio {log_ratio:.2f} | vs psi 1 samples {deltas['sampled_psi1']:+.3f} "
+              f"ratio {psi1_ratio:.2f}", flush=True)
 
     reference, _ = render_batch(args.reference, seed=REFERENCE_SEED, resolution=resolution)
     ref_stats = FeatureStats.of(pooled_features_and_scores(predictor, to_tensor(reference))[0])
@@ -156,7 +191,8 @@ def main() -> None:
     fd_unedited_inv = fd(to_tensor(np.stack(recons)))
     fd_unedited_smp = fd(synthesize(generator, sampled))
 
-    ratios = [r["ratio"] for r in rows]
+    ratios = [r["ratio"] for r in rows if np.isfinite(r["ratio"])]
+    log_ratios = [r["log_ratio"] for r in rows if np.isfinite(r["log_ratio"])]
     summary = {
         "num": count, "settings": settings.__dict__, "encoder": inverter.encoder is not None,
         "perceptual": inverter.perceptual_name, "threads": torch.get_num_threads(), "load": os.getloadavg()[0],
@@ -166,8 +202,12 @@ def main() -> None:
         "finetune": {"num": len(tuned_psnr), "steps": args.finetune_steps,
                      "psnr_median": float(np.median(tuned_psnr)) if tuned_psnr else None,
                      "seconds_median": float(np.median(tuned_seconds)) if tuned_seconds else None},
-        "editability": rows, "ratio_min": float(np.nanmin(ratios)), "ratio_median": float(np.nanmedian(ratios)),
-        "concepts_at_or_above_0.8": int(sum(r >= 0.8 for r in ratios)), "concepts": len(ratios),
+        "editability": rows, "ratio_min": float(np.min(ratios)), "ratio_median": float(np.median(ratios)),
+        "concepts_at_or_above_0.8": int(sum(r >= 0.8 for r in ratios)), "concepts_measurable": len(ratios),
+        "concepts": len(rows), "log_ratio_min": float(np.min(log_ratios)),
+        "log_concepts_at_or_above_0.8": int(sum(r >= 0.8 for r in log_ratios)),
+        "psi1_concepts_at_or_above_0.8": int(sum(r["ratio_psi1"] >= 0.8 for r in rows if np.isfinite(r["ratio_psi1"]))),
+        "psi1_concepts_measurable": int(sum(np.isfinite(r["ratio_psi1"]) for r in rows)),
         "fd_world": {"edited_inverted": fd_inv, "edited_sampled": fd_smp, "ratio": fd_inv / fd_smp,
                      "unedited_inverted": fd_unedited_inv, "unedited_sampled": fd_unedited_smp,
                      "edited_images_each": int(sum(len(t) for t in edited_inv)), "reference": args.reference},

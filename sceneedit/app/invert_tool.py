@@ -24,7 +24,7 @@ from .qt_utils import icon
 TASK_NAME = "Invert image"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)"
 #: Pivotal-tuning steps when *Fine-tune generator* is checked.
-FINETUNE_STEPS = 100
+FINETUNE_STEPS = 300
 
 
 class InvertTool(QObject):

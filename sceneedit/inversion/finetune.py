@@ -1,7 +1,8 @@
 """Pivotal tuning (Roich et al. 2021): fine-tune the generator around one inverted code.
 
-With the code ``wp`` fixed (the pivot), the synthesis network's weights are tuned for a few
-steps so ``G(wp)`` matches the picture almost exactly. The change is kept apart from the
+With the code ``wp`` fixed (the pivot), the synthesis network's weights are tuned (Adam on
+the pixel MSE alone; PTI adds LPIPS, which needs downloaded weights) so ``G(wp)`` matches the
+picture almost exactly. The change is kept apart from the
 generator as a :class:`GeneratorDelta` (tuned minus original, per synthesis weight): the
 loaded generator is never modified, :func:`apply_delta` returns a tuned copy, and dropping the
 delta undoes the tuning. Deltas are stored as safetensors beside the code, with the
@@ -138,7 +139,7 @@ def pivotal_tuning(inverter: "Inverter", wp: torch.Tensor, target: torch.Tensor,
     for step in range(settings.finetune_steps):
         if cancel is not None and cancel():
             raise InversionCancelled()
-        loss, image = inverter.loss(wp, target, generator=tuned, with_regularizers=False)
+        loss, image = inverter.loss(wp, target, generator=tuned, pixels_only=True)
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
         optimizer.step()

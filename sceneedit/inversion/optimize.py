@@ -51,7 +51,8 @@ class InversionSettings:
     whiten_floor: float = 0.0
     use_encoder: bool = True
     finetune_steps: int = 0
-    finetune_lr: float = 3e-4
+    #: Pivotal tuning fits pixels only (MSE), with Adam at this learning rate.
+    finetune_lr: float = 5e-3
     out_of_domain_psnr_db: float = OUT_OF_DOMAIN_PSNR_DB
     #: Frames reported to ``progress`` (about this many over the whole run).
     preview_frames: int = 20
@@ -140,11 +141,13 @@ class Inverter:
         return self.prior.mean.expand(target.shape[0], -1, -1).clone()
 
     def loss(self, wp: torch.Tensor, target: torch.Tensor, generator: Generator | None = None,
-             with_regularizers: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+             with_regularizers: bool = True, pixels_only: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """``(total loss [N], image [N, 3, H, W])`` of codes ``wp`` against ``target``."""
         s = self.settings
         image = (generator or self.generator).synthesize(wp)
         total = s.pixel_weight * pixel_loss(image, target)
+        if pixels_only:
+            return total, image
         if self.perceptual is not None and s.perceptual_weight > 0:
             total = total + s.perceptual_weight * self.perceptual(image, target)
         if with_regularizers and s.prior_weight > 0:
