@@ -43,13 +43,14 @@ class WorldFeatureLoss:
         self.predictor = predictor
         for parameter in predictor.parameters():
             parameter.requires_grad_(False)
-        self._cached_target: tuple[int, list[torch.Tensor]] | None = None
+        # The target's features are computed once per target tensor (held, so never confused
+        # with a later tensor at the same address).
+        self._cached_target: tuple[torch.Tensor, list[torch.Tensor]] | None = None
 
     def target_features(self, target: torch.Tensor) -> list[torch.Tensor]:
-        key = id(target)
-        if self._cached_target is None or self._cached_target[0] != key:
+        if self._cached_target is None or self._cached_target[0] is not target:
             with torch.no_grad():
-                self._cached_target = (key, [f.detach() for f in self.predictor.features(target)])
+                self._cached_target = (target, [f.detach() for f in self.predictor.features(target)])
         return self._cached_target[1]
 
     def __call__(self, image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -86,8 +87,9 @@ def _ssim_parts(a: torch.Tensor, b: torch.Tensor, window: torch.Tensor) -> tuple
 
 
 class MultiScaleSSIMLoss:
-    """``1 - MS-SSIM`` per image ``[N]``: SSIM at the finest scale... and contrast-structure at
-    the coarser ones (each halved by 2x2 average pooling), combined as a weighted geometric mean."""
+    """``1 - MS-SSIM`` per image ``[N]``: the contrast-structure term at the finer scales and the
+    full SSIM at the coarsest (each scale halved by 2x2 average pooling), combined as an
+    equally weighted geometric mean."""
 
     name = "ssim"
 
