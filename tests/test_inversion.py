@@ -254,3 +254,15 @@ def test_cli_recipe_from_a_fine_tuned_inversion_replays_in_export(tmp_path, caps
     assert np.array_equal(np.asarray(Image.open(frames[-1]).convert("RGB")), expected)
     untuned = render(generator, EditSession.from_recipe(EditSession.load_recipe(recipe_path), generator).state()).image
     assert not np.array_equal(untuned, expected)  # the delta was applied
+
+
+def test_world_feature_loss_never_reuses_another_targets_features():
+    from sceneedit.inversion.losses import WorldFeatureLoss
+    from sceneedit.semantics.predictors.world import load_world_predictor
+
+    loss = WorldFeatureLoss(load_world_predictor())
+    torch.manual_seed(0)
+    for _ in range(10):  # each target is freed before the next: the same address comes back often
+        target = torch.rand(1, 3, 64, 64) * 2 - 1
+        assert float(loss(target.clone(), target)[0]) < 1e-8
+        del target
