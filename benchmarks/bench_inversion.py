@@ -33,7 +33,7 @@ SAMPLED_SEED = 2_100_001
 REFERENCE_SEED = 2_000_002
 #: Concepts whose score moves less than this on sampled codes get no ratio (it would divide by ~0).
 MIN_SAMPLED_DELTA = 0.05
-FIGURE_CONCEPTS = ("indoor_lighting", "wall_hue", "natural_light", "floor_tone", "furniture_warmth", "kitchen")
+FIGURE_CONCEPTS = ("indoor_lighting", "wall_hue", "camera_yaw", "floor_wood", "furniture_warmth", "bedroom")
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -78,6 +78,8 @@ def main() -> None:
     parser.add_argument("--reference", type=int, default=2000, help="rendered rooms for FD-world")
     parser.add_argument("--out", default="runs/bench_inversion")
     parser.add_argument("--figure", default=None, help="write originals / reconstructions / edits here (PNG)")
+    parser.add_argument("--figure-only", action="store_true",
+                        help="only draw --figure from the codes an earlier run saved in --out")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -101,6 +103,15 @@ def main() -> None:
           f"num={args.num} resolution={resolution}", flush=True)
 
     rooms, _ = render_batch(args.num, seed=HELD_OUT_SEED, resolution=resolution)
+    if args.figure_only:
+        from sceneedit.generators.base import to_uint8_images
+        from sceneedit.inversion.losses import psnr
+
+        codes_arr = np.load(out / "codes.npy")[:args.num]
+        images = synthesize(generator, codes_arr)
+        draw_figure(args.figure, generator, predictor, bundle, rooms, list(to_uint8_images(images)),
+                    psnr(images, to_tensor(rooms)).tolist(), codes_arr)
+        return
     overrides = {}
     for item in args.set:
         name, _, value = item.partition("=")
@@ -216,11 +227,20 @@ def main() -> None:
     print(json.dumps({k: v for k, v in summary.items() if k != "editability"}, indent=1))
 
     if args.figure:
-        from PIL import Image
+        draw_figure(args.figure, generator, predictor, bundle, rooms, recons, psnrs, codes_arr)
 
-        from sceneedit.generators.base import to_uint8_images
-        from sceneedit.imaging import make_contact_sheet, save_png
 
+def draw_figure(path, generator, predictor, bundle, rooms, recons, psnrs, codes_arr) -> None:
+    """Rows: held-out rooms, their reconstructions, one edit each (6 columns, 2x nearest)."""
+    from PIL import Image
+
+    from sceneedit.generators.base import to_uint8_images
+    from sceneedit.imaging import make_contact_sheet, save_png
+
+    names = list(predictor.score_names)
+    ones = np.ones(generator.num_layers, np.float32)
+    count = len(codes_arr)
+    if True:
         picks = list(range(min(6, count)))
         originals, reconstructions, edits, labels = [], [], [], []
         for column, i in enumerate(picks):
@@ -239,8 +259,8 @@ def main() -> None:
         tiles = [big(x) for x in originals + reconstructions + edits]
         tile_labels = ([f"room {i}" for i in picks] + [f"{psnrs[i]:.1f} dB" for i in picks] + labels)
         sheet = make_contact_sheet(tiles, columns=len(picks), labels=tile_labels)
-        save_png(sheet, args.figure)
-        print(f"figure: {args.figure} (rows: held-out rooms, reconstructions, one edit each)")
+        save_png(sheet, path)
+        print(f"figure: {path} (rows: held-out rooms, reconstructions, one edit each)")
 
 
 if __name__ == "__main__":
