@@ -35,8 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--encoder", default="auto", metavar="PATH",
                         help="encoder file from `sceneedit train-encoder`; 'auto' (default) uses the shipped "
                         "one when it fits the generator, 'none' starts from the mean code")
-    parser.add_argument("--steps", type=int, default=None, help="optimization steps (default %(default)s: the settings' default)")
-    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate of the code")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="optimization steps of the code (default 200; 0 = the encoder's reading alone)")
+    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate of the code (default 0.1)")
     parser.add_argument("--perceptual", default="auto", choices=("auto", "world", "ssim", "none"),
                         help="perceptual loss: world-predictor features for room-world generators, "
                         "multi-scale SSIM for others (auto)")
