@@ -266,3 +266,14 @@ def test_world_feature_loss_never_reuses_another_targets_features():
         target = torch.rand(1, 3, 64, 64) * 2 - 1
         assert float(loss(target.clone(), target)[0]) < 1e-8
         del target
+
+
+def test_a_batch_inverts_like_one_by_one():
+    generator = tiny_generator()
+    images = [sample_image(generator, seed) for seed in (3, 4, 5)]
+    inverter = Inverter(generator, InversionSettings(**{**FAST, "steps": 10}), encoder=None)
+    batch = inverter.invert_batch(images)
+    for image, together in zip(images, batch):
+        alone = inverter.invert(image)
+        assert np.allclose(alone.wp, together.wp, atol=1e-4)
+        assert abs(alone.psnr_db - together.psnr_db) < 0.05

@@ -44,6 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--finetune", type=int, default=0, metavar="STEPS",
                         help="pivotal-tuning steps of the generator (default 0 = off); the weight delta "
                         "is written beside the code")
+    parser.add_argument("--batch-size", type=int, default=8, metavar="N",
+                        help="images optimized together (default 8; the same results as one by one, faster)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.set_defaults(func=run)
 
@@ -62,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(int(args.threads))
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: a file has that name; give a folder")
@@ -86,13 +90,16 @@ def run(args: argparse.Namespace) -> int:
           f"{'yes' if inverter.encoder is not None and settings.use_encoder else 'no (mean code)'}, "
           f"{settings.steps} steps, perceptual={inverter.perceptual_name}, finetune={settings.finetune_steps}")
     warnings = 0
-    for path, image in images:
+    results = []
+    for start in range(0, len(images), args.batch_size):
+        chunk = images[start:start + args.batch_size]
+        results += zip([path for path, _ in chunk], inverter.invert_batch([image for _, image in chunk]))
+    for path, result in results:
         stem = Path(path).stem
         count = stems.get(stem, 0)
         stems[stem] = count + 1
         if count:
             stem = f"{stem}-{count + 1}"
-        result = inverter.invert(image)
         paths = save_inversion(result, out, stem)
         write_starting_recipe(generator, result, out, stem, source=Path(path).name)
         tuned = f" (code alone {result.code_psnr_db:.2f} dB)" if result.delta is not None else ""

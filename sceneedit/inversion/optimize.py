@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -160,9 +160,21 @@ class Inverter:
     def invert(self, image: np.ndarray, progress: Progress | None = None,
                cancel: Callable[[], bool] | None = None) -> InversionResult:
         """Invert one uint8 ``[R, R, 3]`` image (R = the generator's resolution)."""
-        if image.shape[:2] != (self.resolution, self.resolution):
-            raise ValueError(f"image is {image.shape[1]}x{image.shape[0]}, the generator draws "
-                             f"{self.resolution}x{self.resolution} (load it with load_image_for_inversion)")
+        return self.invert_batch([image], progress=progress, cancel=cancel)[0]
+
+    def invert_batch(self, images: Sequence[np.ndarray], progress: Progress | None = None,
+                     cancel: Callable[[], bool] | None = None) -> list[InversionResult]:
+        """Invert several uint8 ``[R, R, 3]`` images at once (one optimization over a batch:
+        each code gets gradients from its own image only, so the results equal one-by-one
+        runs, but a forward pass serves them all). ``seconds`` of each result is its share of
+        the batch's code optimization plus its own fine-tuning. ``progress`` shows image 0."""
+        images = [np.asarray(image) for image in images]
+        for image in images:
+            if image.shape[:2] != (self.resolution, self.resolution):
+                raise ValueError(f"image is {image.shape[1]}x{image.shape[0]}, the generator draws "
+                                 f"{self.resolution}x{self.resolution} (load it with load_image_for_inversion)")
+        if not images:
+            return []
         s = self.settings
         started = time.perf_counter()
         generator = self.generator
@@ -170,16 +182,18 @@ class Inverter:
         was_training = generator.training
         flags = [p.requires_grad for p in parameters]
         generator.eval()
+        count = len(images)
         try:
             for p in parameters:
                 p.requires_grad_(False)
-            target = image_to_tensor(image, generator.device)
+            target = torch.cat([image_to_tensor(image, generator.device) for image in images])
             wp = self.start_code(target)
             every = max(1, (s.steps + s.finetune_steps) // max(1, s.preview_frames))
             if progress is not None:
                 with torch.no_grad():
-                    first = generator.synthesize(wp)
-                progress(InversionProgress("encoder", 0, s.steps, to_uint8_images(first)[0], float(psnr(first, target)[0])))
+                    first = generator.synthesize(wp[:1])
+                progress(InversionProgress("encoder", 0, s.steps, to_uint8_images(first)[0],
+                                           float(psnr(first, target[:1])[0])))
             if s.whiten_floor > 0:
                 scale = self.prior.soft_scale(s.whiten_floor)
                 u = self.prior.to_coordinates(wp, scale).detach().requires_grad_(True)
@@ -205,34 +219,43 @@ class Inverter:
                 loss.sum().backward()
                 optimizer.step()
                 if progress is not None and (step + 1) % every == 0:
-                    progress(InversionProgress("code", step + 1, s.steps, to_uint8_images(current.detach())[0],
-                                               float(psnr(current, target)[0])))
+                    progress(InversionProgress("code", step + 1, s.steps, to_uint8_images(current[:1].detach())[0],
+                                               float(psnr(current[:1], target[:1])[0])))
             with torch.no_grad():
                 wp = code().detach()
                 reconstruction = generator.synthesize(wp)
-            code_psnr = float(psnr(reconstruction, target)[0])
-            delta = None
-            final = reconstruction
+            code_psnr = psnr(reconstruction, target).tolist()
+            shared = (time.perf_counter() - started) / count
+            deltas: list[Any] = [None] * count
+            finals = list(reconstruction.split(1))
+            tuning = [0.0] * count
             if s.finetune_steps > 0:
                 from .finetune import pivotal_tuning
 
-                delta, final = pivotal_tuning(self, wp, target, progress=progress, cancel=cancel, every=every)
+                for i in range(count):
+                    tuned_start = time.perf_counter()
+                    deltas[i], finals[i] = pivotal_tuning(self, wp[i:i + 1], target[i:i + 1], progress=progress,
+                                                          cancel=cancel, every=every)
+                    tuning[i] = time.perf_counter() - tuned_start
         finally:
             for p, flag in zip(parameters, flags):
                 p.requires_grad_(flag)
             generator.train(was_training)
-        final_psnr = float(psnr(final, target)[0])
-        warning = None
-        if code_psnr < s.out_of_domain_psnr_db:
-            warning = (f"reconstruction PSNR {code_psnr:.1f} dB is below {s.out_of_domain_psnr_db:.0f} dB: the image "
-                       f"looks out of the generator's domain, so edits may not behave")
-        return InversionResult(
-            wp=wp[0].cpu().numpy().astype(np.float32), reconstruction=to_uint8_images(final)[0],
-            target=np.asarray(image, dtype=np.uint8), psnr_db=final_psnr, code_psnr_db=code_psnr,
-            seconds=time.perf_counter() - started, perceptual=self.perceptual_name,
-            encoder_used=self.encoder is not None and s.use_encoder, steps=s.steps, delta=delta, warning=warning,
-            info={"prior_radius": [round(float(x), 3) for x in self.prior.radius(wp)[0]]},
-        )
+        radius = self.prior.radius(wp)
+        results = []
+        for i in range(count):
+            warning = None
+            if code_psnr[i] < s.out_of_domain_psnr_db:
+                warning = (f"reconstruction PSNR {code_psnr[i]:.1f} dB is below {s.out_of_domain_psnr_db:.0f} dB: "
+                           f"the image looks out of the generator's domain, so edits may not behave")
+            results.append(InversionResult(
+                wp=wp[i].cpu().numpy().astype(np.float32), reconstruction=to_uint8_images(finals[i])[0],
+                target=np.asarray(images[i], dtype=np.uint8), psnr_db=float(psnr(finals[i], target[i:i + 1])[0]),
+                code_psnr_db=float(code_psnr[i]), seconds=shared + tuning[i], perceptual=self.perceptual_name,
+                encoder_used=self.encoder is not None and s.use_encoder, steps=s.steps, delta=deltas[i],
+                warning=warning, info={"prior_radius": [round(float(x), 3) for x in radius[i]], "batch": count},
+            ))
+        return results
 
     def with_settings(self, **changes: Any) -> "Inverter":
         """A copy with some settings changed (shares the encoder, prior and losses)."""
