@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Semantic scene editing through the layer-wise latent codes of GANs. "
         "Run without a subcommand to open the editor.",
         epilog="editor: sceneedit [--generator PATH] [--bundle PATH] [--device D] [--seed N] "
+        "[--quit-after-first-frame] "
         "(details: sceneedit edit --help)",
     )
     from . import __version__
