@@ -7,6 +7,9 @@ folder ``.../sceneedit/models``)::
     <name>/<file>.part       an interrupted download (resumed next time)
     checksums.json           SHA-256 and size seen first for files without a published checksum
     user_models.json         models added with ``sceneedit models add NAME FILE``
+
+``$SCENEEDIT_MODELS_MIRROR`` (a URL prefix or folder laid out as ``<name>/<file>``) replaces
+the published addresses, e.g. for a lab's own mirror.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from .download import (
 )
 
 MODELS_DIR_ENV = "SCENEEDIT_MODELS_DIR"
+#: A mirror (URL prefix or folder) holding ``<model>/<file>``; when set, it replaces the published addresses.
+MIRROR_ENV = "SCENEEDIT_MODELS_MIRROR"
 CHECKSUMS_FILE = "checksums.json"
 USER_MODELS_FILE = "user_models.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -150,6 +155,11 @@ class FetchResult:
 
 def _sources(entry: ModelEntry, file: ModelFile, source: str | None) -> list[str]:
     if source is None:
+        mirror = os.environ.get(MIRROR_ENV)
+        if mirror:
+            if is_url(mirror):
+                return [f"{mirror.rstrip('/')}/{entry.name}/{file.name}"]
+            return [str(Path(mirror).expanduser() / entry.name / file.name)]
         if not file.urls:
             raise RegistryError(f"{entry.name}: no download address is known; use --from URL_OR_FILE")
         return list(file.urls)
