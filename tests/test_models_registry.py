@@ -116,6 +116,19 @@ def test_cli_fetch_path_list_and_add(tmp_path, capsys):
     assert is_downloaded(find_model("my_pggan"))
 
 
+def test_editor_generator_argument_accepts_a_downloaded_registry_name(tmp_path):
+    from sceneedit.models import resolve_generator_argument
+
+    with FileServer({"/g.pkl": PAYLOAD}) as server:
+        fetch_model("stylegan2_church", source=server.url + "/g.pkl")
+    path, bundle = resolve_generator_argument("stylegan2_church")
+    assert path == str(model_path(find_model("stylegan2_church"))) and bundle.endswith("stylegan2_church.safetensors")
+    assert resolve_generator_argument("stylegan2_church", "mine.safetensors")[1] == "mine.safetensors"
+    assert resolve_generator_argument("no/such/file.pkl") == ("no/such/file.pkl", None)
+    with pytest.raises(RegistryError, match="not downloaded"):
+        resolve_generator_argument("stylegan_bedroom")
+
+
 def test_add_refuses_a_file_that_is_no_generator(tmp_path):
     junk = tmp_path / "junk.pkl"
     junk.write_bytes(b"not a pickle")

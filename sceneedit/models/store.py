@@ -254,3 +254,21 @@ def add_model(name: str, file: str | os.PathLike, progress: ProgressFn | None = 
                      "sha256": digest, "size": dest.stat().st_size, "source": str(path)}
     _write_json(USER_MODELS_FILE, records)
     return FetchResult(find_model(name), dest, downloaded=[entry.files[0].name])
+
+
+def resolve_generator_argument(text: str, bundle: str | None = None) -> tuple[str, str | None]:
+    """``(path, bundle)`` for a ``--generator`` argument: an existing path as given, else a
+    downloaded registry model's file with (unless ``bundle`` is given) its HiGAN bundle.
+
+    Anything else is returned unchanged (loading then names the missing file).
+    """
+    if Path(text).expanduser().exists():
+        return text, bundle
+    try:
+        entry = find_model(text)
+    except RegistryError:
+        return text, bundle
+    if not is_downloaded(entry):
+        raise RegistryError(f"{entry.name} is not downloaded; run: sceneedit models fetch {entry.name}")
+    shipped = bundle_path(entry)
+    return str(model_path(entry)), bundle if bundle is not None else (str(shipped) if shipped else None)
