@@ -6,7 +6,6 @@ statistics differ from the default's, so the wrong psi draws different pixels.
 
 import numpy as np
 import pytest
-import torch
 
 from test_biggan import write_biggan
 from sceneedit.cli import main

@@ -180,6 +180,17 @@ def test_hostile_global_in_a_tf_pickle_is_refused(tmp_path):
     assert not marker.exists()
 
 
+def test_static_kwargs_that_contradict_the_variables_are_named(tmp_path):
+    def edit(G, D, Gs):
+        Gs.state["components"]["synthesis"].state["static_kwargs"]["resolution"] = 128
+        return [G, D, Gs]
+
+    path = _rewritten(tmp_path, "stylegan2-64", edit)
+    with pytest.raises(CheckpointError, match="resolution=128, but its variables") as info:
+        load_generator(path)
+    assert str(path) in str(info.value) and "64" in str(info.value)
+
+
 def test_unknown_network_state_version_is_refused(tmp_path):
     def edit(G, D, Gs):
         Gs.state["version"] = 9

@@ -178,6 +178,16 @@ def _check_fixed_kwargs(network: TFNetwork, path: Path) -> None:
                 )
 
 
+def _check_hint(network: TFNetwork, key: str, inferred: int, evidence: str, path: Path) -> None:
+    """Static kwargs are only hints; one that contradicts the variables is an error."""
+    hinted = network.static_kwargs.get(key)
+    if isinstance(hinted, (int, np.integer)) and not isinstance(hinted, bool) and int(hinted) != inferred:
+        raise CheckpointError(
+            f"{path}: network {network.name!r} was built with {key}={int(hinted)}, but its variables "
+            f"({evidence}) give {inferred}"
+        )
+
+
 def _channel_config(channels: list[int], path: Path, names: list[str]) -> tuple[int, int]:
     """``(fmaps_base, fmaps_max)`` with ``min(base // res, max) == channels[b]`` (res = 4 * 2**b)."""
     from .stylegan2 import infer_channel_config
@@ -229,6 +239,8 @@ def convert_pggan(network: TFNetwork, path: Path) -> Generator:
     resolution = _resolutions(variables, path, "")
     num_blocks = int(math.log2(resolution)) - 1
     z_dim = _shape(variables, "4x4/Dense/weight", 2, path)[0]
+    _check_hint(network, "resolution", resolution, f"up to '{resolution}x{resolution}/...'", path)
+    _check_hint(network, "latent_size", z_dim, f"'4x4/Dense/weight' {list(variables['4x4/Dense/weight'].shape)}", path)
     channels = [_shape(variables, "4x4/Conv/weight", 4, path)[3]]
     fused = num_blocks > 1 and "8x8/Conv0_up/weight" in variables
     for b in range(1, num_blocks):
@@ -280,6 +292,9 @@ def convert_stylegan(network: TFNetwork, path: Path) -> Generator:
     table, sizes = _mapping_table(_prefixed(mapping, ""), path, "wscale.bias")
     resolution = _resolutions(synthesis.variables, path, "synthesis/")
     num_blocks = int(math.log2(resolution)) - 1
+    _check_hint(synthesis, "resolution", resolution, f"up to 'synthesis/{resolution}x{resolution}/...'", path)
+    _check_hint(mapping, "latent_size", sizes["z_dim"], "'mapping/Dense0/weight'", path)
+    _check_hint(mapping, "dlatent_size", sizes["w_dim"], "the last 'mapping/Dense*/weight'", path)
     channels, names = [], []
     for b in range(num_blocks):
         res = 4 * 2**b
@@ -347,6 +362,9 @@ def convert_stylegan2(network: TFNetwork, path: Path) -> Generator:
     table, sizes = _mapping_table(_prefixed(mapping, ""), path, "bias")
     resolution = _resolutions(synthesis.variables, path, "synthesis/")
     num_blocks = int(math.log2(resolution)) - 1
+    _check_hint(synthesis, "resolution", resolution, f"up to 'synthesis/{resolution}x{resolution}/...'", path)
+    _check_hint(mapping, "latent_size", sizes["z_dim"], "'mapping/Dense0/weight'", path)
+    _check_hint(mapping, "dlatent_size", sizes["w_dim"], "the last 'mapping/Dense*/weight'", path)
     channels, names = [], []
     for b in range(num_blocks):
         res = 4 * 2**b
