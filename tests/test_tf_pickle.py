@@ -191,6 +191,17 @@ def test_static_kwargs_that_contradict_the_variables_are_named(tmp_path):
     assert str(path) in str(info.value) and "64" in str(info.value)
 
 
+def test_unsupported_stylegan2_architecture_is_named(tmp_path):
+    def edit(G, D, Gs):
+        Gs.state["components"]["synthesis"].state["static_kwargs"]["architecture"] = "resnet"
+        return [G, D, Gs]
+
+    path = _rewritten(tmp_path, "stylegan2-64", edit)
+    with pytest.raises(CheckpointError, match="architecture='resnet'; only architecture='skip'") as info:
+        load_generator(path)
+    assert str(path) in str(info.value)
+
+
 def test_unknown_network_state_version_is_refused(tmp_path):
     def edit(G, D, Gs):
         Gs.state["version"] = 9

@@ -170,8 +170,9 @@ def _check_fixed_kwargs(network: TFNetwork, path: Path) -> None:
     for key, default in _FIXED_KWARGS.get(network.build_func_name, []):
         if key in network.static_kwargs:
             value = network.static_kwargs[key]
-            same = list(value) == default if isinstance(default, list) and isinstance(value, (list, tuple)) else value == default
-            if not same:
+            if isinstance(default, list) and isinstance(value, (list, tuple)):
+                value = list(value)
+            if value != default:
                 raise CheckpointError(
                     f"{path}: network {network.name!r} ({network.build_func_name}) was built with "
                     f"{key}={value!r}; only {key}={default!r} is supported"
