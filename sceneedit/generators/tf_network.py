@@ -42,15 +42,14 @@ class TFNetwork:
     """
 
     class_module: str = ""
-
-    def __init__(self) -> None:
-        self.version = 0
-        self.name = ""
-        self.build_func_name = ""
-        self.static_kwargs: dict[str, Any] = {}
-        self.variables: dict[str, np.ndarray] = {}
-        self.components: dict[str, TFNetwork] = {}
-        self.module_src_chars = 0
+    # Defaults for an object unpickled without a state (NEWOBJ only); BUILD replaces them.
+    version: int = 0
+    name: str = ""
+    build_func_name: str = ""
+    static_kwargs: dict[str, Any] = {}
+    variables: dict[str, np.ndarray] = {}
+    components: dict[str, "TFNetwork"] = {}
+    module_src_chars: int = 0
 
     def __setstate__(self, state: Any) -> None:
         if not isinstance(state, dict):
