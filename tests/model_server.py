@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class FileServer:
     """Serves ``files`` (URL path -> bytes). ``cut_after[path] = n`` makes the next full or
     ranged answer for ``path`` stop after ``n`` bytes and drop the connection (once).
-    ``requests`` records ``(path, Range header or None)``; ``delay`` slows each chunk (seconds)."""
+    ``requests`` records ``(path, Range header or None)``; with ``chunk_pause`` (an Event) set,
+    answers send their first 64 KiB, then wait for the event (at most 5 s) before each further chunk."""
 
     def __init__(self, files: dict[str, bytes]) -> None:
         self.files = dict(files)
@@ -53,7 +54,7 @@ class FileServer:
                     self.close_connection = True
                     return
                 for i in range(0, len(payload), 65536):
-                    if server.chunk_pause is not None:
+                    if server.chunk_pause is not None and i > 0:  # the first chunk, then wait
                         server.chunk_pause.wait(5)
                     self.wfile.write(payload[i:i + 65536])
 
