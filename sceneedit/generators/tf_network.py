@@ -55,6 +55,11 @@ class TFNetwork:
         if not isinstance(state, dict):
             raise UnsafePickleError(f"TF network state is a {type(state).__name__}, not a dict")
         version = state.get("version")
+        if version is None and "build_func_spec" in state:
+            raise UnsafePickleError(
+                "a Theano-era PGGAN network state (build_func_spec / param_values), not a TensorFlow "
+                "one; load it once with NVIDIA's TF code and save it again, or use the TF release"
+            )
         if version not in KNOWN_STATE_VERSIONS:
             raise UnsafePickleError(
                 f"TF network state version {version!r}; known: {list(KNOWN_STATE_VERSIONS)}"
