@@ -12,7 +12,7 @@ import importlib
 import sys
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMAND_MODULES = ["synth", "info", "train", "probe", "bundle", "export"]
+COMMAND_MODULES = ["synth", "info", "train", "probe", "bundle", "export", "convert", "models"]
 
 
 class CommandError(Exception):

@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="The sceneedit editor: steer a generated scene along semantic boundaries.",
     )
     parser.add_argument("--generator", metavar="PATH",
-                        help="generator checkpoint (default: the embedded default model)")
+                        help="generator checkpoint, or a downloaded registry model's name "
+                             "(sceneedit models list; opens with its HiGAN boundaries) "
+                             "(default: the embedded default model)")
     parser.add_argument("--bundle", metavar="PATH",
                         help="boundary bundle, HiGAN boundary folder or list "
                              "(default: the embedded bundle when the default generator is used)")
@@ -77,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.quit_after_first_frame:
         _quit_after_first_frame(app, window)
     if args.generator:
-        window.open_generator(args.generator, args.bundle, seed=args.seed)
+        from sceneedit.models import resolve_generator_argument
+
+        generator, bundle = resolve_generator_argument(args.generator, args.bundle)
+        window.open_generator(generator, bundle, seed=args.seed)
     else:
         generator_path, bundle_path = default_paths()
         if generator_path.is_file():

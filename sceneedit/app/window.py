@@ -147,6 +147,8 @@ class MainWindow(QMainWindow):
         a = self._action
         self.open_generator_action = a("&Open generator…", self.open_generator_dialog, QKeySequence.StandardKey.Open,
                                        "fa5s.folder-open", "Open a generator checkpoint")
+        self.open_model_action = a("Open &model…", self.open_model_dialog, "Ctrl+Shift+M", "fa5s.cloud-download-alt",
+                                   "Open one of the official scene models (downloaded if needed)")
         self.import_bundle_action = a("&Import boundary bundle…", self.import_bundle_dialog, "Ctrl+I",
                                       "fa5s.layer-group", "Import a boundary bundle or HiGAN boundary folder")
         self.import_folder_action = a("Import HiGAN boundary &folder…", self.import_folder_dialog, None,
@@ -191,7 +193,8 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        file_menu.addActions([self.open_generator_action, self.import_bundle_action, self.import_folder_action])
+        file_menu.addActions([self.open_generator_action, self.open_model_action, self.import_bundle_action,
+                              self.import_folder_action])
         file_menu.addSeparator()
         file_menu.addActions([self.open_recipe_action, self.save_recipe_action])
         file_menu.addSeparator()
@@ -495,6 +498,17 @@ class MainWindow(QMainWindow):
         path = self._ask_path("Open generator", GENERATOR_FILTER)
         if path:
             self.open_generator(path)
+
+    def open_model_dialog(self) -> Any:
+        """File ▸ Open model…: the registry's models; the chosen one opens with its boundaries."""
+        from .models_dialog import OpenModelDialog
+
+        dialog = OpenModelDialog(self)
+        dialog.model_ready.connect(lambda path, bundle: self.open_generator(path, bundle))
+        dialog.open_file_requested.connect(self.open_generator_dialog)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def import_bundle_dialog(self) -> None:
         path = self._ask_path("Import boundary bundle", BUNDLE_FILTER)

@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--codes", default=None, metavar="FILE.npy",
                         help="latent codes: z [N, z_dim] or wp [N, num_layers, w_dim]")
     parser.add_argument("--truncation", type=float, default=None, metavar="PSI",
-                        help="truncation psi for z codes (default: the generator's; 1 = none)")
+                        help="truncation psi for z codes (default: the generator's; 1 = none); for wp "
+                        "codes, the psi they were mapped with")
     parser.add_argument("--truncation-layers", type=int, default=None, metavar="N",
                         help="number of leading layers truncated (default: the generator's)")
     parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="samples per forward pass (default 8)")
@@ -66,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
         codes, kind = generator.sample_z_for_seeds(seeds).cpu(), "z"
         labels = [f"seed {s}" for s in seeds]
         stems = [f"seed_{s:04d}" for s in seeds]
-    if kind == "wp" and (args.truncation is not None or args.truncation_layers is not None):
-        print("note: --truncation applies to z codes only; wp codes are used as given")
+    if kind == "wp" and args.truncation_layers is not None:
+        print("note: --truncation-layers applies to z codes only; wp codes are used as given")
 
     out = Path(args.out)
     print(f"device: {describe_device(device)}")
@@ -85,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
                 wp = generator.map(batch, truncation_psi=args.truncation, truncation_layers=args.truncation_layers)
             else:
                 wp = batch
-            pixels = to_uint8_images(generator.synthesize(wp))  # .cpu() waits for the device
+            # The psi travels with the codes (BigGAN's batch-norm statistics depend on it).
+            pixels = to_uint8_images(generator.synthesize(wp, truncation_psi=args.truncation))  # .cpu() waits
             batch_seconds.append((time.perf_counter() - began, len(pixels)))
             for offset, image in enumerate(pixels):
                 save_png(image, out / f"{stems[start + offset]}.png")

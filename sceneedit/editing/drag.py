@@ -212,6 +212,7 @@ def drag_step(
     settings: DragSettings,
     block: int,
     first_features: torch.Tensor | None = None,
+    truncation_psi: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, list[Point], torch.Tensor, torch.Tensor]:
     """One forward pass of the drag: synthesize ``wp [1, L, D]``, track the handles, and
     build the loss.
@@ -221,7 +222,7 @@ def drag_step(
     for the mask term. Returns ``(loss, image [1, 3, H, W], tracked handles, features
     [1, C, H, W] detached, handle features [P, C] detached)``; call ``loss.backward()``.
     """
-    result = generator.synthesize(wp, return_features=True)
+    result = generator.synthesize(wp, return_features=True, truncation_psi=truncation_psi)
     image = result.image
     height, width = int(image.shape[2]), int(image.shape[3])
     features = F.interpolate(result.features[block], size=(height, width), mode="bilinear", align_corners=True)
@@ -265,10 +266,11 @@ def run_drag(
     callback: Callable[[DragProgress], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     callback_every: int = 1,
+    truncation_psi: float | None = None,
 ) -> DragResult:
     """Drag ``handles`` toward ``targets`` (image pixels ``(y, x)``) by optimizing ``wp``.
 
-    ``wp``: float ``[L, D]``. ``callback(DragProgress)`` is called every ``callback_every``
+    ``wp``: float ``[L, D]``, mapped with ``truncation_psi``. ``callback(DragProgress)`` is called every ``callback_every``
     steps and on the last one; ``cancel()`` is checked before every step. Runs on the
     generator's device; the same inputs give the same result. Raises :class:`DragError`
     for bad points, settings or a mask of the wrong size.
@@ -298,7 +300,7 @@ def run_drag(
         return torch.cat([variable, fixed[len(layers) :]], dim=0).unsqueeze(0)
 
     with torch.enable_grad():
-        probe = generator.synthesize(code().detach(), return_features=True)
+        probe = generator.synthesize(code().detach(), return_features=True, truncation_psi=truncation_psi)
         block = settings.feature_block
         if block is None:
             block = pick_feature_block([int(f.shape[-1]) for f in probe.features], resolution)
@@ -317,7 +319,8 @@ def run_drag(
                 break
             optimizer.zero_grad(set_to_none=True)
             loss, image, current, features, handle_features = drag_step(
-                generator, code(), current, target_list, reference, settings, block, first_features)
+                generator, code(), current, target_list, reference, settings, block, first_features,
+                truncation_psi)
             if reference is None:
                 reference, first_features = handle_features, features
             distance = _max_distance(current, target_list)

@@ -501,7 +501,7 @@ class EditSession:
 
         settings = settings or DragSettings()
         result = run_drag(self.generator, self.current_wp(), handles, targets, settings,
-                          callback=callback, cancel=cancel)
+                          callback=callback, cancel=cancel, truncation_psi=self.truncation_psi)
         if result.steps_run > 0:
             self.apply_drag(result, handles, targets, settings)
         return result

@@ -136,11 +136,14 @@ class Generator(nn.Module):
         assert wp.shape[1:] == (self.num_layers, self.w_dim), wp.shape
         return wp
 
-    def synthesize(self, wp: torch.Tensor, return_features: bool = False):
+    def synthesize(self, wp: torch.Tensor, return_features: bool = False, truncation_psi: float | None = None):
         """Render ``wp [N, num_layers, w_dim]`` to images ``[N, 3, H, W]`` in [-1, 1].
 
         With ``return_features=True`` returns a :class:`SynthesisResult` holding the image
         and each block's output feature map. Deterministic: noise buffers are fixed.
+        ``truncation_psi``: the psi ``wp`` was mapped with (None: the generator's default).
+        It travels with the code to the architectures whose synthesis depends on it (BigGAN
+        picks its batch-norm statistics by psi); the others ignore it.
         """
         wp = self._check_wp(wp)
         image, features = self._synthesize(wp)
