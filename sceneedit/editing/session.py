@@ -682,11 +682,13 @@ class EditSession:
             for i, edit in enumerate(recipe["edits"]):
                 op = {k: v for k, v in edit.items() if k != "label"}
                 session._replay(op, edit.get("label"))
-        except (EditError, ManipulationError, KeyError, TypeError, ValueError) as exc:
+        except (EditError, ManipulationError, KeyError, TypeError, ValueError, AttributeError,
+                OverflowError, IndexError) as exc:  # values of the wrong type from the file
             if isinstance(exc, RecipeError):
                 raise
             message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            raise RecipeError(f"{source}: cannot be replayed: {message}") from None
+            text = " ".join(str(message).split())
+            raise RecipeError(f"{source}: cannot be replayed: {text[:300]}") from None
         return session
 
     def save_recipe(self, path) -> None:
