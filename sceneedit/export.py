@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .files import atomic_path, atomic_write_text
+from .files import WriteError, atomic_path, atomic_write_text
 from .editing.recipe import RecipeError, bundle_fingerprint, validate_recipe
 from .editing.session import EditSession
 from .editing.state import JITTER_MODES, EditState
@@ -672,6 +672,8 @@ def _guarded_write(write: Callable[[], Any], path: Path) -> Any:
     """Run one atomic write; turn an OSError (disk full, permissions) into a clear error."""
     try:
         return write()
+    except WriteError as exc:  # already says which file and what happened
+        raise ExportError(str(exc)) from None
     except OSError as exc:
         raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
 

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import re
+import signal
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -29,7 +30,7 @@ class WriteError(OSError):
 
 #: errno -> what happened, in words.
 _WRITE_PROBLEMS = {
-    errno.ENOSPC: "no space left on the disk (the disk is full)",
+    errno.ENOSPC: "No space left on device (the disk is full)",
     errno.EDQUOT: "the disk quota is exceeded",
     errno.EFBIG: "the file is too large for this file system or process limit",
     errno.EROFS: "the file system is read-only",
@@ -79,26 +80,53 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     """
     target = Path(path)
     suffix = target.suffix if suffix is None else suffix
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".partial{suffix}", dir=target.parent)
-    _PENDING.add(tmp_name)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    # Ctrl-C is held back while the temporary file is created and registered, so an
+    # interrupt can only land where the cleanup below (or the exit-time sweep) covers it.
+    blocked = _hold_interrupts()
+    tmp_name: str | None = None
     try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".partial{suffix}", dir=target.parent)
+        _PENDING.add(tmp_name)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        blocked = _release_interrupts(blocked)
         yield tmp
         # mkstemp creates 0600; give the final file the mode a plain open() would.
         os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, target)
         _PENDING.discard(tmp_name)
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        _PENDING.discard(tmp_name)
+        held = _hold_interrupts()
+        try:
+            if tmp_name is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp_name)
+                _PENDING.discard(tmp_name)
+        finally:
+            _release_interrupts(blocked if blocked is not None else held)
         words = None if isinstance(exc, WriteError) else write_error_words(exc)
         if words is not None:
             error = WriteError(f"cannot write {target}: {words}")
             error.errno = exc.errno if isinstance(exc, OSError) else None
             raise error from exc
         raise
+
+
+def _hold_interrupts() -> set | None:
+    """Block SIGINT for this thread (POSIX); returns the previous mask, or None if not held."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    try:
+        return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    except (OSError, ValueError):
+        return None
+
+
+def _release_interrupts(previous: set | None) -> None:
+    """Restore the mask :func:`_hold_interrupts` returned; a held Ctrl-C is delivered now."""
+    if previous is not None and signal.SIGINT not in previous:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    return None
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -79,7 +79,7 @@ def parse_json(text: str | bytes, where: str, error: type[Exception] = JSONInput
     try:
         return json.loads(text, **hooks)
     except json.JSONDecodeError as exc:
-        raise error(f"{where}: {what} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        raise error(f"{where}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except (ValueError, RecursionError, TypeError) as exc:  # digit limit, NaN, overflow
         reason = " ".join(str(exc).split())[:200]
         raise error(f"{where}: {what} is not usable JSON ({reason})") from None

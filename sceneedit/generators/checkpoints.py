@@ -114,6 +114,12 @@ def load_state_dict_strict(generator: Generator, state: dict[str, torch.Tensor],
             )
     check_finite({k: state[k] for k in own}, path, CheckpointError)
     generator.load_state_dict({k: state[k].to(v.dtype) for k, v in own.items()}, strict=True)
+    check_loaded = getattr(generator, "check_loaded", None)  # buffers an architecture must vet
+    if callable(check_loaded):
+        try:
+            check_loaded()
+        except ValueError as exc:
+            raise CheckpointError(f"{path}: {exc}") from None
 
 
 def require_key(state: dict[str, Any], key: str, path: Path) -> torch.Tensor:

@@ -606,6 +606,7 @@ def classify(exc: BaseException, path: Path) -> tuple[str, str]:
 
 def _child(kind: str, base: Path, work: Path, seed: int, index: int, write_fd: int) -> None:
     outcome, detail = "crash", ""
+    start_rss = _status_mb("VmRSS")
     try:
         vm = _vm_size()
         limit = vm + ADDRESS_HEADROOM_MB * 2**20
@@ -619,7 +620,8 @@ def _child(kind: str, base: Path, work: Path, seed: int, index: int, write_fd: i
             outcome, detail = classify(exc, path)
     except BaseException as exc:  # noqa: BLE001 - the mutant could not even be written
         outcome, detail = "mutator-error", f"{type(exc).__name__}: {exc}"
-    os.write(write_fd, json.dumps({"outcome": outcome, "detail": detail[:4000]}).encode())
+    peak = _status_mb("VmHWM") - start_rss
+    os.write(write_fd, json.dumps({"outcome": outcome, "detail": detail[:4000], "peak_mb": peak}).encode())
     os._exit(0)
 
 
@@ -630,9 +632,10 @@ def _vm_size() -> int:
     return 0
 
 
-def _rss_mb() -> float:
+def _status_mb(field: str) -> float:
+    """``VmRSS`` / ``VmHWM`` (peak resident memory) of this process, in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -668,7 +671,6 @@ def run_cases(kind: str, base: Path, indices: list[int], work_root: Path, seed: 
     results: list[Result] = []
     pending = list(indices)
     running: dict[int, tuple[int, int, float, Path]] = {}  # pid -> (index, read_fd, start, work)
-    base_rss = _rss_mb()
     while pending or running:
         while pending and len(running) < parallel:
             index = pending.pop(0)
@@ -683,7 +685,7 @@ def run_cases(kind: str, base: Path, indices: list[int], work_root: Path, seed: 
             running[pid] = (index, read_fd, time.monotonic(), work)
         time.sleep(0.002)
         for pid, (index, read_fd, start, work) in list(running.items()):
-            done_pid, status, usage = os.wait4(pid, os.WNOHANG)
+            done_pid, status, _usage = os.wait4(pid, os.WNOHANG)
             elapsed = time.monotonic() - start
             if done_pid == 0:
                 if elapsed > time_limit:
@@ -698,10 +700,10 @@ def run_cases(kind: str, base: Path, indices: list[int], work_root: Path, seed: 
                 if not chunk:
                     break
                 payload += chunk
-            peak = usage.ru_maxrss / 1024 - base_rss
+            peak = 0.0
             if payload:
                 message = json.loads(payload)
-                outcome, detail = message["outcome"], message["detail"]
+                outcome, detail, peak = message["outcome"], message["detail"], message["peak_mb"]
             else:
                 outcome, detail = "crash", f"exit status {status}"
             if outcome in GOOD and peak > memory_limit_mb:
