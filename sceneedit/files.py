@@ -52,6 +52,9 @@ def write_error_words(exc: BaseException) -> str | None:
         number = int(match.group(1)) if match else errno.EIO
     if number in _WRITE_PROBLEMS:
         return _WRITE_PROBLEMS[number]
+    if isinstance(exc, OSError) and number is None and "written" in str(exc):
+        # numpy's tofile: "N requested and M written" -- a write cut short, no errno.
+        return f"a write was cut short ({exc}); is the disk full?"
     return None
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
-import resource
 import signal
 import subprocess
 import sys
@@ -376,6 +374,44 @@ def test_disk_full_during_synth_is_one_clear_line(tmp_path):
     done = run_disk_full(["synth", "-g", str(gen_path), "--seeds", "0-3", "--out", str(tmp_path / "o")], limit=200)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and "cannot write" in done.stderr, done.stderr
+
+
+def test_disk_full_during_probe_is_one_clear_line(tmp_path):
+    from sceneedit.semantics.predictors import world
+
+    torch.manual_seed(1)
+    predictor = world.save_world_predictor(world.WorldPredictor(world.WorldNet(world.WorldNetConfig(input_size=32))),
+                                           tmp_path / "world.safetensors")
+    gen_path = save_generator(tiny_generator(), tmp_path / "g.safetensors")
+    done = run_disk_full(["probe", "--generator", str(gen_path), "--predictor", "world", "--predictor-option",
+                          f"path={predictor}", "--num", "200", "--chunk-size", "100", "--batch-size", "100",
+                          "--k", "60", "--no-progress", "--device", "cpu", "--concepts", "camera_yaw",
+                          "--out", str(tmp_path / "run")], limit=3000)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "cannot write" in done.stderr, done.stderr
+    assert "full" in done.stderr or "too large" in done.stderr, done.stderr
+
+
+def test_disk_full_during_train_export_is_one_clear_line(tmp_path):
+    from sceneedit.training.gan import GANTrainer
+    from sceneedit.training.gan_config import TrainConfig
+
+    run = tmp_path / "run"
+    config = TrainConfig(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, g_fmaps_base=128, g_fmaps_max=16,
+                         d_fmaps_base=128, d_fmaps_max=16, batch_size=4, data_source="stream", sample_every=0,
+                         progress=False, threads=1, iterations=1, recon_warmup_kimg=0.0)
+    GANTrainer(config, run, log=lambda _: None).run()
+    code = f"""
+    import resource, signal, sys
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+    from sceneedit.training.gan import main
+    sys.exit(main(["--run-dir", {str(run)!r}, "--export", {str(tmp_path / 'g.safetensors')!r}]))
+    """
+    done = run_python(code)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    assert "g.safetensors" in done.stderr and "too large" in done.stderr, done.stderr
+    assert not list(tmp_path.glob(".g.safetensors*"))
 
 
 def test_disk_full_during_a_torch_checkpoint_write_is_a_clear_error(tmp_path):
