@@ -87,11 +87,11 @@ def validate_recipe(recipe: Any, source: str = "recipe") -> dict[str, Any]:
     if not isinstance(recipe, dict):
         raise RecipeError(f"{source}: a recipe must be a JSON object, got {type(recipe).__name__}")
     if recipe.get("format") != RECIPE_FORMAT:
-        raise RecipeError(f"{source}: not a sceneedit recipe (format is {recipe.get('format')!r})")
+        raise RecipeError(f"{source}: not a sceneedit recipe (format is {_short(recipe.get('format'))})")
     version = recipe.get("version")
     if version not in SUPPORTED_RECIPE_VERSIONS:
         raise RecipeError(
-            f"{source}: recipe version {version!r} is not supported (this sceneedit reads "
+            f"{source}: recipe version {_short(version)} is not supported (this sceneedit reads "
             f"{', '.join(str(v) for v in SUPPORTED_RECIPE_VERSIONS)})"
         )
     for key, kind in (("generator", dict), ("bundle", dict), ("base", dict), ("initial", dict), ("edits", list)):
@@ -181,7 +181,8 @@ def check_generator(recipe: dict[str, Any], fingerprint: dict[str, Any], source:
     expected = recipe["generator"]
     diffs = [k for k in sorted(set(expected) | set(fingerprint)) if expected.get(k) != fingerprint.get(k)]
     if diffs:
-        detail = ", ".join(f"{k}: recipe {expected.get(k)!r} vs loaded {fingerprint.get(k)!r}" for k in diffs)
+        detail = ", ".join(f"{_short(k, 30)}: recipe {_short(expected.get(k))} vs loaded {_short(fingerprint.get(k))}"
+                           for k in diffs[:6])
         raise RecipeError(f"{source} was made for another generator ({detail})")
 
 

@@ -640,13 +640,13 @@ class EditSession:
         layers = base.get("truncation_layers", generator.truncation_layers)
         if layers != generator.truncation_layers:
             raise RecipeError(
-                f"{source} truncates {layers} layers, the generator {generator.truncation_layers}"
+                f"{source} truncates {str(layers)[:40]} layers, the generator {generator.truncation_layers}"
             )
         if base_seed is not None or base_wp is not None:
             for i, edit in enumerate(recipe["edits"]):
                 if edit["op"] in ("set_seed", "set_base_code"):
                     raise RecipeError(
-                        f"{source}: step {i + 1} ({edit.get('label', edit['op'])}) changes the base "
+                        f"{source}: step {i + 1} ({str(edit.get('label', edit['op']))[:60]}) changes the base "
                         f"code, so the recipe cannot be applied to other seeds or codes"
                     )
         try:

@@ -82,7 +82,7 @@ def check_config(kwargs: Any, path: Path, error: type[Exception]) -> None:
                 raise _fail(error, path, field, value, f"holds more than {MAX_LIST} items")
             for item in value:
                 for leaf in item if isinstance(item, (list, tuple)) else [item]:
-                    if not isinstance(leaf, (bool, int, float, str)) or (
+                    if not isinstance(leaf, (bool, int, float, str)) or (isinstance(leaf, str) and len(leaf) > 64) or (
                         isinstance(leaf, (int, float)) and not isinstance(leaf, bool)
                         and not (math.isfinite(leaf) and abs(leaf) <= 1 << 20)
                     ):

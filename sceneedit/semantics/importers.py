@@ -77,7 +77,8 @@ def _as_normal(value: Any, path: Path) -> np.ndarray:
         raise ImportError_(f"{path}: boundary is a {type(value).__name__}, expected a numeric array")
     if array.dtype.kind not in "fiu":
         raise ImportError_(f"{path}: boundary has dtype {array.dtype}, expected floats")
-    array = array.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):  # non-finite values are refused later
+        array = array.astype(np.float64)
     if array.ndim == 1:
         array = array[None]
     elif array.ndim == 3 and array.shape[0] == 1:

@@ -605,6 +605,9 @@ def classify(exc: BaseException, path: Path) -> tuple[str, str]:
 
 
 def _child(kind: str, base: Path, work: Path, seed: int, index: int, write_fd: int) -> None:
+    import warnings
+
+    warnings.simplefilter("ignore")  # overflow warnings of mutated numbers: outcomes say what matters
     outcome, detail = "crash", ""
     start_rss = _status_mb("VmRSS")
     try:
@@ -675,6 +678,7 @@ def run_cases(kind: str, base: Path, indices: list[int], work_root: Path, seed: 
         while pending and len(running) < parallel:
             index = pending.pop(0)
             work = work_root / f"{kind}-{index}"
+            shutil.rmtree(work, ignore_errors=True)  # left by an interrupted earlier run
             work.mkdir(parents=True, exist_ok=True)
             read_fd, write_fd = os.pipe()
             pid = os.fork()
@@ -746,7 +750,7 @@ def hostile_files(folder: Path, marker: Path) -> list[tuple[str, Path, str]]:
         "builtins_eval": Run(eval, f"__import__('os').system({command!r})"),
         "builtins_exec": Run(exec, f"import os; os.system({command!r})"),
         "nested_in_state_dict": {"synthesis.layer0.const": Run(os.system, command)},
-        "getattr_chain": Run(getattr, __import__("os"), "system"),
+        "builtins_import": Run(__import__, "os"),
     }
     for name, payload in payloads.items():
         for suffix, kind in ((".pkl", "generator"), (".pth", "generator")):
