@@ -121,12 +121,9 @@ def load_codes(path, generator):
 
     if not path.exists():
         raise ValueError(f"{path}: no such codes file")
-    try:
-        array = np.load(path, allow_pickle=False)
-    except Exception as exc:  # numpy raises several types for bad files
-        from ..semantics.safe_npy import npy_error_reason
+    from ..semantics.safe_npy import load_npy_array
 
-        raise ValueError(f"{path}: not a readable .npy array ({npy_error_reason(exc)})") from exc
+    array = load_npy_array(path)  # ValueError naming the file for a malformed or foreign file
     expected = f"z [N, {generator.z_dim}] nor wp [N, {generator.num_layers}, {generator.w_dim}]"
     if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.floating):
         raise ValueError(f"{path}: codes must be a float array, got dtype {getattr(array, 'dtype', '?')}")
@@ -138,6 +135,8 @@ def load_codes(path, generator):
         raise ValueError(f"{path}: codes of shape {list(array.shape)} fit neither {expected}")
     if array.shape[0] == 0:
         raise ValueError(f"{path}: holds no codes (shape {list(array.shape)})")
+    with np.errstate(over="ignore"):
+        array = np.ascontiguousarray(array, dtype=np.float32)
     if not np.isfinite(array).all():
-        raise ValueError(f"{path}: codes contain NaN or infinite values")
-    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)), kind
+        raise ValueError(f"{path}: codes contain NaN or infinite values (or values beyond float32 range)")
+    return torch.from_numpy(array), kind

@@ -640,13 +640,13 @@ class EditSession:
         layers = base.get("truncation_layers", generator.truncation_layers)
         if layers != generator.truncation_layers:
             raise RecipeError(
-                f"{source} truncates {layers} layers, the generator {generator.truncation_layers}"
+                f"{source} truncates {str(layers)[:40]} layers, the generator {generator.truncation_layers}"
             )
         if base_seed is not None or base_wp is not None:
             for i, edit in enumerate(recipe["edits"]):
                 if edit["op"] in ("set_seed", "set_base_code"):
                     raise RecipeError(
-                        f"{source}: step {i + 1} ({edit.get('label', edit['op'])}) changes the base "
+                        f"{source}: step {i + 1} ({str(edit.get('label', edit['op']))[:60]}) changes the base "
                         f"code, so the recipe cannot be applied to other seeds or codes"
                     )
         try:
@@ -682,11 +682,13 @@ class EditSession:
             for i, edit in enumerate(recipe["edits"]):
                 op = {k: v for k, v in edit.items() if k != "label"}
                 session._replay(op, edit.get("label"))
-        except (EditError, ManipulationError, KeyError, TypeError, ValueError) as exc:
+        except (EditError, ManipulationError, KeyError, TypeError, ValueError, AttributeError,
+                OverflowError, IndexError) as exc:  # values of the wrong type from the file
             if isinstance(exc, RecipeError):
                 raise
             message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            raise RecipeError(f"{source}: cannot be replayed: {message}") from None
+            text = " ".join(str(message).split())
+            raise RecipeError(f"{source}: cannot be replayed: {text[:300]}") from None
         return session
 
     def save_recipe(self, path) -> None:

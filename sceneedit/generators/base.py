@@ -204,8 +204,20 @@ class Generator(nn.Module):
 
 
 def to_uint8_images(images: torch.Tensor) -> np.ndarray:
-    """``[N, 3, H, W]`` float in [-1, 1] -> ``[N, H, W, 3]`` uint8 RGB (numpy)."""
+    """``[N, 3, H, W]`` float in [-1, 1] -> ``[N, H, W, 3]`` uint8 RGB (numpy).
+
+    A non-finite pixel is an error (it would silently become black): the generator's weights
+    or the code overflowed.
+    """
     if images.ndim != 4 or images.shape[1] != 3:
         raise GeneratorError(f"expected images of shape [N, 3, H, W], got {list(images.shape)}")
-    x = (images.detach().float().clamp(-1, 1) + 1) * 127.5
+    images = images.detach().float()
+    finite = torch.isfinite(images).flatten(1).all(dim=1)
+    if not bool(finite.all()):
+        bad = [int(i) for i in torch.nonzero(~finite).flatten()[:5]]
+        raise GeneratorError(
+            f"the generator produced NaN or infinite pixels (image {', '.join(map(str, bad))} of {len(images)}): "
+            "the code's values are too large for it, or its weights are broken"
+        )
+    x = (images.clamp(-1, 1) + 1) * 127.5
     return x.round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

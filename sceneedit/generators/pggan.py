@@ -249,6 +249,12 @@ class PGGANGenerator(Generator):
             image = torch.tanh(image)
         return image, features
 
+    def check_loaded(self) -> None:
+        """Raise :class:`GeneratorError` if loaded weights leave nothing to render."""
+        lod = float(self.lod.detach().cpu())
+        if not 0.0 <= lod <= self.num_blocks - 1:
+            raise GeneratorError(f"pggan: lod {lod:g} outside [0, {self.num_blocks - 1}]")
+
     def describe(self) -> dict[str, Any]:
         info = super().describe()
         info.update(

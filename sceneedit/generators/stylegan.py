@@ -386,6 +386,12 @@ class StyleGANGenerator(StyleGeneratorBase):
         self.truncation = Truncation(w_dim, num_layers, float(truncation_psi), int(truncation_layers))
         self.synthesis = SynthesisNetwork(resolution, w_dim, fmaps_base, fmaps_max, fused_scale)
 
+    def check_loaded(self) -> None:
+        """Raise :class:`GeneratorError` if loaded weights leave nothing to render."""
+        lod = float(self.synthesis.lod)
+        if not 0.0 <= lod <= self.synthesis.num_blocks - 1:
+            raise GeneratorError(f"stylegan: lod {lod:g} outside [0, {self.synthesis.num_blocks - 1}]")
+
     def describe(self) -> dict[str, Any]:
         info = super().describe()
         info.update(
