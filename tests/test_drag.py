@@ -20,7 +20,7 @@ from sceneedit.semantics.bundle import fingerprint_for
 from sceneedit.semantics.concepts import BoundaryBundle, Concept
 
 HANDLE, TARGET = (16.0, 10.0), (16.0, 22.0)
-FAST = DragSettings(steps=40, lr=0.02, motion_radius=3, track_radius=4)
+FAST = DragSettings(steps=40, lr=0.02, motion_radius=3, track_radius=4, layers=6)
 SIZE = 32
 
 
