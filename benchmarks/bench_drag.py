@@ -20,6 +20,7 @@ s per drag. ``masked`` runs pass that region as the drag's mask (1 = may change)
     python benchmarks/bench_drag.py                  # default settings, no mask and masked
     python benchmarks/bench_drag.py --modes nomask --drags 8
     python benchmarks/bench_drag.py --json runs/drag.json
+    python benchmarks/bench_drag.py --modes masked --strip docs/drag_strip.png   # before/after pictures
 
 Runs on one torch thread (``--threads``); the machine's load average is printed with the
 figures because timing depends on it.
@@ -193,6 +194,8 @@ def run_mode(generator, predictor, cases, codes, originals, args, masked: bool, 
         outside = region < 0.5
         change = np.abs(final.astype(np.float64) - original.astype(np.float64)).mean(axis=2)
         delta = np.abs(scores[1] - scores[0])
+        if len(STRIP) < args.strip_count and args.strip and mode_name(masked) == args.modes[0]:
+            STRIP.append((case, original, final, found))
         tracked = result.handles_final[0]
         rows.append({
             "seed": case.seed, "handle": case.handle, "target": case.target, "start": case.length,
@@ -209,6 +212,47 @@ def run_mode(generator, predictor, cases, codes, originals, args, masked: bool, 
                   f"tracker {r['tracker_distance']:.2f}) outside {r['outside_change']:.2f} steps {r['steps']} "
                   f"{seconds:.2f} s", flush=True)
     return summarize(rows)
+
+
+STRIP: list = []
+
+
+def mode_name(masked: bool) -> str:
+    return "masked" if masked else "nomask"
+
+
+def write_strip(path: str, scale: int = 4) -> None:
+    """Before/after pairs: the handle (red), the target (blue ring) and, after, where the
+    independent tracker found the handle's content (red)."""
+    from PIL import Image, ImageDraw
+
+    tiles = []
+    for case, original, final, found in STRIP:
+        pair = []
+        for image, point in ((original, case.handle), (final, found)):
+            tile = Image.fromarray(image).resize((image.shape[1] * scale, image.shape[0] * scale), Image.NEAREST)
+            draw = ImageDraw.Draw(tile)
+
+            def ring(p, color, r, width):
+                cy, cx = (p[0] + 0.5) * scale, (p[1] + 0.5) * scale
+                draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=color, width=width)
+
+            ring(case.target, (40, 110, 255), 7, 2)
+            ring(point, (255, 40, 40), 3, 3)
+            if image is original:
+                draw.line([((case.handle[1] + 0.5) * scale, (case.handle[0] + 0.5) * scale),
+                           ((case.target[1] + 0.5) * scale, (case.target[0] + 0.5) * scale)], fill=(255, 255, 255))
+            pair.append(tile)
+        tiles.append(pair)
+    width, height = tiles[0][0].size
+    gap = 6
+    strip = Image.new("RGB", (len(tiles) * (2 * width + gap) - gap + gap * 2, height + 2 * gap), (255, 255, 255))
+    for i, (before, after) in enumerate(tiles):
+        x = gap + i * (2 * width + gap)
+        strip.paste(before, (x, gap))
+        strip.paste(after, (x + width, gap))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    strip.save(path)
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -247,6 +291,8 @@ def main() -> None:
                         help="override a DragSettings field (JSON value), e.g. --set lr=0.004")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", help="also write every drag's figures here")
+    parser.add_argument("--strip", help="write a before/after PNG of the first drags of the first mode here")
+    parser.add_argument("--strip-count", type=int, default=4)
     parser.add_argument("--verbose", "-v", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -301,6 +347,9 @@ def main() -> None:
               f"{s['s_per_drag']:.2f} / {s['s_max']:.2f} |")
     print(f"\nstart distance mean {results[args.modes[0]]['start_mean']:.2f} px; "
           f"load average {load:.2f} -> {load_after:.2f}")
+    if args.strip and STRIP:
+        write_strip(args.strip)
+        print(f"before/after strip: {args.strip}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=1))

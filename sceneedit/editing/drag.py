@@ -40,6 +40,7 @@ so ``(0, 0)`` is the top-left pixel's centre and valid positions are within
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
@@ -211,21 +212,17 @@ def default_settings(generator: Generator) -> DragSettings:
     )
 
 
+_BLOCK_SIZES: "weakref.WeakKeyDictionary[Generator, tuple[int, ...]]" = weakref.WeakKeyDictionary()
+
+
 def _block_sizes(generator: Generator) -> list[int]:
-    """Side of each block's feature map (px): 4, 8, ... up to the resolution for the
-    progressive architectures, found by one synthesis otherwise."""
-    cached = getattr(generator, "_sceneedit_block_sizes", None)
-    if cached is not None:
-        return list(cached)
-    with torch.no_grad():
-        wp = torch.zeros(1, int(generator.num_layers), int(generator.w_dim), device=generator.device)
-        features = generator.synthesize(wp, return_features=True).features
-    sizes = [int(f.shape[-1]) for f in features]
-    try:
-        object.__setattr__(generator, "_sceneedit_block_sizes", tuple(sizes))
-    except (AttributeError, TypeError):
-        pass
-    return sizes
+    """Side of each block's feature map (px), found once per generator by one synthesis."""
+    if generator not in _BLOCK_SIZES:
+        with torch.no_grad():
+            wp = torch.zeros(1, int(generator.num_layers), int(generator.w_dim), device=generator.device)
+            features = generator.synthesize(wp, return_features=True).features
+        _BLOCK_SIZES[generator] = tuple(int(f.shape[-1]) for f in features)
+    return list(_BLOCK_SIZES[generator])
 
 
 def _default_layers(generator: Generator) -> tuple[int, ...]:
