@@ -5,20 +5,25 @@ points that must stay where they are and a mask of the region allowed to change)
 step:
 
 1. **Synthesize** the current code and take the feature maps, bilinearly upsampled to the
-   image size: one block for motion supervision (``feature_block``) and a *tracking map*
-   that concatenates every block at least a quarter of the output size (each block
-   scaled to unit mean feature norm, so a coarse block with many channels does not drown
-   the fine ones) -- fine enough to place content to a fraction of a pixel at 64 px.
-2. **Track** every handle (skipped on the first step): the ``3 x 3`` patch of the
-   first frame's tracking map around the handle is compared (L1) with every position
-   within ``track_radius`` of where the handle was; the best integer position is refined
-   to sub-pixel by a parabola through its neighbours' costs. Comparing with the *first*
-   frame (never the previous one) keeps errors from accumulating.
+   image size: one block for motion supervision (``feature_block``) and a *tracking map*:
+   the full-resolution block and the image itself, each scaled to unit mean norm. At 64 px
+   the coarser blocks blur a pixel's neighbourhood so much that the tracker reported
+   arrival while the content was 2-10 px away; the full-size maps place it to a fraction
+   of a pixel.
+2. **Track** every handle (skipped on the first step): the ``TRACK_PATCH x TRACK_PATCH``
+   (5 x 5) patch of the first frame's tracking map around the handle is compared (L1)
+   with every position within ``track_radius`` of where the handle was; the best integer
+   position is refined to sub-pixel by a parabola through its neighbours' costs.
+   Comparing with the *first* frame (never the previous one) keeps errors from
+   accumulating, and the small search window keeps it from jumping to a look-alike.
 3. **Motion supervision**: for each handle ``p`` still farther than ``stop_distance`` from
    its target, with direction ``d`` toward it (length ``min(1, distance)`` px), pull the
-   features at ``q + d`` toward the *detached* features at ``q`` for every ``q`` in the disk
-   of ``motion_radius`` around ``p``. A handle that has arrived is *held*: its neighbourhood
-   is pulled back to its first-frame features, so it does not drift while others move.
+   features at ``q + d`` toward the features at ``q`` for every ``q`` in the disk of
+   ``motion_radius`` around ``p`` -- DragGAN's detached current features, blended with the
+   first frame's features of the handle's neighbourhood (``template_weight``, FreeDrag's
+   fixed template) so the content keeps its look on the way instead of fading into
+   something else (the main cause of the drags that ended far from the target). A handle
+   that has arrived is *held*: its neighbourhood is pulled to its first-frame look.
 4. **Keep the rest**: with a ``mask`` (1 = may change) the features *and* pixels outside
    it are pulled to their first-frame values (DragGAN's term, weighted ``mask_weight``);
    without one, everything farther than ``keep_radius`` px from every handle and target
@@ -98,7 +103,7 @@ class DragSettings:
     """
 
     steps: int = 200
-    lr: float = 2e-3
+    lr: float = 0.01
     feature_block: int | None = None
     motion_radius: float | None = None
     track_radius: float | None = None
@@ -193,22 +198,22 @@ class DragSettings:
 
 def default_settings(generator: Generator) -> DragSettings:
     """The editor's drag settings for ``generator``, tuned per resolution on the evaluation
-    set of ``benchmarks/bench_drag.py`` (see docs/benchmarks.md).
+    set of ``benchmarks/bench_drag.py`` (figures in docs/benchmarks.md).
 
-    Motion radius about 3 % of the image side (at least 2 px), tracking radius about 8 %
-    (at least 4 px: one step never moves content farther), supervision on the last block at
-    most half the output size (DragGAN's choice), and the layers from the one at 8 px to
-    the one at a quarter of the output size: the 4 px codes turn the whole room like a
-    camera (measured: far regions change several times more when they are included).
+    Motion radius about 3 % of the image side (at least 2 px: DragGAN's r1 = 3 px at
+    256 px would be under a pixel at 64 px), tracking radius about 4 % (at least 2.5 px:
+    content moves at most about a pixel per step, and a small window cannot jump to a
+    look-alike), supervision on the last block at most half the output size (DragGAN's
+    choice; the full-size block tracked worse), learning rate 0.01 on the first six layers
+    (measured at 64 px: without the 4 px layers the content follows about half as
+    precisely, 1.6 px against 0.9 px on 8 drags).
     """
     resolution = int(generator.resolution)
     sizes = _block_sizes(generator)
-    block = pick_feature_block(sizes, resolution)
-    layers = _default_layers(generator)
     return DragSettings(
-        steps=200, lr=2e-3, feature_block=block,
-        motion_radius=max(2.0, round(resolution * 3 / 100)), track_radius=max(4.0, round(resolution * 8 / 100)),
-        layers=layers,
+        steps=200, lr=0.01, feature_block=pick_feature_block(sizes, resolution),
+        motion_radius=max(2.0, round(resolution * 3 / 100)), track_radius=max(2.5, round(resolution * 4 / 100, 1)),
+        layers=min(6, int(generator.num_layers)),
     )
 
 
@@ -223,19 +228,6 @@ def _block_sizes(generator: Generator) -> list[int]:
             features = generator.synthesize(wp, return_features=True).features
         _BLOCK_SIZES[generator] = tuple(int(f.shape[-1]) for f in features)
     return list(_BLOCK_SIZES[generator])
-
-
-def _default_layers(generator: Generator) -> tuple[int, ...]:
-    """Layers whose codes act at 8 px up to a quarter of the output (two codes per block,
-    as in StyleGAN); the first six when the layout is not known."""
-    num_layers = int(generator.num_layers)
-    resolution = int(generator.resolution)
-    blocks = int(round(math.log2(max(resolution, 4)))) - 1  # 4 px, 8 px, ... resolution
-    if num_layers != 2 * blocks or resolution < 32:
-        return tuple(range(min(6, num_layers)))
-    first = 2  # the 8 px block
-    last = 2 * (blocks - 2)  # up to the block at a quarter of the output size
-    return tuple(range(first, max(last, first + 2)))
 
 
 @dataclass(frozen=True)
