@@ -23,7 +23,9 @@ s per drag. ``masked`` runs pass that region as the drag's mask (1 = may change)
     python benchmarks/bench_drag.py --modes masked --strip docs/drag_strip.png   # before/after pictures
 
 Runs on one torch thread (``--threads``); the machine's load average is printed with the
-figures because timing depends on it.
+figures because wall-clock timing depends on it. The process's CPU time per step and per
+drag is printed beside it: on a shared machine it is what the wall time would be on an idle
+core.
 """
 
 from __future__ import annotations
@@ -181,9 +183,9 @@ def run_mode(generator, predictor, cases, codes, originals, args, masked: bool, 
     for case, wp, original in zip(cases, codes, originals):
         region = region_mask(size, case, args.region)
         settings = default_settings(generator, region if masked else None, **overrides)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         result = run_drag(generator, wp, [case.handle], [case.target], settings)
-        seconds = time.perf_counter() - start
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
         with torch.no_grad():
             final_t = generator.synthesize(torch.from_numpy(result.wp)[None])
             final = to_uint8_images(final_t)[0]
@@ -203,7 +205,7 @@ def run_mode(generator, predictor, cases, codes, originals, args, masked: bool, 
             "tracker_distance": math.hypot(tracked[0] - case.target[0], tracked[1] - case.target[1]),
             "outside_change": float(change[outside].mean()), "inside_change": float(change[~outside].mean()),
             "pred_all": float(delta.mean()), "pred_layout": float(delta[layout].mean()),
-            "steps": int(result.steps_run), "seconds": seconds,
+            "steps": int(result.steps_run), "seconds": seconds, "cpu_seconds": cpu_seconds,
             "ms_per_step": 1000 * seconds / max(result.steps_run, 1),
         })
         if args.verbose:
@@ -276,6 +278,10 @@ def summarize(rows: list[dict]) -> dict:
         "ms_per_step": sum(r["seconds"] for r in rows) * 1000 / max(sum(r["steps"] for r in rows), 1),
         "s_per_drag": statistics.fmean(r["seconds"] for r in rows),
         "s_max": max(r["seconds"] for r in rows),
+        # CPU time of this process: what the wall time would be on an idle core (one thread).
+        "cpu_ms_per_step": sum(r["cpu_seconds"] for r in rows) * 1000 / max(sum(r["steps"] for r in rows), 1),
+        "cpu_s_per_drag": statistics.fmean(r["cpu_seconds"] for r in rows),
+        "cpu_s_max": max(r["cpu_seconds"] for r in rows),
     }
 
 
@@ -338,13 +344,15 @@ def main() -> None:
 
     print()
     print("| mode | mean px | median | p90 | max | farther than start | drag's own tracker mean | "
-          "outside-region change (0-255) mean / max | predictor Δ all / layout | steps | ms/step | s/drag mean / max |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "outside-region change (0-255) mean / max | predictor Δ all / layout | steps | ms/step wall (CPU) | "
+          "s/drag wall mean / max | s/drag CPU mean / max |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for mode, s in results.items():
         print(f"| {mode} | {s['mean']:.2f} | {s['median']:.2f} | {s['p90']:.2f} | {s['max']:.2f} | "
               f"{s['farther']} / {s['n']} | {s['tracker_mean']:.2f} | {s['outside']:.2f} / {s['outside_max']:.2f} | "
-              f"{s['pred_all']:.4f} / {s['pred_layout']:.4f} | {s['steps']:.1f} | {s['ms_per_step']:.1f} | "
-              f"{s['s_per_drag']:.2f} / {s['s_max']:.2f} |")
+              f"{s['pred_all']:.4f} / {s['pred_layout']:.4f} | {s['steps']:.1f} | {s['ms_per_step']:.1f} "
+              f"({s['cpu_ms_per_step']:.1f}) | {s['s_per_drag']:.2f} / {s['s_max']:.2f} | "
+              f"{s['cpu_s_per_drag']:.2f} / {s['cpu_s_max']:.2f} |")
     print(f"\nstart distance mean {results[args.modes[0]]['start_mean']:.2f} px; "
           f"load average {load:.2f} -> {load_after:.2f}")
     if args.strip and STRIP:

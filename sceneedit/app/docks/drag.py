@@ -195,8 +195,12 @@ class DragDock(QDockWidget):
         for anchor in tool.anchors:
             self.anchor_list.addItem(_point_text(anchor))
         area = 0 if tool.mask is None else int((tool.mask > 0.5).sum())
-        self.mask_label.setText("none (the drag may change anything; far regions are kept)" if area == 0
-                                else f"{area} px may change")
+        if area:
+            self.mask_label.setText(f"{area} px may change")
+        elif has_session and settings.keep_radius is not None:
+            self.mask_label.setText(f"none: what is over {settings.keep_radius:g} px from the points is kept")
+        else:
+            self.mask_label.setText("none: the drag may change anything")
         widgets = [*self.kind_buttons.values(), self.brush_box, self.steps_box, self.lr_box, self.first_layer,
                    self.last_layer, self.defaults_button, self.remove_pair_button, self.remove_anchor_button]
         with signals_blocked(*widgets):
