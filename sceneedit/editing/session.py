@@ -666,10 +666,9 @@ class EditSession:
             entry = _offset_entry(root.drag_offset)
             drags.append(("Earlier drags", {"op": "drag", **entry, "handles": [], "targets": [], "settings": {}}))
         for step in self._steps[1 : self._index + 1]:
-            kind = step.op["op"]
-            if kind in ("set_seed", "set_base_code", "reset_all"):
-                drags = []  # these remove the drags made before them
-            elif kind == "drag":
+            if step.snapshot.drag_offset is None:
+                drags = []  # this step removed the drags made before it (new base, reset all)
+            elif step.op["op"] == "drag":
                 drags.append((step.label, step.op))
         for label, op in drags:
             fresh._replay(copy.deepcopy(op), label)
