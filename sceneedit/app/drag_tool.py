@@ -126,6 +126,7 @@ class DragTool(QObject):
             self._run["session"] = None  # the result belongs to the old session
             self.cancel()
         self.session = session
+        self.mask = None  # painted for the old generator's image size
         self.clear_points()
         if session is None:
             self.mode_action.setChecked(False)
@@ -186,7 +187,7 @@ class DragTool(QObject):
         if self.session is None:
             return
         size = int(self.session.generator.resolution)
-        if self.mask is None:
+        if self.mask is None or self.mask.shape != (size, size):
             self.mask = np.zeros((size, size), np.float32)
         ys, xs = np.mgrid[0:size, 0:size]
         disk = (ys - y) ** 2 + (xs - x) ** 2 <= float(self.brush_radius) ** 2
