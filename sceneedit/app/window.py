@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from .canvas import SceneCanvas
 from .dialogs import model_card_path, show_about, show_model_card
 from .docks.concepts import ConceptsDock
+from .docks.drag import DragDock
 from .docks.history import HistoryDock
 from .docks.jitter import JitterDock
 from .docks.latent import LatentDock
@@ -124,6 +125,12 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_status_bar()
         self.drag_tool = DragTool(self)  # point-and-drag editing (its own toolbar and actions)
+        self.drag_dock = DragDock(self.drag_tool, self)  # its panel, tabbed with the concepts
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.drag_dock)
+        self.tabifyDockWidget(self.concepts_dock, self.drag_dock)
+        self.concepts_dock.raise_()
+        self.drag_tool.mode_action.toggled.connect(lambda on: on and (self.drag_dock.show(), self.drag_dock.raise_()))
+        self._view_menu.insertAction(self._view_menu.actions()[4], self.drag_dock.toggleViewAction())
         self._restore_layout()
         self._update_enabled()
         self.canvas.set_message("No generator loaded.\nFile ▸ Open generator… (Ctrl+O)")
@@ -213,6 +220,7 @@ class MainWindow(QMainWindow):
         edit_menu.addActions([self.random_seed_action, self.prev_seed_action, self.next_seed_action])
 
         view_menu = bar.addMenu("&View")
+        self._view_menu = view_menu
         for dock in (self.concepts_dock, self.latent_dock, self.jitter_dock, self.history_dock):
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addSeparator()

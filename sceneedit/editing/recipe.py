@@ -14,8 +14,11 @@ Layout (version 1)::
 
 Version 2 is the same layout, written when ``edits`` holds a point-and-drag step
 (``{"op": "drag", "layers", "offset": [[float] per layer], "handles", "targets",
-"settings"}``: the code offset the drag produced, replayed by adding it); version 1
-recipes (no drag) are still written and read as before.
+"settings"}``: the code offset the drag produced, replayed by adding it; an optional
+``"anchors"`` lists the fixed points it kept), and when the history's start already holds
+drags (made before a new bundle restarted the history), ``initial.drag`` =
+``{"layers", "offset"}`` records their sum; version 1 recipes (no drag) are still written
+and read as before.
 
 Floats are written with Python's shortest round-trip repr, so float32 codes and every
 strength come back exactly. The replay itself lives in
