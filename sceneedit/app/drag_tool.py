@@ -281,6 +281,7 @@ class DragTool(QObject):
         settings = self._settings_for(generator)
         handles, targets, anchors = list(self.handles), list(self.targets), list(self.anchors)
         start_wp = session.current_wp()
+        psi = session.truncation_psi
         cancel = threading.Event()
         every = max(1, int(self.preview_every))
         emit_progress = self._progress.emit
@@ -291,7 +292,8 @@ class DragTool(QObject):
                 progress(update.step, update.steps, f"{update.distance:.1f} px to go")
 
             return run_drag(generator, start_wp, handles, targets, settings,
-                            callback=on_step, cancel=cancel.is_set, callback_every=every, anchors=anchors)
+                            callback=on_step, cancel=cancel.is_set, callback_every=every, anchors=anchors,
+                            truncation_psi=psi)
 
         self._cancel = cancel
         self._run = {"session": session, "handles": handles, "targets": targets, "settings": settings,
