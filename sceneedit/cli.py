@@ -12,7 +12,8 @@ import importlib
 import sys
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMAND_MODULES = ["synth", "info", "train", "probe", "bundle", "export", "invert", "train-encoder"]
+COMMAND_MODULES = ["synth", "info", "train", "probe", "bundle", "export", "convert", "models", "invert",
+                   "train-encoder"]
 
 
 class CommandError(Exception):
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Semantic scene editing through the layer-wise latent codes of GANs. "
         "Run without a subcommand to open the editor.",
         epilog="editor: sceneedit [--generator PATH] [--bundle PATH] [--device D] [--seed N] "
+        "[--quit-after-first-frame] "
         "(details: sceneedit edit --help)",
     )
     from . import __version__

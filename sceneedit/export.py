@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .files import atomic_path, atomic_write_text
+from .files import WriteError, atomic_path, atomic_write_text
 from .editing.recipe import RecipeError, bundle_fingerprint, validate_recipe
 from .editing.session import EditSession
 from .editing.state import JITTER_MODES, EditState
@@ -109,6 +109,8 @@ class TimelineSequence:
 
     recipe: dict[str, Any]
     name: str | None = None
+    #: Where the recipe came from (its file), for error messages.
+    source: str = "timeline recipe"
 
     @property
     def default_name(self) -> str:
@@ -141,6 +143,8 @@ class ExportJob:
     batch_size: int = 8
     overwrite: bool = False
     allow_hash_mismatch: bool = False
+    #: Where the starting ``recipe`` came from (its file), for error messages.
+    recipe_source: str = "starting recipe"
 
 
 @dataclass
@@ -261,7 +265,7 @@ def _plan_sweep(job, generator, spec: SweepSequence, sources) -> tuple[list[str]
     values = {c.concept: np.linspace(c.start, c.end, spec.steps).tolist() for c in spec.concepts}
     states = []
     for source in sources:
-        session = _start_session(job, generator, source, job.recipe, "starting recipe")
+        session = _start_session(job, generator, source, job.recipe, job.recipe_source)
         for c in spec.concepts:
             if c.layers is not None:
                 session.set_layers(c.concept, list(c.layers))
@@ -297,7 +301,7 @@ def _plan_jitter(job, generator, spec: JitterSequence, sources):
         raise ExportError("a jitter series needs at least one layer")
     states = []
     for source in sources:
-        session = _start_session(job, generator, source, job.recipe, "starting recipe")
+        session = _start_session(job, generator, source, job.recipe, job.recipe_source)
         session.set_jitter(enabled=True, layers=list(spec.layers), strength=spec.strength, mode=spec.mode)
         row = []
         for seed in spec.seeds:
@@ -312,11 +316,11 @@ def _plan_jitter(job, generator, spec: JitterSequence, sources):
 
 
 def _plan_timeline(job, generator, spec: TimelineSequence, sources):
-    validate_recipe(spec.recipe, "timeline recipe")
+    validate_recipe(spec.recipe, spec.source)
     states = []
     labels: list[str] = []
     for source in sources:
-        session = _start_session(job, generator, source, spec.recipe, "timeline recipe")
+        session = _start_session(job, generator, source, spec.recipe, spec.source)
         labels = session.history
         states.append(session.timeline_states())
     return labels, states, {"type": "timeline", "steps": len(labels), "labels": labels}
@@ -337,7 +341,7 @@ def plan_export(generator: Generator, job: ExportJob) -> list[_Plan]:
         raise ExportError("nothing to export: no sequence given")
     if job.recipe is not None:
         try:
-            validate_recipe(job.recipe, "starting recipe")
+            validate_recipe(job.recipe, job.recipe_source)
         except RecipeError as exc:
             raise ExportError(str(exc)) from None
     sources = _sources(job, generator)
@@ -668,6 +672,8 @@ def _guarded_write(write: Callable[[], Any], path: Path) -> Any:
     """Run one atomic write; turn an OSError (disk full, permissions) into a clear error."""
     try:
         return write()
+    except WriteError as exc:  # already says which file and what happened
+        raise ExportError(str(exc)) from None
     except OSError as exc:
         raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -721,14 +727,14 @@ def load_codes(path: str | os.PathLike, generator: Generator) -> np.ndarray:
     p = Path(path)
     if p.suffix.lower() != ".npy":
         raise ExportError(f"{p}: codes must be a .npy file")
+    from .semantics.safe_npy import load_npy_array
+
     try:
-        codes = np.load(p, allow_pickle=False)
+        codes = load_npy_array(p)
     except FileNotFoundError:
         raise ExportError(f"{p}: no such file") from None
-    except (ValueError, EOFError, OSError) as exc:  # numpy's answers to empty, truncated or foreign files
-        from .semantics.safe_npy import npy_error_reason
-
-        raise ExportError(f"{p}: not a plain numeric .npy array ({npy_error_reason(exc)})") from None
+    except (ValueError, OSError) as exc:  # a malformed header, a truncated or foreign file
+        raise ExportError(str(exc) if str(p) in str(exc) else f"{p}: {exc}") from None
     num_layers, dim = generator.num_layers, generator.w_dim
     if codes.ndim == 2 and codes.shape == (num_layers, dim):
         codes = codes[None]
@@ -739,9 +745,13 @@ def load_codes(path: str | os.PathLike, generator: Generator) -> np.ndarray:
             f"{p}: expected codes of shape [N, {num_layers}, {dim}], [{num_layers}, {dim}] or [N, {dim}], "
             f"got {list(codes.shape)}"
         )
-    if not np.issubdtype(codes.dtype, np.floating) or not np.all(np.isfinite(codes)):
+    if not np.issubdtype(codes.dtype, np.floating):
         raise ExportError(f"{p}: codes must be finite floating-point numbers")
-    return codes.astype(np.float32)
+    with np.errstate(over="ignore"):
+        codes = codes.astype(np.float32)
+    if not np.all(np.isfinite(codes)):
+        raise ExportError(f"{p}: codes must be finite floating-point numbers (within float32 range)")
+    return codes
 
 
 def parse_sweep(text: str) -> ConceptSweep:

@@ -43,11 +43,11 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
-def _synthesize(generator: Generator, codes: np.ndarray) -> np.ndarray:
-    """``codes [N, L, D]`` -> uint8 ``[N, H, W, 3]``."""
+def _synthesize(generator: Generator, codes: np.ndarray, truncation_psi: float | None = None) -> np.ndarray:
+    """``codes [N, L, D]`` (mapped with ``truncation_psi``) -> uint8 ``[N, H, W, 3]``."""
     with torch.inference_mode():
         wp = torch.from_numpy(np.ascontiguousarray(codes, dtype=np.float32)).to(generator.device)
-        return to_uint8_images(generator.synthesize(wp))
+        return to_uint8_images(generator.synthesize(wp, truncation_psi=truncation_psi))
 
 
 def render(generator: Generator, state: EditState) -> RenderResult:
@@ -67,7 +67,7 @@ def render_batch(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     results: list[RenderResult | None] = [None] * len(states)
-    pending: list[tuple[int, np.ndarray]] = []
+    pending: dict[float, list[tuple[int, np.ndarray]]] = {}  # by the psi the codes were mapped with
     expected = (int(generator.num_layers), int(generator.w_dim))
     for index, state in enumerate(states):
         start = time.perf_counter()
@@ -80,23 +80,25 @@ def render_batch(
         except Exception as exc:  # noqa: BLE001 - reported in the result
             results[index] = RenderResult(None, None, (time.perf_counter() - start) * 1e3, _describe(exc))
             continue
-        pending.append((index, wp))
-    for offset in range(0, len(pending), batch_size):
-        chunk = pending[offset : offset + batch_size]
-        for index, result in zip([i for i, _ in chunk], _render_chunk(generator, [wp for _, wp in chunk])):
-            results[index] = result
+        pending.setdefault(float(state.truncation_psi), []).append((index, wp))
+    for psi, group in pending.items():
+        for offset in range(0, len(group), batch_size):
+            chunk = group[offset : offset + batch_size]
+            rendered = _render_chunk(generator, [wp for _, wp in chunk], psi)
+            for index, result in zip([i for i, _ in chunk], rendered):
+                results[index] = result
     return results  # type: ignore[return-value]
 
 
-def _render_chunk(generator: Generator, codes: list[np.ndarray]) -> list[RenderResult]:
+def _render_chunk(generator: Generator, codes: list[np.ndarray], psi: float | None = None) -> list[RenderResult]:
     start = time.perf_counter()
     try:
-        images = _synthesize(generator, np.stack(codes))
+        images = _synthesize(generator, np.stack(codes), psi)
     except Exception as exc:  # noqa: BLE001 - reported in the result
         if len(codes) > 1:
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-            return [r for wp in codes for r in _render_chunk(generator, [wp])]
+            return [r for wp in codes for r in _render_chunk(generator, [wp], psi)]
         return [RenderResult(None, codes[0], (time.perf_counter() - start) * 1e3, _describe(exc))]
     per_frame = (time.perf_counter() - start) * 1e3 / len(codes)
     return [RenderResult(images[i], codes[i], per_frame) for i in range(len(codes))]

@@ -3,7 +3,6 @@ their string metadata, with errors that name the file."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,8 @@ def read_json_metadata(path: Path, key: str, error: type[Exception], what: str, 
 
     Raises ``error`` when the file is not readable safetensors, lacks ``key`` (the message
     says the file is not ``what``, e.g. "a sceneedit generator") or the value is not JSON
-    (the message calls it ``label``). Tensors are not read.
+    (the message calls it ``label``), nests too deep, or holds a non-finite or oversized
+    number. Tensors are not read.
     """
     from safetensors import safe_open
 
@@ -31,7 +31,6 @@ def read_json_metadata(path: Path, key: str, error: type[Exception], what: str, 
     if key not in meta:
         other = next((hint for known, hint in _OTHER_KINDS.items() if known != key and known in meta), None)
         raise error(f"{path}: safetensors file has no {key!r} metadata; not {what}" + (f" ({other})" if other else ""))
-    try:
-        return json.loads(meta[key])
-    except json.JSONDecodeError as exc:
-        raise error(f"{path}: {label} is not valid JSON ({exc})") from exc
+    from .json_input import parse_json
+
+    return parse_json(meta[key], str(path), error, what=label)

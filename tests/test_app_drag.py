@@ -154,3 +154,156 @@ def test_closing_during_a_drag_leaves_no_thread_running(qtbot, window):
     qtbot.waitUntil(lambda: tool.frames_streamed >= 1, timeout=WAIT_MS)
     window.close()  # cancels the drag and stops the worker; the fixture checks no QThread runs
     assert not window.worker_thread.thread.isRunning()
+
+
+# ----- the drag panel ------------------------------------------------------------------------
+
+def press_and_stroke(qtbot, canvas, pixels) -> None:
+    """Press at the first image pixel and move through the others with the left button held."""
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    rect = canvas.image_rect()
+    scale = rect.width() / SIZE
+
+    def at(y, x):
+        return QPointF(rect.left() + (x + 0.5) * scale, rect.top() + (y + 0.5) * scale)
+
+    def send(kind, point, buttons):
+        event = QMouseEvent(kind, point, canvas.mapToGlobal(point), Qt.MouseButton.LeftButton, buttons,
+                            Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(canvas, event)
+
+    held, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    send(QEvent.Type.MouseButtonPress, at(*pixels[0]), held)
+    for y, x in pixels[1:]:
+        send(QEvent.Type.MouseMove, at(y, x), held)
+    send(QEvent.Type.MouseButtonRelease, at(*pixels[-1]), none)
+
+
+def test_panel_lists_points_paints_the_mask_and_edits_settings(qtbot, window):
+    tool, dock, canvas = window.drag_tool, window.drag_dock, window.canvas
+    tool.settings = None  # the generator's defaults, edited through the panel
+    tool.mode_action.trigger()
+    assert dock.isVisible()
+    click_pixel(qtbot, canvas, 4, 4)
+    assert dock.pair_list.count() == 1 and "click the target" in dock.pair_list.item(0).text()
+    click_pixel(qtbot, canvas, 4, 8)
+    assert dock.pair_list.count() == 1 and dock.pair_list.item(0).text().endswith("4.0 px")
+    dock.kind_buttons["anchor"].click()
+    click_pixel(qtbot, canvas, 12, 12)
+    assert len(tool.anchors) == 1 and dock.anchor_list.count() == 1 and tool.handles and len(tool.handles) == 1
+    dock.kind_buttons["mask"].click()
+    dock.brush_box.setValue(2)
+    press_and_stroke(qtbot, canvas, [(6, 2), (6, 6), (6, 10)])
+    assert tool.mask is not None and tool.mask.shape == (SIZE, SIZE)
+    assert tool.mask[6, 2] == 1 and tool.mask[6, 6] == 1 and tool.mask[6, 10] == 1 and tool.mask[14, 14] == 0
+    assert tool.mask[6, 8] == 1  # the stroke, not only its ends
+    assert "px may change" in dock.mask_label.text() and dock.clear_mask_button.isEnabled()
+    assert len(tool.handles) == 1 and len(tool.anchors) == 1  # painting adds no points
+    canvas.grab()  # paints mask, anchors, arrows
+    settings = tool.effective_settings()
+    assert settings.mask is not None and np.array_equal(settings.mask, tool.mask)
+    dock.steps_box.setValue(9)
+    dock.lr_box.setValue(0.05)
+    dock.first_layer.setValue(1)
+    dock.last_layer.setValue(3)
+    settings = tool.effective_settings()
+    assert (settings.steps, settings.lr, settings.optimized_layers(window.session.num_layers)) == (9, 0.05, [1, 2, 3])
+    dock.defaults_button.click()
+    from sceneedit.editing.drag import default_settings
+
+    defaults = default_settings(window.session.generator)
+    assert tool.effective_settings().steps == defaults.steps and dock.steps_box.value() == defaults.steps
+    dock.clear_mask_button.click()
+    assert tool.mask is None and not dock.clear_mask_button.isEnabled()
+    dock.anchor_list.setCurrentRow(0)
+    dock.remove_anchor_button.click()
+    dock.pair_list.setCurrentRow(0)
+    dock.remove_pair_button.click()
+    assert tool.anchors == [] and tool.handles == [] and dock.pair_list.count() == 0
+
+
+def test_panel_run_shows_the_distance_and_records_anchors_and_mask(qtbot, window):
+    tool, dock = window.drag_tool, window.drag_dock
+    tool.mode_action.trigger()
+    tool.add_point(8.0, 5.0)
+    tool.add_point(8.0, 9.0)
+    tool.set_point_kind("anchor")
+    tool.add_point(2.0, 13.0)
+    tool.set_point_kind("mask")
+    tool.set_brush_radius(5)
+    tool.add_point(8.0, 7.0)
+    distances = []
+    tool.progress.connect(lambda step, steps, distance: distances.append(dock.distance_label.text()))
+    with qtbot.waitSignal(tool.drag_finished, timeout=WAIT_MS) as finished:
+        tool.run_action.trigger()
+        assert not dock.steps_box.isEnabled()  # settings are locked while running
+    assert finished.args[0] is not None
+    wait_idle(qtbot, window)
+    assert distances and distances[0].startswith("Distance to target:") and "step" in distances[0]
+    assert "last drag" in dock.distance_label.text()
+    edit = window.session.to_recipe()["edits"][-1]
+    assert edit["op"] == "drag" and edit["anchors"] == [[2.0, 13.0]]
+    assert np.array_equal(np.asarray(edit["settings"]["mask"]), tool.mask)
+    assert dock.steps_box.isEnabled()
+
+
+def test_first_use_hint_shows_until_the_first_click_and_only_once(qtbot, tmp_path, generator):
+    settings = QSettings(str(tmp_path / "hint.ini"), QSettings.Format.IniFormat)
+    win = open_main_window(qtbot, settings, EditSession(generator, None, seed=3))
+    show_focused(qtbot, win)
+    wait_idle(qtbot, win)
+    tool = win.drag_tool
+    assert not tool.hint_visible
+    tool.mode_action.trigger()
+    assert tool.hint_visible
+    win.canvas.grab()  # paints the hint
+    click_pixel(qtbot, win.canvas, 3, 3)
+    assert not tool.hint_visible
+    tool.mode_action.trigger()
+    tool.mode_action.trigger()
+    assert not tool.hint_visible  # seen: not again, in this window ...
+    wait_idle(qtbot, win)
+    win.close()
+    again = open_main_window(qtbot, settings, EditSession(generator, None, seed=3))
+    again.drag_tool.mode_action.trigger()
+    assert not again.drag_tool.hint_visible  # ... nor in the next one
+    wait_idle(qtbot, again)
+    again.close()
+
+
+def test_export_from_the_current_edit_keeps_the_drags(qtbot, window, tmp_path, monkeypatch):
+    from PIL import Image
+    from PySide6.QtWidgets import QMessageBox
+
+    from sceneedit.app.export_dialog import ExportDialog
+
+    tool = window.drag_tool
+    tool.mode_action.trigger()
+    tool.add_point(8.0, 5.0)
+    tool.add_point(8.0, 9.0)
+    with qtbot.waitSignal(tool.drag_finished, timeout=WAIT_MS):
+        tool.run()
+    wait_idle(qtbot, window)
+    window.session.set_jitter(enabled=True, strength=0.0)  # a step after the drag
+    wait_idle(qtbot, window)
+    dialog = ExportDialog(window.session, window.worker, window.store, window)
+    qtbot.addWidget(dialog)
+    dialog.kind_box.setCurrentIndex(1)  # jitter series, strength 0: every frame is the current edit
+    dialog.jitter_strength.setValue(0.0)
+    dialog.jitter_seeds.setText("0")
+    assert dialog.start_from_edit.isChecked()
+    job = dialog.build_job()
+    assert [e["op"] for e in job.recipe["edits"]] == ["drag", "set_jitter"]
+    for fmt, box in dialog.format_boxes.items():
+        box.setChecked(fmt == "png")
+    dialog.folder_edit.setText(str(tmp_path / "out"))
+    monkeypatch.setattr(QMessageBox, "information", lambda *args, **kwargs: None)
+    with qtbot.waitSignal(dialog.export_finished, timeout=WAIT_MS) as blocker:
+        dialog.start()
+    assert blocker.args[1] == ""
+    (frame,) = sorted((tmp_path / "out").glob("*/frames/*/*.png"))
+    assert np.array_equal(np.asarray(Image.open(frame).convert("RGB")), direct_render(window.session))
+    wait_idle(qtbot, window)

@@ -20,7 +20,7 @@ from sceneedit.semantics.bundle import fingerprint_for
 from sceneedit.semantics.concepts import BoundaryBundle, Concept
 
 HANDLE, TARGET = (16.0, 10.0), (16.0, 22.0)
-FAST = DragSettings(steps=40, lr=0.02, motion_radius=3, track_radius=4)
+FAST = DragSettings(steps=40, lr=0.02, motion_radius=3, track_radius=4, layers=6)
 SIZE = 32
 
 
@@ -193,3 +193,74 @@ def test_recipe_with_a_drag_round_trips_pixels(generator, bundle, tmp_path):
     broken["edits"][1]["offset"] = broken["edits"][1]["offset"][:1]
     with pytest.raises(RecipeError, match="drag: offset must be"):
         EditSession.from_recipe(broken, generator, bundle)
+
+
+# ----- precision and locality pieces ---------------------------------------------------------
+
+def test_tracker_finds_a_sub_pixel_shift_of_the_content():
+    from sceneedit.editing.drag import TRACK_PATCH, _patch_offsets, _sample, track_point
+
+    torch.manual_seed(0)
+    coarse = torch.randn(1, 6, 12, 12)
+    smooth = F.interpolate(coarse, size=(48, 48), mode="bicubic", align_corners=True)
+    handle = (20.0, 24.0)
+    reference = _sample(smooth, _patch_offsets(torch.device("cpu")) + torch.tensor(handle))
+    assert reference.shape == (TRACK_PATCH**2, 6)
+    for dy, dx in ((0.0, 0.0), (1.3, -0.6), (-2.4, 1.8)):
+        # The content moved by (dy, dx): the new map at p equals the old one at p - (dy, dx).
+        ys, xs = torch.meshgrid(torch.arange(48.0), torch.arange(48.0), indexing="ij")
+        grid = torch.stack([(xs - dx) / 47 * 2 - 1, (ys - dy) / 47 * 2 - 1], dim=-1)[None]
+        moved = F.grid_sample(smooth, grid, mode="bilinear", align_corners=True)
+        y, x = track_point(moved, reference, handle, radius=3)
+        assert abs(y - (handle[0] + dy)) < 0.25 and abs(x - (handle[1] + dx)) < 0.25, (dy, dx, y, x)
+
+
+def test_step_limit_and_learning_rate_follow_the_distance(generator, wp):
+    from sceneedit.editing.drag import step_limit
+
+    settings = DragSettings(steps=200, steps_per_px=8, min_steps=20)
+    assert step_limit(settings, 2.0) == 36 and step_limit(settings, 100.0) == 200
+    seen = []
+    short = run_drag(generator, wp, [HANDLE], [(16.0, 11.0)], FAST, callback=lambda p: seen.append(p.steps))
+    assert short.steps_run <= step_limit(FAST, 1.0) and set(seen) == {step_limit(FAST, 1.0)}
+
+
+def test_no_drag_ends_farther_than_it_started(generator, wp):
+    # A learning rate far too large makes the optimizer overshoot; the best step is kept.
+    wild = DragSettings(steps=12, lr=0.5, motion_radius=3, track_radius=4, layers=6, lr_floor=1.0, stop_distance=0)
+    result = run_drag(generator, wp, [HANDLE], [(16.0, 16.0)], wild)
+    (y, x), = result.handles_final
+    assert np.hypot(16.0 - y, 16.0 - x) <= 6.0 + 1e-6 and result.distance <= 6.0 + 1e-6
+
+
+def test_anchors_and_the_far_region_stay_put(generator, wp):
+    def change_near(code, point, radius=3):
+        with torch.no_grad():
+            before = generator.synthesize(torch.from_numpy(wp)[None])[0]
+            after = generator.synthesize(torch.from_numpy(code)[None])[0]
+        ys, xs = np.mgrid[0:SIZE, 0:SIZE]
+        near = torch.from_numpy(((ys - point[0]) ** 2 + (xs - point[1]) ** 2 <= radius**2).astype(np.float32))
+        return float(((after - before).abs().mean(0) * near).sum() / near.sum())
+
+    settings = DragSettings(steps=15, lr=0.02, motion_radius=3, track_radius=4, layers=6, stop_distance=0.0)
+    anchor = (26.0, 26.0)
+    free = run_drag(generator, wp, [HANDLE], [TARGET], settings)
+    pinned = run_drag(generator, wp, [HANDLE], [TARGET], DragSettings(**{**settings.to_dict(), "anchor_weight": 20.0}),
+                      anchors=[anchor])
+    assert change_near(pinned.wp, anchor) < change_near(free.wp, anchor)
+    kept = run_drag(generator, wp, [HANDLE], [TARGET], DragSettings(**{**settings.to_dict(), "keep_radius": 6.0,
+                                                                        "keep_weight": 10.0}))
+    assert change_near(kept.wp, (4.0, 28.0)) < change_near(free.wp, (4.0, 28.0))
+
+
+def test_default_settings_scale_with_the_resolution(generator):
+    from sceneedit.editing.drag import default_settings
+
+    small = default_settings(generator)
+    assert small.feature_block == pick_feature_block([4, 8, 16, 32], SIZE)
+    assert small.motion_radius >= 2 and small.track_radius >= 2
+    assert DragSettings(layers=[3, 1]).optimized_layers(8) == [1, 3]
+    with pytest.raises(DragError, match="out of range"):
+        DragSettings(layers=[9]).optimized_layers(8)
+    settings = DragSettings(layers=(1, 2), keep_radius=5.0)
+    assert DragSettings.from_dict(settings.to_dict()) == settings

@@ -273,16 +273,26 @@ def test_divergence_stops_without_touching_weights_or_checkpoints(tmp_path):
 
 
 def test_a_second_trainer_on_the_same_run_folder_is_refused(tmp_path):
-    fcntl = pytest.importorskip("fcntl")
+    import subprocess
+    import sys
+
+    pytest.importorskip("fcntl")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    with (run_dir / ".lock").open("a+") as held:
-        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        held.write("pid 12345")
-        held.flush()
+    # The lock is a per-process POSIX lock: another process must hold it.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a+'); "
+         "fcntl.lockf(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB); f.write('pid 12345'); f.flush(); "
+         "print('held', flush=True); time.sleep(120)", str(run_dir / ".lock")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
         trainer = GANTrainer(tiny_config(iterations=1), run_dir, log=quiet)
         with pytest.raises(ValueError, match="in use by another training process"):
             trainer.run()
+    finally:
+        holder.kill()
+        holder.wait()
     assert list_checkpoints(run_dir) == []
 
 

@@ -258,7 +258,7 @@ def test_command_line_probe_sharded_and_merged(tmp_path, capsys, monkeypatch):
     other_num = [("300" if previous == "--num" else word) for previous, word in zip([""] + common, common)]
     shards = ["--merge", str(tmp_path / "s0"), str(tmp_path / "s1"), "--k", "50", "--rescore-samples", "8"]
     assert main(other_num + shards + ["--out", str(tmp_path / "n300")]) == 2
-    assert "--num 300 differs from N = 200" in capsys.readouterr().err and not (tmp_path / "n300").exists()
+    assert "--num-samples 300 differs from N = 200" in capsys.readouterr().err and not (tmp_path / "n300").exists()
     no_num = [w for i, w in enumerate(common) if w != "--num" and (i == 0 or common[i - 1] != "--num")]
     assert main(["probe", "-g", *no_num[2:]] + shards + ["--out", str(tmp_path / "nonum")]) == 0
     assert ProbeStore.open(tmp_path / "nonum").manifest["num"] == 200

@@ -41,6 +41,9 @@ class SceneCanvas(QWidget):
     #: A left click while picking points: image pixel ``(y, x)`` (pixel centres are whole
     #: numbers, clamped to ``[0, H-1] x [0, W-1]``).
     point_clicked = Signal(float, float)
+    #: The mouse moved with the left button held while picking points (a brush stroke):
+    #: image pixel ``(y, x)``.
+    point_dragged = Signal(float, float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -60,6 +63,7 @@ class SceneCanvas(QWidget):
         self._drag_origin: QPointF | None = None
         self._message = ""
         self._picking_points = False
+        self._stroking = False
         #: Called as ``overlay(painter)`` after the image is painted (not while comparing).
         self.overlay: Callable[[QPainter], None] | None = None
 
@@ -214,6 +218,7 @@ class SceneCanvas(QWidget):
             point = self.widget_to_image(event.position())
             if point is not None:
                 self.point_clicked.emit(point[0], point[1])
+            self._stroking = True
             event.accept()
             return
         if event.button() == Qt.MouseButton.LeftButton and self._zoom != "fit":
@@ -221,6 +226,12 @@ class SceneCanvas(QWidget):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        if self._picking_points and self._stroking and event.buttons() & Qt.MouseButton.LeftButton:
+            point = self.widget_to_image(event.position())
+            if point is not None:
+                self.point_dragged.emit(point[0], point[1])
+            event.accept()
+            return
         if self._drag_origin is not None:
             self._pan = event.position() - self._drag_origin
             self.update()
@@ -228,6 +239,7 @@ class SceneCanvas(QWidget):
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802
         self._drag_origin = None
+        self._stroking = False
         super().mouseReleaseEvent(event)
 
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802

@@ -42,24 +42,10 @@ FORMAT_LABELS = {"png": "PNG frames", "gif": "GIF", "mp4": "MP4 video", "sheet":
 
 
 def current_edit_recipe(session) -> dict:
-    """A recipe of the session's current edit alone (concept settings and jitter, no base
-    changes), so the export engine can apply it to other seeds."""
-    from sceneedit.editing.session import EditSession
-
-    fresh = EditSession(session.generator, session.bundle,
-                        seed=session.seed if session.seed is not None else 0,
-                        truncation_psi=session.truncation_psi)
-    for name in session.edited_concepts():
-        if session.layers(name) != fresh.layers(name):
-            fresh.set_layers(name, session.layers(name))
-        if session.conditioned_on(name):
-            fresh.set_conditioning(name, session.conditioned_on(name))
-        fresh.set_strength(name, session.strength(name))
-        if session.layer_strengths(name) is not None:
-            fresh.set_layer_strengths(name, session.layer_strengths(name))
-    if session.jitter != fresh.jitter:
-        fresh.set_jitter(**session.jitter.to_dict())
-    return fresh.to_recipe()
+    """The recipe "start from the current edit" exports from: every drag step in order,
+    the concept settings and the jitter, on the current base
+    (:meth:`~sceneedit.editing.session.EditSession.current_edit_recipe`)."""
+    return session.current_edit_recipe()
 
 
 class ExportDialog(QDialog):

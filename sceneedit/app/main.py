@@ -25,12 +25,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="The sceneedit editor: steer a generated scene along semantic boundaries.",
     )
     parser.add_argument("--generator", metavar="PATH",
-                        help="generator checkpoint (default: the embedded default model)")
+                        help="generator checkpoint, or a downloaded registry model's name "
+                             "(sceneedit models list; opens with its HiGAN boundaries) "
+                             "(default: the embedded default model)")
     parser.add_argument("--bundle", metavar="PATH",
                         help="boundary bundle, HiGAN boundary folder or list "
                              "(default: the embedded bundle when the default generator is used)")
     parser.add_argument("--device", metavar="D", help="torch device: cpu, cuda, cuda:N or mps (default: automatic)")
     parser.add_argument("--seed", type=int, default=0, help="starting seed (default: 0)")
+    parser.add_argument("--quit-after-first-frame", action="store_true",
+                        help="open, show the first frame, print its timing and quit (exit 1 if the model "
+                             "failed to load): a smoke test for scripts and CI")
     return parser
 
 
@@ -71,8 +76,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sceneedit: warning: {warning}", file=sys.stderr)
         window.statusBar().showMessage(warning)
 
+    if args.quit_after_first_frame:
+        _quit_after_first_frame(app, window)
     if args.generator:
-        window.open_generator(args.generator, args.bundle, seed=args.seed)
+        from sceneedit.models import resolve_generator_argument
+
+        generator, bundle = resolve_generator_argument(args.generator, args.bundle)
+        window.open_generator(generator, bundle, seed=args.seed)
     else:
         generator_path, bundle_path = default_paths()
         if generator_path.is_file():
@@ -81,3 +91,25 @@ def main(argv: list[str] | None = None) -> int:
         else:
             window.canvas.set_message(missing_default_message(generator_path, bundle_path))
     return int(app.exec())
+
+
+def _quit_after_first_frame(app, window) -> None:
+    """Quit (exit 0) once a frame is on the canvas, or exit 1 when loading fails."""
+    import time
+
+    started = time.perf_counter()
+
+    def on_frame(_stamp: int) -> None:
+        print(f"sceneedit: first frame on the canvas {1000 * (time.perf_counter() - started):.0f} ms after "
+              f"the window opened ({window.last_frame_ms:.1f} ms to render)", flush=True)
+        window.close()
+        app.exit(0)
+
+    def on_load(ok: bool) -> None:
+        if not ok:
+            print("sceneedit: error: the model failed to load (see the window's message)", file=sys.stderr, flush=True)
+            window.close()
+            app.exit(1)
+
+    window.frame_shown.connect(on_frame)
+    window.load_finished.connect(on_load)

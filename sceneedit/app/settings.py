@@ -75,6 +75,13 @@ class WindowSettings:
         self.qsettings.sync()
 
     # ----- last folder used by file dialogs --------------------------------------------
+    def drag_hint_seen(self) -> bool:
+        """Whether the drag tool's first-use hint was already shown and followed."""
+        return str(self.qsettings.value("drag/hint_seen", "false")).lower() == "true"
+
+    def set_drag_hint_seen(self) -> None:
+        self.qsettings.setValue("drag/hint_seen", "true")
+
     def last_folder(self) -> str:
         return str(self.qsettings.value("dialogs/last_folder", "") or "")
 

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from .canvas import SceneCanvas
 from .dialogs import model_card_path, show_about, show_model_card
 from .docks.concepts import ConceptsDock
+from .docks.drag import DragDock
 from .docks.history import HistoryDock
 from .docks.jitter import JitterDock
 from .docks.latent import LatentDock
@@ -125,6 +126,12 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_status_bar()
         self.drag_tool = DragTool(self)  # point-and-drag editing (its own toolbar and actions)
+        self.drag_dock = DragDock(self.drag_tool, self)  # its panel, tabbed with the concepts
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.drag_dock)
+        self.tabifyDockWidget(self.concepts_dock, self.drag_dock)
+        self.concepts_dock.raise_()
+        self.drag_tool.mode_action.toggled.connect(lambda on: on and (self.drag_dock.show(), self.drag_dock.raise_()))
+        self._view_menu.insertAction(self._view_menu.actions()[4], self.drag_dock.toggleViewAction())
         self.invert_tool = InvertTool(self)  # File ▸ Open image…: GAN inversion of a picture
         self._restore_layout()
         self._update_enabled()
@@ -149,6 +156,8 @@ class MainWindow(QMainWindow):
         a = self._action
         self.open_generator_action = a("&Open generator…", self.open_generator_dialog, QKeySequence.StandardKey.Open,
                                        "fa5s.folder-open", "Open a generator checkpoint")
+        self.open_model_action = a("Open &model…", self.open_model_dialog, "Ctrl+Shift+M", "fa5s.cloud-download-alt",
+                                   "Open one of the official scene models (downloaded if needed)")
         self.import_bundle_action = a("&Import boundary bundle…", self.import_bundle_dialog, "Ctrl+I",
                                       "fa5s.layer-group", "Import a boundary bundle or HiGAN boundary folder")
         self.import_folder_action = a("Import HiGAN boundary &folder…", self.import_folder_dialog, None,
@@ -193,7 +202,8 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = self.file_menu = bar.addMenu("&File")
-        file_menu.addActions([self.open_generator_action, self.import_bundle_action, self.import_folder_action])
+        file_menu.addActions([self.open_generator_action, self.open_model_action, self.import_bundle_action,
+                              self.import_folder_action])
         file_menu.addSeparator()
         file_menu.addActions([self.open_recipe_action, self.save_recipe_action])
         file_menu.addSeparator()
@@ -212,6 +222,7 @@ class MainWindow(QMainWindow):
         edit_menu.addActions([self.random_seed_action, self.prev_seed_action, self.next_seed_action])
 
         view_menu = bar.addMenu("&View")
+        self._view_menu = view_menu
         for dock in (self.concepts_dock, self.latent_dock, self.jitter_dock, self.history_dock):
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addSeparator()
@@ -501,6 +512,17 @@ class MainWindow(QMainWindow):
         path = self._ask_path("Open generator", GENERATOR_FILTER)
         if path:
             self.open_generator(path)
+
+    def open_model_dialog(self) -> Any:
+        """File ▸ Open model…: the registry's models; the chosen one opens with its boundaries."""
+        from .models_dialog import OpenModelDialog
+
+        dialog = OpenModelDialog(self)
+        dialog.model_ready.connect(lambda path, bundle: self.open_generator(path, bundle))
+        dialog.open_file_requested.connect(self.open_generator_dialog)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def import_bundle_dialog(self) -> None:
         path = self._ask_path("Import boundary bundle", BUNDLE_FILTER)

@@ -104,7 +104,7 @@ def _build_job(args: argparse.Namespace, generator, bundle):
     if args.timeline:
         if recipe is None:
             raise ExportError("--timeline needs --recipe")
-        sequences.append(TimelineSequence(recipe))
+        sequences.append(TimelineSequence(recipe, source=str(args.recipe)))
     if not sequences:
         raise ExportError("nothing to export: give --sweep, --jitter-layers or --timeline")
     if args.name is not None:
@@ -130,6 +130,7 @@ def _build_job(args: argparse.Namespace, generator, bundle):
         batch_size=args.batch_size,
         overwrite=args.overwrite,
         allow_hash_mismatch=args.allow_hash_mismatch,
+        recipe_source=str(args.recipe) if args.recipe is not None else "starting recipe",
     )
 
 

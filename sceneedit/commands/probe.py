@@ -5,20 +5,20 @@ concept, re-scores each layer (Δs) and writes a boundary bundle plus a report.
 
 Examples::
 
-    sceneedit probe --generator G.safetensors --predictor world --num 2000 --out runs/probe
+    sceneedit probe --generator G.safetensors --predictor world --num-samples 2000 --out runs/probe
     sceneedit probe --generator G.safetensors --predictor places365 \\
         --predictor-option root=/data/places365 --concepts indoor_lighting wood --out runs/p
 
 At scale (N = 500,000), run shards anywhere (one per GPU or machine; torchrun, SLURM
 array jobs or plain shells all work — shards share nothing but the seed), then merge::
 
-    sceneedit probe --generator G --num 500000 --shard 0/4 --out runs/s0   # ... up to 3/4
-    sceneedit probe --generator G --num 500000 --merge runs/s0 runs/s1 runs/s2 runs/s3 --out runs/all
+    sceneedit probe --generator G --num-samples 500000 --shard 0/4 --out runs/s0   # ... up to 3/4
+    sceneedit probe --generator G --num-samples 500000 --merge runs/s0 runs/s1 runs/s2 runs/s3 --out runs/all
 
 With torchrun, ``--shard auto`` takes the shard from RANK / WORLD_SIZE, the GPU from
 LOCAL_RANK, and ``{rank}`` in --out from RANK::
 
-    torchrun --nproc_per_node 4 -m sceneedit probe --generator G --num 500000 --shard auto --out runs/s{rank}
+    torchrun --nproc_per_node 4 -m sceneedit probe --generator G --num-samples 500000 --shard auto --out runs/s{rank}
 
 Rerunning an interrupted command resumes it: finished chunks are kept.
 """
@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-#: Samples drawn when --num is not given.
+#: Samples drawn when --num-samples is not given.
 DEFAULT_NUM = 2000
 
 
@@ -47,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--predictor-option", action="append", default=[], metavar="KEY=VALUE",
                         help="option passed to the predictor factory (repeatable), e.g. root=DIR for places365")
     parser.add_argument("--out", required=True, help="run folder (codes, scores, fits, re-scores, bundle)")
-    parser.add_argument("--num", type=int, default=None,
+    # Not "--num" first: torchrun reads every argument and takes "--num" for an ambiguous
+    # prefix of its own --numa-binding; "--num" stays an alias for plain use.
+    parser.add_argument("--num-samples", "-n", "--num", dest="num", type=int, default=None,
                         help="number of samples N (default: 2000; with --merge: the shards' N)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     parser.add_argument("--shard", default=None, metavar="I/N",
@@ -126,7 +128,7 @@ def _run(args: argparse.Namespace) -> int:
         raise ProbeError("--shard and --merge exclude each other: sample shards first, then merge them")
     num_given = args.num is not None
     args.num = DEFAULT_NUM if args.num is None else args.num
-    for option, value, minimum in (("--num", args.num, 1), ("--rescore-samples", args.rescore_samples, 1),
+    for option, value, minimum in (("--num-samples", args.num, 1), ("--rescore-samples", args.rescore_samples, 1),
                                    ("--batch-size", args.batch_size, 1), ("--chunk-size", args.chunk_size, 1)):
         if value < minimum:
             raise ProbeError(f"{option} must be >= {minimum}, got {value}")
@@ -166,8 +168,8 @@ def _run(args: argparse.Namespace) -> int:
         first_shard = ProbeStore.open(args.merge[0])
         check_probe_matches(first_shard, generator, predictor)
         if num_given and first_shard.manifest.get("num") != args.num:
-            raise ProbeError(f"--num {args.num} differs from N = {first_shard.manifest.get('num')} of the shards "
-                             f"in {args.merge[0]}; give the shards' N or leave --num out")
+            raise ProbeError(f"--num-samples {args.num} differs from N = {first_shard.manifest.get('num')} of the shards "
+                             f"in {args.merge[0]}; give the shards' N or leave --num-samples out")
         store = merge_runs(args.merge, out)
     else:
         store = sample_and_score(generator, predictor, out, config, progress)

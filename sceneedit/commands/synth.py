@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--codes", default=None, metavar="FILE.npy",
                         help="latent codes: z [N, z_dim] or wp [N, num_layers, w_dim]")
     parser.add_argument("--truncation", type=float, default=None, metavar="PSI",
-                        help="truncation psi for z codes (default: the generator's; 1 = none)")
+                        help="truncation psi for z codes (default: the generator's; 1 = none); for wp "
+                        "codes, the psi they were mapped with")
     parser.add_argument("--truncation-layers", type=int, default=None, metavar="N",
                         help="number of leading layers truncated (default: the generator's)")
     parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="samples per forward pass (default 8)")
@@ -66,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
         codes, kind = generator.sample_z_for_seeds(seeds).cpu(), "z"
         labels = [f"seed {s}" for s in seeds]
         stems = [f"seed_{s:04d}" for s in seeds]
-    if kind == "wp" and (args.truncation is not None or args.truncation_layers is not None):
-        print("note: --truncation applies to z codes only; wp codes are used as given")
+    if kind == "wp" and args.truncation_layers is not None:
+        print("note: --truncation-layers applies to z codes only; wp codes are used as given")
 
     out = Path(args.out)
     print(f"device: {describe_device(device)}")
@@ -85,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
                 wp = generator.map(batch, truncation_psi=args.truncation, truncation_layers=args.truncation_layers)
             else:
                 wp = batch
-            pixels = to_uint8_images(generator.synthesize(wp))  # .cpu() waits for the device
+            # The psi travels with the codes (BigGAN's batch-norm statistics depend on it).
+            pixels = to_uint8_images(generator.synthesize(wp, truncation_psi=args.truncation))  # .cpu() waits
             batch_seconds.append((time.perf_counter() - began, len(pixels)))
             for offset, image in enumerate(pixels):
                 save_png(image, out / f"{stems[start + offset]}.png")
@@ -119,12 +121,9 @@ def load_codes(path, generator):
 
     if not path.exists():
         raise ValueError(f"{path}: no such codes file")
-    try:
-        array = np.load(path, allow_pickle=False)
-    except Exception as exc:  # numpy raises several types for bad files
-        from ..semantics.safe_npy import npy_error_reason
+    from ..semantics.safe_npy import load_npy_array
 
-        raise ValueError(f"{path}: not a readable .npy array ({npy_error_reason(exc)})") from exc
+    array = load_npy_array(path)  # ValueError naming the file for a malformed or foreign file
     expected = f"z [N, {generator.z_dim}] nor wp [N, {generator.num_layers}, {generator.w_dim}]"
     if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.floating):
         raise ValueError(f"{path}: codes must be a float array, got dtype {getattr(array, 'dtype', '?')}")
@@ -136,6 +135,8 @@ def load_codes(path, generator):
         raise ValueError(f"{path}: codes of shape {list(array.shape)} fit neither {expected}")
     if array.shape[0] == 0:
         raise ValueError(f"{path}: holds no codes (shape {list(array.shape)})")
+    with np.errstate(over="ignore"):
+        array = np.ascontiguousarray(array, dtype=np.float32)
     if not np.isfinite(array).all():
-        raise ValueError(f"{path}: codes contain NaN or infinite values")
-    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)), kind
+        raise ValueError(f"{path}: codes contain NaN or infinite values (or values beyond float32 range)")
+    return torch.from_numpy(array), kind

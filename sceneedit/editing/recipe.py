@@ -14,8 +14,11 @@ Layout (version 1)::
 
 Version 2 is the same layout, written when ``edits`` holds a point-and-drag step
 (``{"op": "drag", "layers", "offset": [[float] per layer], "handles", "targets",
-"settings"}``: the code offset the drag produced, replayed by adding it); version 1
-recipes (no drag) are still written and read as before.
+"settings"}``: the code offset the drag produced, replayed by adding it; an optional
+``"anchors"`` lists the fixed points it kept), and when the history's start already holds
+drags (made before a new bundle restarted the history), ``initial.drag`` =
+``{"layers", "offset"}`` records their sum; version 1 recipes (no drag) are still written
+and read as before.
 
 Floats are written with Python's shortest round-trip repr, so float32 codes and every
 strength come back exactly. The replay itself lives in
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -86,11 +90,11 @@ def validate_recipe(recipe: Any, source: str = "recipe") -> dict[str, Any]:
     if not isinstance(recipe, dict):
         raise RecipeError(f"{source}: a recipe must be a JSON object, got {type(recipe).__name__}")
     if recipe.get("format") != RECIPE_FORMAT:
-        raise RecipeError(f"{source}: not a sceneedit recipe (format is {recipe.get('format')!r})")
+        raise RecipeError(f"{source}: not a sceneedit recipe (format is {_short(recipe.get('format'))})")
     version = recipe.get("version")
     if version not in SUPPORTED_RECIPE_VERSIONS:
         raise RecipeError(
-            f"{source}: recipe version {version!r} is not supported (this sceneedit reads "
+            f"{source}: recipe version {_short(version)} is not supported (this sceneedit reads "
             f"{', '.join(str(v) for v in SUPPORTED_RECIPE_VERSIONS)})"
         )
     for key, kind in (("generator", dict), ("bundle", dict), ("base", dict), ("initial", dict), ("edits", list)):
@@ -99,11 +103,12 @@ def validate_recipe(recipe: Any, source: str = "recipe") -> dict[str, Any]:
     base = recipe["base"]
     if base.get("seed") is None and base.get("wp") is None:
         raise RecipeError(f"{source}: base needs a 'seed' or an explicit 'wp'")
+    _check_numbers(recipe, source)
     for i, edit in enumerate(recipe["edits"]):
-        if not isinstance(edit, dict) or edit.get("op") not in OPERATIONS:
+        if not isinstance(edit, dict) or not isinstance(edit.get("op"), str) or edit["op"] not in OPERATIONS:
             op = edit.get("op") if isinstance(edit, dict) else edit
             raise RecipeError(
-                f"{source}: edit {i} has unknown op {op!r}; allowed: {', '.join(OPERATIONS)}"
+                f"{source}: edit {i} has unknown op {_short(op)}; allowed: {', '.join(OPERATIONS)}"
             )
         missing = [f for f in OPERATIONS[edit["op"]] if f not in edit]
         if missing:
@@ -113,17 +118,50 @@ def validate_recipe(recipe: Any, source: str = "recipe") -> dict[str, Any]:
     return recipe
 
 
+#: Largest recipe file read (a recipe with explicit codes is a few hundred KB).
+MAX_RECIPE_BYTES = 64 * 1024 * 1024
+#: Most values a recipe may hold (numbers, strings, lists, objects together).
+MAX_RECIPE_VALUES = 4_000_000
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _check_numbers(recipe: Any, source: str) -> None:
+    """Refuse NaN / infinite numbers anywhere in ``recipe`` (they replay nothing and cannot be
+    written back as JSON); bounded by :data:`MAX_RECIPE_VALUES`."""
+    stack, seen = [recipe], 0
+    while stack:
+        value = stack.pop()
+        seen += 1
+        if seen > MAX_RECIPE_VALUES:
+            raise RecipeError(f"{source}: recipe holds more than {MAX_RECIPE_VALUES} values")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RecipeError(f"{source}: recipe holds the number {value}; only finite numbers are allowed")
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+
+
 def load_recipe(path: str | os.PathLike) -> dict[str, Any]:
     """Read and structurally validate a recipe file; clear errors for malformed JSON."""
+    from ..json_input import parse_json
+
     p = Path(path)
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise RecipeError(f"{p}: cannot read the recipe ({exc.strerror or exc})") from None
+    if size > MAX_RECIPE_BYTES:
+        raise RecipeError(f"{p}: {size} bytes is too large for a recipe")
     try:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise RecipeError(f"{p}: not a text file ({exc.reason})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RecipeError(f"{p}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    data = parse_json(text, str(p), RecipeError, what="recipe")
     return validate_recipe(data, source=str(p))
 
 
@@ -146,7 +184,8 @@ def check_generator(recipe: dict[str, Any], fingerprint: dict[str, Any], source:
     expected = recipe["generator"]
     diffs = [k for k in sorted(set(expected) | set(fingerprint)) if expected.get(k) != fingerprint.get(k)]
     if diffs:
-        detail = ", ".join(f"{k}: recipe {expected.get(k)!r} vs loaded {fingerprint.get(k)!r}" for k in diffs)
+        detail = ", ".join(f"{_short(k, 30)}: recipe {_short(expected.get(k))} vs loaded {_short(fingerprint.get(k))}"
+                           for k in diffs[:6])
         raise RecipeError(f"{source} was made for another generator ({detail})")
 
 

@@ -136,6 +136,12 @@ def _layer_text(layers: Sequence[int]) -> str:
     return ",".join(str(x) for x in layers)
 
 
+def _offset_entry(offset: np.ndarray) -> dict[str, Any]:
+    """``{layers, offset}`` of a full ``[L, D]`` drag offset: its non-zero rows."""
+    layers = [i for i in range(offset.shape[0]) if np.any(offset[i])] or [0]
+    return {"layers": layers, "offset": np.asarray(offset[layers], dtype=np.float32).tolist()}
+
+
 class EditSession:
     """The editor's model. See the module docstring for events and the recipe format.
 
@@ -474,13 +480,14 @@ class EditSession:
         """Sum of the drag offsets so far, float32 ``[L, D]`` (read-only), or None."""
         return self._snap.drag_offset
 
-    def apply_drag(self, result, handles, targets, settings=None) -> None:
+    def apply_drag(self, result, handles, targets, settings=None, anchors=()) -> None:
         """Record a finished drag as one undoable step.
 
         ``result``: a :class:`~sceneedit.editing.drag.DragResult` (its ``wp_start`` must be
         this session's :meth:`current_wp` when the drag began); ``handles`` / ``targets``:
-        the user's ``(y, x)`` points; ``settings``: the ``DragSettings`` used. The step
-        stores ``result.wp - result.wp_start`` on ``result.layers``.
+        the user's ``(y, x)`` points; ``settings``: the ``DragSettings`` used; ``anchors``:
+        the fixed points, if any. The step stores ``result.wp - result.wp_start`` on
+        ``result.layers``.
         """
         from .drag import DragSettings
 
@@ -489,27 +496,48 @@ class EditSession:
         if not layers:
             raise EditError("drag: the result changes no layers")
         offset = np.asarray(result.offset, dtype=np.float32)
-        self._apply_drag_op({
+        op = {
             "op": "drag",
             "layers": layers,
             "offset": offset.tolist(),
             "handles": [[float(v) for v in p] for p in handles],
             "targets": [[float(v) for v in p] for p in targets],
             "settings": settings.to_dict(),
-        })
+        }
+        if anchors:
+            op["anchors"] = [[float(v) for v in p] for p in anchors]
+        self._apply_drag_op(op)
 
-    def drag(self, handles, targets, settings=None, callback=None, cancel=None):
+    def drag(self, handles, targets, settings=None, callback=None, cancel=None, anchors=()):
         """Run :func:`~sceneedit.editing.drag.run_drag` from the current edited code and
-        record it as one step (unless cancelled before any step). Returns the ``DragResult``.
+        record it as one step (unless cancelled before any step). ``settings`` None: the
+        generator's defaults (:func:`~sceneedit.editing.drag.default_settings`). Returns the
+        ``DragResult``.
         """
-        from .drag import DragSettings, run_drag
+        from .drag import default_settings, run_drag
 
-        settings = settings or DragSettings()
+        settings = settings or default_settings(self.generator)
         result = run_drag(self.generator, self.current_wp(), handles, targets, settings,
-                          callback=callback, cancel=cancel)
+                          callback=callback, cancel=cancel, anchors=anchors,
+                          truncation_psi=self.truncation_psi)
         if result.steps_run > 0:
-            self.apply_drag(result, handles, targets, settings)
+            self.apply_drag(result, handles, targets, settings, anchors)
         return result
+
+    def _initial_drag(self, entry: Any) -> np.ndarray | None:
+        """A recipe's ``initial.drag`` (``{layers, offset}``) as a full ``[L, D]`` offset."""
+        if entry is None:
+            return None
+        if not isinstance(entry, dict) or "layers" not in entry or "offset" not in entry:
+            raise EditError("initial drag must be an object with 'layers' and 'offset'")
+        layers = self._check_layer_list(entry["layers"], "initial drag")
+        offset = np.asarray(entry["offset"], dtype=np.float32)
+        if offset.shape != (len(layers), self.w_dim) or not np.all(np.isfinite(offset)):
+            raise EditError(f"initial drag: offset must be {len(layers)} x {self.w_dim} finite numbers")
+        total = np.zeros((self.num_layers, self.w_dim), np.float32)
+        total[layers] = offset
+        total.setflags(write=False)
+        return total
 
     def _apply_drag_op(self, op: dict[str, Any]) -> None:
         layers = self._check_layer_list(op["layers"], "drag")
@@ -521,7 +549,9 @@ class EditSession:
             raise EditError(
                 f"drag: offset must be {len(layers)} x {self.w_dim} finite numbers, got shape {list(offset.shape)}"
             )
-        for key in ("handles", "targets"):
+        for key in ("handles", "targets", "anchors"):
+            if key == "anchors" and key not in op:
+                continue
             if not isinstance(op[key], list) or not all(isinstance(p, list) and len(p) == 2 for p in op[key]):
                 raise EditError(f"drag: '{key}' must be a list of [y, x] pairs")
         if not isinstance(op["settings"], dict):
@@ -604,6 +634,14 @@ class EditSession:
             if op["op"] == "set_base_code":
                 op["wp"] = np.asarray(op["wp"]).tolist()
             edits.append({"label": step.label, **copy.deepcopy(op)})
+        initial = {
+            "concepts": {n: s.to_dict() for n, s in root.concepts.items()},
+            "jitter": root.jitter.to_dict(),
+        }
+        if root.drag_offset is not None:
+            # Drags made before the history restarted (a new bundle): kept as the start's offset.
+            initial["drag"] = _offset_entry(root.drag_offset)
+            has_drag = True
         return {
             "format": RECIPE_FORMAT,
             "version": RECIPE_VERSION_DRAG if has_drag else RECIPE_VERSION,
@@ -613,12 +651,46 @@ class EditSession:
                 "concepts": [] if self.bundle is None else self.bundle.names,
             },
             "base": base,
-            "initial": {
-                "concepts": {n: s.to_dict() for n, s in root.concepts.items()},
-                "jitter": root.jitter.to_dict(),
-            },
+            "initial": initial,
             "edits": edits,
         }
+
+    def current_edit_recipe(self) -> dict[str, Any]:
+        """A recipe of the edit on screen as a start for other sequences (the exporter's
+        "start from the current edit"): the current base (seed, or explicit code) with no
+        base-changing step, so it can be re-based on other seeds; then every drag step
+        that makes up the current code, in order, with its label; then each edited
+        concept's settings and the jitter. Replaying it gives exactly :meth:`current_wp`.
+        """
+        root = self._steps[0].snapshot
+        fresh = EditSession(self.generator, self.bundle, seed=self.seed if self.seed is not None else 0,
+                            truncation_psi=self.truncation_psi, allow_hash_mismatch=True)
+        fresh._steps[0].snapshot = replace(fresh._snap, seed=self.seed, truncation_psi=self.truncation_psi,
+                                           explicit_wp=self._snap.explicit_wp)
+        drags: list[tuple[str, dict[str, Any]]] = []
+        if root.drag_offset is not None:
+            entry = _offset_entry(root.drag_offset)
+            drags.append(("Earlier drags", {"op": "drag", **entry, "handles": [], "targets": [], "settings": {}}))
+        for step in self._steps[1 : self._index + 1]:
+            if step.snapshot.drag_offset is None:
+                drags = []  # this step removed the drags made before it (new base, reset all)
+            elif step.op["op"] == "drag":
+                drags.append((step.label, step.op))
+        for label, op in drags:
+            fresh._replay(copy.deepcopy(op), label)
+        for name in self.edited_concepts():
+            if self.layers(name) != fresh.layers(name):
+                fresh.set_layers(name, self.layers(name))
+            if self.conditioned_on(name):
+                fresh.set_conditioning(name, self.conditioned_on(name))
+            fresh.set_strength(name, self.strength(name))
+            if self.layer_strengths(name) is not None:
+                fresh.set_layer_strengths(name, self.layer_strengths(name))
+        if self.jitter != fresh.jitter:
+            fresh.set_jitter(**self.jitter.to_dict())
+        if not np.array_equal(fresh.current_wp(), self.current_wp()):
+            raise EditError("the current edit cannot be written as a recipe (its replay gives another code)")
+        return fresh.to_recipe()
 
     @classmethod
     def from_recipe(
@@ -645,13 +717,13 @@ class EditSession:
         layers = base.get("truncation_layers", generator.truncation_layers)
         if layers != generator.truncation_layers:
             raise RecipeError(
-                f"{source} truncates {layers} layers, the generator {generator.truncation_layers}"
+                f"{source} truncates {str(layers)[:40]} layers, the generator {generator.truncation_layers}"
             )
         if base_seed is not None or base_wp is not None:
             for i, edit in enumerate(recipe["edits"]):
                 if edit["op"] in ("set_seed", "set_base_code"):
                     raise RecipeError(
-                        f"{source}: step {i + 1} ({edit.get('label', edit['op'])}) changes the base "
+                        f"{source}: step {i + 1} ({str(edit.get('label', edit['op']))[:60]}) changes the base "
                         f"code, so the recipe cannot be applied to other seeds or codes"
                     )
         try:
@@ -683,15 +755,18 @@ class EditSession:
                 explicit_wp=explicit,
                 concepts=concepts,
                 jitter=jitter,
+                drag_offset=session._initial_drag(initial.get("drag")),
             )
             for i, edit in enumerate(recipe["edits"]):
                 op = {k: v for k, v in edit.items() if k != "label"}
                 session._replay(op, edit.get("label"))
-        except (EditError, ManipulationError, KeyError, TypeError, ValueError) as exc:
+        except (EditError, ManipulationError, KeyError, TypeError, ValueError, AttributeError,
+                OverflowError, IndexError) as exc:  # values of the wrong type from the file
             if isinstance(exc, RecipeError):
                 raise
             message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            raise RecipeError(f"{source}: cannot be replayed: {message}") from None
+            text = " ".join(str(message).split())
+            raise RecipeError(f"{source}: cannot be replayed: {text[:300]}") from None
         return session
 
     def save_recipe(self, path) -> None:

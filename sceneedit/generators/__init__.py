@@ -17,6 +17,7 @@ from . import stylegan  # noqa: F401,E402
 from . import stylegan2  # noqa: F401,E402
 from . import pggan  # noqa: F401,E402
 from . import biggan  # noqa: F401,E402
+from . import tf_pickle  # noqa: F401,E402
 
 __all__ = [
     "ARCHITECTURES",

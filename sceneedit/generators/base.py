@@ -136,11 +136,14 @@ class Generator(nn.Module):
         assert wp.shape[1:] == (self.num_layers, self.w_dim), wp.shape
         return wp
 
-    def synthesize(self, wp: torch.Tensor, return_features: bool = False):
+    def synthesize(self, wp: torch.Tensor, return_features: bool = False, truncation_psi: float | None = None):
         """Render ``wp [N, num_layers, w_dim]`` to images ``[N, 3, H, W]`` in [-1, 1].
 
         With ``return_features=True`` returns a :class:`SynthesisResult` holding the image
         and each block's output feature map. Deterministic: noise buffers are fixed.
+        ``truncation_psi``: the psi ``wp`` was mapped with (None: the generator's default).
+        It travels with the code to the architectures whose synthesis depends on it (BigGAN
+        picks its batch-norm statistics by psi); the others ignore it.
         """
         wp = self._check_wp(wp)
         image, features = self._synthesize(wp)
@@ -201,8 +204,20 @@ class Generator(nn.Module):
 
 
 def to_uint8_images(images: torch.Tensor) -> np.ndarray:
-    """``[N, 3, H, W]`` float in [-1, 1] -> ``[N, H, W, 3]`` uint8 RGB (numpy)."""
+    """``[N, 3, H, W]`` float in [-1, 1] -> ``[N, H, W, 3]`` uint8 RGB (numpy).
+
+    A non-finite pixel is an error (it would silently become black): the generator's weights
+    or the code overflowed.
+    """
     if images.ndim != 4 or images.shape[1] != 3:
         raise GeneratorError(f"expected images of shape [N, 3, H, W], got {list(images.shape)}")
-    x = (images.detach().float().clamp(-1, 1) + 1) * 127.5
+    images = images.detach().float()
+    finite = torch.isfinite(images).flatten(1).all(dim=1)
+    if not bool(finite.all()):
+        bad = [int(i) for i in torch.nonzero(~finite).flatten()[:5]]
+        raise GeneratorError(
+            f"the generator produced NaN or infinite pixels (image {', '.join(map(str, bad))} of {len(images)}): "
+            "the code's values are too large for it, or its weights are broken"
+        )
+    x = (images.clamp(-1, 1) + 1) * 127.5
     return x.round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

@@ -532,13 +532,16 @@ def read_biggan_config(path: Path) -> dict[str, Any]:
         )
     try:
         raw = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{config_path}: not a readable JSON file ({exc})") from exc
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON, UTF-8 or a 4300-digit number
+        raise CheckpointError(f"{config_path}: not a readable JSON file ({str(exc)[:200]})") from None
     if not isinstance(raw, dict):
         raise CheckpointError(f"{config_path}: expected a JSON object, got {type(raw).__name__}")
     kwargs = {key: raw.get(key, _REFERENCE_DEFAULTS[key]) for key in _CONFIG_KEYS}
     # The reference sizes the class embedding by z_dim and ignores class_embed_dim.
     kwargs["class_embed_dim"] = kwargs["z_dim"]
+    from .config_bounds import check_config
+
+    check_config(kwargs, config_path, CheckpointError)
     return kwargs
 
 

@@ -13,6 +13,7 @@ ever executed.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ import torch
 from ..files import atomic_path
 from ..safetensors_metadata import read_json_metadata
 from .base import Generator
+from .config_bounds import check_config, check_size
+from .tensor_checks import check_finite, describe_tensor_problem
 
 FORMAT_VERSION = 1
 METADATA_KEY = "sceneedit"
@@ -44,6 +47,8 @@ def register_architecture(cls: type[Generator]) -> type[Generator]:
 
 def architecture_class(arch: str) -> type[Generator]:
     _ensure_architectures_imported()
+    if not isinstance(arch, str):
+        raise CheckpointError(f"architecture must be a name, got a {type(arch).__name__}")
     try:
         return ARCHITECTURES[arch]
     except KeyError:
@@ -100,11 +105,21 @@ def load_state_dict_strict(generator: Generator, state: dict[str, torch.Tensor],
     for k, v in own.items():
         if not isinstance(state[k], torch.Tensor):
             raise CheckpointError(f"{path}: key {k!r} is not a tensor ({type(state[k]).__name__})")
+        problem = describe_tensor_problem(state[k])
+        if problem is not None:
+            raise CheckpointError(f"{path}: tensor {k!r} {problem}")
         if tuple(state[k].shape) != tuple(v.shape):
             raise CheckpointError(
                 f"{path}: key {k!r} has shape {list(state[k].shape)}, expected {list(v.shape)}"
             )
+    check_finite({k: state[k] for k in own}, path, CheckpointError)
     generator.load_state_dict({k: state[k].to(v.dtype) for k, v in own.items()}, strict=True)
+    check_loaded = getattr(generator, "check_loaded", None)  # buffers an architecture must vet
+    if callable(check_loaded):
+        try:
+            check_loaded()
+        except ValueError as exc:
+            raise CheckpointError(f"{path}: {exc}") from None
 
 
 def require_key(state: dict[str, Any], key: str, path: Path) -> torch.Tensor:
@@ -146,7 +161,12 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     config = read_json_metadata(path, METADATA_KEY, CheckpointError, "a sceneedit generator")
     if not isinstance(config, dict) or "arch" not in config or "kwargs" not in config:
         raise CheckpointError(f"{path}: metadata lacks 'arch' or 'kwargs'")
-    if int(config.get("format_version", 0)) > FORMAT_VERSION:
+    if not isinstance(config["arch"], str) or len(config["arch"]) > 64:
+        raise CheckpointError(f"{path}: metadata 'arch' must be an architecture name, got {str(config['arch'])[:40]!r}")
+    version = config.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(f"{path}: metadata 'format_version' must be a whole number, got {str(version)[:40]!r}")
+    if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: format version {config['format_version']} is newer than this sceneedit "
             f"supports ({FORMAT_VERSION}); upgrade sceneedit"
@@ -160,11 +180,16 @@ def _load_own(path: Path, arch: str | None) -> Generator:
     config = read_metadata(path)
     if arch is not None and arch != config["arch"]:
         raise CheckpointError(f"{path}: file holds arch {config['arch']!r}, but {arch!r} was requested")
-    cls = architecture_class(config["arch"])
+    try:
+        cls = architecture_class(config["arch"])
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    check_config(config["kwargs"], path, CheckpointError)
+    check_size(cls, config["kwargs"], _stored_elements(path), path, CheckpointError)
     try:
         generator = cls(**config["kwargs"])
-    except TypeError as exc:
-        raise CheckpointError(f"{path}: config does not fit {cls.__name__} ({exc})") from exc
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CheckpointError(f"{path}: config does not fit {cls.__name__} ({' '.join(str(exc).split())[:300]})") from exc
     try:
         state = load_file(str(path))
     except Exception as exc:
@@ -172,6 +197,17 @@ def _load_own(path: Path, arch: str | None) -> Generator:
     load_state_dict_strict(generator, state, path)
     generator.checkpoint_metadata = config
     return generator
+
+
+def _stored_elements(path: Path) -> int:
+    """Total elements of the tensors in a safetensors file (read from its header only)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return sum(math.prod(handle.get_slice(k).get_shape()) for k in handle.keys())
+    except Exception as exc:  # safetensors raises several types for corrupt files
+        raise CheckpointError(f"{path}: could not read tensors ({exc})") from exc
 
 
 # ----- entry points ----------------------------------------------------------------------

@@ -11,6 +11,7 @@ import math
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 #: Output resolutions the architectures support (genforce's ``_RESOLUTIONS_ALLOWED``).
@@ -72,3 +73,14 @@ class MappingNetwork(nn.Module):
         for i in range(self.num_layers):
             w = getattr(self, f"dense{i}")(w)
         return w
+
+
+def blend_lod(to_rgb: Callable[[int], torch.Tensor], top: int, fraction: float) -> torch.Tensor:
+    """The image of block ``top`` (``to_rgb(top)``), blended towards the 2x-upsampled image of
+    block ``top - 1`` by ``fraction`` of a level of detail, as NVIDIA's growing networks do
+    (``lerp(rgb_top, upscale(rgb_below), lod - floor(lod))``)."""
+    image = to_rgb(top)
+    if fraction > 0.0 and top > 0:
+        below = F.interpolate(to_rgb(top - 1), scale_factor=2, mode="nearest")
+        image = image + (below - image) * fraction
+    return image

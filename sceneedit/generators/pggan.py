@@ -42,7 +42,7 @@ from .checkpoints import (
     register_format,
     require_key,
 )
-from .layers import RESOLUTIONS_ALLOWED, clamp_straight_through
+from .layers import RESOLUTIONS_ALLOWED, blend_lod, clamp_straight_through
 from .state_dicts import GENFORCE_WRAPPER_KEYS, find_state_dict, has_keys
 
 INIT_RESOLUTION = 4
@@ -233,23 +233,27 @@ class PGGANGenerator(Generator):
         lod = float(self.lod.detach().cpu())
         if not 0.0 <= lod <= self.num_blocks - 1:
             raise GeneratorError(f"pggan: lod {lod} outside [0, {self.num_blocks - 1}]")
-        final_log2 = int(math.log2(self._resolution))
+        # Blocks above the level of detail are skipped; a fractional lod blends the top two
+        # blocks' images (NVIDIA's growing schedule), then the image is upsampled to full size.
+        active = self.num_blocks - int(math.floor(lod))
         features: list[torch.Tensor] = []
-        image = None
-        for block in range(self.num_blocks):
-            res_log2 = int(math.log2(INIT_RESOLUTION)) + block
-            if res_log2 + lod <= final_log2:
-                x = getattr(self, f"layer{2 * block}")(x)
-                x = getattr(self, f"layer{2 * block + 1}")(x)
-                features.append(x)
-                image = getattr(self, f"output{block}")(x)
-            else:
-                # Lower level of detail: the last image is upsampled to full size.
-                image = F.interpolate(image, scale_factor=2, mode="nearest")
+        for block in range(active):
+            x = getattr(self, f"layer{2 * block}")(x)
+            x = getattr(self, f"layer{2 * block + 1}")(x)
+            features.append(x)
+        image = blend_lod(lambda b: getattr(self, f"output{b}")(features[b]), active - 1, lod - math.floor(lod))
+        if active < self.num_blocks:
+            image = F.interpolate(image, scale_factor=2 ** (self.num_blocks - active), mode="nearest")
         assert image is not None
         if self.final_tanh:
             image = torch.tanh(image)
         return image, features
+
+    def check_loaded(self) -> None:
+        """Raise :class:`GeneratorError` if loaded weights leave nothing to render."""
+        lod = float(self.lod.detach().cpu())
+        if not 0.0 <= lod <= self.num_blocks - 1:
+            raise GeneratorError(f"pggan: lod {lod:g} outside [0, {self.num_blocks - 1}]")
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()

@@ -73,8 +73,16 @@ class RestrictedUnpickler(pickle.Unpickler):
 def load_untrusted(path: Path) -> Any:
     """Read ``path`` safely. Raises ``CheckpointError`` (from checkpoints) on any failure."""
     from .checkpoints import CheckpointError
+    from .tensor_checks import check_payload_tensors
 
-    path = Path(path)
+    payload = _load_untrusted(Path(path))
+    check_payload_tensors(payload, Path(path), CheckpointError)
+    return payload
+
+
+def _load_untrusted(path: Path) -> Any:
+    from .checkpoints import CheckpointError
+
     if zipfile.is_zipfile(path):
         return _torch_load_weights_only(path)
     data = path.read_bytes()

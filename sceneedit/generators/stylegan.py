@@ -37,7 +37,7 @@ from torch import nn
 
 from .base import GeneratorError
 from .checkpoints import register_architecture
-from .layers import INIT_RES, RESOLUTIONS_ALLOWED, MappingNetwork, channels_at, num_layers_for
+from .layers import INIT_RES, RESOLUTIONS_ALLOWED, MappingNetwork, blend_lod, channels_at, num_layers_for
 from .style_generator import StyleGeneratorBase, check_style_config
 
 FUSED_SCALE_ALLOWED = (True, False, "auto")
@@ -302,16 +302,16 @@ class SynthesisNetwork(nn.Module):
             self.add_module(f"output{block}", ToRGB(channels))
 
     def active_blocks(self) -> int:
-        """Blocks computed at the current ``lod`` (all of them at ``lod == 0``)."""
-        lod = float(self.lod)
-        final_log2 = self.num_blocks - 1
-        return sum(1 for block in range(self.num_blocks) if block + lod <= final_log2)
+        """Blocks computed at the current ``lod`` (all of them at ``lod == 0``; a fractional
+        lod also runs the block it blends in)."""
+        return self.num_blocks - int(math.floor(float(self.lod)))
 
     def forward(self, wp: torch.Tensor, randomize_noise: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        lod = float(self.lod)
+        if not 0.0 <= lod <= self.num_blocks - 1:
+            raise GeneratorError(f"stylegan: lod {lod} outside [0, {self.num_blocks - 1}]")
         features: list[torch.Tensor] = []
         active = self.active_blocks()
-        if active == 0:
-            raise GeneratorError(f"stylegan: lod {float(self.lod)} leaves no synthesis block to run")
         x = None
         for block in range(active):
             if block == 0:
@@ -320,7 +320,9 @@ class SynthesisNetwork(nn.Module):
                 x = getattr(self, f"layer{2 * block}")(x, wp[:, 2 * block], randomize_noise)
             x = getattr(self, f"layer{2 * block + 1}")(x, wp[:, 2 * block + 1], randomize_noise)
             features.append(x)
-        image = getattr(self, f"output{active - 1}")(x)
+        image = blend_lod(
+            lambda b: getattr(self, f"output{b}")(features[b]), active - 1, lod - math.floor(lod)
+        )
         if active < self.num_blocks:
             image = F.interpolate(image, scale_factor=2 ** (self.num_blocks - active), mode="nearest")
         return image, features
@@ -383,6 +385,12 @@ class StyleGANGenerator(StyleGeneratorBase):
         self.mapping = MappingNetwork(z_dim, mapping_fmaps, w_dim, mapping_layers, mapping_lr_mul, DenseBlock)
         self.truncation = Truncation(w_dim, num_layers, float(truncation_psi), int(truncation_layers))
         self.synthesis = SynthesisNetwork(resolution, w_dim, fmaps_base, fmaps_max, fused_scale)
+
+    def check_loaded(self) -> None:
+        """Raise :class:`GeneratorError` if loaded weights leave nothing to render."""
+        lod = float(self.synthesis.lod)
+        if not 0.0 <= lod <= self.synthesis.num_blocks - 1:
+            raise GeneratorError(f"stylegan: lod {lod:g} outside [0, {self.synthesis.num_blocks - 1}]")
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()

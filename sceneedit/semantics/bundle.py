@@ -67,7 +67,7 @@ def validate_fingerprint(fingerprint: Any, path: Path | None = None) -> dict[str
     for key in ("num_layers", "w_dim"):
         value = fingerprint.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise BundleError(f"{_where(path)}generator fingerprint: {key!r} must be a positive integer, got {value!r}")
+            raise BundleError(f"{_where(path)}generator fingerprint: {key!r} must be a positive integer, got {str(value)[:40]!r}")
         clean[key] = value
     resolution = fingerprint.get("resolution")
     if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1):
@@ -111,7 +111,7 @@ def validate_normal(normal: Any, space: str, fingerprint: dict[str, Any], name: 
 
 def _finite_float(value: Any, what: str, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise BundleError(f"{where}{what} must be a finite number, got {value!r}")
+        raise BundleError(f"{where}{what} must be a finite number, got {str(value)[:40]!r}")
     return float(value)
 
 

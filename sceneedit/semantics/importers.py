@@ -77,7 +77,8 @@ def _as_normal(value: Any, path: Path) -> np.ndarray:
         raise ImportError_(f"{path}: boundary is a {type(value).__name__}, expected a numeric array")
     if array.dtype.kind not in "fiu":
         raise ImportError_(f"{path}: boundary has dtype {array.dtype}, expected floats")
-    array = array.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):  # non-finite values are refused later
+        array = array.astype(np.float64)
     if array.ndim == 1:
         array = array[None]
     elif array.ndim == 3 and array.shape[0] == 1:
@@ -97,11 +98,13 @@ def read_boundary_file(path: str | os.PathLike) -> RawBoundary:
         if "boundary" not in content:
             keys = ", ".join(repr(k) for k in content) or "none"
             raise ImportError_(f"{path}: dict-form boundary lacks key 'boundary' (keys: {keys})")
-        meta = content.get("meta_data") or {}
+        meta = content.get("meta_data")
+        meta = {} if meta is None else meta
         if not isinstance(meta, dict):
             raise ImportError_(f"{path}: 'meta_data' is a {type(meta).__name__}, expected a dict")
         layers = None
-        if meta.get("manipulate_layers") not in (None, ""):
+        spec = meta.get("manipulate_layers")
+        if spec is not None and not (isinstance(spec, str) and spec == ""):
             try:
                 layers = parse_layer_spec(meta["manipulate_layers"])
             except LayerSpecError as exc:
@@ -117,7 +120,10 @@ def read_boundary_file(path: str | os.PathLike) -> RawBoundary:
 def _unit_rows(normal: np.ndarray, path: Path) -> tuple[np.ndarray, float | None]:
     if not np.all(np.isfinite(normal)):
         raise ImportError_(f"{path}: boundary contains NaN or infinite values")
-    norms = np.linalg.norm(normal, axis=1)
+    with np.errstate(over="ignore"):
+        norms = np.linalg.norm(normal, axis=1)
+    if not np.all(np.isfinite(norms)):
+        raise ImportError_(f"{path}: boundary row {int(np.argmax(~np.isfinite(norms)))} has values too large to normalize")
     if np.any(norms < 1e-8):
         raise ImportError_(f"{path}: boundary row {int(np.argmin(norms))} is zero (no direction)")
     original = None if np.allclose(norms, 1.0, atol=1e-4) else float(norms.mean())

@@ -48,10 +48,34 @@ class LayerSpecError(ValueError):
     """A layer specification could not be parsed or is out of range."""
 
 
+#: Highest layer index a spec may name when the layer count is unknown (real generators
+#: have at most a few dozen layer-wise codes).
+MAX_LAYER_INDEX = 1023
+#: Longest excerpt of a spec quoted in an error message.
+_EXCERPT = 40
+
+
+def _quote(spec: object) -> str:
+    text = repr(spec)
+    return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "..."
+
+
+def _parse_index(text: str, spec: object) -> int:
+    digits = text[1:] if text[:1] in "+-" else text
+    if not digits or len(digits) > 7 or not (digits.isascii() and digits.isdigit()):
+        raise LayerSpecError(
+            f"invalid layer spec {_quote(spec)}: expected numbers and ranges like '6-11' or '0,2,4-5'"
+        )
+    return int(text)
+
+
 def parse_layer_spec(spec: object, num_layers: int | None = None) -> list[int]:
     """Parse ``'6-11'``, ``'0,2,4-5'``, an int, or a sequence of ints into sorted unique
-    0-based layer indices; checked against ``[0, num_layers)`` when ``num_layers`` is given.
+    0-based layer indices; checked against ``[0, num_layers)`` when ``num_layers`` is given
+    (else against ``[0, MAX_LAYER_INDEX]``).
 
+    Ranges are checked as bounds before any index is listed, so ``'0-50000000'`` costs no
+    memory; error messages quote at most a short excerpt of the spec.
     An empty spec (``''``/``None``/``[]``) means all layers and needs ``num_layers``.
     """
     if spec is None or (isinstance(spec, str) and not spec.strip()) or (
@@ -60,50 +84,51 @@ def parse_layer_spec(spec: object, num_layers: int | None = None) -> list[int]:
         if num_layers is None:
             raise LayerSpecError("an empty layer spec means 'all layers', but the layer count is unknown")
         return list(range(num_layers))
-    indices: list[int] = []
+    limit = MAX_LAYER_INDEX if num_layers is None else int(num_layers) - 1
+    ranges: list[tuple[int, int]] = []
     if isinstance(spec, (bool, np.bool_)):
         raise LayerSpecError(f"invalid layer spec {spec!r}")
     if isinstance(spec, (int, np.integer)):
-        indices = [int(spec)]
+        ranges = [(int(spec), int(spec))]
     elif isinstance(spec, str):
+        if len(spec) > 10_000:
+            raise LayerSpecError(f"layer spec {_quote(spec)} is too long ({len(spec)} characters)")
         for part in spec.replace(" ", "").split(","):
             if not part:
                 continue
-            bounds = part.split("-")
-            try:
-                if len(bounds) == 1:
-                    indices.append(int(bounds[0]))
-                elif len(bounds) == 2:
-                    lo, hi = int(bounds[0]), int(bounds[1])
-                    if hi < lo:
-                        raise LayerSpecError(f"invalid layer range {part!r} in {spec!r}: end before start")
-                    indices.extend(range(lo, hi + 1))
-                else:
-                    raise ValueError(part)
-            except ValueError as exc:
-                if isinstance(exc, LayerSpecError):
-                    raise
-                raise LayerSpecError(
-                    f"invalid layer spec {spec!r}: expected numbers and ranges like '6-11' or '0,2,4-5'"
-                ) from None
+            # A leading '-' is a negative number, not a range.
+            bounds = part[1:].split("-", 1) if part.startswith("-") else part.split("-", 1)
+            if part.startswith("-"):
+                bounds[0] = "-" + bounds[0]
+            lo = _parse_index(bounds[0], spec)
+            hi = lo if len(bounds) == 1 else _parse_index(bounds[1], spec)
+            if hi < lo:
+                raise LayerSpecError(f"invalid layer range {_quote(part)} in {_quote(spec)}: end before start")
+            ranges.append((lo, hi))
     elif isinstance(spec, (list, tuple, np.ndarray)):
-        for item in list(np.asarray(spec).reshape(-1)) if isinstance(spec, np.ndarray) else spec:
+        items = list(np.asarray(spec).reshape(-1)) if isinstance(spec, np.ndarray) else list(spec)
+        if len(items) > 10_000:
+            raise LayerSpecError(f"layer list of {len(items)} items is too long")
+        for item in items:
             if isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, np.integer)):
-                raise LayerSpecError(f"invalid layer index {item!r} in {spec!r}: expected integers")
-            indices.append(int(item))
+                raise LayerSpecError(f"invalid layer index {_quote(item)} in {_quote(spec)}: expected integers")
+            ranges.append((int(item), int(item)))
     else:
-        raise LayerSpecError(f"invalid layer spec of type {type(spec).__name__}: {spec!r}")
-    result = sorted(set(indices))
-    if not result:
-        raise LayerSpecError(f"layer spec {spec!r} selects no layer")
-    if result[0] < 0:
-        raise LayerSpecError(f"layer index {result[0]} in {spec!r} is negative")
-    if num_layers is not None and result[-1] >= num_layers:
+        raise LayerSpecError(f"invalid layer spec of type {type(spec).__name__}: {_quote(spec)}")
+    if not ranges:
+        raise LayerSpecError(f"layer spec {_quote(spec)} selects no layer")
+    lowest = min(lo for lo, _ in ranges)
+    highest = max(hi for _, hi in ranges)
+    if lowest < 0:
+        raise LayerSpecError(f"layer index {lowest} in {_quote(spec)} is negative")
+    if highest > limit:
+        if num_layers is None:
+            raise LayerSpecError(f"layer index {highest} in {_quote(spec)} is out of range (at most {limit})")
         raise LayerSpecError(
-            f"layer index {result[-1]} in {spec!r} is out of range for a generator with "
+            f"layer index {highest} in {_quote(spec)} is out of range for a generator with "
             f"{num_layers} layers (valid: 0-{num_layers - 1})"
         )
-    return result
+    return sorted({layer for lo, hi in ranges for layer in range(lo, hi + 1)})
 
 
 def format_layer_spec(layers: Sequence[int]) -> str:

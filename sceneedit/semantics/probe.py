@@ -210,7 +210,7 @@ def sample_and_score(
             for offset in range(0, stop - start, config.batch_size):
                 z = z_all[offset:offset + config.batch_size]
                 wp = generator.map(z, truncation_psi=psi, truncation_layers=trunc_layers)
-                images = generator.synthesize(wp)
+                images = generator.synthesize(wp, truncation_psi=psi)
                 scores = _check_scores(predictor.score(images), z.shape[0], names, predictor)
                 parts["z"].append(z.cpu().numpy())
                 parts["scores"].append(scores)
@@ -344,6 +344,7 @@ def rescore_concepts(
                 generator, predictor, store.score_names.index(name), fit.normal,
                 lambda: base_wp_batches(generator, store, count, max(batch_size, 1)),
                 lam=lam, strengths=strengths, batch_size=batch_size, name=name, progress=bar.update,
+                truncation_psi=psi,
             )
         results[name] = result
         done[name] = {**result.to_json(), "normal_digest": fingerprint}

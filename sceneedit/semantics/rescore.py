@@ -78,6 +78,7 @@ def rescore_concept(
     batch_size: int = 64,
     name: str = "concept",
     progress: Callable[[int], None] | None = None,
+    truncation_psi: float | None = None,
 ) -> RescoreResult:
     """Δs of one concept over the codes yielded by ``wp_batches()``.
 
@@ -85,6 +86,7 @@ def rescore_concept(
     an iterable of ``wp [b, L, D]`` tensors (the base codes, as synthesized for scoring).
     ``batch_size``: images per synthesis call (each code needs ``L + 2`` images).
     ``progress(n)`` is called with the number of codes done after each group.
+    ``truncation_psi``: the psi the codes were mapped with (it picks BigGAN's batch-norm statistics).
     """
     num_layers = generator.num_layers
     device = generator.device
@@ -105,7 +107,7 @@ def rescore_concept(
             b = base.shape[0]
             moved = base[:, None] + moves[None]  # [b, L+1, L, D]
             stacked = torch.cat([base[:, None], moved], dim=1).reshape(b * variants, num_layers, -1)
-            images = generator.synthesize(stacked)
+            images = generator.synthesize(stacked, truncation_psi=truncation_psi)
             scores = predictor.score(images)
             if scores.ndim != 2 or scores.shape[0] != b * variants:
                 raise ValueError(

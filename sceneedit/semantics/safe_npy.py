@@ -49,7 +49,7 @@ def _reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
         raise UnsafeNpyError(f"refused array subtype {subtype!r}: only numpy.ndarray is allowed")
     if not isinstance(shape, tuple) or not all(isinstance(s, int) and 0 <= s for s in shape):
         raise UnsafeNpyError(f"refused array shape {shape!r}")
-    if int(np.prod(shape, dtype=np.int64)) > MAX_ELEMENTS:
+    if int(np.prod(shape, dtype=object)) > MAX_ELEMENTS:
         raise UnsafeNpyError(f"refused array shape {shape!r}: too many elements")
     if dtype not in (b"b", "b"):
         raise UnsafeNpyError(f"refused array skeleton dtype {dtype!r}")
@@ -99,30 +99,98 @@ class NpyUnpickler(pickle.Unpickler):
         raise UnsafeNpyError("refused persistent id in pickle")
 
 
-def _check_plain(value: Any, where: str = "value", depth: int = 0) -> None:
-    """Only arrays of numbers, dicts, lists, tuples, strings, numbers, bools, None."""
-    if depth > 32:
-        raise UnsafeNpyError("refused: nesting too deep")
-    if value is None or isinstance(value, (bool, int, float, str, bytes, np.generic)):
-        return
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind == "O":
-            for i, item in enumerate(value.flat):
-                _check_plain(item, f"{where}[{i}]", depth + 1)
-        elif value.dtype.kind not in "biufc?":
-            raise UnsafeNpyError(f"refused {where}: array of dtype {value.dtype}")
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, (str, int)):
-                raise UnsafeNpyError(f"refused {where}: dict key of type {type(key).__name__}")
-            _check_plain(item, f"{where}[{key!r}]", depth + 1)
-        return
-    if isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            _check_plain(item, f"{where}[{i}]", depth + 1)
-        return
-    raise UnsafeNpyError(f"refused {where}: object of type {type(value).__name__}")
+#: Most values (containers, arrays, numbers, strings) one file may hold, counting each
+#: time a shared object is reached again: a few KB of pickle can reference one list from
+#: itself millions of times over.
+MAX_NODES = 200_000
+MAX_DEPTH = 32
+
+
+def _check_plain(value: Any) -> None:
+    """Only arrays of numbers, dicts, lists, tuples, strings, numbers, bools, None; at most
+    :data:`MAX_DEPTH` levels and :data:`MAX_NODES` values visited (iterative: no recursion)."""
+    stack: list[tuple[str, Any, int]] = [("value", value, 0)]
+    visited = 0
+    while stack:
+        where, item, depth = stack.pop()
+        visited += 1
+        if visited > MAX_NODES:
+            raise UnsafeNpyError(f"refused: more than {MAX_NODES:,} values (shared references fanning out?)")
+        if depth > MAX_DEPTH:
+            raise UnsafeNpyError("refused: nesting too deep")
+        if item is None or isinstance(item, (bool, int, float, str, bytes, np.generic)):
+            continue
+        if isinstance(item, np.ndarray):
+            if item.dtype.kind == "O":
+                if item.size > MAX_NODES:
+                    raise UnsafeNpyError(f"refused {where}: object array of {item.size:,} items")
+                stack.extend((f"{where}[{i}]", x, depth + 1) for i, x in enumerate(item.flat))
+            elif item.dtype.kind not in "biufc?":
+                raise UnsafeNpyError(f"refused {where}: array of dtype {item.dtype}")
+            continue
+        if isinstance(item, dict):
+            for key, x in item.items():
+                if not isinstance(key, (str, int)):
+                    raise UnsafeNpyError(f"refused {where}: dict key of type {type(key).__name__}")
+                stack.append((f"{where}[{str(key)[:40]!r}]", x, depth + 1))
+            continue
+        if isinstance(item, (list, tuple)):
+            stack.extend((f"{where}[{i}]", x, depth + 1) for i, x in enumerate(item))
+            continue
+        raise UnsafeNpyError(f"refused {where}: object of type {type(item).__name__}")
+
+
+def _read_header(stream: io.BytesIO, path: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """The ``.npy`` header of ``stream`` (positioned at the start); ValueError naming ``path``
+    for anything malformed (NumPy's parser raises several types, ``tokenize.TokenError`` too)."""
+    head = stream.getvalue()[:6]
+    if not head:
+        raise ValueError(f"{path}: not a readable .npy file (the file is empty)")
+    if head != b"\x93NUMPY":
+        raise ValueError(f"{path}: not a readable .npy file (no .npy array header)")
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except Exception as exc:  # noqa: BLE001 - any parse failure of a stranger's header
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise ValueError(f"{path}: not a readable .npy file ({reason})") from None
+    return tuple(shape), bool(fortran), dtype
+
+
+def load_npy_array(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> np.ndarray:
+    """Read a plain numeric ``.npy`` array (codes, boundaries) safely and with bounded cost.
+
+    The header is checked before any data is read: a malformed header, a non-numeric dtype,
+    or a declared size that the file does not hold is a ``ValueError`` naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ValueError(f"{path}: {size} bytes is too large")
+    data = path.read_bytes()
+    stream = io.BytesIO(data)
+    shape, fortran, dtype = _read_header(stream, path)
+    if dtype.kind not in "biufc?" or dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
+        raise ValueError(f"{path}: not a plain numeric .npy array (dtype {dtype}; pickled objects are never loaded)")
+    if any(not isinstance(n, int) or n < 0 for n in shape):
+        raise ValueError(f"{path}: not a readable .npy file (invalid shape {str(shape)[:60]})")
+    count = int(np.prod(shape, dtype=object)) if shape else 1
+    if count * dtype.itemsize > len(data) - stream.tell():
+        raise ValueError(f"{path}: header declares shape {list(shape)[:8]} ({count:,} values), "
+                         "more than the file holds (truncated or corrupt)")
+    try:
+        array = np.frombuffer(data, dtype=dtype, count=count, offset=stream.tell())
+        array = array.reshape(shape[::-1]).transpose() if fortran else array.reshape(shape)
+    except ValueError as exc:
+        raise ValueError(f"{path}: corrupt .npy array ({str(exc)[:200]})") from None
+    return np.array(array)  # a writable copy in native layout
 
 
 def load_npy_untrusted(path: str | Path) -> Any:
@@ -141,22 +209,9 @@ def load_npy_untrusted(path: str | Path) -> Any:
         raise ValueError(f"{path}: {size} bytes is too large for a boundary file")
     data = path.read_bytes()
     stream = io.BytesIO(data)
-    try:
-        version = np.lib.format.read_magic(stream)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
-        else:
-            raise ValueError(f"unsupported .npy version {version}")
-    except ValueError as exc:
-        raise ValueError(f"{path}: not a readable .npy file ({exc})") from exc
+    shape, fortran, dtype = _read_header(stream, path)
     if dtype.kind != "O":
-        stream.seek(0)
-        try:
-            return np.lib.format.read_array(stream, allow_pickle=False)
-        except Exception as exc:
-            raise ValueError(f"{path}: corrupt or truncated .npy array ({exc})") from exc
+        return load_npy_array(path)
     try:
         array = NpyUnpickler(stream).load()
     except UnsafeNpyError as exc:

@@ -28,6 +28,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..files import atomic_path, atomic_write_text
+from ..json_input import parse_json
 
 MANIFEST_NAME = "probe.json"
 CHUNK_DIR = "chunks"
@@ -114,12 +115,15 @@ class ProbeStore:
         if not path.is_file():
             raise StoreError(f"{root}: no {MANIFEST_NAME}; not a probe run folder")
         try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+            manifest = parse_json(path.read_bytes(), str(path), StoreError, what="manifest")
+        except OSError as exc:
             raise StoreError(f"{path}: unreadable manifest ({exc})") from exc
         if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT:
             raise StoreError(f"{path}: not a sceneedit probe manifest")
-        if int(manifest.get("format_version", 0)) > STORE_VERSION:
+        version = manifest.get("format_version", 0)
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise StoreError(f"{path}: 'format_version' must be a whole number")
+        if version > STORE_VERSION:
             raise StoreError(f"{path}: probe format {manifest.get('format_version')} is newer than supported")
         for key in ("num", "chunk_size", "seed", "score_names"):
             if key not in manifest:
@@ -244,8 +248,8 @@ class ProbeStore:
         if not path.is_file():
             return None
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+            return parse_json(path.read_bytes(), str(path), StoreError)
+        except OSError as exc:
             raise StoreError(f"{path}: unreadable ({exc})") from exc
 
     def write_json(self, name: str, data: Any) -> None:

@@ -14,6 +14,7 @@ A corrupt newest checkpoint is reported and the next older good one is used.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -83,19 +84,55 @@ def list_checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
     return sorted(found, reverse=True)
 
 
+#: Temporary names :func:`atomic_path` gives checkpoint files (``.ckpt-0001200.pt.x1y2.partial.pt``).
+_TEMPORARY = re.compile(r"^\.ckpt-\d{7,}\.(pt|json)\..+\.partial\.(pt|json)$")
+
+
+def _write_torch(payload: dict[str, Any], tmp: str) -> None:
+    """``torch.save`` into memory, then one plain write: a full disk gives an ``OSError``
+    with its errno (torch's own writer reports it as an opaque ``RuntimeError``)."""
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    with open(tmp, "wb") as handle:
+        handle.write(buffer.getbuffer())
+
+
+def remove_temporaries(run_dir: str | os.PathLike) -> list[Path]:
+    """Delete checkpoint temporaries a killed run left behind; returns what was removed."""
+    folder = checkpoint_dir(run_dir)
+    removed = []
+    if folder.is_dir():
+        for entry in folder.iterdir():
+            if _TEMPORARY.match(entry.name) or re.match(r"^ckpt-.*\.tmp$", entry.name):
+                entry.unlink(missing_ok=True)
+                removed.append(entry)
+    return removed
+
+
+def _is_verified(path: Path) -> bool:
+    """Whether ``path`` has a manifest whose size and hash it matches (the payload is not read)."""
+    try:
+        manifest = json.loads(_manifest_path(path).read_text())
+        return path.stat().st_size == int(manifest["bytes"]) and _sha256(path) == str(manifest["sha256"])
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return False
+
+
 def save_checkpoint(run_dir: str | os.PathLike, iteration: int, payload: dict[str, Any],
                     keep: int = 3) -> Path:
     """Write ``payload`` as the checkpoint of ``iteration``; keep the newest ``keep`` good ones.
 
-    Older checkpoints are deleted only after the new one is completely on disk.
+    Older checkpoints are deleted only after the new one is completely on disk, and only
+    once ``keep`` newer *verified* checkpoints exist: a corrupt or unverified checkpoint
+    never counts towards ``keep``, so it can never push out the last good one. A full disk
+    is a :class:`~sceneedit.files.WriteError` naming the file.
     """
     if keep < 1:
         raise ValueError(f"keep must be >= 1, got {keep}")
     path = checkpoint_path(run_dir, iteration)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob("ckpt-*.tmp"):  # left by a run killed mid-write
-        stale.unlink(missing_ok=True)
-    _atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    remove_temporaries(run_dir)  # left by a run killed mid-write
+    _atomic_write(path, lambda tmp: _write_torch(payload, tmp))
     manifest = {
         "iteration": int(iteration),
         "bytes": path.stat().st_size,
@@ -107,9 +144,13 @@ def save_checkpoint(run_dir: str | os.PathLike, iteration: int, payload: dict[st
         Path(tmp).write_text(json.dumps(manifest, indent=1))
 
     _atomic_write(_manifest_path(path), write_manifest)
-    for _, old in list_checkpoints(run_dir)[keep:]:
-        old.unlink(missing_ok=True)
-        _manifest_path(old).unlink(missing_ok=True)
+    verified = 0
+    for _, old in list_checkpoints(run_dir):
+        if verified >= keep:
+            old.unlink(missing_ok=True)
+            _manifest_path(old).unlink(missing_ok=True)
+        elif _is_verified(old):
+            verified += 1
     return path
 
 
@@ -121,8 +162,8 @@ def verify_checkpoint(path: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(manifest_file.read_text())
         expected_size, expected_hash = int(manifest["bytes"]), str(manifest["sha256"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise TrainingCheckpointError(f"{manifest_file}: unreadable manifest ({exc})") from exc
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise TrainingCheckpointError(f"{manifest_file}: unreadable manifest ({str(exc)[:200]})") from None
     size = path.stat().st_size
     if size != expected_size:
         raise TrainingCheckpointError(f"{path}: {size} bytes, manifest says {expected_size} (truncated?)")

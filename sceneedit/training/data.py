@@ -23,6 +23,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import signal
 import sys
 import time
 from typing import Any, Callable, Protocol, Union
@@ -148,14 +149,46 @@ def _worker_loop(render: RenderFunction, resolution: int, chunk: int, seed: int,
 
     Seeds come from a private sequence starting at ``seed``.
     """
+    parent = os.getppid()
+    _die_with_parent()
     try:
         os.nice(niceness)
     except OSError:
         pass
     counter = 0
-    while requests.get() is not None:
+    while True:
+        try:
+            request = requests.get(timeout=PARENT_CHECK_SECONDS)
+        except queue.Empty:
+            if os.getppid() != parent:  # the trainer died (killed): stop, release everything
+                return
+            continue
+        if request is None:
+            return
         out.put(check_rendered(render(seed + counter, chunk, resolution), chunk, resolution))  # (images, codes)
         counter += 1
+
+
+#: How often an idle render worker checks that its trainer is still alive.
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when its parent dies (``PR_SET_PDEATHSIG``).
+
+    Elsewhere (or if the call fails) the worker notices a new parent id within
+    :data:`PARENT_CHECK_SECONDS` instead.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 class PooledStream:

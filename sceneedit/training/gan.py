@@ -531,7 +531,10 @@ def _lock_run_dir(run_dir: Path):
     """Hold an exclusive lock on ``RUN/.lock`` (released when the returned file is closed).
 
     Refuses a second training process on the same run folder, which would interleave
-    checkpoints. Where ``fcntl`` is unavailable the lock is advisory only (not taken).
+    checkpoints. The lock is a POSIX record lock (``fcntl.lockf``): it belongs to this
+    process alone, is not inherited by forked render workers, and the kernel drops it the
+    moment the trainer dies (even by SIGKILL), so a dead trainer's lock never blocks a
+    ``--resume``. Where ``fcntl`` is unavailable the lock is advisory only (not taken).
     """
     handle = (run_dir / ".lock").open("a+")
     try:
@@ -539,7 +542,7 @@ def _lock_run_dir(run_dir: Path):
     except ImportError:
         return handle
     try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.lockf(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         handle.seek(0)
         holder = handle.read().strip() or "another process"

@@ -33,12 +33,9 @@ def read_code(path: str | Path, num_layers: int, w_dim: int) -> np.ndarray:
     """Read a ``.npy`` code as float32 ``[L, D]`` (``[1, L, D]`` and ``[1, D]`` / ``[D]``,
     broadcast to every layer, are accepted). Raises ValueError naming the file and shape."""
     path = Path(path)
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
-        from sceneedit.semantics.safe_npy import npy_error_reason
+    from sceneedit.semantics.safe_npy import load_npy_array
 
-        raise ValueError(f"{path}: not a readable .npy array ({npy_error_reason(exc)})") from exc
+    array = load_npy_array(path)  # ValueError naming the file for a malformed or foreign file
     if not np.issubdtype(array.dtype, np.floating):
         raise ValueError(f"{path}: expected a float array, got {array.dtype}")
     if array.ndim == 3 and array.shape[0] == 1:
@@ -51,9 +48,11 @@ def read_code(path: str | Path, num_layers: int, w_dim: int) -> np.ndarray:
         raise ValueError(
             f"{path}: code has shape {list(array.shape)}, this generator needs [{num_layers}, {w_dim}]"
         )
+    with np.errstate(over="ignore"):
+        array = array.astype(np.float32)
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{path}: code contains NaN or infinite values")
-    return array.astype(np.float32)
+        raise ValueError(f"{path}: code contains NaN or infinite values (or values beyond float32 range)")
+    return array
 
 
 def write_code(path: str | Path, wp: np.ndarray) -> Path:
