@@ -111,7 +111,26 @@ def scaled_merge(words: list[str]) -> list[str]:
     return words[:start] + ["runs/s0", "runs/s1"] + words[start + 4:]
 
 
+def scaled_invert(words: list[str]) -> list[str]:
+    if "--finetune" in words:
+        words = replace_flag(words, "--finetune", "5")
+    return words + ["--steps", "5"]
+
+
 # ----- checks -----------------------------------------------------------------------------------
+def inverted(folder: str, tuned: bool) -> Callable[[Path, Result], None]:
+    def check(work: Path, result: Result) -> None:
+        assert result.returncode == 0, result.stderr
+        assert "photo.jpg: PSNR" in result.stdout and " s -> " in result.stdout
+        out = work / folder
+        assert np.load(out / "photo.npy").shape == (10, 256)
+        assert Image.open(out / "photo.png").size == (64, 64)
+        assert json.loads((out / "photo.recipe.json").read_text())["base"]["wp"]
+        assert (out / "photo.delta.safetensors").is_file() == tuned
+    return check
+
+
+
 def ci_script_runs(command: str) -> Callable[[Path, Result], None]:
     def check(_work: Path, _result: Result) -> None:
         script = (ROOT / "scripts" / "test.sh").read_text() + (ROOT / ".ci" / "run").read_text()
@@ -297,6 +316,12 @@ PLAN: dict[str, Step] = {
         export_frames("out/timeline", seeds=4, frames_per_seed=3)),
     "sceneedit export --jitter-layers 0-3 --jitter-seeds 0-15 --seeds 5 --out out/layouts": Step(
         export_frames("out/layouts", seeds=1, frames_per_seed=16)),
+    "sceneedit invert photo.jpg --out inverted/": Step(inverted("inverted", tuned=False), scaled_invert,
+                                                     note="5 optimization steps instead of 200"),
+    "sceneedit export --recipe inverted/photo.recipe.json --sweep indoor_lighting=-2.5:2.5 --out out/photo": Step(
+        export_frames("out/photo", seeds=1, frames_per_seed=3), lambda w: w + ["--steps", "3"]),
+    "sceneedit invert photo.jpg --finetune 300 --out tuned/": Step(inverted("tuned", tuned=True), scaled_invert,
+                                                                 note="5 code and 5 fine-tune steps"),
 }
 
 
@@ -344,6 +369,11 @@ def workdir(tmp_path_factory) -> Path:
     session.set_strength("indoor_lighting", 2.0)
     session.set_strength("wall_hue", -1.5)
     save_recipe(session.to_recipe(), work / "my_edit.json")
+    # A picture of one's own: a rendered room, not square, as a JPEG.
+    from sceneedit.scenes import render_batch
+
+    rooms, _ = render_batch(1, seed=77, resolution=96)
+    Image.fromarray(rooms[0][:, 8:88]).save(work / "photo.jpg", quality=92)
     return work
 
 
