@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Invert pictures (any format Pillow reads; center-cropped and resized to the "
         "generator's resolution; grayscale repeated onto RGB, transparency composited over white) "
         "into the generator's layer-wise codes: encoder start, then an optimization with pixel + "
-        "perceptual losses and an in-domain regularizer.",
+        "perceptual losses and an in-domain regularizer. A reconstruction below 22 dB PSNR gets an "
+        "out-of-domain warning (edits may not behave).",
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="picture files")
     parser.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder (created if needed)")
