@@ -400,7 +400,7 @@ def _check_writable(folder: Path) -> None:
 def _read_manifest(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # unreadable, not JSON, nested absurdly deep
         return None
     return data if isinstance(data, dict) and data.get("format") == EXPORT_FORMAT else None
 
