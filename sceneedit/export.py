@@ -730,7 +730,7 @@ def load_codes(path: str | os.PathLike, generator: Generator) -> np.ndarray:
     from .semantics.safe_npy import load_npy_array
 
     try:
-        codes = load_npy_array(p)
+        codes = load_npy_array(p, max_bytes=None)
     except FileNotFoundError:
         raise ExportError(f"{p}: no such file") from None
     except (ValueError, OSError) as exc:  # a malformed header, a truncated or foreign file

@@ -20,7 +20,7 @@ import numpy as np
 #: Refuse boundary-sized files above this (a boundary is a few KB; this is generous).
 MAX_FILE_BYTES = 256 * 1024 * 1024
 #: Most elements one reconstructed array may ask for (guards memory against crafted files).
-MAX_ELEMENTS = 1 << 26
+MAX_ELEMENTS = 1 << 22  # 4 M elements (32 MB of float64); a boundary holds a few thousand
 
 # dtype descriptors we rebuild: numbers, booleans and object ('O8' is how NumPy pickles
 # the object dtype). No strings with field specs, no void types with code attached.
@@ -162,17 +162,18 @@ def _read_header(stream: io.BytesIO, path: Path) -> tuple[tuple[int, ...], bool,
     return tuple(shape), bool(fortran), dtype
 
 
-def load_npy_array(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> np.ndarray:
+def load_npy_array(path: str | Path, max_bytes: int | None = MAX_FILE_BYTES) -> np.ndarray:
     """Read a plain numeric ``.npy`` array (codes, boundaries) safely and with bounded cost.
 
-    The header is checked before any data is read: a malformed header, a non-numeric dtype,
+    ``max_bytes`` (None: no limit, for code files) caps the file size. The header is checked
+    before any data is read: a malformed header, a non-numeric dtype,
     or a declared size that the file does not hold is a ``ValueError`` naming the file.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     size = path.stat().st_size
-    if size > max_bytes:
+    if max_bytes is not None and size > max_bytes:
         raise ValueError(f"{path}: {size} bytes is too large")
     data = path.read_bytes()
     stream = io.BytesIO(data)
