@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import pickletools
 import re
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,24 @@ def _read_header(stream: io.BytesIO, path: Path) -> tuple[tuple[int, ...], bool,
     return tuple(shape), bool(fortran), dtype
 
 
+#: Largest pickle inside an object ``.npy`` (HiGAN's dict boundaries pickle a few KB).
+MAX_PICKLE_BYTES = 16 * 1024 * 1024
+
+
+def _check_pickle_opcodes(payload: bytes, path: Path) -> None:
+    """Walk the pickle's opcodes without running them: every counted argument (bytes,
+    strings) must fit in the file. The unpickler allocates a declared length *before*
+    reading it, so a few bytes could otherwise ask for gigabytes."""
+    if len(payload) > MAX_PICKLE_BYTES:
+        raise ValueError(f"{path}: {len(payload)} bytes of pickled objects is too large for a boundary file")
+    try:
+        for _ in pickletools.genops(payload):
+            pass
+    except Exception as exc:  # noqa: BLE001 - pickletools raises several types for bad streams
+        reason = " ".join(str(exc).split())[:200]
+        raise ValueError(f"{path}: corrupt or truncated pickled .npy ({reason})") from None
+
+
 def load_npy_array(path: str | Path, max_bytes: int | None = MAX_FILE_BYTES) -> np.ndarray:
     """Read a plain numeric ``.npy`` array (codes, boundaries) safely and with bounded cost.
 
@@ -213,6 +232,7 @@ def load_npy_untrusted(path: str | Path) -> Any:
     shape, fortran, dtype = _read_header(stream, path)
     if dtype.kind != "O":
         return load_npy_array(path)
+    _check_pickle_opcodes(data[stream.tell():], path)
     try:
         array = NpyUnpickler(stream).load()
     except UnsafeNpyError as exc:
