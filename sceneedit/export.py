@@ -400,7 +400,7 @@ def _check_writable(folder: Path) -> None:
 def _read_manifest(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # unreadable, not JSON, nested absurdly deep
         return None
     return data if isinstance(data, dict) and data.get("format") == EXPORT_FORMAT else None
 
@@ -730,7 +730,7 @@ def load_codes(path: str | os.PathLike, generator: Generator) -> np.ndarray:
     from .semantics.safe_npy import load_npy_array
 
     try:
-        codes = load_npy_array(p)
+        codes = load_npy_array(p, max_bytes=None)
     except FileNotFoundError:
         raise ExportError(f"{p}: no such file") from None
     except (ValueError, OSError) as exc:  # a malformed header, a truncated or foreign file

@@ -132,6 +132,24 @@ def _release_interrupts(previous: set | None) -> None:
     return None
 
 
+#: Names :func:`atomic_path` gives its temporary files: ``.NAME.XXXXXXXX.partial[.SUFFIX]``.
+_TEMPORARY_NAME = re.compile(r"^\..+\.partial(\.[A-Za-z0-9]+)?$")
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files of writes a killed process (SIGKILL, power loss) left in
+    ``folder``; returns what was removed. Call it only when no other process writes there."""
+    removed = []
+    folder = Path(folder)
+    if folder.is_dir():
+        for entry in folder.iterdir():
+            if entry.is_file() and _TEMPORARY_NAME.match(entry.name):
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+                    removed.append(entry)
+    return removed
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (flushed to disk before the rename)."""
     with atomic_path(path) as tmp:

@@ -119,8 +119,9 @@ def probe_trials(folder: Path, generator: Path, predictor: Path, kills: int) -> 
         chunks = {p.relative_to(out): p for p in _files(out, "*.npy")}
         same = chunks.keys() == ref_chunks.keys() and all(
             filecmp.cmp(chunks[name], ref_chunks[name], shallow=False) for name in chunks)
+        hidden = [p.name for p in _files(out, ".*") if "partial" in p.name]
         trials.append((f"probe killed after >= {threshold} chunk files" + ("" if killed else " (finished first)"),
-                       same, f"{len(chunks)} .npy files identical={same}"))
+                       same and not hidden, f"{len(chunks)} .npy files identical={same}, hidden partial files={hidden}"))
     return trials
 
 

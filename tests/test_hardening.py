@@ -579,3 +579,15 @@ def test_double_ctrl_c_while_an_mp4_is_written_leaves_no_partial_file(tmp_path):
     assert "KeyboardInterrupt" in done.stderr, done.stderr
     time.sleep(0.5)  # a still-running encoder would write again
     assert sorted(p.name for p in tmp_path.iterdir()) == [], list(tmp_path.iterdir())
+
+
+def test_a_resumed_probe_removes_the_partial_chunk_a_kill_left(tmp_path):
+    from sceneedit.semantics.storage import CHUNK_DIR, ProbeStore
+
+    manifest = {"num": 10, "chunk_size": 5, "seed": 0, "generator": {}, "predictor": "world", "score_names": ["a"],
+                "truncation_psi": 0.7, "truncation_layers": 6, "w_shared": True, "store_wp": False}
+    store = ProbeStore.create_or_resume(tmp_path / "run", manifest)
+    leftover = store.root / CHUNK_DIR / ".000000.scores.npy.kn0lbx9t.partial.npy"  # a SIGKILL mid-write
+    leftover.write_bytes(b"half a chunk")
+    ProbeStore.create_or_resume(tmp_path / "run", manifest)
+    assert not leftover.exists()

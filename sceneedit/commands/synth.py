@@ -123,7 +123,7 @@ def load_codes(path, generator):
         raise ValueError(f"{path}: no such codes file")
     from ..semantics.safe_npy import load_npy_array
 
-    array = load_npy_array(path)  # ValueError naming the file for a malformed or foreign file
+    array = load_npy_array(path, max_bytes=None)  # ValueError naming the file for a malformed or foreign file
     expected = f"z [N, {generator.z_dim}] nor wp [N, {generator.num_layers}, {generator.w_dim}]"
     if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.floating):
         raise ValueError(f"{path}: codes must be a float array, got dtype {getattr(array, 'dtype', '?')}")

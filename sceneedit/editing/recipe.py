@@ -199,8 +199,8 @@ def check_bundle(recipe: dict[str, Any], bundle: BoundaryBundle | None, source: 
         return
     have = bundle_fingerprint(bundle)
     if have is None:
-        raise RecipeError(f"{source} needs a boundary bundle (fingerprint {wanted}); none is loaded")
+        raise RecipeError(f"{source} needs a boundary bundle (fingerprint {_short(wanted)}); none is loaded")
     if have != wanted:
         raise RecipeError(
-            f"{source} was made with another boundary bundle (fingerprint {wanted}, loaded {have})"
+            f"{source} was made with another boundary bundle (fingerprint {_short(wanted)}, loaded {have})"
         )

@@ -54,9 +54,15 @@ class BundleHashMismatch(BundleError):
 
 
 # ----- validation --------------------------------------------------------------------------
+def _clip(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters (error messages quote values from files)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _where(path: Path | None, name: str | None = None) -> str:
     prefix = f"{path}: " if path is not None else ""
-    return prefix + (f"concept {name!r}: " if name is not None else "")
+    return prefix + (f"concept {_clip(name)}: " if name is not None else "")
 
 
 def validate_fingerprint(fingerprint: Any, path: Path | None = None) -> dict[str, Any]:
@@ -119,12 +125,12 @@ def validate_concept(concept: Concept, fingerprint: dict[str, Any], path: Path |
     """Return a validated copy of ``concept`` (normal renormalized, fields type-checked)."""
     name = concept.name
     if not isinstance(name, str) or not name.strip() or name == "__metadata__":
-        raise BundleError(f"{_where(path)}invalid concept name {name!r}")
+        raise BundleError(f"{_where(path)}invalid concept name {_clip(name)}")
     where = _where(path, name)
     if concept.level not in LEVELS:
-        raise BundleError(f"{where}level {concept.level!r} is not one of {', '.join(LEVELS)}")
+        raise BundleError(f"{where}level {_clip(concept.level)} is not one of {', '.join(LEVELS)}")
     if concept.space not in SPACES:
-        raise BundleError(f"{where}space {concept.space!r} is not one of {', '.join(SPACES)}")
+        raise BundleError(f"{where}space {_clip(concept.space)} is not one of {', '.join(SPACES)}")
     normal = validate_normal(concept.normal, concept.space, fingerprint, name, path)
     num_layers = fingerprint["num_layers"]
     layers = concept.layers
@@ -132,7 +138,7 @@ def validate_concept(concept: Concept, fingerprint: dict[str, Any], path: Path |
         raise BundleError(f"{where}layers must be a non-empty list of layer indices")
     for layer in layers:
         if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
-            raise BundleError(f"{where}layer index {layer!r} is not an integer")
+            raise BundleError(f"{where}layer index {_clip(layer)} is not an integer")
         if not 0 <= int(layer) < num_layers:
             raise BundleError(
                 f"{where}layer index {layer} is out of range for a generator with {num_layers} layers"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import pickletools
 import re
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import numpy as np
 #: Refuse boundary-sized files above this (a boundary is a few KB; this is generous).
 MAX_FILE_BYTES = 256 * 1024 * 1024
 #: Most elements one reconstructed array may ask for (guards memory against crafted files).
-MAX_ELEMENTS = 1 << 26
+MAX_ELEMENTS = 1 << 22  # 4 M elements (32 MB of float64); a boundary holds a few thousand
 
 # dtype descriptors we rebuild: numbers, booleans and object ('O8' is how NumPy pickles
 # the object dtype). No strings with field specs, no void types with code attached.
@@ -162,17 +163,36 @@ def _read_header(stream: io.BytesIO, path: Path) -> tuple[tuple[int, ...], bool,
     return tuple(shape), bool(fortran), dtype
 
 
-def load_npy_array(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> np.ndarray:
+#: Largest pickle inside an object ``.npy`` (HiGAN's dict boundaries pickle a few KB).
+MAX_PICKLE_BYTES = 16 * 1024 * 1024
+
+
+def _check_pickle_opcodes(payload: bytes, path: Path) -> None:
+    """Walk the pickle's opcodes without running them: every counted argument (bytes,
+    strings) must fit in the file. The unpickler allocates a declared length *before*
+    reading it, so a few bytes could otherwise ask for gigabytes."""
+    if len(payload) > MAX_PICKLE_BYTES:
+        raise ValueError(f"{path}: {len(payload)} bytes of pickled objects is too large for a boundary file")
+    try:
+        for _ in pickletools.genops(payload):
+            pass
+    except Exception as exc:  # noqa: BLE001 - pickletools raises several types for bad streams
+        reason = " ".join(str(exc).split())[:200]
+        raise ValueError(f"{path}: corrupt or truncated pickled .npy ({reason})") from None
+
+
+def load_npy_array(path: str | Path, max_bytes: int | None = MAX_FILE_BYTES) -> np.ndarray:
     """Read a plain numeric ``.npy`` array (codes, boundaries) safely and with bounded cost.
 
-    The header is checked before any data is read: a malformed header, a non-numeric dtype,
+    ``max_bytes`` (None: no limit, for code files) caps the file size. The header is checked
+    before any data is read: a malformed header, a non-numeric dtype,
     or a declared size that the file does not hold is a ``ValueError`` naming the file.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     size = path.stat().st_size
-    if size > max_bytes:
+    if max_bytes is not None and size > max_bytes:
         raise ValueError(f"{path}: {size} bytes is too large")
     data = path.read_bytes()
     stream = io.BytesIO(data)
@@ -212,6 +232,7 @@ def load_npy_untrusted(path: str | Path) -> Any:
     shape, fortran, dtype = _read_header(stream, path)
     if dtype.kind != "O":
         return load_npy_array(path)
+    _check_pickle_opcodes(data[stream.tell():], path)
     try:
         array = NpyUnpickler(stream).load()
     except UnsafeNpyError as exc:

@@ -27,7 +27,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..files import atomic_path, atomic_write_text
+from ..files import atomic_path, atomic_write_text, remove_stale_temporaries
 from ..json_input import parse_json
 
 MANIFEST_NAME = "probe.json"
@@ -100,6 +100,8 @@ class ProbeStore:
                 raise StoreError(
                     f"{root} holds shard {existing.manifest.get('shard')}, not {manifest.get('shard')}"
                 )
+            for folder in (root, root / CHUNK_DIR):  # half-written files of a killed run
+                remove_stale_temporaries(folder)
             return existing
         if root.exists() and any(root.iterdir()):
             raise StoreError(f"{root} exists and is not empty (and is not a probe run); use another output folder")

@@ -35,7 +35,7 @@ def read_code(path: str | Path, num_layers: int, w_dim: int) -> np.ndarray:
     path = Path(path)
     from sceneedit.semantics.safe_npy import load_npy_array
 
-    array = load_npy_array(path)  # ValueError naming the file for a malformed or foreign file
+    array = load_npy_array(path, max_bytes=None)  # ValueError naming the file for a malformed or foreign file
     if not np.issubdtype(array.dtype, np.floating):
         raise ValueError(f"{path}: expected a float array, got {array.dtype}")
     if array.ndim == 3 and array.shape[0] == 1:
