@@ -150,11 +150,26 @@ def build_base(kind: str, folder: Path) -> Path:
         path = folder / "code.npy"
         np.save(path, np.random.default_rng(6).standard_normal((NUM_LAYERS, W_DIM)).astype(np.float32))
         return path
+    if kind == "image_png":  # RGBA: the loader composites transparency over white
+        from PIL import Image
+
+        path = folder / "photo.png"
+        pixels = np.random.default_rng(7).integers(0, 256, (40, 48, 4), dtype=np.uint8)
+        Image.fromarray(pixels, "RGBA").save(path)
+        return path
+    if kind == "image_jpeg":  # grayscale: the loader repeats it onto RGB
+        from PIL import Image
+
+        path = folder / "photo.jpg"
+        pixels = np.random.default_rng(8).integers(0, 256, (36, 52), dtype=np.uint8)
+        Image.fromarray(pixels, "L").save(path, quality=90)
+        return path
     raise KeyError(kind)
 
 
 KINDS = ("generator", "genforce_pth", "nvidia_pkl", "rosinality_pt", "biggan_folder", "bundle",
-         "higan_plain_npy", "higan_dict_npy", "interfacegan_npy", "lxd_npy", "recipe", "code_npy")
+         "higan_plain_npy", "higan_dict_npy", "interfacegan_npy", "lxd_npy", "recipe", "code_npy",
+         "image_png", "image_jpeg")
 
 
 # ----- readers: what the CLI and the editor call ----------------------------------------------------
@@ -252,11 +267,54 @@ def read_code(path: Path) -> str:
     return "accepted" if all(np.all(np.isfinite(a)) for a in arrays) else "garbage"
 
 
+def read_image(path: Path) -> str:
+    """What ``sceneedit invert`` and the editor's Open image read first."""
+    from sceneedit.inversion.images import load_image_for_inversion
+
+    image = load_image_for_inversion(path, TINY["resolution"])
+    ok = image.shape == (TINY["resolution"], TINY["resolution"], 3) and image.dtype == np.uint8
+    return "accepted" if ok else "garbage"
+
+
+def _png_with_size(data: bytes, width: int, height: int) -> bytes:
+    """The PNG ``data`` with its IHDR declaring ``width`` x ``height`` (CRC fixed, so it parses)."""
+    import struct
+    import zlib
+
+    start = data.index(b"IHDR")
+    ihdr = bytearray(data[start : start + 17])
+    ihdr[4:12] = struct.pack(">II", width, height)
+    return data[:start] + bytes(ihdr) + struct.pack(">I", zlib.crc32(bytes(ihdr))) + data[start + 21 :]
+
+
+def _jpeg_with_size(data: bytes, width: int, height: int) -> bytes:
+    """The JPEG ``data`` with its baseline frame header (SOF0) declaring ``width`` x ``height``."""
+    import struct
+
+    start = data.index(b"\xff\xc0") + 5
+    return data[:start] + struct.pack(">HH", height, width) + data[start + 4 :]
+
+
+def mutate_image(path: Path, base: Path, rng: random.Random) -> None:
+    data = base.read_bytes()
+    if rng.random() < 0.3:  # a small file declaring a huge, empty or odd picture
+        width, height = rng.choice([(0, 40), (48, 0), (65535, 65535), (20000, 20000), (12000, 12000),
+                                    (1, 100000), (100000, 1), (2**31 - 1, 2), (4097, 4097)])
+        if base.suffix == ".png":
+            data = _png_with_size(data, width, height)
+        else:
+            data = _jpeg_with_size(data, min(width, 65535), min(height, 65535))
+    else:
+        data = mutate_bytes(data, rng)
+    path.write_bytes(data)
+
+
 READERS: dict[str, Callable[[Path], str]] = {
     "generator": read_generator, "genforce_pth": read_generator, "nvidia_pkl": read_generator,
     "rosinality_pt": read_generator, "biggan_folder": read_generator, "bundle": read_bundle,
     "higan_plain_npy": read_boundary, "higan_dict_npy": read_boundary, "interfacegan_npy": read_boundary,
     "lxd_npy": read_boundary, "recipe": read_recipe, "code_npy": read_code,
+    "image_png": read_image, "image_jpeg": read_image,
 }
 
 
@@ -575,6 +633,8 @@ def make_mutant(kind: str, base: Path, work: Path, seed: int, index: int) -> Pat
         mutate_npy(path, base, rng, kind)
     elif kind == "recipe":
         mutate_recipe(path, base, rng)
+    elif kind in ("image_png", "image_jpeg"):
+        mutate_image(path, base, rng)
     else:
         raise KeyError(kind)
     return path
