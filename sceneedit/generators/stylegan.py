@@ -280,8 +280,9 @@ class SynthesisNetwork(nn.Module):
     """``wp [N, L, w_dim]`` -> image ``[N, 3, R, R]`` plus each block's feature map.
 
     ``lod`` (level of detail, a buffer; 0 = full resolution) is honoured as genforce does:
-    blocks with ``log2(res) + lod > log2(R)`` are skipped and the last toRGB output is
-    upsampled (nearest) to ``R``.
+    blocks with ``log2(res) + floor(lod) > log2(R)`` are skipped and the last toRGB output is
+    upsampled (nearest) to ``R``; a fractional ``lod`` blends the newest block's RGB with the
+    previous one's (the fade-in of progressive growing, see :meth:`fade_alpha`).
     """
 
     def __init__(self, resolution: int, w_dim: int, fmaps_base: int, fmaps_max: int, fused_scale: bool | str) -> None:
@@ -302,10 +303,19 @@ class SynthesisNetwork(nn.Module):
             self.add_module(f"output{block}", ToRGB(channels))
 
     def active_blocks(self) -> int:
-        """Blocks computed at the current ``lod`` (all of them at ``lod == 0``)."""
+        """Blocks computed at the current ``lod`` (all of them at ``lod == 0``).
+
+        A fractional ``lod`` (a block fading in, as StyleGAN v1 / PGGAN grow) computes the
+        fading block too: ``lod`` 0.25 runs every block, ``lod`` 1 skips the last one.
+        """
         lod = float(self.lod)
-        final_log2 = self.num_blocks - 1
-        return sum(1 for block in range(self.num_blocks) if block + lod <= final_log2)
+        return max(0, min(self.num_blocks, self.num_blocks - math.floor(lod)))
+
+    def fade_alpha(self) -> float:
+        """Weight of the newest active block's RGB in the output: ``ceil(lod) - lod`` when
+        ``lod`` is fractional (the block fades in as ``lod`` falls), else 1."""
+        lod = float(self.lod)
+        return 1.0 if lod == math.floor(lod) else math.ceil(lod) - lod
 
     def forward(self, wp: torch.Tensor, randomize_noise: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:
         features: list[torch.Tensor] = []
@@ -321,6 +331,11 @@ class SynthesisNetwork(nn.Module):
             x = getattr(self, f"layer{2 * block + 1}")(x, wp[:, 2 * block + 1], randomize_noise)
             features.append(x)
         image = getattr(self, f"output{active - 1}")(x)
+        alpha = self.fade_alpha()
+        if alpha < 1.0 and active > 1:
+            # Fade-in: blend the new block's RGB with the previous block's, upsampled (nearest).
+            coarse = F.interpolate(getattr(self, f"output{active - 2}")(features[-2]), scale_factor=2, mode="nearest")
+            image = coarse + (image - coarse) * alpha
         if active < self.num_blocks:
             image = F.interpolate(image, scale_factor=2 ** (self.num_blocks - active), mode="nearest")
         return image, features
