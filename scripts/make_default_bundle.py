@@ -303,6 +303,14 @@ def write_readme(bundle, path: Path, info: dict) -> Path:
         lines.append(f"| {c['level']} | {c['name']} | {c['quality']} | {acc} | {ds_all} | {peak} | "
                      f"{c['centroid']:.2f} | {chosen} |")
     lines.append("")
+    lines += effect_lines(bundle)
+    if info.get("effects"):
+        e = info["effects"]
+        lines.append(f"Effects measured {e['date']} with `{e['command']}` ({e['images']} images, {e['wall_time']})"
+                     + (f"; concepts dropped: {', '.join(e['dropped'])}" if e.get("dropped") else "") + ".")
+        lines.append("")
+    for name, reason in (info.get("drop_reasons") or {}).items():
+        lines.append(f"- `{name}` is not shipped: {reason}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("\n".join(lines), encoding="utf-8")
@@ -320,6 +328,86 @@ def check_bundle(bundle, generator) -> list[str]:
     if short:
         raise SystemExit(f"bundle lacks concepts: {short} (have, need)")
     return warnings
+
+
+# ----- measuring what the concepts do -----------------------------------------------------------
+def effect_lines(bundle) -> list[str]:
+    """README section: the concept x score matrix, per-concept figures and the goals."""
+    from sceneedit.semantics.effects import MIN_OWN_EFFECT, effect_goals
+    from sceneedit.semantics.report import effect_table
+
+    effects = (bundle.extra or {}).get("effects")
+    if not effects:
+        return []
+    goals = effect_goals(bundle)
+    flips = goals["flip_rates"]
+    lines = [
+        "",
+        "## What each concept does",
+        "",
+        f"Every concept edited over its slider range on its layers (its default hold applied), on "
+        f"{effects['num_seeds']} seeds ({effects['seeds']}, the editor's codes at the default truncation), "
+        "scored by the world predictor; each cell is the mean change of a score in standard deviations of "
+        "that score over the unedited samples. Own effect: the concept's own score; side effect: the largest "
+        "change of another factor's score (a category concept lowering the other categories is not counted); "
+        f"selectivity: own / side (side effects under {effects['side_floor']} std count as {effects['side_floor']}). "
+        f"Layers: the most selective contiguous range whose own effect reaches {MIN_OWN_EFFECT:g} std "
+        f"(`--layer-rule {effects['layer_rule']}`); slider ranges calibrated so the full range moves the own "
+        f"score by {effects['target_effect']:g} std (category concepts: and flips "
+        f"{effects['target_flip']:.0%} of other-category seeds at the top end); the default hold is the "
+        "conditional manipulation on the concept named for the largest side effect, kept when it raises the "
+        "selectivity (`sceneedit/semantics/effects.py`).",
+        "",
+        "![concept x score matrix](effects.png)",
+        "",
+        effect_table(bundle),
+        "### Goals",
+        "",
+        f"- Own effect >= 1 std and larger than every side effect: **{goals['own_ok']} of {goals['concepts']}**"
+        + (f" (not met: {', '.join(goals['failing'])})." if goals["failing"] else "."),
+        f"- Median selectivity: **{goals['median_selectivity']:.2f}** (goal >= 3).",
+    ]
+    if flips:
+        lines.append("- Category concepts at the slider's top end, share of other-category seeds the predictor then "
+                     "calls that category (goal >= 70%): "
+                     + ", ".join(f"{k} **{v:.0%}**" for k, v in flips.items()) + ".")
+    return lines + [""]
+
+
+def measure_only(args, generator_path: Path, predictor_path: Path, bundle_path: Path, docs: Path,
+                 run_file: Path) -> int:
+    """``--effects-only``: measure the shipped bundle's effects and rewrite bundle and docs."""
+    from sceneedit.generators import load_generator
+    from sceneedit.semantics.bundle import load_bundle, save_bundle
+    from sceneedit.semantics.predictors.world import load_world_predictor
+    from sceneedit.semantics.probe import measure_effects
+    from sceneedit.semantics.report import write_report
+
+    generator = load_generator(generator_path, device="cpu")
+    predictor = load_world_predictor(predictor_path)
+    bundle = load_bundle(bundle_path)
+    for name in args.drop:
+        bundle.concepts.pop(name, None)
+    start = time.perf_counter()
+    measure_effects(generator, predictor, bundle, args.effect_seeds, select_seeds=args.select_seeds,
+                    progress=not args.no_progress)
+    seconds = time.perf_counter() - start
+    save_bundle(bundle, bundle_path)
+    write_report(bundle, docs)
+    info = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
+    info["effects"] = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "python scripts/make_default_bundle.py --effects-only " + shlex.join(
+            ["--effect-seeds", str(args.effect_seeds), "--select-seeds", str(args.select_seeds)]
+            + (["--drop", *args.drop] if args.drop else [])),
+        "wall_time": f"{seconds:.0f} s", "images": bundle.extra["effects"]["images_synthesized"],
+        "dropped": list(args.drop),
+    }
+    run_file.write_text(json.dumps(info, indent=2), encoding="utf-8")
+    info = {**info, "predictor_metrics": predictor.metrics}
+    readme = write_readme(bundle, docs / "README.md", info)
+    print(f"README: {readme}; effects measured in {seconds:.0f} s")
+    return 0
 
 
 # ----- running the probe ---------------------------------------------------------------------
@@ -352,6 +440,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="keep the work folder's finished chunks")
     parser.add_argument("--readme-only", action="store_true",
                         help="only rewrite README.md from the existing bundle and DOCS/run.json")
+    parser.add_argument("--effects-only", action="store_true",
+                        help="keep the existing bundle's boundaries; only measure the concept x score matrix and "
+                             "choose layers, holds and slider ranges by it (sceneedit.semantics.effects)")
+    parser.add_argument("--effect-seeds", type=int, default=200, help="seeds of the effect matrix (default 200)")
+    parser.add_argument("--select-seeds", type=int, default=32,
+                        help="seeds used while choosing layers, holds and ranges (default 32)")
+    parser.add_argument("--drop", nargs="*", default=[],
+                        help="concepts left out of the shipped bundle (state the reason in docs/probe/README.md)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
@@ -379,6 +475,11 @@ def main(argv: list[str] | None = None) -> int:
         "--concepts", *concepts, "--out", str(work), "--bundle", str(bundle_path), "--report", str(docs),
     ] + (["--no-progress"] if args.no_progress else [])
     run_file = docs / "run.json"
+    if args.effects_only:
+        return measure_only(args, generator_path, predictor_path, bundle_path, docs, run_file)
+    command += ["--effect-seeds", str(args.effect_seeds), "--select-seeds", str(args.select_seeds)]
+    if args.drop:
+        command[command.index("--concepts") + 1:command.index("--out")] = [c for c in concepts if c not in args.drop]
     if args.readme_only:
         if not run_file.is_file():
             raise SystemExit(f"--readme-only needs {run_file} from an earlier run")
