@@ -73,7 +73,7 @@ def test_small_probe_of_the_default_generator(tmp_path, generator_file, predicto
     code = main([
         "probe", "--generator", str(generator_file), "--predictor", "world",
         "--predictor-option", f"path={predictor_file}", "--num", "2000", "--k", "200",
-        "--rescore-samples", "6", "--device", "cpu", "--no-progress",
+        "--rescore-samples", "6", "--device", "cpu", "--no-progress", "--effect-seeds", "0", "--layer-rule", "share",
         "--concepts", *SMALL_PROBE_CONCEPTS, "--out", str(tmp_path / "run"), "--bundle", str(bundle_file),
     ])
     assert code == 0, capsys.readouterr().err

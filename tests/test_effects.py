@@ -155,3 +155,20 @@ def test_session_uses_the_bundle_hold_by_default():
     assert session.conditioned_on("a") == []
     session.reset_concept("a")
     assert session.conditioned_on("a") == ["b"]
+
+
+def test_only_reliably_read_scores_count_as_side_effects():
+    from sceneedit.semantics.effects import reliable_scores
+
+    metrics = {"r2": {"x": 0.9, "y": 0.3}, "accuracy": {"category": 0.95, "light": 0.8}}
+    names = ["bed", "sofa", "light", "x", "y", "z"]
+    assert reliable_scores(names, metrics, ["bed", "sofa"]) == ["bed", "sofa", "x"]
+    assert reliable_scores(names, {}, ["bed"]) is None
+    generator, bundle = SharedLayerGenerator().eval(), planted_bundle()
+    bundle.concepts.pop("b")
+    predictor = ChannelPredictor()
+    predictor.metrics = {"r2": {"a": 0.9, "b": 0.2, "c": 0.9}}  # b is read badly: its change is no evidence
+    measure_effects(generator, predictor, bundle, num_seeds=30, select_seeds=15, progress=False)
+    effect = bundle["a"].extra["effect"]
+    assert effect["side_score"] == "c" and effect["selectivity"] > 5
+    assert bundle.extra["effects"]["reliable_scores"] == ["a", "c"]

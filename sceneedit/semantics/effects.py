@@ -58,6 +58,30 @@ MAX_RANGE_SCALE = 3.0
 CANDIDATES_MEASURED = 3
 #: A hold (conditioning) is kept only when it raises the selectivity by this factor.
 HOLD_GAIN = 1.05
+#: A score counts as a side effect only when the predictor reads its factor at least this well
+#: on held-out renders (R^2 for continuous factors, accuracy for categorical / binary ones).
+RELIABLE_R2, RELIABLE_ACCURACY = 0.7, 0.9
+
+
+def reliable_scores(score_names: Sequence[str], metrics: dict[str, Any] | None,
+                    categories: Sequence[str] = ()) -> list[str] | None:
+    """The scores whose factor the predictor reads reliably (see RELIABLE_R2), from its held-out
+    ``metrics`` (``{"r2": {...}, "accuracy": {...}}``, category accuracy under ``"category"``);
+    None (all count) when the predictor reports no metrics."""
+    if not metrics or not (metrics.get("r2") or metrics.get("accuracy")):
+        return None
+    r2, accuracy = metrics.get("r2") or {}, metrics.get("accuracy") or {}
+    reliable = []
+    for name in score_names:
+        if name in categories:
+            ok = accuracy.get("category", accuracy.get(name, 0.0)) >= RELIABLE_ACCURACY
+        elif name in accuracy:
+            ok = accuracy[name] >= RELIABLE_ACCURACY
+        else:
+            ok = r2.get(name, float("-inf")) >= RELIABLE_R2
+        if ok:
+            reliable.append(name)
+    return reliable
 
 
 def score_factor(score: str, categories: Sequence[str]) -> str:
@@ -113,7 +137,7 @@ class EffectMeter:
 
     def __init__(self, generator: Generator, predictor: Predictor, wp: np.ndarray, layer_scale: np.ndarray,
                  categories: Sequence[str] = (), batch_size: int = 32,
-                 progress: Callable[[int], None] | None = None) -> None:
+                 progress: Callable[[int], None] | None = None, reliable: Sequence[str] | None = None) -> None:
         self.generator, self.predictor = generator, predictor
         self.wp = np.asarray(wp, np.float32)
         self.layer_scale = np.asarray(layer_scale, np.float32)
@@ -122,6 +146,8 @@ class EffectMeter:
         #: Category probabilities (a flip rate needs at least two of them).
         self.categories = found if len(found) >= 2 else []
         self.factors = [score_factor(n, self.categories) for n in self.score_names]
+        #: Scores that count as side effects (None: all of them).
+        self.reliable = None if reliable is None else [n for n in self.score_names if n in set(reliable)]
         self.batch_size = max(1, int(batch_size))
         self.progress = progress
         self.images = 0
@@ -153,7 +179,8 @@ class EffectMeter:
     def summarize(self, delta: np.ndarray, own_score: str, flip_rate: float | None = None) -> Effect:
         own_index = self.score_names.index(own_score)
         own_factor = self.factors[own_index]
-        others = [j for j, f in enumerate(self.factors) if f != own_factor]
+        others = [j for j, f in enumerate(self.factors) if f != own_factor
+                  and (self.reliable is None or self.score_names[j] in self.reliable)]
         if others:
             j = max(others, key=lambda k: abs(delta[k]))
             side, side_score = float(abs(delta[j])), self.score_names[j]
@@ -288,13 +315,14 @@ class ConceptMeasure:
 def measure_concepts(generator: Generator, predictor: Predictor, bundle: BoundaryBundle, wp: np.ndarray,
                      layer_scale: np.ndarray, categories: Sequence[str] = (), rule: str = "selectivity",
                      select_count: int = 32, batch_size: int = 32,
-                     progress: Callable[[str], None] | None = None) -> tuple[EffectMeter, dict[str, ConceptMeasure]]:
+                     progress: Callable[[str], None] | None = None,
+                     reliable: Sequence[str] | None = None) -> tuple[EffectMeter, dict[str, ConceptMeasure]]:
     """Choose layers (``rule='selectivity'``; ``'share'`` keeps the bundle's), the hold and the
     slider range of every concept whose name is a score, then measure its row of the effect
     matrix on all codes of ``wp``. Concepts that are not scores are left out."""
     if rule not in ("selectivity", "share"):
         raise ValueError(f"layer rule must be 'selectivity' or 'share', got {rule!r}")
-    meter = EffectMeter(generator, predictor, wp, layer_scale, categories, batch_size)
+    meter = EffectMeter(generator, predictor, wp, layer_scale, categories, batch_size, reliable=reliable)
     say = progress or (lambda _m: None)
     results: dict[str, ConceptMeasure] = {}
     num_layers = meter.wp.shape[1]
@@ -351,6 +379,9 @@ def apply_measures(bundle: BoundaryBundle, meter: EffectMeter, results: dict[str
         "score_std": [round(float(v), 5) for v in meter.std], "layer_rule": rule,
         "min_own_effect": MIN_OWN_EFFECT, "side_floor": SIDE_FLOOR, "target_effect": TARGET_EFFECT,
         "target_flip": TARGET_FLIP, "images_synthesized": int(meter.images),
+        "reliable_scores": meter.reliable,
+        "reliability_rule": (f"side effects counted on scores the predictor reads with held-out R^2 >= {RELIABLE_R2:g} "
+                             f"or accuracy >= {RELIABLE_ACCURACY:g}" if meter.reliable is not None else "all scores"),
     }
     return bundle
 

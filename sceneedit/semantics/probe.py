@@ -448,8 +448,9 @@ def measure_effects(generator: Generator, predictor: Predictor, bundle: Boundary
                     select_seeds: int = DEFAULT_SELECT_SEEDS, batch_size: int = 32,
                     progress: bool = True) -> BoundaryBundle:
     """Measure the concept x score matrix and choose layers / hold / slider range by it
-    (:mod:`.effects`); writes them into ``bundle`` and returns it."""
-    from .effects import apply_measures, measure_concepts
+    (:mod:`.effects`); writes them into ``bundle`` and returns it. Side effects count only on
+    the scores the predictor reads reliably when it reports held-out metrics."""
+    from .effects import apply_measures, measure_concepts, reliable_scores
 
     if num_seeds < 1:
         raise ProbeError(f"the effect matrix needs at least one seed, got {num_seeds}")
@@ -460,8 +461,9 @@ def measure_effects(generator: Generator, predictor: Predictor, bundle: Boundary
     categories = [n for n in predictor.score_names
                   if (getattr(predictor, "score_levels", {}) or {}).get(n) == "objects"]
     say = (lambda m: print(f"effects: {m}", flush=True)) if progress else None
+    reliable = reliable_scores(predictor.score_names, getattr(predictor, "metrics", None), categories)
     meter, results = measure_concepts(generator, predictor, bundle, wp, scale, categories, rule,
-                                      min(select_seeds, num_seeds), batch_size, say)
+                                      min(select_seeds, num_seeds), batch_size, say, reliable)
     return apply_measures(bundle, meter, results, rule, seeds)
 
 

@@ -200,9 +200,12 @@ def draw_effect_matrix(bundle: BoundaryBundle, path: str | Path, cell: int = 34,
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     draw.text((4, 4), title, fill="black", font=font)
-    for j, name in enumerate(scores):  # vertical labels
+    reliable = effects.get("reliable_scores")
+    for j, name in enumerate(scores):  # vertical labels; scores not counted as side effects in grey, starred
+        counted = reliable is None or name in reliable
+        name = name if counted else f"{name} *"
         label = Image.new("RGB", (text_width(name) + 4, 14), "white")
-        ImageDraw.Draw(label).text((2, 0), name, fill="black", font=font)
+        ImageDraw.Draw(label).text((2, 0), name, fill="black" if counted else (150, 150, 150), font=font)
         label = label.rotate(90, expand=True)
         image.paste(label, (label_w + j * cell + (cell - 14) // 2, top - 6 - label.height))
     for i, concept in enumerate(concepts):
@@ -285,7 +288,10 @@ def write_report(bundle: BoundaryBundle, out_dir: str | Path, title: str = "Prob
             f"({effects['seeds']}), scored by the predictor; the change of every score in standard "
             "deviations of that score over the unedited samples. Selectivity = own effect / largest side "
             f"effect (another factor's score; side effects under {effects['side_floor']} std count as "
-            f"{effects['side_floor']}).",
+            f"{effects['side_floor']}). Side effects: {effects.get('reliability_rule', 'all scores')}"
+            + ("" if not effects.get("reliable_scores") else
+               f" (starred columns are not counted: {', '.join(n for n in effects['scores'] if n not in effects['reliable_scores'])})")
+            + ".",
             "",
             "![concept x score matrix](effects.png)",
             "",
