@@ -25,7 +25,7 @@ SHIPPED_BUNDLE = REPO / "boundaries" / "default.safetensors"
 PROBE_README = REPO / "docs" / "probe" / "README.md"
 LEVELS = ("layout", "objects", "attributes", "color")
 #: Fewest concepts per level the shipped bundle must hold.
-REQUIRED_PER_LEVEL = {"layout": 1, "objects": 1, "attributes": 4, "color": 2}
+REQUIRED_PER_LEVEL = {"layout": 1, "objects": 1, "attributes": 3, "color": 2}
 #: One well-read concept per level (resources/world_predictor.md).
 SMALL_PROBE_CONCEPTS = ("camera_pitch", "bedroom", "indoor_lighting", "wall_hue")
 
