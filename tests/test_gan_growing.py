@@ -79,6 +79,8 @@ def test_cli_grows_the_shipped_style_generator_and_carries_the_run_in_a_portable
     portable = tmp_path / "ckpt.safetensors"
     assert cli_main(["train", "--run-dir", str(run), "--export-checkpoint", str(portable)]) == 0
     payload = read_portable_checkpoint(portable)
+    card = portable.with_suffix(".md").read_text()
+    assert "--resume-from" in card and "iteration 3," in card and "lod now 0.250" in card
     assert payload["info"]["iteration"] == 3 and payload["info"]["optimizer"].startswith("exp_avg_sq")
     assert payload["g_opt"] and payload["d_opt"]
     for key, value in trainer.G_ema.state_dict().items():

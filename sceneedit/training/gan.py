@@ -723,14 +723,16 @@ def export_generator(run_dir: str | os.PathLike, out_path: str | os.PathLike,
 
 def export_portable_checkpoint(run_dir: str | os.PathLike, out_path: str | os.PathLike,
                                log: Callable[[str], None] | None = None) -> Path:
-    """Write the newest good checkpoint of ``run_dir`` as a small portable file (portable.py)."""
-    from .portable import write_portable_checkpoint
+    """Write the newest good checkpoint of ``run_dir`` as a small portable file (portable.py),
+    with a Markdown note beside it (same name, ``.md``) saying how to continue."""
+    from .portable import portable_card, write_portable_checkpoint
 
     say = log or (lambda message: print(message, file=sys.stderr, flush=True))
     loaded = load_latest_checkpoint(run_dir, validate=_validate_payload)
     for reason in loaded.skipped:
         say(f"warning: skipping unusable checkpoint: {reason}")
     path, info = write_portable_checkpoint(loaded.payload, out_path, source=loaded.path.name)
+    atomic_write_text(path.with_suffix(".md"), portable_card(path, info))
     say(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB; iteration {info['iteration']}, "
         f"optimizer: {info['optimizer']}); continue with: sceneedit train --run-dir NEW_RUN --resume-from {path}")
     return path

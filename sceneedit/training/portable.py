@@ -102,6 +102,48 @@ def write_portable_checkpoint(payload: dict[str, Any], path: str | os.PathLike,
     return path, info
 
 
+def portable_card(path: str | os.PathLike, info: dict[str, Any]) -> str:
+    """A Markdown note for the portable file ``path``: where the run stands and how to continue it."""
+    from .growing import fade_lod
+
+    config = info["config"]
+    lod = fade_lod(float(info.get("fade_start_lod", 0.0)), int(info["images_seen"]), float(config.get("fade_kimg", 0.0)))
+    name = Path(path).name
+    lines = [
+        f"# Training checkpoint `{name}`",
+        "",
+        f"A GAN training run carried in one file (`sceneedit/training/portable.py`): G, G_ema and D in fp16, "
+        f"{'Adam second moments in bf16' if info['optimizer'].startswith('exp_avg_sq') else 'no optimizer state'}. "
+        "It is not a finished model: continue it, then export G_ema.",
+        "",
+        f"- Generator: {config['resolution']} px ({config.get('name')}), z {config['z_dim']}, w {config['w_dim']}, "
+        f"fmaps base {config['g_fmaps_base']} / max {config['g_fmaps_max']}.",
+        f"- Started from: `{config.get('init_from') or 'random weights'}`"
+        + (f" (grown; the new block fades in over {config.get('fade_kimg')} kimg, lod now {lod:.3f})"
+           if info.get("fade_start_lod") else "") + ".",
+        f"- Progress: iteration {info['iteration']:,}, {info['images_seen']:,} images, "
+        f"{info['train_seconds'] / 3600:.2f} h of training steps on {', '.join(info.get('hardware') or ['?'])}.",
+        f"- Recipe: batch {config['batch_size']}, lr {config['g_lr']} / {config['d_lr']}, R1 gamma "
+        f"{config['r1_gamma']}, paired reconstruction weight {config.get('recon_weight')} "
+        f"(feature term {config.get('recon_feature_weight')}: the world predictor in `resources/`, whichever "
+        "is shipped when the run continues).",
+        f"- Written from `{info.get('source') or '?'}`.",
+        "",
+        "## Continue",
+        "",
+        "```",
+        f"nice -n 10 sceneedit train --run-dir runs/continued --resume-from {Path(path).as_posix()} --threads 2",
+        "# later sessions: sceneedit train --run-dir runs/continued --resume",
+        f"sceneedit train --run-dir runs/continued --export-checkpoint {Path(path).as_posix()}   # carry it on",
+        "sceneedit train --run-dir runs/continued --export G.safetensors                  # the model",
+        "```",
+        "",
+        "Data and RNG streams start afresh on continuing (the image pool is re-rendered).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def read_portable_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """A payload for ``GANTrainer.load_portable``: ``info`` (metadata) and ``G``, ``G_ema``,
     ``D`` state dicts in float32, ``g_opt`` / ``d_opt`` second moments (may be empty).
