@@ -238,8 +238,12 @@ def write_readme(bundle, path: Path, info: dict) -> Path:
         f"{probe.get('truncation_layers')} layers.",
         f"- Re-scoring: K' = {rescore.get('num_samples')} codes moved by lambda = {rescore.get('lambda')} "
         f"along each normal, one layer at a time and all layers at once.",
-        f"- Layer rule: {(bundle.extra or {}).get('layer_share', 0.6):.0%} share — the smallest contiguous "
-        "layer range holding that share of a concept's total per-layer Δs (`sceneedit/semantics/layers.py`).",
+        (f"- Layer rule: by what the concept does — the most selective contiguous layer range whose own effect "
+         "reaches 1 std over the slider range (see *What each concept does* below); the Δs profiles below are "
+         "HiGAN's re-scoring, kept to place the levels against the paper."
+         if (bundle.extra or {}).get("effects", {}).get("layer_rule") == "selectivity" else
+         f"- Layer rule: {(bundle.extra or {}).get('layer_share', 0.6):.0%} share — the smallest contiguous "
+         "layer range holding that share of a concept's total per-layer Δs (`sceneedit/semantics/layers.py`)."),
         f"- Command: `{info.get('command', '?')}`",
     ]
     if info.get("timings"):
