@@ -58,8 +58,8 @@ DROPPED: dict[str, str] = {
                 "boundary found through it means 'clutter'; measured, its best layer range moved its own score "
                 "by only +0.80 std and floor tone by 1.15 std (200 seeds)."),
     "camera_yaw": ("the world predictor reads it with R² 0.61 and cannot tell it from camera_x at 64 px: on 600 "
-                   "held-out renders its camera_x output correlates 0.62 with the true yaw (0.58 with the true "
-                   "x) and the two residuals correlate -0.67, so a 'yaw' slider measured through it mostly moved "
+                   "held-out renders its camera_x output correlates 0.62 with the true yaw (its R² for the "
+                   "true x is 0.33) and the two residuals correlate -0.67, so a 'yaw' slider measured through it mostly moved "
                    "the camera_x score (+1.34 std beside +2.29 own, selectivity 1.7). Neither is shipped until a "
                    "predictor reads both with R² >= 0.7."),
 }
@@ -373,7 +373,10 @@ def effect_lines(bundle) -> list[str]:
         f"score by {effects['target_effect']:g} std (category concepts: and flips "
         f"{effects['target_flip']:.0%} of other-category seeds at the top end); the default hold is the "
         "conditional manipulation on the concept named for the largest side effect, kept when it raises the "
-        "selectivity (`sceneedit/semantics/effects.py`).",
+        f"selectivity (`sceneedit/semantics/effects.py`). Side effects: {effects.get('reliability_rule', 'all scores')}"
+        + ("" if not effects.get("reliable_scores") else
+           " (not counted, starred in the figure: "
+           + ", ".join(n for n in effects["scores"] if n not in effects["reliable_scores"]) + ")") + ".",
         "",
         "![concept x score matrix](effects.png)",
         "",
@@ -382,7 +385,10 @@ def effect_lines(bundle) -> list[str]:
         "",
         f"- Own effect >= 1 std and larger than every side effect: **{goals['own_ok']} of {goals['concepts']}**"
         + (f" (not met: {', '.join(goals['failing'])})." if goals["failing"] else "."),
-        f"- Median selectivity: **{goals['median_selectivity']:.2f}** (goal >= 3).",
+        f"- Median selectivity: **{goals['median_selectivity']:.2f}** (goal >= 3)"
+        + ("." if goals.get("median_selectivity_all_scores") is None or not effects.get("reliable_scores") else
+           f"; counting side effects on every score, also those the predictor reads poorly (starred): "
+           f"{goals['median_selectivity_all_scores']:.2f}."),
     ]
     if flips:
         lines.append("- Category concepts at the slider's top end, share of other-category seeds the predictor then "

@@ -395,7 +395,19 @@ def effect_goals(bundle: BoundaryBundle) -> dict[str, Any]:
     selectivity = [r["selectivity"] for r in rows.values()]
     failing = [n for n, r in rows.items() if not (r["own_std"] >= MIN_OWN_EFFECT and r["own_std"] > r["side_std"])]
     flips = {n: r["flip_rate"] for n, r in rows.items() if r.get("flip_rate") is not None}
+    # The same ratio with side effects on every score, also those the predictor reads poorly.
+    matrix = (bundle.extra or {}).get("effects") or {}
+    categories = [n for n in matrix.get("scores", []) if n in {c.name for c in bundle if c.level == "objects"}]
+    all_scores = []
+    for name, row in zip(matrix.get("concepts", []), matrix.get("matrix", [])):
+        if name not in matrix.get("scores", []):
+            continue
+        own_factor = score_factor(name, categories)
+        own = row[matrix["scores"].index(name)]
+        side = max([abs(v) for n, v in zip(matrix["scores"], row) if score_factor(n, categories) != own_factor] or [0.0])
+        all_scores.append(own / max(side, SIDE_FLOOR))
     return {
+        "median_selectivity_all_scores": float(np.median(all_scores)) if all_scores else None,
         "concepts": len(rows), "own_ok": len(rows) - len(failing), "failing": failing,
         "median_selectivity": float(np.median(selectivity)),
         "flip_rates": flips, "flip_ok": all(v >= 0.7 for v in flips.values()) if flips else None,
