@@ -459,3 +459,21 @@ def test_importing_a_higan_boundary_folder(qtbot, window, tmp_path, errors):
     row.slider.setValue(2.0)
     wait_idle(qtbot, window)
     assert np.array_equal(window.canvas.image_array(), direct_render(window.session))
+
+
+def test_concept_rows_show_the_measured_selectivity_badge(qtbot, settings, generator):
+    bundle = random_bundle(generator)
+    bundle["sky"].extra["effect"] = {"own_std": 2.4, "side_std": 0.3, "side_score": "lamp", "selectivity": 8.0,
+                                     "flip_rate": None, "num_seeds": 200}
+    bundle["lamp"].extra["effect"] = {"own_std": 0.6, "side_std": 0.9, "side_score": "sky", "selectivity": 0.67,
+                                      "flip_rate": 0.4, "num_seeds": 200}
+    bundle["lamp"].extra["hold"] = ["sky"]
+    win = open_main_window(qtbot, settings, EditSession(generator, bundle, seed=3))
+    rows = win.concepts_dock.rows
+    assert rows["sky"].effect_label.text() == "×8.0" and "#2e7d32" in rows["sky"].effect_label.styleSheet()
+    assert "+2.40 std" in rows["sky"].effect_label.toolTip() and "lamp" in rows["sky"].effect_label.toolTip()
+    tip = rows["lamp"].effect_label.toolTip()
+    assert rows["lamp"].effect_label.text() == "×0.7" and "#c62828" in rows["lamp"].effect_label.styleSheet()
+    assert "40%" in tip and "holds sky by default" in tip and "use with care" in tip
+    assert rows["wood"].effect_label.isHidden()  # no measurement: no badge
+    assert win.session.conditioned_on("lamp") == ["sky"]

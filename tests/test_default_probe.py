@@ -25,7 +25,7 @@ SHIPPED_BUNDLE = REPO / "boundaries" / "default.safetensors"
 PROBE_README = REPO / "docs" / "probe" / "README.md"
 LEVELS = ("layout", "objects", "attributes", "color")
 #: Fewest concepts per level the shipped bundle must hold.
-REQUIRED_PER_LEVEL = {"layout": 1, "objects": 1, "attributes": 4, "color": 2}
+REQUIRED_PER_LEVEL = {"layout": 1, "objects": 1, "attributes": 3, "color": 2}
 #: One well-read concept per level (resources/world_predictor.md).
 SMALL_PROBE_CONCEPTS = ("camera_pitch", "bedroom", "indoor_lighting", "wall_hue")
 
@@ -73,7 +73,7 @@ def test_small_probe_of_the_default_generator(tmp_path, generator_file, predicto
     code = main([
         "probe", "--generator", str(generator_file), "--predictor", "world",
         "--predictor-option", f"path={predictor_file}", "--num", "2000", "--k", "200",
-        "--rescore-samples", "6", "--device", "cpu", "--no-progress",
+        "--rescore-samples", "6", "--device", "cpu", "--no-progress", "--effect-seeds", "0", "--layer-rule", "share",
         "--concepts", *SMALL_PROBE_CONCEPTS, "--out", str(tmp_path / "run"), "--bundle", str(bundle_file),
     ])
     assert code == 0, capsys.readouterr().err
@@ -139,3 +139,29 @@ def test_probe_readme_describes_the_shipped_bundle():
         assert f"| {concept.name} |" in text
     for name in ("heatmap.png", "report.md"):
         assert (PROBE_README.parent / name).is_file()
+
+
+def test_shipped_bundle_records_what_each_concept_does():
+    """Every shipped concept carries its measured effect (the concept x score matrix of the
+    probe), the dropped factors are absent, and the README states the goals as measured."""
+    from sceneedit.semantics.bundle import load_bundle
+    from sceneedit.semantics.effects import effect_goals
+
+    bundle = load_bundle(_require(SHIPPED_BUNDLE, "the default boundary bundle",
+                                  "make it with scripts/make_default_bundle.py"))
+    effects = bundle.extra["effects"]
+    assert effects["num_seeds"] >= 200 and effects["concepts"] == bundle.names
+    dropped = _load_script().DROPPED
+    assert not set(dropped) & set(bundle.names)
+    for concept in bundle:
+        effect = concept.extra["effect"]
+        assert effect["own_std"] > 0 and effect["selectivity"] > 0, concept.name
+        assert isinstance(concept.extra["hold"], list) and set(concept.extra["hold"]) <= set(bundle.names)
+        assert concept.distance_range[0] == -concept.distance_range[1] > -1e6
+    goals = effect_goals(bundle)
+    text = PROBE_README.read_text()
+    assert f"**{goals['own_ok']} of {goals['concepts']}**" in text
+    assert f"Median selectivity: **{goals['median_selectivity']:.2f}**" in text
+    for name in dropped:
+        assert f"- `{name}`:" in text
+    assert (PROBE_README.parent / "effects.png").is_file()

@@ -291,6 +291,12 @@ def test_end_to_end_tiny_stylegan_and_world_predictor(tmp_path, capsys):
         assert concept.normal.shape == (1, 16) and len(concept.delta_s) == 6
         assert concept.extra["sample_counts"]["positive"] == 60
         assert 0 <= concept.accuracy <= 1 and concept.distance_range[0] < 0 < concept.distance_range[1]
+    # The concept x score matrix: one row per concept over all 17 scores, in the report too.
+    effects = bundle.extra["effects"]
+    assert effects["concepts"] == bundle.names and len(effects["scores"]) == 17 and effects["num_seeds"] == 200
+    assert bundle["bedroom"].extra["effect"]["flip_rate"] is not None
+    assert bundle["camera_yaw"].extra["effect"]["flip_rate"] is None
+    assert (tmp_path / "run" / "report" / "effects.png").stat().st_size > 0
     assert main(["bundle", "info", str(tmp_path / "world_bundle.safetensors")]) == 0
     assert "camera_yaw" in capsys.readouterr().out
 

@@ -43,7 +43,7 @@ def fresh_scenes() -> tuple[np.ndarray, dict]:
 def test_shipped_file_is_found_through_the_package_and_is_small():
     path = default_predictor_path()
     assert path == resource_path("world_predictor.safetensors")
-    assert path.is_file() and path.stat().st_size < 2 * 1024 * 1024
+    assert path.is_file() and path.stat().st_size < 3 * 1024 * 1024  # 0.6 M float32 parameters
     assert path.with_suffix(".md").is_file()
 
 

@@ -67,6 +67,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lambda", dest="lam", type=float, default=2.0, help="re-scoring step along the normal (default: 2)")
     parser.add_argument("--share", type=float, default=0.6,
                         help="layer selection: smallest contiguous range holding this share of the total Δs (default: 0.6)")
+    parser.add_argument("--effect-seeds", type=int, default=200,
+                        help="seeds of the concept x score matrix: each concept edited over its slider range, "
+                             "every score's change in std; picks layers, default hold and slider range "
+                             "(0 = skip; default: 200)")
+    parser.add_argument("--select-seeds", type=int, default=32,
+                        help="of those, seeds used while choosing layers, hold and range (default: 32)")
+    parser.add_argument("--layer-rule", choices=("selectivity", "share"), default="selectivity",
+                        help="selectivity: the most selective contiguous range with own effect >= 1 std "
+                             "(needs --effect-seeds); share: HiGAN's smallest range holding --share of Δs")
     parser.add_argument("--batch-size", type=int, default=32, help="images per synthesis call (default: 32)")
     parser.add_argument("--chunk-size", type=int, default=10000, help="samples per file on disk (default: 10000)")
     parser.add_argument("--truncation-psi", type=float, default=None, help="override the generator's truncation psi")
@@ -129,6 +138,7 @@ def _run(args: argparse.Namespace) -> int:
     num_given = args.num is not None
     args.num = DEFAULT_NUM if args.num is None else args.num
     for option, value, minimum in (("--num-samples", args.num, 1), ("--rescore-samples", args.rescore_samples, 1),
+                                   ("--effect-seeds", args.effect_seeds, 0), ("--select-seeds", args.select_seeds, 1),
                                    ("--batch-size", args.batch_size, 1), ("--chunk-size", args.chunk_size, 1)):
         if value < minimum:
             raise ProbeError(f"{option} must be >= {minimum}, got {value}")
@@ -185,6 +195,13 @@ def _run(args: argparse.Namespace) -> int:
     rescores = rescore_concepts(generator, predictor, store, fits, args.rescore_samples, args.lam,
                                 max(args.batch_size, generator.num_layers + 2), progress)
     bundle = build_bundle(store, fits, rescores, args.share)
+    if args.effect_seeds > 0:
+        from ..semantics.probe import measure_effects
+
+        bundle = measure_effects(generator, predictor, bundle, args.effect_seeds, rule=args.layer_rule,
+                                 select_seeds=args.select_seeds, batch_size=args.batch_size, progress=progress)
+    elif args.layer_rule == "selectivity":
+        print("note: --effect-seeds 0 measures no effects; layers follow the share rule", file=sys.stderr)
     bundle_path = save_bundle(bundle, args.bundle or out / "bundle.safetensors")
     report = write_report(bundle, args.report or out / "report")
 
@@ -196,5 +213,14 @@ def _run(args: argparse.Namespace) -> int:
               f"{concept.extra.get('layer_spec')}")
     for line in level_summary(bundle):
         print(line)
+    from ..semantics.effects import effect_goals
+
+    goals = effect_goals(bundle)
+    if goals:
+        print(f"effects: {goals['own_ok']} of {goals['concepts']} concepts move their own score >= 1 std and more "
+              f"than any other; median selectivity {goals['median_selectivity']:.2f}"
+              + (f"; failing: {', '.join(goals['failing'])}" if goals["failing"] else "")
+              + ("" if not goals["flip_rates"] else "; category flips: "
+                 + ", ".join(f"{k} {v:.0%}" for k, v in goals["flip_rates"].items())))
     print(f"bundle: {bundle_path}\nreport: {report['markdown']} (heatmap {report['heatmap']})")
     return 0

@@ -269,7 +269,22 @@ class EditSession:
     # ----- concepts --------------------------------------------------------------------
     def _settings(self, name: str) -> ConceptSettings:
         self._concept(name)
-        return self._snap.concepts.get(name, ConceptSettings())
+        settings = self._snap.concepts.get(name)
+        return settings if settings is not None else self._default_settings(name)
+
+    def _default_settings(self, name: str) -> ConceptSettings:
+        """A concept's untouched settings: strength 0, its bundle layers, and the concepts its
+        bundle says to hold (``extra['hold']``, the probe's default conditioning) when present."""
+        if self.bundle is None or name not in self.bundle:
+            return ConceptSettings()
+        hold = self.bundle[name].extra.get("hold") or []
+        others = tuple(o for o in hold if isinstance(o, str) and o in self.bundle and o != name)
+        if others:
+            try:
+                self._directions(name, others)
+            except EditError:
+                others = ()
+        return ConceptSettings(conditioned_on=others)
 
     def strength(self, name: str) -> float:
         """The concept's distance (units of the unit normal, offset from the base code)."""
@@ -336,7 +351,7 @@ class EditSession:
         self._change({"op": "set_conditioning", "concept": name, "others": others}, False, None)
 
     def reset_concept(self, name: str) -> None:
-        """Back to the bundle's defaults for ``name`` (strength 0, default layers, no conditioning)."""
+        """Back to the bundle's defaults for ``name`` (strength 0, its layers, its default hold)."""
         self._concept(name)
         self._change({"op": "reset_concept", "concept": name}, False, None)
 
@@ -866,7 +881,8 @@ class EditSession:
         if kind == "set_jitter":
             return replace(snap, jitter=replace(snap.jitter, **op["changes"]))
         name = op["concept"]
-        current = snap.concepts.get(name, ConceptSettings())
+        current = snap.concepts.get(name)
+        current = current if current is not None else self._default_settings(name)
         if kind == "set_strength":
             updated = replace(current, strength=op["value"])
         elif kind == "set_layer_strengths":
@@ -877,11 +893,11 @@ class EditSession:
         elif kind == "set_conditioning":
             updated = replace(current, conditioned_on=tuple(op["others"]))
         elif kind == "reset_concept":
-            updated = ConceptSettings()
+            updated = self._default_settings(name)
         else:
             raise EditError(f"unknown op {kind!r}")
         concepts = dict(snap.concepts)
-        if updated.is_default:
+        if updated == self._default_settings(name):
             concepts.pop(name, None)
         else:
             concepts[name] = updated

@@ -280,8 +280,9 @@ class SynthesisNetwork(nn.Module):
     """``wp [N, L, w_dim]`` -> image ``[N, 3, R, R]`` plus each block's feature map.
 
     ``lod`` (level of detail, a buffer; 0 = full resolution) is honoured as genforce does:
-    blocks with ``log2(res) + lod > log2(R)`` are skipped and the last toRGB output is
-    upsampled (nearest) to ``R``.
+    blocks with ``log2(res) + floor(lod) > log2(R)`` are skipped and the last toRGB output is
+    upsampled (nearest) to ``R``; a fractional ``lod`` blends the newest block's RGB with the
+    previous one's (the fade-in of progressive growing, see :meth:`fade_alpha`).
     """
 
     def __init__(self, resolution: int, w_dim: int, fmaps_base: int, fmaps_max: int, fused_scale: bool | str) -> None:

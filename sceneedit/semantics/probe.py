@@ -427,6 +427,47 @@ def build_bundle(
     )
 
 
+# ----- 5. what each concept does ------------------------------------------------------------
+#: Seeds of the concept x score matrix when none are given (the shipped run uses 200).
+DEFAULT_EFFECT_SEEDS = 200
+#: Seeds used while choosing layers, holds and ranges (the first of the effect seeds).
+DEFAULT_SELECT_SEEDS = 32
+
+
+@torch.inference_mode()
+def editor_codes(generator: Generator, seeds: list[int]) -> np.ndarray:
+    """float32 ``[N, L, D]``: each seed's code as the editor makes it (``sample_z(1, seed)``,
+    the generator's default truncation, one seed per call)."""
+    out = np.zeros((len(seeds), generator.num_layers, generator.w_dim), dtype=np.float32)
+    for row, seed in enumerate(seeds):
+        out[row] = generator.map(generator.sample_z(1, int(seed)))[0].float().cpu().numpy()
+    return out
+
+
+def measure_effects(generator: Generator, predictor: Predictor, bundle: BoundaryBundle,
+                    num_seeds: int = DEFAULT_EFFECT_SEEDS, seed_start: int = 0, rule: str = "selectivity",
+                    select_seeds: int = DEFAULT_SELECT_SEEDS, batch_size: int = 32,
+                    progress: bool = True) -> BoundaryBundle:
+    """Measure the concept x score matrix and choose layers / hold / slider range by it
+    (:mod:`.effects`); writes them into ``bundle`` and returns it. Side effects count only on
+    the scores the predictor reads reliably when it reports held-out metrics."""
+    from .effects import apply_measures, measure_concepts, reliable_scores
+
+    if num_seeds < 1:
+        raise ProbeError(f"the effect matrix needs at least one seed, got {num_seeds}")
+    seeds = list(range(seed_start, seed_start + num_seeds))
+    predictor.to(generator.device)
+    wp = editor_codes(generator, seeds)
+    scale = layer_strengths(generator.num_layers, generator.truncation_psi, generator.truncation_layers)
+    categories = [n for n in predictor.score_names
+                  if (getattr(predictor, "score_levels", {}) or {}).get(n) == "objects"]
+    say = (lambda m: print(f"effects: {m}", flush=True)) if progress else None
+    reliable = reliable_scores(predictor.score_names, getattr(predictor, "metrics", None), categories)
+    meter, results = measure_concepts(generator, predictor, bundle, wp, scale, categories, rule,
+                                      min(select_seeds, num_seeds), batch_size, say, reliable)
+    return apply_measures(bundle, meter, results, rule, seeds)
+
+
 # ----- everything --------------------------------------------------------------------------
 @dataclass
 class ProbeResult:

@@ -160,11 +160,103 @@ def draw_heatmap(bundle: BoundaryBundle, path: str | Path, cell: int = 28) -> Pa
     return path
 
 
+def _diverging(value: float) -> tuple[int, int, int]:
+    """-1 blue, 0 white, +1 red (values clipped)."""
+    value = float(np.clip(value, -1.0, 1.0))
+    a = abs(value)
+    far = (178, 24, 43) if value > 0 else (33, 102, 172)
+    return tuple(int(round(255 * (1 - a) + c * a)) for c in far)
+
+
+def draw_effect_matrix(bundle: BoundaryBundle, path: str | Path, cell: int = 34, scale: float = 3.0) -> Path:
+    """Write the concept x score effect matrix (``bundle.extra['effects']``) as a PNG.
+
+    Cell colour: the mean score change over the slider range in std units, clipped at
+    ``±scale`` (red up, blue down); each cell prints its value; the own score is outlined.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    effects = (bundle.extra or {}).get("effects")
+    if not effects or not effects.get("concepts"):
+        raise ValueError("the bundle has no measured effects (probe with --effect-seeds > 0)")
+    path = Path(path)
+    concepts, scores = list(effects["concepts"]), list(effects["scores"])
+    matrix = np.asarray(effects["matrix"], dtype=np.float64)
+    font = ImageFont.load_default(size=11)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+
+    def text_width(text: str) -> int:
+        left, _, right, _ = probe.textbbox((0, 0), text, font=font)
+        return right - left
+
+    label_w = max(text_width(c) for c in concepts) + 12
+    sel_w = text_width("sel. 99.9") + 16
+    top = 30 + max(text_width(s) for s in scores) + 8
+    width = label_w + len(scores) * cell + sel_w + 10
+    height = top + len(concepts) * cell + 24
+    title = (f"concept x score: mean change over the slider range, std units "
+             f"({effects.get('num_seeds')} seeds {effects.get('seeds')}; outlined: own score)")
+    width = max(width, text_width(title) + 12)
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((4, 4), title, fill="black", font=font)
+    reliable = effects.get("reliable_scores")
+    for j, name in enumerate(scores):  # vertical labels; scores not counted as side effects in grey, starred
+        counted = reliable is None or name in reliable
+        name = name if counted else f"{name} *"
+        label = Image.new("RGB", (text_width(name) + 4, 14), "white")
+        ImageDraw.Draw(label).text((2, 0), name, fill="black" if counted else (150, 150, 150), font=font)
+        label = label.rotate(90, expand=True)
+        image.paste(label, (label_w + j * cell + (cell - 14) // 2, top - 6 - label.height))
+    for i, concept in enumerate(concepts):
+        y = top + i * cell
+        draw.text((4, y + cell // 2 - 6), concept, fill="black", font=font)
+        for j, value in enumerate(matrix[i]):
+            box = (label_w + j * cell, y, label_w + (j + 1) * cell - 1, y + cell - 1)
+            draw.rectangle(box, fill=_diverging(value / scale))
+            text = f"{value:+.1f}"
+            color = "white" if abs(value) > 0.6 * scale else "black"
+            draw.text((box[0] + (cell - text_width(text)) // 2, y + cell // 2 - 6), text, fill=color, font=font)
+            if scores[j] == concept:
+                draw.rectangle(box, outline=(0, 0, 0), width=2)
+        effect = bundle[concept].extra.get("effect") if concept in bundle else None
+        if isinstance(effect, dict):
+            draw.text((label_w + len(scores) * cell + 8, y + cell // 2 - 6), f"sel. {effect['selectivity']:.1f}",
+                      fill="black", font=font)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.png")
+    image.save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def effect_table(bundle: BoundaryBundle) -> str:
+    """Per measured concept: own effect, largest side effect (and its score), selectivity,
+    category flip rate, layers, slider range and default hold."""
+    rows = [c for c in bundle if isinstance(c.extra.get("effect"), dict)]
+    if not rows:
+        return "_No measured effects._\n"
+    lines = ["| concept | own effect (std) | largest side effect (std) | selectivity | flips category | layers | slider range | holds |",
+             "|---|---|---|---|---|---|---|---|"]
+    for c in rows:
+        e = c.extra["effect"]
+        flip = "-" if e.get("flip_rate") is None else f"{e['flip_rate']:.0%}"
+        hold = ", ".join(c.extra.get("hold") or []) or "-"
+        lines.append(f"| {c.name} | {e['own_std']:+.2f} | {e['side_std']:.2f} ({e['side_score']}) | "
+                     f"{e['selectivity']:.2f} | {flip} | {format_layer_spec(c.layers)} | "
+                     f"±{max(abs(c.distance_range[0]), abs(c.distance_range[1])):g} | {hold} |")
+    return "\n".join(lines) + "\n"
+
+
 def write_report(bundle: BoundaryBundle, out_dir: str | Path, title: str = "Probe report") -> dict[str, Path]:
-    """Write ``heatmap.png`` and ``report.md`` to ``out_dir``; returns their paths."""
+    """Write ``heatmap.png``, ``effects.png`` (when measured) and ``report.md`` to ``out_dir``;
+    returns their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     heatmap = draw_heatmap(bundle, out_dir / "heatmap.png")
+    effects_png = None
+    if (bundle.extra or {}).get("effects"):
+        effects_png = draw_effect_matrix(bundle, out_dir / "effects.png")
     fp = bundle.generator_fingerprint or {}
     ranked = sorted((c for c in bundle if c.delta_s_all is not None), key=lambda c: -c.delta_s_all)
     lines = [
@@ -187,8 +279,29 @@ def write_report(bundle: BoundaryBundle, out_dir: str | Path, title: str = "Prob
         "",
         markdown_table(bundle),
     ]
+    if effects_png is not None:
+        effects = bundle.extra["effects"]
+        lines += [
+            "## What each concept does (concept x score matrix)",
+            "",
+            f"Each concept edited over its slider range on its layers, on {effects['num_seeds']} seeds "
+            f"({effects['seeds']}), scored by the predictor; the change of every score in standard "
+            "deviations of that score over the unedited samples. Selectivity = own effect / largest side "
+            f"effect (another factor's score; side effects under {effects['side_floor']} std count as "
+            f"{effects['side_floor']}). Side effects: {effects.get('reliability_rule', 'all scores')}"
+            + ("" if not effects.get("reliable_scores") else
+               f" (starred columns are not counted: {', '.join(n for n in effects['scores'] if n not in effects['reliable_scores'])})")
+            + ".",
+            "",
+            "![concept x score matrix](effects.png)",
+            "",
+            effect_table(bundle),
+        ]
     markdown = out_dir / "report.md"
     tmp = markdown.with_name(markdown.name + ".tmp")
     tmp.write_text("\n".join(lines), encoding="utf-8")
     tmp.replace(markdown)
-    return {"heatmap": heatmap, "markdown": markdown}
+    result = {"heatmap": heatmap, "markdown": markdown}
+    if effects_png is not None:
+        result["effects"] = effects_png
+    return result

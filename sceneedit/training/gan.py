@@ -104,7 +104,7 @@ class GANTrainer:
 
     def __init__(self, config: TrainConfig, run_dir: str | os.PathLike,
                  render: RenderFunction = render_rooms,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, start_from_file: bool = True) -> None:
         self.config = config.validate()
         self.run_dir = Path(run_dir)
         self.render = render
@@ -115,6 +115,10 @@ class GANTrainer:
         self.np_rng = np.random.default_rng(config.seed)
 
         self.G = StyleGANGenerator(**config.generator_kwargs()).to(self.device)
+        #: ``lod`` the fade-in starts from (0: nothing fades in; 1 after growing one doubling).
+        self.fade_start_lod = 0.0
+        if config.init_from and start_from_file:
+            self._start_from_file(config.init_from)
         self.G.randomize_noise = True
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.G_ema.randomize_noise = False
@@ -148,6 +152,33 @@ class GANTrainer:
             rng.standard_normal((SAMPLE_GRID_SIZE**2, config.z_dim)).astype(np.float32)
         ).to(self.device)
 
+    def _start_from_file(self, path: str) -> None:
+        """Take G's weights from the generator in ``path``, grown to this run's resolution."""
+        from .growing import check_fits, grow_generator, load_start_generator
+
+        start = load_start_generator(path)
+        wanted = self.config.generator_kwargs()
+        check_fits(start, wanted, path)
+        grown = grow_generator(start, self.config.resolution, name=wanted["name"],
+                               truncation_psi=wanted["truncation_psi"],
+                               truncation_layers=wanted["truncation_layers"])
+        self.G.load_state_dict(grown.state_dict())
+        self.fade_start_lod = float(grown.synthesis.lod)
+        self.log(f"started from {path} ({start.config['resolution']} px"
+                 + (f", grown to {self.config.resolution} px, lod {self.fade_start_lod:g} fading over "
+                    f"{self.config.fade_kimg:g} kimg)" if self.fade_start_lod else ")"))
+
+    def _apply_fade(self) -> None:
+        """Set G's and G_ema's ``lod`` for the images seen so far (see growing.fade_lod)."""
+        if not self.fade_start_lod:
+            return
+        from .growing import fade_lod
+
+        lod = fade_lod(self.fade_start_lod, self.images_seen, self.config.fade_kimg)
+        for net in (self.G, getattr(self, "G_ema", None)):
+            if net is not None:
+                net.synthesis.lod.fill_(lod)
+
     # ----- construction from a run folder ---------------------------------------------------
     @classmethod
     def resume(cls, run_dir: str | os.PathLike, overrides: dict[str, Any] | None = None,
@@ -163,7 +194,7 @@ class GANTrainer:
         for reason in loaded.skipped:
             say(f"warning: skipping unusable checkpoint: {reason}")
         config = merge_resume_config(loaded.payload["config"], overrides or {})
-        trainer = cls(config, run_dir, render=render, log=log)
+        trainer = cls(config, run_dir, render=render, log=log, start_from_file=False)
         trainer.load_state_dict(loaded.payload)
         changed = {k: (loaded.payload["config"][k], getattr(config, k)) for k in sorted(TUNABLE_ON_RESUME)
                    if loaded.payload["config"][k] != getattr(config, k)}
@@ -175,6 +206,58 @@ class GANTrainer:
             trainer._log_line({**event, "event": "retuned"})
         say(f"resumed {loaded.path} at iteration {trainer.iteration} ({trainer.images_seen} images)")
         return trainer
+
+    @classmethod
+    def from_portable(cls, path: str | os.PathLike, run_dir: str | os.PathLike,
+                      overrides: dict[str, Any] | None = None, render: RenderFunction = render_rooms,
+                      log: Callable[[str], None] | None = None) -> "GANTrainer":
+        """Continue the run saved in a portable checkpoint (``portable.py``) in a new ``run_dir``.
+
+        ``overrides`` may change the same settings as :meth:`resume`. Adam's second moments are
+        restored when the file has them; data and RNG streams start afresh.
+        """
+        from .portable import read_portable_checkpoint
+
+        say = log or (lambda message: print(message, file=sys.stderr, flush=True))
+        payload = read_portable_checkpoint(path)
+        info = payload["info"]
+        config = merge_resume_config(info["config"], overrides or {})
+        trainer = cls(config, run_dir, render=render, log=log, start_from_file=False)
+        try:
+            trainer.load_portable(payload)
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise TrainingCheckpointError(f"{path}: does not fit the run's networks ({exc})") from exc
+        say(f"continuing {path} at iteration {trainer.iteration} ({trainer.images_seen} images; "
+            f"optimizer: {info['optimizer']})")
+        return trainer
+
+    def load_portable(self, payload: dict[str, Any]) -> None:
+        """Load a :func:`~sceneedit.training.portable.read_portable_checkpoint` payload."""
+        info = payload["info"]
+        self.G.load_state_dict(payload["G"])
+        self.G_ema.load_state_dict(payload["G_ema"])
+        self.D.load_state_dict(payload["D"])
+        for optimizer, name in ((self.g_opt, "g_opt"), (self.d_opt, "d_opt")):
+            moments, steps = payload[name], info["adam_steps"].get(name, {})
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            for index, moment in moments.items():
+                param = params[int(index)]
+                if moment.shape != param.shape:
+                    raise ValueError(f"{name} moment {index} has shape {list(moment.shape)}, "
+                                     f"parameter {list(param.shape)}")
+                optimizer.state[param] = {
+                    "step": torch.tensor(float(steps.get(index, 0))),
+                    "exp_avg": torch.zeros_like(param),
+                    "exp_avg_sq": moment.to(param.device).clone(),
+                }
+        self.iteration = int(info["iteration"])
+        self.images_seen = int(info["images_seen"])
+        self.train_seconds = float(info["train_seconds"])
+        self.hardware = list(info.get("hardware", []))
+        self.retunes = list(info.get("retunes", []))
+        self.fade_start_lod = float(info.get("fade_start_lod", 0.0))
+        torch.manual_seed(self.config.seed + self.iteration)
+        self.np_rng = np.random.default_rng(self.config.seed + self.iteration)
 
     # ----- state --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -193,6 +276,7 @@ class GANTrainer:
             "train_seconds": self.train_seconds,
             "hardware": list(self.hardware),
             "retunes": list(self.retunes),
+            "fade_start_lod": self.fade_start_lod,
             "config": self.config.to_dict(),
             "generator_config": dict(self.G.config),
             "G": _cpu_state(self.G.state_dict()),
@@ -218,6 +302,7 @@ class GANTrainer:
         self.images_seen = int(payload["images_seen"])
         self.train_seconds = float(payload["train_seconds"])
         self.hardware = list(payload.get("hardware", []))
+        self.fade_start_lod = float(payload.get("fade_start_lod", 0.0))
         self.retunes = list(payload["retunes"]) if "retunes" in payload else retunes_from_log(self.run_dir)
         torch.set_rng_state(payload["rng"]["torch"])
         self.np_rng.bit_generator.state = payload["rng"]["numpy"]
@@ -285,6 +370,7 @@ class GANTrainer:
         """
         if self.stream is None:
             self.open_data()
+        self._apply_fade()
         cfg, n = self.config, self.config.batch_size
         codes = None
         if cfg.recon_weight > 0:
@@ -638,6 +724,23 @@ def export_generator(run_dir: str | os.PathLike, out_path: str | os.PathLike,
     return path
 
 
+def export_portable_checkpoint(run_dir: str | os.PathLike, out_path: str | os.PathLike,
+                               log: Callable[[str], None] | None = None) -> Path:
+    """Write the newest good checkpoint of ``run_dir`` as a small portable file (portable.py),
+    with a Markdown note beside it (same name, ``.md``) saying how to continue."""
+    from .portable import portable_card, write_portable_checkpoint
+
+    say = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    loaded = load_latest_checkpoint(run_dir, validate=_validate_payload)
+    for reason in loaded.skipped:
+        say(f"warning: skipping unusable checkpoint: {reason}")
+    path, info = write_portable_checkpoint(loaded.payload, out_path, source=loaded.path.name)
+    atomic_write_text(path.with_suffix(".md"), portable_card(path, info))
+    say(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB; iteration {info['iteration']}, "
+        f"optimizer: {info['optimizer']}); continue with: sceneedit train --run-dir NEW_RUN --resume-from {path}")
+    return path
+
+
 # ----- command line -------------------------------------------------------------------------
 def run_from_args(args: argparse.Namespace) -> int:
     run_dir: Path = args.run_dir
@@ -646,17 +749,34 @@ def run_from_args(args: argparse.Namespace) -> int:
     from .gan_cli import explicit_settings
 
     settings = explicit_settings(args)
+    export_checkpoint = getattr(args, "export_checkpoint", None)
+    resume_from = getattr(args, "resume_from", None)
+    for flag, value in (("--export", args.export), ("--export-checkpoint", export_checkpoint)):
+        if value is not None and (settings or args.resume or resume_from):
+            raise ValueError(f"{flag} only exports; give it with --run-dir alone")
     if args.export is not None:
-        if settings or args.resume:
-            raise ValueError("--export only exports; give it with --run-dir alone")
         export_generator(run_dir, args.export)
         return 0
-    if args.resume:
+    if export_checkpoint is not None:
+        export_portable_checkpoint(run_dir, export_checkpoint)
+        return 0
+    if resume_from is not None:
+        if args.resume:
+            raise ValueError("--resume continues a run folder, --resume-from a portable file: give one")
+        if list_checkpoints(run_dir):
+            raise ValueError(f"{run_dir} already holds checkpoints; continue it with --resume "
+                             f"(--resume-from starts a new run folder from {resume_from})")
+        trainer = GANTrainer.from_portable(resume_from, run_dir, settings)
+    elif args.resume:
         trainer = GANTrainer.resume(run_dir, settings)
     else:
         if list_checkpoints(run_dir):
             raise ValueError(f"{run_dir} already holds checkpoints; pass --resume to continue it "
                              f"or choose a new --run-dir")
+        if settings.get("init_from"):
+            from .growing import architecture_settings
+
+            settings = {**architecture_settings(settings["init_from"]), **settings}
         trainer = GANTrainer(TrainConfig.from_dict(settings).validate(), run_dir)
     trainer.run()
     return 0

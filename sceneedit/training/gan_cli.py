@@ -49,6 +49,10 @@ _FIELD_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--recon-warmup-kimg", "recon_warmup_kimg", float,
      "thousands of images of reconstruction-only training before D starts (default 200)"),
     ("--seed", "seed", int, "random seed (default 0)"),
+    ("--init-from", "init_from", str,
+     "start from this generator file (e.g. the shipped default) with a fresh D; its architecture "
+     "is taken, and it is grown (a new block faded in) when --resolution is higher"),
+    ("--fade-kimg", "fade_kimg", float, "thousands of images over which a grown block fades in (default 0)"),
     ("--data", "data_source", str, "'pool' (in-memory pool refreshed by workers) or 'stream'"),
     ("--pool-size", "pool_size", int, "images in the pool (default 8192)"),
     ("--data-workers", "data_workers", int, "render worker processes refreshing the pool (default 1)"),
@@ -70,6 +74,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from the run's newest good checkpoint")
     parser.add_argument("--export", type=Path, metavar="PATH",
                         help="write the newest checkpoint's G_ema as a sceneedit .safetensors and exit")
+    parser.add_argument("--export-checkpoint", type=Path, metavar="PATH",
+                        help="write the newest checkpoint as one small portable file (G, G_ema, D in fp16, "
+                             "Adam second moments if they fit) and exit; continue it with --resume-from")
+    parser.add_argument("--resume-from", type=Path, metavar="PATH",
+                        help="continue training in a new --run-dir from a portable checkpoint "
+                             "(--export-checkpoint), e.g. resources/training/grow128_checkpoint.safetensors")
     for flag, field_name, kind, help_text in _FIELD_FLAGS:
         parser.add_argument(flag, dest=field_name, type=kind, default=argparse.SUPPRESS, help=help_text)
     parser.add_argument("--channels-last", dest="channels_last", action=argparse.BooleanOptionalAction,

@@ -21,12 +21,13 @@ RUN_CONTROL_FIELDS = frozenset({
 #: when D starts to dominate); the change is logged. Architecture settings never change.
 TUNABLE_ON_RESUME = frozenset({
     "g_lr", "d_lr", "r1_gamma", "r1_interval", "style_mixing_prob", "ema_kimg", "ema_rampup",
-    "recon_weight", "recon_feature_weight", "recon_batch", "recon_warmup_kimg",
+    "recon_weight", "recon_feature_weight", "recon_batch", "recon_warmup_kimg", "fade_kimg",
 })
 
 #: Settings added after the first runs, with the value that reproduces those runs: a checkpoint
 #: saved without them resumes as it was trained.
-LEGACY_DEFAULTS = {"recon_weight": 0.0, "recon_feature_weight": 0.0, "recon_batch": 0, "recon_warmup_kimg": 0.0}
+LEGACY_DEFAULTS = {"recon_weight": 0.0, "recon_feature_weight": 0.0, "recon_batch": 0, "recon_warmup_kimg": 0.0,
+                   "init_from": "", "fade_kimg": 0.0}
 
 
 @dataclass
@@ -83,6 +84,12 @@ class TrainConfig:
     recon_warmup_kimg: float = 200.0
     #: Rooms per iteration in the reconstruction term (0 or more than the batch: the batch size).
     recon_batch: int = 16
+    # --- starting point (see growing.py) ---
+    #: A generator file to start from instead of random weights (D and the optimizers start
+    #: fresh); grown to ``resolution`` when its own is lower. Read only when the run starts.
+    init_from: str = ""
+    #: Thousands of images over which each block added by growing fades in (0 = at once).
+    fade_kimg: float = 0.0
     # --- data ---
     data_source: str = "pool"
     pool_size: int = 8192
@@ -166,6 +173,7 @@ class TrainConfig:
         need(self.sample_every >= 0, f"sample interval must be >= 0 (0 = never), got {self.sample_every}")
         need(self.log_every >= 1, f"log interval must be >= 1, got {self.log_every}")
         need(self.threads >= 1, f"threads must be >= 1, got {self.threads}")
+        need(self.fade_kimg >= 0, f"fade-in must be >= 0 kimg (0 = none), got {self.fade_kimg}")
         return self
 
     def generator_kwargs(self) -> dict[str, Any]:

@@ -307,6 +307,13 @@ def write_model_card(path: str | Path, result: TrainResult, command: str, notes:
     return path
 
 
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sceneedit.training.predictor",
                                      description="Train the world predictor on rendered rooms.")
@@ -324,6 +331,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="keep rendered data sets here (.npz) and reuse them (e.g. cache/)")
     parser.add_argument("--time-limit", type=float, default=None, help="stop the training loop after this many seconds")
+    defaults = WorldNetConfig()
+    parser.add_argument("--input-size", type=int, default=defaults.input_size, help="network input size in px")
+    parser.add_argument("--stem-stride", type=int, default=defaults.stem_stride,
+                        help="patchify stem size and stride (smaller sees smaller things; more compute)")
+    parser.add_argument("--channels", type=_int_list, default=defaults.channels,
+                        help="stem + four stage channels, comma-separated")
+    parser.add_argument("--stage-strides", type=_int_list, default=defaults.stage_strides,
+                        help="stride (1 or 2) of each of the four stages, comma-separated")
+    parser.add_argument("--hidden", type=int, default=defaults.hidden, help="head MLP width")
     args = parser.parse_args(argv)
     out = args.out or default_predictor_path()
     command = "python -m sceneedit.training.predictor " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -332,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
             out, train_size=args.train_size, val_size=args.val_size, steps=args.steps, batch_size=args.batch_size,
             lr=args.lr, seed=args.seed, workers=args.workers, threads=args.threads, time_limit_s=args.time_limit,
             cache_dir=args.cache_dir,
+            config=WorldNetConfig(input_size=args.input_size, stem_stride=args.stem_stride,
+                                  channels=tuple(args.channels), stage_strides=tuple(args.stage_strides),
+                                  hidden=args.hidden),
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -73,6 +73,38 @@ def delta_s_ranks(bundle) -> dict[str, int]:
     return {name: i + 1 for i, name in enumerate(ordered)}
 
 
+#: Selectivity (own effect / largest side effect) at and above which a badge is green / amber.
+TRUSTED_SELECTIVITY, FAIR_SELECTIVITY = 3.0, 1.5
+
+
+def effect_badge(concept) -> tuple[str, str, str] | None:
+    """``(text, colour, tooltip)`` of the measured-effect badge of ``concept``, or None when its
+    bundle records no measurement (``extra['effect']``, written by ``sceneedit probe``)."""
+    effect = (concept.extra or {}).get("effect")
+    if not isinstance(effect, dict) or "selectivity" not in effect or "own_std" not in effect:
+        return None
+    selectivity, own = float(effect["selectivity"]), float(effect["own_std"])
+    trusted = own >= 1.0 and selectivity >= TRUSTED_SELECTIVITY
+    fair = own >= 1.0 and selectivity >= FAIR_SELECTIVITY
+    colour = "#2e7d32" if trusted else "#b26a00" if fair else "#c62828"
+    verdict = ("does what its name says" if trusted else "mostly does what its name says, with side effects"
+               if fair else "moves other factors about as much as its own: use with care")
+    lines = [
+        f"Measured on {effect.get('num_seeds', '?')} seeds over the slider range:",
+        f"own score ({concept.name}): {own:+.2f} std",
+        f"largest side effect ({effect.get('side_score') or '-'}): {float(effect.get('side_std', 0)):.2f} std",
+        f"selectivity (own / largest side): {selectivity:.1f}",
+    ]
+    if effect.get("flip_rate") is not None:
+        lines.append(f"slider end makes the predictor call it {concept.name} for "
+                     f"{float(effect['flip_rate']):.0%} of other-category seeds")
+    hold = (concept.extra or {}).get("hold") or []
+    if hold:
+        lines.append(f"holds {', '.join(hold)} by default (conditional manipulation)")
+    lines.append(verdict)
+    return f"×{selectivity:.1f}", colour, "\n".join(lines)
+
+
 class DeltaRangeSlider(QRangeSlider):
     """A horizontal two-handle layer selector with a bar per layer drawn behind it.
 
@@ -154,6 +186,15 @@ class ConceptRow(QFrame):
             else "This bundle has no re-scoring (Δs) figures for the concept"
         )
         self.rank_label.setStyleSheet("color: #707070;")
+        #: Measured selectivity and own effect (hidden when the bundle has no measurement).
+        self.effect_label = QLabel()
+        badge = effect_badge(concept)
+        if badge is not None:
+            text, colour, tooltip = badge
+            self.effect_label.setText(text)
+            self.effect_label.setToolTip(tooltip)
+            self.effect_label.setStyleSheet(f"color: white; background: {colour}; border-radius: 3px; padding: 0 3px;")
+        self.effect_label.setVisible(badge is not None)
         self.value_box = QDoubleSpinBox()
         self.value_box.setRange(lo, hi)
         self.value_box.setDecimals(2)
@@ -170,6 +211,7 @@ class ConceptRow(QFrame):
         header.addWidget(self.expand_button)
         header.addWidget(self.name_label, 1)
         header.addWidget(self.rank_label)
+        header.addWidget(self.effect_label)
         header.addWidget(self.value_box)
         header.addWidget(self.reset_button)
 

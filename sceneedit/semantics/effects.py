@@ -1,0 +1,414 @@
+"""Concepts measured by what they do: the concept x score effect matrix.
+
+A user judges a slider by what it does to the image. Measured the same way: for N seeds
+(the editor's codes, default truncation), edit along a concept over its slider range
+``[lo, hi]`` on its layers, exactly as the editor does (``wp[l] += d * s_l * n_l`` with
+HiGAN's truncation-aware strength ``s_l``), score both ends with the predictor, and
+express the mean change of every score in standard deviations of that score over the
+unedited samples::
+
+    E[c, j] = mean_k (F_j(G(wp_k + hi * n_c)) - F_j(G(wp_k + lo * n_c))) / std_k F_j(G(wp_k))
+
+Per concept: its **own effect** (``E[c, own score]``), its **largest side effect** (the
+largest ``|E[c, j]|`` over scores of *other* factors: the four category probabilities are
+one factor, so a category concept lowering the other categories is not a side effect) and
+their ratio, the **selectivity** (side effects below ``SIDE_FLOOR`` std count as that).
+
+Built on the matrix (:func:`measure_concepts`):
+
+* layers: among contiguous ranges, the most selective one whose own effect reaches
+  ``MIN_OWN_EFFECT`` std (the per-layer effects screen all ranges by their sum, the best
+  few are then measured directly);
+* "hold the others": the concept is conditioned on the concept named for its largest side
+  effect (its normal made orthogonal to that one's) when that raises the selectivity;
+* slider range: symmetric ``(-a, a)`` with ``a`` calibrated so the full range moves the own
+  score by ``TARGET_EFFECT`` std (category concepts also: the top end makes the predictor
+  call the category for ``TARGET_FLIP`` of the seeds that started as another category),
+  within ``[a0 / 4, MAX_RANGE_SCALE * a0]`` of the probe's percentile range ``a0``.
+
+The core never imports the editor: the few lines of edit arithmetic are repeated here
+(``sceneedit.editing.manipulation`` has the same rules, tested against each other).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from ..generators.base import Generator
+from .concepts import BoundaryBundle, Concept
+from .layers import format_layer_spec
+from .predictors.base import Predictor
+
+#: A concept's own effect over its slider range must reach this (std) for a layer range to count.
+MIN_OWN_EFFECT = 1.0
+#: Side effects smaller than this (std) count as this in the selectivity (caps it at own / floor).
+SIDE_FLOOR = 0.05
+#: The full slider range is calibrated to move the own score by this many std.
+TARGET_EFFECT = 2.5
+#: Category concepts: share of other-category seeds the slider's top end should flip.
+TARGET_FLIP = 0.75
+#: The calibrated half-range stays within [a0 / 4, MAX_RANGE_SCALE * a0].
+MAX_RANGE_SCALE = 3.0
+#: Ranges measured directly after the per-layer screening.
+CANDIDATES_MEASURED = 3
+#: A hold (conditioning) is kept only when it raises the selectivity by this factor.
+HOLD_GAIN = 1.05
+#: A score counts as a side effect only when the predictor reads its factor at least this well
+#: on held-out renders (R^2 for continuous factors, accuracy for categorical / binary ones).
+RELIABLE_R2, RELIABLE_ACCURACY = 0.7, 0.9
+
+
+def reliable_scores(score_names: Sequence[str], metrics: dict[str, Any] | None,
+                    categories: Sequence[str] = ()) -> list[str] | None:
+    """The scores whose factor the predictor reads reliably (see RELIABLE_R2), from its held-out
+    ``metrics`` (``{"r2": {...}, "accuracy": {...}}``, category accuracy under ``"category"``);
+    None (all count) when the predictor reports no metrics."""
+    if not metrics or not (metrics.get("r2") or metrics.get("accuracy")):
+        return None
+    r2, accuracy = metrics.get("r2") or {}, metrics.get("accuracy") or {}
+    reliable = []
+    for name in score_names:
+        if name in categories:
+            ok = accuracy.get("category", accuracy.get(name, 0.0)) >= RELIABLE_ACCURACY
+        elif name in accuracy:
+            ok = accuracy[name] >= RELIABLE_ACCURACY
+        else:
+            ok = r2.get(name, float("-inf")) >= RELIABLE_R2
+        if ok:
+            reliable.append(name)
+    return reliable
+
+
+def score_factor(score: str, categories: Sequence[str]) -> str:
+    """The world factor a score reads: ``'category'`` for a category probability, else itself."""
+    return "category" if score in categories else score
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def conditioned_directions(normal: np.ndarray, others: Sequence[np.ndarray], num_layers: int) -> np.ndarray:
+    """``[L, D]``: at each layer the normal made orthogonal to every other normal there
+    (least squares, like ``editing.manipulation.conditional_layer_normals``), unit length."""
+    rows = np.broadcast_to(np.asarray(normal, np.float64), (num_layers, normal.shape[-1])).copy()
+    if not others:
+        return unit_rows(rows)
+    for layer in range(num_layers):
+        basis = np.stack([np.broadcast_to(np.asarray(o, np.float64), (num_layers, o.shape[-1]))[layer] for o in others], 1)
+        coeffs, *_ = np.linalg.lstsq(basis, rows[layer], rcond=None)
+        rows[layer] = rows[layer] - basis @ coeffs
+    return unit_rows(rows)
+
+
+@dataclass
+class Effect:
+    """One measured edit: ``delta [S]`` mean score change in std units (top end minus bottom)."""
+
+    delta: np.ndarray
+    own: float
+    side: float
+    side_score: str | None
+    selectivity: float
+    flip_rate: float | None = None
+
+    def to_json(self, score_names: Sequence[str]) -> dict[str, Any]:
+        return {
+            "own_std": round(float(self.own), 4), "side_std": round(float(self.side), 4),
+            "side_score": self.side_score, "selectivity": round(float(self.selectivity), 4),
+            "flip_rate": None if self.flip_rate is None or not math.isfinite(self.flip_rate)
+            else round(float(self.flip_rate), 4),
+            "row": {n: round(float(v), 4) for n, v in zip(score_names, self.delta)},
+        }
+
+
+class EffectMeter:
+    """Synthesizes and scores edits of a fixed set of base codes.
+
+    ``wp``: float32 ``[N, L, D]`` base codes; ``layer_scale``: ``[L]`` truncation-aware
+    strengths; ``categories``: the score names that are category probabilities.
+    """
+
+    def __init__(self, generator: Generator, predictor: Predictor, wp: np.ndarray, layer_scale: np.ndarray,
+                 categories: Sequence[str] = (), batch_size: int = 32,
+                 progress: Callable[[int], None] | None = None, reliable: Sequence[str] | None = None) -> None:
+        self.generator, self.predictor = generator, predictor
+        self.wp = np.asarray(wp, np.float32)
+        self.layer_scale = np.asarray(layer_scale, np.float32)
+        self.score_names = list(predictor.score_names)
+        found = [c for c in categories if c in self.score_names]
+        #: Category probabilities (a flip rate needs at least two of them).
+        self.categories = found if len(found) >= 2 else []
+        self.factors = [score_factor(n, self.categories) for n in self.score_names]
+        #: Scores that count as side effects (None: all of them).
+        self.reliable = None if reliable is None else [n for n in self.score_names if n in set(reliable)]
+        self.batch_size = max(1, int(batch_size))
+        self.progress = progress
+        self.images = 0
+        self.base = self.scores(self.wp)
+        std = self.base.std(axis=0)
+        #: Per-score std over the unedited samples (a constant score gets 1: no division by 0).
+        self.std = np.where(std > 1e-6, std, 1.0)
+
+    @torch.inference_mode()
+    def scores(self, wp: np.ndarray) -> np.ndarray:
+        """``[n, S]`` predictor scores of the images of ``wp [n, L, D]``."""
+        device = self.generator.device
+        out = []
+        for start in range(0, len(wp), self.batch_size):
+            batch = torch.from_numpy(np.ascontiguousarray(wp[start:start + self.batch_size])).to(device)
+            scores = self.predictor.score(self.generator.synthesize(batch))
+            out.append(scores.detach().float().cpu().numpy())
+            self.images += batch.shape[0]
+            if self.progress is not None:
+                self.progress(batch.shape[0])
+        return np.concatenate(out) if out else np.zeros((0, len(self.score_names)), np.float32)
+
+    def edited(self, directions: np.ndarray, layers: Sequence[int], distance: float, count: int) -> np.ndarray:
+        codes = self.wp[:count].copy()
+        for layer in layers:
+            codes[:, layer] += np.float32(distance * self.layer_scale[layer]) * directions[layer]
+        return codes
+
+    def summarize(self, delta: np.ndarray, own_score: str, flip_rate: float | None = None) -> Effect:
+        own_index = self.score_names.index(own_score)
+        own_factor = self.factors[own_index]
+        others = [j for j, f in enumerate(self.factors) if f != own_factor
+                  and (self.reliable is None or self.score_names[j] in self.reliable)]
+        if others:
+            j = max(others, key=lambda k: abs(delta[k]))
+            side, side_score = float(abs(delta[j])), self.score_names[j]
+        else:
+            side, side_score = 0.0, None
+        own = float(delta[own_index])
+        return Effect(delta=delta, own=own, side=side, side_score=side_score,
+                      selectivity=own / max(side, SIDE_FLOOR), flip_rate=flip_rate)
+
+    def measure(self, directions: np.ndarray, layers: Sequence[int], lo: float, hi: float, own_score: str,
+                count: int | None = None) -> Effect:
+        """The effect of moving ``directions [L, D]`` on ``layers`` from ``lo`` to ``hi``, over
+        the first ``count`` base codes."""
+        count = len(self.wp) if count is None else min(int(count), len(self.wp))
+        top = self.scores(self.edited(directions, layers, hi, count))
+        bottom = self.scores(self.edited(directions, layers, lo, count))
+        delta = (top - bottom).mean(axis=0) / self.std
+        flip = None
+        if own_score in self.categories:
+            cat = [self.score_names.index(c) for c in self.categories]
+            own = self.score_names.index(own_score)
+            started_other = self.base[:count][:, cat].argmax(1) != cat.index(own)
+            called = top[:, cat].argmax(1) == cat.index(own)
+            flip = float(called[started_other].mean()) if started_other.any() else float("nan")
+        return self.summarize(delta, own_score, flip)
+
+
+def contiguous_ranges(num_layers: int) -> list[list[int]]:
+    return [list(range(a, b + 1)) for a in range(num_layers) for b in range(a, num_layers)]
+
+
+#: Two measured figures within this relative margin are a tie (the shorter layer range wins).
+TIE_MARGIN = 0.02
+
+
+def _better(a: Effect, a_len: int, b: Effect | None, b_len: int) -> bool:
+    """Whether ``a`` (on ``a_len`` layers) beats ``b``: reaching MIN_OWN_EFFECT first, then
+    selectivity (or, when neither reaches it, own effect); ties go to fewer layers."""
+    if b is None:
+        return True
+    a_ok, b_ok = a.own >= MIN_OWN_EFFECT, b.own >= MIN_OWN_EFFECT
+    if a_ok != b_ok:
+        return a_ok
+    x, y = (a.selectivity, b.selectivity) if a_ok else (a.own, b.own)
+    if abs(x - y) <= TIE_MARGIN * max(abs(x), abs(y), 1e-12):
+        return a_len < b_len
+    return x > y
+
+
+def choose_layers(meter: EffectMeter, directions: np.ndarray, own_score: str, half_range: float,
+                  count: int) -> tuple[list[int], Effect, dict[str, Any]]:
+    """The contiguous layer range with the best measured effect (see module doc)."""
+    num_layers = directions.shape[0]
+    per_layer = [meter.measure(directions, [l], -half_range, half_range, own_score, count).delta
+                 for l in range(num_layers)]
+    screened = []
+    for layers in contiguous_ranges(num_layers):
+        estimate = meter.summarize(np.sum([per_layer[l] for l in layers], axis=0), own_score)
+        screened.append((layers, estimate))
+    def rank(i: int) -> tuple[bool, float, int]:
+        estimate = screened[i][1]
+        ok = estimate.own >= MIN_OWN_EFFECT
+        figure = estimate.selectivity if ok else estimate.own
+        return ok, round(figure, 3), -len(screened[i][0])
+
+    order = sorted(range(len(screened)), key=rank, reverse=True)
+    best_layers: list[int] = []
+    best: Effect | None = None
+    measured = {}
+    for i in order[:CANDIDATES_MEASURED]:
+        layers = screened[i][0]
+        effect = meter.measure(directions, layers, -half_range, half_range, own_score, count)
+        measured[format_layer_spec(layers)] = {"own_std": round(effect.own, 3), "selectivity": round(effect.selectivity, 3)}
+        if _better(effect, len(layers), best, len(best_layers)):
+            best_layers, best = layers, effect
+    info = {"per_layer_own_std": [round(float(d[meter.score_names.index(own_score)]), 4) for d in per_layer],
+            "candidates": measured}
+    return best_layers, best, info
+
+
+def choose_hold(meter: EffectMeter, concept: Concept, bundle: BoundaryBundle, layers: Sequence[int],
+                half_range: float, count: int, start: Effect, max_hold: int = 2) -> tuple[list[str], np.ndarray, Effect]:
+    """Concepts to hold (condition on) by default: greedily the one named for the largest
+    side effect, kept while it raises the selectivity by HOLD_GAIN."""
+    num_layers = meter.wp.shape[1]
+    hold: list[str] = []
+    directions = conditioned_directions(concept.normal, [], num_layers)
+    effect = start
+    for _ in range(max_hold):
+        other = effect.side_score
+        if other is None or other not in bundle or other == concept.name or other in hold:
+            break
+        trial_hold = [*hold, other]
+        trial = conditioned_directions(concept.normal, [bundle[o].normal for o in trial_hold], num_layers)
+        trial_effect = meter.measure(trial, layers, -half_range, half_range, concept.name, count)
+        if not (trial_effect.own >= min(MIN_OWN_EFFECT, effect.own)
+                and trial_effect.selectivity > HOLD_GAIN * effect.selectivity):
+            break
+        hold, directions, effect = trial_hold, trial, trial_effect
+    return hold, directions, effect
+
+
+def calibrate_range(meter: EffectMeter, directions: np.ndarray, own_score: str, layers: Sequence[int],
+                    half_range: float, effect: Effect, count: int) -> tuple[float, Effect]:
+    """A half-range ``a`` whose full range moves the own score by TARGET_EFFECT std (and, for a
+    category, flips TARGET_FLIP of other-category seeds), by two secant-like rescalings."""
+    low, high = half_range / 4, half_range * MAX_RANGE_SCALE
+    a, current = half_range, effect
+    for _ in range(2):
+        ratio = TARGET_EFFECT / current.own if current.own > 1e-3 else MAX_RANGE_SCALE
+        if current.flip_rate is not None and not math.isnan(current.flip_rate) and current.flip_rate < TARGET_FLIP:
+            ratio = max(ratio, 1.0 + (TARGET_FLIP - current.flip_rate) * 2)
+        new_a = float(np.clip(a * ratio, low, high))
+        new_a = max(0.1, round(new_a, 1))
+        if abs(new_a - a) < 0.05 * a:
+            break
+        a = new_a
+        current = meter.measure(directions, layers, -a, a, own_score, count)
+    return a, current
+
+
+@dataclass
+class ConceptMeasure:
+    name: str
+    layers: list[int]
+    hold: list[str]
+    distance_range: tuple[float, float]
+    effect: Effect
+    selection: dict[str, Any] = field(default_factory=dict)
+
+
+def measure_concepts(generator: Generator, predictor: Predictor, bundle: BoundaryBundle, wp: np.ndarray,
+                     layer_scale: np.ndarray, categories: Sequence[str] = (), rule: str = "selectivity",
+                     select_count: int = 32, batch_size: int = 32,
+                     progress: Callable[[str], None] | None = None,
+                     reliable: Sequence[str] | None = None) -> tuple[EffectMeter, dict[str, ConceptMeasure]]:
+    """Choose layers (``rule='selectivity'``; ``'share'`` keeps the bundle's), the hold and the
+    slider range of every concept whose name is a score, then measure its row of the effect
+    matrix on all codes of ``wp``. Concepts that are not scores are left out."""
+    if rule not in ("selectivity", "share"):
+        raise ValueError(f"layer rule must be 'selectivity' or 'share', got {rule!r}")
+    meter = EffectMeter(generator, predictor, wp, layer_scale, categories, batch_size, reliable=reliable)
+    say = progress or (lambda _m: None)
+    results: dict[str, ConceptMeasure] = {}
+    num_layers = meter.wp.shape[1]
+    for concept in bundle:
+        if concept.name not in meter.score_names:
+            continue
+        half = float(max(abs(concept.distance_range[0]), abs(concept.distance_range[1])))
+        directions = conditioned_directions(concept.normal, [], num_layers)
+        if rule == "selectivity":
+            layers, effect, selection = choose_layers(meter, directions, concept.name, half, select_count)
+        else:
+            layers = list(concept.layers)
+            effect = meter.measure(directions, layers, -half, half, concept.name, select_count)
+            selection = {}
+        hold, directions, effect = choose_hold(meter, concept, bundle, layers, half, select_count, effect)
+        half, _ = calibrate_range(meter, directions, concept.name, layers, half, effect, select_count)
+        final = meter.measure(directions, layers, -half, half, concept.name)
+        results[concept.name] = ConceptMeasure(concept.name, list(layers), hold, (-half, half), final, selection)
+        say(f"{concept.name}: layers {format_layer_spec(layers)}, range ±{half:g}, hold {hold or '-'}: "
+            f"own {final.own:+.2f} std, side {final.side:.2f} ({final.side_score}), selectivity {final.selectivity:.2f}"
+            + ("" if final.flip_rate is None else f", flips {final.flip_rate:.0%}"))
+    return meter, results
+
+
+def apply_measures(bundle: BoundaryBundle, meter: EffectMeter, results: dict[str, ConceptMeasure],
+                   rule: str, seeds: Sequence[int]) -> BoundaryBundle:
+    """Write the measured layers, ranges, holds and effects into ``bundle`` (in place; returned).
+
+    Per concept: ``layers``, ``distance_range``, ``extra['hold']`` (default conditioning),
+    ``extra['effect']`` (own / side / selectivity / row / flip rate); bundle: ``extra['effects']``
+    (the matrix). Older readers ignore the extra keys (the format is unchanged).
+    """
+    names = list(results)
+    seed_list = [int(s) for s in seeds]
+    for name, result in results.items():
+        concept = bundle[name]
+        concept.layers = list(result.layers)
+        concept.distance_range = tuple(result.distance_range)
+        concept.extra["layer_spec"] = format_layer_spec(result.layers)
+        if rule == "selectivity":
+            concept.extra["layer_rule"] = (f"most selective contiguous range with own effect >= {MIN_OWN_EFFECT:g} std "
+                                           "over the slider range (concept x score matrix)")
+        concept.extra["hold"] = list(result.hold)
+        concept.extra["range_rule"] = (f"symmetric range calibrated so the full range moves the own score by "
+                                       f"{TARGET_EFFECT:g} std" + (f" and flips {TARGET_FLIP:.0%} of other-category seeds"
+                                                                   if result.effect.flip_rate is not None else "")
+                                       + f" (within 1/4-{MAX_RANGE_SCALE:g}x the probe's percentile range)")
+        concept.extra["effect"] = {**result.effect.to_json(meter.score_names), "num_seeds": len(seed_list),
+                                   "selection": result.selection}
+    bundle.extra["effects"] = {
+        "concepts": names, "scores": list(meter.score_names),
+        "matrix": [[round(float(v), 4) for v in results[n].effect.delta] for n in names],
+        "num_seeds": len(seed_list), "seeds": f"{seed_list[0]}-{seed_list[-1]}" if seed_list else "",
+        "score_std": [round(float(v), 5) for v in meter.std], "layer_rule": rule,
+        "min_own_effect": MIN_OWN_EFFECT, "side_floor": SIDE_FLOOR, "target_effect": TARGET_EFFECT,
+        "target_flip": TARGET_FLIP, "images_synthesized": int(meter.images),
+        "reliable_scores": meter.reliable,
+        "reliability_rule": (f"side effects counted on scores the predictor reads with held-out R^2 >= {RELIABLE_R2:g} "
+                             f"or accuracy >= {RELIABLE_ACCURACY:g}" if meter.reliable is not None else "all scores"),
+    }
+    return bundle
+
+
+def effect_goals(bundle: BoundaryBundle) -> dict[str, Any]:
+    """The issue's goals read from a measured bundle: every concept's own effect >= 1 std and
+    above its largest side effect; median selectivity; category flip rates."""
+    rows = {c.name: c.extra["effect"] for c in bundle if isinstance(c.extra.get("effect"), dict)}
+    if not rows:
+        return {}
+    selectivity = [r["selectivity"] for r in rows.values()]
+    failing = [n for n, r in rows.items() if not (r["own_std"] >= MIN_OWN_EFFECT and r["own_std"] > r["side_std"])]
+    flips = {n: r["flip_rate"] for n, r in rows.items() if r.get("flip_rate") is not None}
+    # The same ratio with side effects on every score, also those the predictor reads poorly.
+    matrix = (bundle.extra or {}).get("effects") or {}
+    categories = [n for n in matrix.get("scores", []) if n in {c.name for c in bundle if c.level == "objects"}]
+    all_scores = []
+    for name, row in zip(matrix.get("concepts", []), matrix.get("matrix", [])):
+        if name not in matrix.get("scores", []):
+            continue
+        own_factor = score_factor(name, categories)
+        own = row[matrix["scores"].index(name)]
+        side = max([abs(v) for n, v in zip(matrix["scores"], row) if score_factor(n, categories) != own_factor] or [0.0])
+        all_scores.append(own / max(side, SIDE_FLOOR))
+    return {
+        "median_selectivity_all_scores": float(np.median(all_scores)) if all_scores else None,
+        "concepts": len(rows), "own_ok": len(rows) - len(failing), "failing": failing,
+        "median_selectivity": float(np.median(selectivity)),
+        "flip_rates": flips, "flip_ok": all(v >= 0.7 for v in flips.values()) if flips else None,
+    }
