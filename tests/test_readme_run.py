@@ -84,11 +84,16 @@ def replace_flag(words: list[str], flag: str, value: str) -> list[str]:
 
 
 PROBE_SCALE = ["--chunk-size", "16", "--batch-size", "16", "--rescore-samples", "2", "--k", "0.25",
-               "--no-progress", "--device", "cpu"]
+               "--effect-seeds", "6", "--select-seeds", "3", "--no-progress", "--device", "cpu"]
 TINY_TRAIN = ["--resolution", "16", "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2",
               "--g-fmaps-base", "128", "--g-fmaps-max", "16", "--d-fmaps-base", "128", "--d-fmaps-max", "16",
               "--batch-size", "4", "--recon-batch", "2", "--recon-warmup-kimg", "0", "--data", "stream",
               "--sample-every", "0", "--log-every", "1", "--threads", "1", "--no-progress"]
+
+
+#: Growing the shipped 64 px generator to 128 px: two tiny iterations.
+GROW_SCALE = ["--batch-size", "4", "--recon-batch", "2", "--data", "stream", "--sample-every", "0",
+              "--log-every", "1", "--no-progress"]
 
 
 def scaled_probe(words: list[str], num: int = 64) -> list[str]:
@@ -97,7 +102,8 @@ def scaled_probe(words: list[str], num: int = 64) -> list[str]:
 
 def scaled_places365_probe(words: list[str]) -> list[str]:
     # Places365's WideResNet scores 224-px images: fewer samples and moved codes keep it to seconds.
-    return replace_flag(scaled_probe(words, num=32), "--rescore-samples", "2")
+    # No effect matrix here (the world probes below measure one): 224-px scoring of every layer range.
+    return replace_flag(replace_flag(scaled_probe(words, num=32), "--rescore-samples", "2"), "--effect-seeds", "0")
 
 
 def scaled_torchrun(words: list[str]) -> list[str]:
@@ -208,12 +214,21 @@ def export_frames(folder: str, seeds: int, frames_per_seed: int) -> Callable[[Pa
     return check
 
 
-def trained(iterations: int) -> Callable[[Path, Result], None]:
+def trained(iterations: int, run: str = "rooms") -> Callable[[Path, Result], None]:
     def check(work: Path, result: Result) -> None:
         assert result.returncode == 0, result.stderr
-        log = (work / "runs" / "rooms" / "log.jsonl").read_text().splitlines()
+        log = (work / "runs" / run / "log.jsonl").read_text().splitlines()
         assert json.loads(log[-1])["iteration"] == iterations
     return check
+
+
+def portable_checkpoint(work: Path, result: Result) -> None:
+    from safetensors import safe_open
+
+    assert result.returncode == 0, result.stderr
+    with safe_open(str(work / "grow128.safetensors"), "pt") as handle:
+        keys = list(handle.keys())
+    assert any(k.startswith("G_ema.") for k in keys) and any(k.startswith("D.") for k in keys)
 
 
 def exported_generator(work: Path, result: Result) -> None:
@@ -282,6 +297,11 @@ PLAN: dict[str, Step] = {
         trained(3), lambda w: w + ["--iterations", "3", "--log-every", "1", "--no-progress"]),
     "sceneedit train --run-dir runs/rooms --export rooms.safetensors": Step(exported_generator),
     "sceneedit --generator rooms.safetensors --quit-after-first-frame": Step(first_frame),
+    "sceneedit train --run-dir runs/grow --init-from resources/default_generator.safetensors --resolution 128 "
+    "--fade-kimg 20": Step(trained(2, "grow"), lambda w: w + GROW_SCALE + ["--iterations", "2"]),
+    "sceneedit train --run-dir runs/grow --export-checkpoint grow128.safetensors": Step(portable_checkpoint),
+    "sceneedit train --run-dir runs/moved --resume-from grow128.safetensors": Step(
+        trained(3, "moved"), lambda w: w + ["--iterations", "3", "--log-every", "1", "--no-progress"]),
     "sceneedit info stylegan_bedroom256_generator.pth": Step(generator_info),
     "sceneedit synth -g stylegan_bedroom256_generator.pth --seeds 0-15 --out samples/": Step(synth_samples),
     "sceneedit bundle import higan/boundaries/stylegan_bedroom --generator stylegan_bedroom256_generator.pth "
@@ -350,6 +370,7 @@ def workdir(tmp_path_factory) -> Path:
 
     work = tmp_path_factory.mktemp("readme")
     (work / "home").mkdir()
+    (work / "resources").symlink_to(ROOT / "resources")  # README lines that name the checkout's files
     torch.save(genforce_stylegan_state(seed=3, resolution=256, z_dim=512, w_dim=512, mapping_layers=2,
                                        fmaps_base=2048, fmaps_max=16), work / "stylegan_bedroom256_generator.pth")
     # G.pth: the shipped default generator in genforce's .pth layout (a room generator, so that the
