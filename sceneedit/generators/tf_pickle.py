@@ -282,15 +282,10 @@ def convert_pggan(network: TFNetwork, path: Path) -> Generator:
 
 
 # ----- StyleGAN ---------------------------------------------------------------------------------
-def convert_stylegan(network: TFNetwork, path: Path) -> Generator:
-    from .stylegan import StyleGANGenerator
-
-    mapping = _component(network, "mapping", path)
-    synthesis = _component(network, "synthesis", path)
-    variables = {**_prefixed(mapping, "mapping/"), **_prefixed(synthesis, "synthesis/")}
-    own_vars = {k: v for k, v in network.variables.items() if k != "lod"}  # Gs's lod feeds nothing
-    variables.update(own_vars)
-    table, sizes = _mapping_table(_prefixed(mapping, ""), path, "wscale.bias")
+def _style_synthesis_layout(mapping: TFNetwork, synthesis: TFNetwork, sizes: dict[str, int],
+                            path: Path) -> tuple[int, int, int, int]:
+    """``(resolution, num_blocks, fmaps_base, fmaps_max)`` of a StyleGAN / StyleGAN2 synthesis
+    network, read from its variables' names and shapes (static kwargs only checked as hints)."""
     resolution = _resolutions(synthesis.variables, path, "synthesis/")
     num_blocks = int(math.log2(resolution)) - 1
     _check_hint(synthesis, "resolution", resolution, f"up to 'synthesis/{resolution}x{resolution}/...'", path)
@@ -303,6 +298,19 @@ def convert_stylegan(network: TFNetwork, path: Path) -> Generator:
         channels.append(_shape(synthesis.variables, name, 4, path, "synthesis/")[3])
         names.append("synthesis/" + name)
     fmaps_base, fmaps_max = _channel_config(channels, path, names)
+    return resolution, num_blocks, fmaps_base, fmaps_max
+
+
+def convert_stylegan(network: TFNetwork, path: Path) -> Generator:
+    from .stylegan import StyleGANGenerator
+
+    mapping = _component(network, "mapping", path)
+    synthesis = _component(network, "synthesis", path)
+    variables = {**_prefixed(mapping, "mapping/"), **_prefixed(synthesis, "synthesis/")}
+    own_vars = {k: v for k, v in network.variables.items() if k != "lod"}  # Gs's lod feeds nothing
+    variables.update(own_vars)
+    table, sizes = _mapping_table(_prefixed(mapping, ""), path, "wscale.bias")
+    resolution, num_blocks, fmaps_base, fmaps_max = _style_synthesis_layout(mapping, synthesis, sizes, path)
     num_layers = 2 * num_blocks
     fused_scale = _kwarg(synthesis, "fused_scale", STYLEGAN_DEFAULTS)
     config = dict(
@@ -361,18 +369,7 @@ def convert_stylegan2(network: TFNetwork, path: Path) -> Generator:
     variables = {**_prefixed(mapping, "mapping/"), **_prefixed(synthesis, "synthesis/")}
     variables.update({k: v for k, v in network.variables.items() if k != "lod"})
     table, sizes = _mapping_table(_prefixed(mapping, ""), path, "bias")
-    resolution = _resolutions(synthesis.variables, path, "synthesis/")
-    num_blocks = int(math.log2(resolution)) - 1
-    _check_hint(synthesis, "resolution", resolution, f"up to 'synthesis/{resolution}x{resolution}/...'", path)
-    _check_hint(mapping, "latent_size", sizes["z_dim"], "'mapping/Dense0/weight'", path)
-    _check_hint(mapping, "dlatent_size", sizes["w_dim"], "the last 'mapping/Dense*/weight'", path)
-    channels, names = [], []
-    for b in range(num_blocks):
-        res = 4 * 2**b
-        name = "4x4/Conv/weight" if b == 0 else f"{res}x{res}/Conv1/weight"
-        channels.append(_shape(synthesis.variables, name, 4, path, "synthesis/")[3])
-        names.append("synthesis/" + name)
-    fmaps_base, fmaps_max = _channel_config(channels, path, names)
+    resolution, num_blocks, fmaps_base, fmaps_max = _style_synthesis_layout(mapping, synthesis, sizes, path)
     num_layers = 2 * num_blocks
     config = dict(
         resolution=resolution, **sizes, fmaps_base=fmaps_base, fmaps_max=fmaps_max,
