@@ -248,13 +248,8 @@ def convert_pggan(network: TFNetwork, path: Path) -> Generator:
         res = 4 * 2**b
         channels.append(_shape(variables, f"{res}x{res}/Conv1/weight", 4, path)[3])
     fmaps_base, fmaps_max = _infer_fmaps(channels, resolution)
-    try:
-        generator = PGGANGenerator(
-            resolution=resolution, z_dim=z_dim, fmaps_base=fmaps_base, fmaps_max=fmaps_max,
-            fused_scale=fused, name=path.stem,
-        )
-    except GeneratorError as exc:
-        raise CheckpointError(f"{path}: {exc}") from exc
+    generator = _construct(PGGANGenerator, dict(resolution=resolution, z_dim=z_dim, fmaps_base=fmaps_base,
+                                                 fmaps_max=fmaps_max, fused_scale=fused, name=path.stem), path)
     table = [
         VarMap("lod", "lod"),
         VarMap("layer0.conv.weight", "4x4/Dense/weight", dense_to_conv=True),
@@ -282,6 +277,14 @@ def convert_pggan(network: TFNetwork, path: Path) -> Generator:
 
 
 # ----- StyleGAN ---------------------------------------------------------------------------------
+def _construct(cls: type[Generator], config: dict[str, Any], path: Path) -> Generator:
+    """``cls(**config)``, its configuration errors naming the pickle."""
+    try:
+        return cls(**config)
+    except GeneratorError as exc:
+        raise CheckpointError(f"{path}: {exc}") from exc
+
+
 def _style_synthesis_layout(mapping: TFNetwork, synthesis: TFNetwork, sizes: dict[str, int],
                             path: Path) -> tuple[int, int, int, int]:
     """``(resolution, num_blocks, fmaps_base, fmaps_max)`` of a StyleGAN / StyleGAN2 synthesis
@@ -320,10 +323,7 @@ def convert_stylegan(network: TFNetwork, path: Path) -> Generator:
         **_truncation(_kwarg(network, "truncation_psi", STYLEGAN_DEFAULTS),
                       _kwarg(network, "truncation_cutoff", STYLEGAN_DEFAULTS), num_layers),
     )
-    try:
-        generator = StyleGANGenerator(**config)
-    except GeneratorError as exc:
-        raise CheckpointError(f"{path}: {exc}") from exc
+    generator = _construct(StyleGANGenerator, config, path)
     table.append(VarMap("truncation.w_avg", "dlatent_avg"))
     table.append(VarMap("synthesis.lod", "synthesis/lod"))
     for k in range(num_layers):
@@ -377,10 +377,7 @@ def convert_stylegan2(network: TFNetwork, path: Path) -> Generator:
         **_truncation(_kwarg(network, "truncation_psi", STYLEGAN2_DEFAULTS),
                       _kwarg(network, "truncation_cutoff", STYLEGAN2_DEFAULTS), num_layers),
     )
-    try:
-        generator = StyleGAN2Generator(**config)
-    except GeneratorError as exc:
-        raise CheckpointError(f"{path}: {exc}") from exc
+    generator = _construct(StyleGAN2Generator, config, path)
     table.append(VarMap("truncation.w_avg", "dlatent_avg"))
     table.append(VarMap("synthesis.early_layer.const", "synthesis/4x4/Const/const"))
     for b in range(num_blocks):
