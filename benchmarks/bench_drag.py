@@ -60,6 +60,7 @@ class DragCase:
 
 # ----- the independent tracker -----------------------------------------------------------
 
+
 def _patch(image: np.ndarray, y: int, x: int, half: int) -> np.ndarray:
     return image[y - half : y + half + 1, x - half : x + half + 1]
 
@@ -99,7 +100,9 @@ def _parabola(minus: float, zero: float, plus: float) -> float:
     return float(np.clip(0.5 * (minus - plus) / denominator, -0.5, 0.5))
 
 
-def locate(original: np.ndarray, final: np.ndarray, handle: tuple[float, float], half: int) -> tuple[tuple[float, float], float]:
+def locate(
+    original: np.ndarray, final: np.ndarray, handle: tuple[float, float], half: int
+) -> tuple[tuple[float, float], float]:
     """Where the ``(2 half + 1)``-px patch of ``original`` at ``handle`` lies in ``final``:
     ``((y, x) sub-pixel, peak NCC)``."""
     cy, cx = int(round(handle[0])), int(round(handle[1]))
@@ -113,6 +116,7 @@ def locate(original: np.ndarray, final: np.ndarray, handle: tuple[float, float],
 
 
 # ----- the evaluation set ----------------------------------------------------------------
+
 
 def pick_case(image: np.ndarray, seed: int, index: int, half: int) -> DragCase:
     """A handle on a textured spot whose patch is unambiguous within the search window, and a
@@ -157,6 +161,7 @@ def percentile(values: list[float], q: float) -> float:
 
 # ----- running ---------------------------------------------------------------------------
 
+
 def default_settings(generator, mask=None, **overrides):
     """The settings the editor uses for this generator (with ``mask``)."""
     from dataclasses import replace
@@ -167,8 +172,9 @@ def default_settings(generator, mask=None, **overrides):
         settings = drag.default_settings(generator)
     else:  # the editor's settings before issue 14 (app/drag_tool.py)
         resolution = int(generator.resolution)
-        settings = drag.DragSettings(steps=200, lr=2e-3, motion_radius=max(2.0, resolution / 32),
-                                     track_radius=max(3.0, resolution / 16))
+        settings = drag.DragSettings(
+            steps=200, lr=2e-3, motion_radius=max(2.0, resolution / 32), track_radius=max(3.0, resolution / 16)
+        )
     return replace(settings, mask=mask, **overrides)
 
 
@@ -199,20 +205,34 @@ def run_mode(generator, predictor, cases, codes, originals, args, masked: bool, 
         if len(STRIP) < args.strip_count and args.strip and mode_name(masked) == args.modes[0]:
             STRIP.append((case, original, final, found))
         tracked = result.handles_final[0]
-        rows.append({
-            "seed": case.seed, "handle": case.handle, "target": case.target, "start": case.length,
-            "found": found, "ncc": peak, "distance": distance,
-            "tracker_distance": math.hypot(tracked[0] - case.target[0], tracked[1] - case.target[1]),
-            "outside_change": float(change[outside].mean()), "inside_change": float(change[~outside].mean()),
-            "pred_all": float(delta.mean()), "pred_layout": float(delta[layout].mean()),
-            "steps": int(result.steps_run), "seconds": seconds, "cpu_seconds": cpu_seconds,
-            "ms_per_step": 1000 * seconds / max(result.steps_run, 1),
-        })
+        rows.append(
+            {
+                "seed": case.seed,
+                "handle": case.handle,
+                "target": case.target,
+                "start": case.length,
+                "found": found,
+                "ncc": peak,
+                "distance": distance,
+                "tracker_distance": math.hypot(tracked[0] - case.target[0], tracked[1] - case.target[1]),
+                "outside_change": float(change[outside].mean()),
+                "inside_change": float(change[~outside].mean()),
+                "pred_all": float(delta.mean()),
+                "pred_layout": float(delta[layout].mean()),
+                "steps": int(result.steps_run),
+                "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
+                "ms_per_step": 1000 * seconds / max(result.steps_run, 1),
+            }
+        )
         if args.verbose:
             r = rows[-1]
-            print(f"  seed {case.seed:2d} start {r['start']:5.2f} -> {r['distance']:5.2f} px (ncc {peak:.2f}, "
-                  f"tracker {r['tracker_distance']:.2f}) outside {r['outside_change']:.2f} steps {r['steps']} "
-                  f"{seconds:.2f} s", flush=True)
+            print(
+                f"  seed {case.seed:2d} start {r['start']:5.2f} -> {r['distance']:5.2f} px (ncc {peak:.2f}, "
+                f"tracker {r['tracker_distance']:.2f}) outside {r['outside_change']:.2f} steps {r['steps']} "
+                f"{seconds:.2f} s",
+                flush=True,
+            )
     return summarize(rows)
 
 
@@ -242,8 +262,13 @@ def write_strip(path: str, scale: int = 4) -> None:
             ring(case.target, (40, 110, 255), 7, 2)
             ring(point, (255, 40, 40), 3, 3)
             if image is original:
-                draw.line([((case.handle[1] + 0.5) * scale, (case.handle[0] + 0.5) * scale),
-                           ((case.target[1] + 0.5) * scale, (case.target[0] + 0.5) * scale)], fill=(255, 255, 255))
+                draw.line(
+                    [
+                        ((case.handle[1] + 0.5) * scale, (case.handle[0] + 0.5) * scale),
+                        ((case.target[1] + 0.5) * scale, (case.target[0] + 0.5) * scale),
+                    ],
+                    fill=(255, 255, 255),
+                )
             pair.append(tile)
         tiles.append(pair)
     width, height = tiles[0][0].size
@@ -290,11 +315,20 @@ def main() -> None:
     parser.add_argument("--generator", help="generator file (default: the shipped default generator)")
     parser.add_argument("--drags", type=int, default=24, help="size of the evaluation set (drag i on seed i)")
     parser.add_argument("--patch", type=int, default=9, help="side of the matched patch, px (odd)")
-    parser.add_argument("--region", type=float, default=10.0,
-                        help="locality region: px around the handle-target segment (the mask of masked runs)")
+    parser.add_argument(
+        "--region",
+        type=float,
+        default=10.0,
+        help="locality region: px around the handle-target segment (the mask of masked runs)",
+    )
     parser.add_argument("--modes", nargs="+", default=["nomask", "masked"], choices=["nomask", "masked"])
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a DragSettings field (JSON value), e.g. --set lr=0.004")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a DragSettings field (JSON value), e.g. --set lr=0.004",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", help="also write every drag's figures here")
     parser.add_argument("--strip", help="write a before/after PNG of the first drags of the first mode here")
@@ -331,30 +365,38 @@ def main() -> None:
     load = os.getloadavg()[0]
     if max(bias) > 0.3:
         raise SystemExit(f"the independent tracker misplaces an unmoved patch by {max(bias):.2f} px")
-    print(f"# {path.name}: {generator.resolution} px, {args.drags} drags of "
-          f"{min(c.length for c in cases):.1f}-{max(c.length for c in cases):.1f} px "
-          f"(mean {statistics.fmean(c.length for c in cases):.2f}); independent tracker: NCC of the "
-          f"{args.patch}x{args.patch} RGB patch (error on unmoved images: max {max(bias):.2f} px); region {args.region:g} px; torch threads {args.threads}; "
-          f"load average {load:.2f} on {os.cpu_count()} CPUs; settings {default_settings(generator, None, **overrides)!r}",
-          flush=True)
+    print(
+        f"# {path.name}: {generator.resolution} px, {args.drags} drags of "
+        f"{min(c.length for c in cases):.1f}-{max(c.length for c in cases):.1f} px "
+        f"(mean {statistics.fmean(c.length for c in cases):.2f}); independent tracker: NCC of the "
+        f"{args.patch}x{args.patch} RGB patch (error on unmoved images: max {max(bias):.2f} px); region {args.region:g} px; torch threads {args.threads}; "
+        f"load average {load:.2f} on {os.cpu_count()} CPUs; settings {default_settings(generator, None, **overrides)!r}",
+        flush=True,
+    )
     results = {}
     for mode in args.modes:
         results[mode] = run_mode(generator, predictor, cases, codes, originals, args, mode == "masked", overrides)
     load_after = os.getloadavg()[0]
 
     print()
-    print("| mode | mean px | median | p90 | max | farther than start | drag's own tracker mean | "
-          "outside-region change (0-255) mean / max | predictor Δ all / layout | steps | ms/step wall (CPU) | "
-          "s/drag wall mean / max | s/drag CPU mean / max |")
+    print(
+        "| mode | mean px | median | p90 | max | farther than start | drag's own tracker mean | "
+        "outside-region change (0-255) mean / max | predictor Δ all / layout | steps | ms/step wall (CPU) | "
+        "s/drag wall mean / max | s/drag CPU mean / max |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for mode, s in results.items():
-        print(f"| {mode} | {s['mean']:.2f} | {s['median']:.2f} | {s['p90']:.2f} | {s['max']:.2f} | "
-              f"{s['farther']} / {s['n']} | {s['tracker_mean']:.2f} | {s['outside']:.2f} / {s['outside_max']:.2f} | "
-              f"{s['pred_all']:.4f} / {s['pred_layout']:.4f} | {s['steps']:.1f} | {s['ms_per_step']:.1f} "
-              f"({s['cpu_ms_per_step']:.1f}) | {s['s_per_drag']:.2f} / {s['s_max']:.2f} | "
-              f"{s['cpu_s_per_drag']:.2f} / {s['cpu_s_max']:.2f} |")
-    print(f"\nstart distance mean {results[args.modes[0]]['start_mean']:.2f} px; "
-          f"load average {load:.2f} -> {load_after:.2f}")
+        print(
+            f"| {mode} | {s['mean']:.2f} | {s['median']:.2f} | {s['p90']:.2f} | {s['max']:.2f} | "
+            f"{s['farther']} / {s['n']} | {s['tracker_mean']:.2f} | {s['outside']:.2f} / {s['outside_max']:.2f} | "
+            f"{s['pred_all']:.4f} / {s['pred_layout']:.4f} | {s['steps']:.1f} | {s['ms_per_step']:.1f} "
+            f"({s['cpu_ms_per_step']:.1f}) | {s['s_per_drag']:.2f} / {s['s_max']:.2f} | "
+            f"{s['cpu_s_per_drag']:.2f} / {s['cpu_s_max']:.2f} |"
+        )
+    print(
+        f"\nstart distance mean {results[args.modes[0]]['start_mean']:.2f} px; "
+        f"load average {load:.2f} -> {load_after:.2f}"
+    )
     if args.strip and STRIP:
         write_strip(args.strip)
         print(f"before/after strip: {args.strip}")

@@ -42,8 +42,13 @@ def random_model(resolution: int):
     from sceneedit.semantics.concepts import BoundaryBundle, Concept
 
     torch.manual_seed(0)
-    generator = StyleGANGenerator(resolution=resolution, z_dim=128, w_dim=128, fmaps_base=2048, fmaps_max=128,
-                                  name=f"random-{resolution}").eval().requires_grad_(False)
+    generator = (
+        StyleGANGenerator(
+            resolution=resolution, z_dim=128, w_dim=128, fmaps_base=2048, fmaps_max=128, name=f"random-{resolution}"
+        )
+        .eval()
+        .requires_grad_(False)
+    )
     rng = np.random.RandomState(0)
     normal = rng.standard_normal((1, generator.w_dim)).astype(np.float32)
     normal /= np.linalg.norm(normal)
@@ -146,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
 
     generator, bundle = load_model(args)
     app = QApplication.instance() or QApplication([])
-    settings = QSettings(str(Path(os.environ.get("TMPDIR", "/tmp")) / "sceneedit-bench.ini"),
-                         QSettings.Format.IniFormat)
+    settings = QSettings(
+        str(Path(os.environ.get("TMPDIR", "/tmp")) / "sceneedit-bench.ini"), QSettings.Format.IniFormat
+    )
     window = MainWindow(settings=settings)
     window.resize(1400, 900)
     window.show()
@@ -185,25 +191,36 @@ def main(argv: list[str] | None = None) -> int:
     wait_for_canvas(app, window)
     drag_lag = (time.perf_counter() - last_event) * 1e3
     drag_frames = window.worker.frames_rendered - frames_before
-    final_ok = np.array_equal(window.canvas.image_array(),
-                              __import__("sceneedit.render", fromlist=["render"]).render(
-                                  generator, window.session.state()).image)
+    final_ok = np.array_equal(
+        window.canvas.image_array(),
+        __import__("sceneedit.render", fromlist=["render"]).render(generator, window.session.state()).image,
+    )
     window.close()
 
     overhead = [a - b for a, b in zip(latencies, raw)]
     res = int(generator.resolution)
-    print(f"model: {generator.name} {res}x{res}, {generator.num_layers} layers; device {describe_device(generator.device)}; "
-          f"torch threads {torch.get_num_threads()}; Qt platform {app.platformName()}")
+    print(
+        f"model: {generator.name} {res}x{res}, {generator.num_layers} layers; device {describe_device(generator.device)}; "
+        f"torch threads {torch.get_num_threads()}; Qt platform {app.platformName()}"
+    )
     print()
     print("| measure | median ms | p95 ms |")
     print("|---|---:|---:|")
-    print(f"| slider → canvas latency ({args.trials} changes) | {statistics.median(latencies):.1f} | {percentile(latencies, 0.95):.1f} |")
+    print(
+        f"| slider → canvas latency ({args.trials} changes) | {statistics.median(latencies):.1f} | {percentile(latencies, 0.95):.1f} |"
+    )
     print(f"| raw `synthesize` on the same code | {statistics.median(raw):.1f} | {percentile(raw, 0.95):.1f} |")
-    print(f"| `render()` as timed in the worker | {statistics.median(render_ms):.1f} | {percentile(render_ms, 0.95):.1f} |")
-    print(f"| editor overhead (latency − raw synthesize, per trial) | {statistics.median(overhead):.1f} | {percentile(overhead, 0.95):.1f} |")
+    print(
+        f"| `render()` as timed in the worker | {statistics.median(render_ms):.1f} | {percentile(render_ms, 0.95):.1f} |"
+    )
+    print(
+        f"| editor overhead (latency − raw synthesize, per trial) | {statistics.median(overhead):.1f} | {percentile(overhead, 0.95):.1f} |"
+    )
     print()
-    print(f"drag of {args.drag_events} events at 60 Hz: {drag_frames} frames rendered, "
-          f"last frame {drag_lag:.1f} ms after the last event, final canvas == render(final state): {final_ok}")
+    print(
+        f"drag of {args.drag_events} events at 60 Hz: {drag_frames} frames rendered, "
+        f"last frame {drag_lag:.1f} ms after the last event, final canvas == render(final state): {final_ok}"
+    )
     return 0
 
 

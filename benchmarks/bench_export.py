@@ -44,8 +44,9 @@ def random_bundle(generator):
     normal = rng.standard_normal((1, generator.w_dim)).astype(np.float32)
     normal /= np.linalg.norm(normal)
     layers = list(range(min(4, generator.num_layers)))
-    return BoundaryBundle({"probe": Concept("probe", normal, layers)},
-                          generator_fingerprint=generator_fingerprint(generator))
+    return BoundaryBundle(
+        {"probe": Concept("probe", normal, layers)}, generator_fingerprint=generator_fingerprint(generator)
+    )
 
 
 def sync(device: torch.device) -> None:
@@ -71,10 +72,14 @@ def main() -> None:
     device = resolve_device(args.device)
     generator, what = load_model(args.generator, device)
     bundle = random_bundle(generator)
-    print(f"model: {what}; resolution {generator.resolution}, {generator.num_layers} layers, "
-          f"{sum(p.numel() for p in generator.parameters()) / 1e6:.1f} M parameters")
-    print(f"device: {describe_device(device)}; torch {torch.__version__}; cpu_count={os.cpu_count()} "
-          f"load={os.getloadavg()[0]:.2f}")
+    print(
+        f"model: {what}; resolution {generator.resolution}, {generator.num_layers} layers, "
+        f"{sum(p.numel() for p in generator.parameters()) / 1e6:.1f} M parameters"
+    )
+    print(
+        f"device: {describe_device(device)}; torch {torch.__version__}; cpu_count={os.cpu_count()} "
+        f"load={os.getloadavg()[0]:.2f}"
+    )
 
     # Synthesis alone: the same sweep states rendered one per pass vs batched.
     session = EditSession(generator, bundle, seed=0)
@@ -92,7 +97,9 @@ def main() -> None:
             sync(device)
             best = min(best, time.perf_counter() - start)
         assert all(r.error is None for r in results), results[0].error
-        print(f"render_batch  batch={batch:3d}: {args.frames / best:8.1f} frames/s  ({1000 * best / args.frames:.1f} ms/frame)")
+        print(
+            f"render_batch  batch={batch:3d}: {args.frames / best:8.1f} frames/s  ({1000 * best / args.frames:.1f} ms/frame)"
+        )
 
     # The whole export (PNG + GIF + MP4 + sheet), 4 seeds x frames/4 steps.
     steps = max(1, args.frames // 4)
@@ -101,15 +108,21 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             job = ExportJob(
                 sequences=[SweepSequence((ConceptSweep("probe", -3.0, 3.0),), steps=steps)],
-                out_dir=Path(tmp), bundle=bundle, seeds=[0, 1, 2, 3], batch_size=batch, formats=formats,
+                out_dir=Path(tmp),
+                bundle=bundle,
+                seeds=[0, 1, 2, 3],
+                batch_size=batch,
+                formats=formats,
             )
             start = time.perf_counter()
             report = run_export(generator, job)
             total = time.perf_counter() - start
         frames = report.frames_rendered
         render_s = sum(s.render_seconds for s in report.sequences)
-        print(f"run_export    batch={batch:3d}: {frames / total:8.1f} frames/s end to end "
-              f"({frames} frames, {len(report.written)} files, {total:.2f} s; synthesis {frames / render_s:.1f} frames/s)")
+        print(
+            f"run_export    batch={batch:3d}: {frames / total:8.1f} frames/s end to end "
+            f"({frames} frames, {len(report.written)} files, {total:.2f} s; synthesis {frames / render_s:.1f} frames/s)"
+        )
     sys.stdout.flush()
 
 

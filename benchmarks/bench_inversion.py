@@ -51,7 +51,7 @@ def synthesize(generator, codes: np.ndarray, batch: int = 64) -> torch.Tensor:
     out = []
     with torch.no_grad():
         for i in range(0, len(codes), batch):
-            out.append(generator.synthesize(torch.from_numpy(np.ascontiguousarray(codes[i:i + batch]))))
+            out.append(generator.synthesize(torch.from_numpy(np.ascontiguousarray(codes[i : i + batch]))))
     return torch.cat(out)
 
 
@@ -61,7 +61,7 @@ def log_scores(predictor, images: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         raw = predictor.net(predictor.preprocess(images))
     k, b = len(predictor.config.categories), len(predictor.config.binary)
-    return torch.cat([raw[:, :k].log_softmax(dim=1), raw[:, k:k + b], predictor.score(images)[:, k + b:]], dim=1)
+    return torch.cat([raw[:, :k].log_softmax(dim=1), raw[:, k : k + b], predictor.score(images)[:, k + b :]], dim=1)
 
 
 def main() -> None:
@@ -69,19 +69,31 @@ def main() -> None:
     parser.add_argument("--num", type=int, default=32, help="held-out rooms inverted")
     parser.add_argument("--finetune-num", type=int, default=8, help="of those, how many also with pivotal tuning")
     parser.add_argument("--finetune-steps", type=int, default=100)
-    parser.add_argument("--finetune-lr", type=float, default=None, help="pivotal-tuning learning rate (default: the settings')")
+    parser.add_argument(
+        "--finetune-lr", type=float, default=None, help="pivotal-tuning learning rate (default: the settings')"
+    )
     parser.add_argument("--steps", type=int, default=None, help="code optimization steps (default: the settings')")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override an InversionSettings field (repeatable), e.g. --set prior_weight=0.01")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override an InversionSettings field (repeatable), e.g. --set prior_weight=0.01",
+    )
     parser.add_argument("--encoder", default="auto", help="'auto' (shipped), 'none' or a file")
-    parser.add_argument("--batch-size", type=int, default=1,
-                        help="rooms optimized together (same codes as one by one; seconds are per room)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        help="rooms optimized together (same codes as one by one; seconds are per room)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--reference", type=int, default=2000, help="rendered rooms for FD-world")
     parser.add_argument("--out", default="runs/bench_inversion")
     parser.add_argument("--figure", default=None, help="write originals / reconstructions / edits here (PNG)")
-    parser.add_argument("--figure-only", action="store_true",
-                        help="only draw --figure from the codes an earlier run saved in --out")
+    parser.add_argument(
+        "--figure-only", action="store_true", help="only draw --figure from the codes an earlier run saved in --out"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -101,18 +113,29 @@ def main() -> None:
     predictor = load_world_predictor()
     bundle = load_bundle(default_bundle_path())
     resolution = int(generator.resolution)
-    print(f"cpu_count={os.cpu_count()} threads={torch.get_num_threads()} load={os.getloadavg()[0]:.2f} "
-          f"num={args.num} resolution={resolution}", flush=True)
+    print(
+        f"cpu_count={os.cpu_count()} threads={torch.get_num_threads()} load={os.getloadavg()[0]:.2f} "
+        f"num={args.num} resolution={resolution}",
+        flush=True,
+    )
 
     rooms, _ = render_batch(args.num, seed=HELD_OUT_SEED, resolution=resolution)
     if args.figure_only:
         from sceneedit.generators.base import to_uint8_images
         from sceneedit.inversion.losses import psnr
 
-        codes_arr = np.load(out / "codes.npy")[:args.num]
+        codes_arr = np.load(out / "codes.npy")[: args.num]
         images = synthesize(generator, codes_arr)
-        draw_figure(args.figure, generator, predictor, bundle, rooms, list(to_uint8_images(images)),
-                    psnr(images, to_tensor(rooms)).tolist(), codes_arr)
+        draw_figure(
+            args.figure,
+            generator,
+            predictor,
+            bundle,
+            rooms,
+            list(to_uint8_images(images)),
+            psnr(images, to_tensor(rooms)).tolist(),
+            codes_arr,
+        )
         return
     overrides = {}
     for item in args.set:
@@ -123,15 +146,25 @@ def main() -> None:
     if args.finetune_lr is not None:
         overrides["finetune_lr"] = args.finetune_lr
     settings = InversionSettings(**overrides)
-    encoder = "auto" if args.encoder == "auto" else (None if args.encoder == "none" else load_encoder(args.encoder, generator))
+    encoder = (
+        "auto"
+        if args.encoder == "auto"
+        else (None if args.encoder == "none" else load_encoder(args.encoder, generator))
+    )
     inverter = Inverter(generator, settings, encoder=encoder)
-    print(f"settings: {settings}\nencoder: {'yes' if inverter.encoder is not None else 'no'}; "
-          f"perceptual: {inverter.perceptual_name}", flush=True)
+    print(
+        f"settings: {settings}\nencoder: {'yes' if inverter.encoder is not None else 'no'}; "
+        f"perceptual: {inverter.perceptual_name}",
+        flush=True,
+    )
     inverter.invert(rooms[0])  # warm-up (allocations, prior), not timed
 
     codes, psnrs, seconds, recons, warnings = [], [], [], [], 0
-    batched = [r for start in range(0, len(rooms), args.batch_size)
-               for r in inverter.invert_batch(list(rooms[start:start + args.batch_size]))]
+    batched = [
+        r
+        for start in range(0, len(rooms), args.batch_size)
+        for r in inverter.invert_batch(list(rooms[start : start + args.batch_size]))
+    ]
     for i, result in enumerate(batched):
         codes.append(result.wp)
         psnrs.append(result.psnr_db)
@@ -145,12 +178,14 @@ def main() -> None:
     tuned_psnr, tuned_seconds = [], []
     if args.finetune_num > 0:
         tuner = inverter.with_settings(finetune_steps=args.finetune_steps)
-        for i, room in enumerate(rooms[:args.finetune_num]):
+        for i, room in enumerate(rooms[: args.finetune_num]):
             result = tuner.invert(room)
             tuned_psnr.append(result.psnr_db)
             tuned_seconds.append(result.seconds)
-            print(f"room {i} fine-tuned: {result.psnr_db:.2f} dB (code {result.code_psnr_db:.2f}) "
-                  f"{result.seconds:.2f} s", flush=True)
+            print(
+                f"room {i} fine-tuned: {result.psnr_db:.2f} dB (code {result.code_psnr_db:.2f}) {result.seconds:.2f} s",
+                flush=True,
+            )
 
     # ----- editability --------------------------------------------------------------------------
     count = len(codes_arr)
@@ -167,37 +202,59 @@ def main() -> None:
         column = names.index(concept.name)
         distance = float(concept.distance_range[1])
         deltas, log_deltas = {}, {}
-        for label, base, scale, sink in (("inverted", codes_arr, ones, edited_inv),
-                                         ("sampled", sampled, sampled_scale, edited_smp),
-                                         ("sampled_psi1", untruncated, ones, [])):
+        for label, base, scale, sink in (
+            ("inverted", codes_arr, ones, edited_inv),
+            ("sampled", sampled, sampled_scale, edited_smp),
+            ("sampled_psi1", untruncated, ones, []),
+        ):
             plus = synthesize(generator, edited_codes(base, concept, distance, scale))
             minus = synthesize(generator, edited_codes(base, concept, -distance, scale))
             score_plus = predictor.score(plus)[:, column]
             score_minus = predictor.score(minus)[:, column]
             deltas[label] = float((score_plus - score_minus).mean() / 2)
-            log_deltas[label] = float((log_scores(predictor, plus)[:, column] - log_scores(predictor, minus)[:, column]).mean() / 2)
+            log_deltas[label] = float(
+                (log_scores(predictor, plus)[:, column] - log_scores(predictor, minus)[:, column]).mean() / 2
+            )
             sink += [plus, minus]
         # A concept that barely moves its score on sampled codes either has no meaningful ratio.
         measurable = abs(deltas["sampled"]) >= MIN_SAMPLED_DELTA
         ratio = deltas["inverted"] / deltas["sampled"] if measurable else float("nan")
         log_ratio = log_deltas["inverted"] / log_deltas["sampled"] if measurable else float("nan")
-        psi1_ratio = (deltas["inverted"] / deltas["sampled_psi1"] if abs(deltas["sampled_psi1"]) >= MIN_SAMPLED_DELTA
-                      else float("nan"))
-        rows.append({"concept": concept.name, "layers": list(concept.layers), "distance": distance,
-                     "delta_inverted": deltas["inverted"], "delta_sampled": deltas["sampled"], "ratio": ratio,
-                     "log_delta_inverted": log_deltas["inverted"], "log_delta_sampled": log_deltas["sampled"],
-                     "log_ratio": log_ratio, "delta_sampled_psi1": deltas["sampled_psi1"], "ratio_psi1": psi1_ratio})
-        print(f"{concept.name:>18}: d={distance:.1f} delta inverted {deltas['inverted']:+.3f} sampled "
-              f"{deltas['sampled']:+.3f} ratio {ratio:.2f} | before squashing {log_deltas['inverted']:+.3f} vs "
-              f"{log_deltas['sampled']:+.3f} ratio {log_ratio:.2f} | vs psi 1 samples {deltas['sampled_psi1']:+.3f} "
-              f"ratio {psi1_ratio:.2f}", flush=True)
+        psi1_ratio = (
+            deltas["inverted"] / deltas["sampled_psi1"]
+            if abs(deltas["sampled_psi1"]) >= MIN_SAMPLED_DELTA
+            else float("nan")
+        )
+        rows.append(
+            {
+                "concept": concept.name,
+                "layers": list(concept.layers),
+                "distance": distance,
+                "delta_inverted": deltas["inverted"],
+                "delta_sampled": deltas["sampled"],
+                "ratio": ratio,
+                "log_delta_inverted": log_deltas["inverted"],
+                "log_delta_sampled": log_deltas["sampled"],
+                "log_ratio": log_ratio,
+                "delta_sampled_psi1": deltas["sampled_psi1"],
+                "ratio_psi1": psi1_ratio,
+            }
+        )
+        print(
+            f"{concept.name:>18}: d={distance:.1f} delta inverted {deltas['inverted']:+.3f} sampled "
+            f"{deltas['sampled']:+.3f} ratio {ratio:.2f} | before squashing {log_deltas['inverted']:+.3f} vs "
+            f"{log_deltas['sampled']:+.3f} ratio {log_ratio:.2f} | vs psi 1 samples {deltas['sampled_psi1']:+.3f} "
+            f"ratio {psi1_ratio:.2f}",
+            flush=True,
+        )
 
     reference, _ = render_batch(args.reference, seed=REFERENCE_SEED, resolution=resolution)
     ref_stats = FeatureStats.of(pooled_features_and_scores(predictor, to_tensor(reference))[0])
 
     def fd(images: torch.Tensor) -> float:
-        feats = np.concatenate([pooled_features_and_scores(predictor, images[i:i + 256])[0]
-                                for i in range(0, len(images), 256)])
+        feats = np.concatenate(
+            [pooled_features_and_scores(predictor, images[i : i + 256])[0] for i in range(0, len(images), 256)]
+        )
         return frechet_distance(FeatureStats.of(feats), ref_stats)
 
     fd_inv = fd(torch.cat(edited_inv))
@@ -208,23 +265,44 @@ def main() -> None:
     ratios = [r["ratio"] for r in rows if np.isfinite(r["ratio"])]
     log_ratios = [r["log_ratio"] for r in rows if np.isfinite(r["log_ratio"])]
     summary = {
-        "num": count, "batch_size": args.batch_size, "settings": settings.__dict__, "encoder": inverter.encoder is not None,
-        "perceptual": inverter.perceptual_name, "threads": torch.get_num_threads(), "load": os.getloadavg()[0],
-        "psnr_median": float(np.median(psnrs)), "psnr_min": float(np.min(psnrs)), "psnr_max": float(np.max(psnrs)),
-        "seconds_median": float(np.median(seconds)), "seconds_mean": float(np.mean(seconds)),
+        "num": count,
+        "batch_size": args.batch_size,
+        "settings": settings.__dict__,
+        "encoder": inverter.encoder is not None,
+        "perceptual": inverter.perceptual_name,
+        "threads": torch.get_num_threads(),
+        "load": os.getloadavg()[0],
+        "psnr_median": float(np.median(psnrs)),
+        "psnr_min": float(np.min(psnrs)),
+        "psnr_max": float(np.max(psnrs)),
+        "seconds_median": float(np.median(seconds)),
+        "seconds_mean": float(np.mean(seconds)),
         "out_of_domain_warnings": int(warnings),
-        "finetune": {"num": len(tuned_psnr), "steps": args.finetune_steps,
-                     "psnr_median": float(np.median(tuned_psnr)) if tuned_psnr else None,
-                     "seconds_median": float(np.median(tuned_seconds)) if tuned_seconds else None},
-        "editability": rows, "ratio_min": float(np.min(ratios)), "ratio_median": float(np.median(ratios)),
-        "concepts_at_or_above_0.8": int(sum(r >= 0.8 for r in ratios)), "concepts_measurable": len(ratios),
-        "concepts": len(rows), "log_ratio_min": float(np.min(log_ratios)),
+        "finetune": {
+            "num": len(tuned_psnr),
+            "steps": args.finetune_steps,
+            "psnr_median": float(np.median(tuned_psnr)) if tuned_psnr else None,
+            "seconds_median": float(np.median(tuned_seconds)) if tuned_seconds else None,
+        },
+        "editability": rows,
+        "ratio_min": float(np.min(ratios)),
+        "ratio_median": float(np.median(ratios)),
+        "concepts_at_or_above_0.8": int(sum(r >= 0.8 for r in ratios)),
+        "concepts_measurable": len(ratios),
+        "concepts": len(rows),
+        "log_ratio_min": float(np.min(log_ratios)),
         "log_concepts_at_or_above_0.8": int(sum(r >= 0.8 for r in log_ratios)),
         "psi1_concepts_at_or_above_0.8": int(sum(r["ratio_psi1"] >= 0.8 for r in rows if np.isfinite(r["ratio_psi1"]))),
         "psi1_concepts_measurable": int(sum(np.isfinite(r["ratio_psi1"]) for r in rows)),
-        "fd_world": {"edited_inverted": fd_inv, "edited_sampled": fd_smp, "ratio": fd_inv / fd_smp,
-                     "unedited_inverted": fd_unedited_inv, "unedited_sampled": fd_unedited_smp,
-                     "edited_images_each": int(sum(len(t) for t in edited_inv)), "reference": args.reference},
+        "fd_world": {
+            "edited_inverted": fd_inv,
+            "edited_sampled": fd_smp,
+            "ratio": fd_inv / fd_smp,
+            "unedited_inverted": fd_unedited_inv,
+            "unedited_sampled": fd_unedited_smp,
+            "edited_images_each": int(sum(len(t) for t in edited_inv)),
+            "reference": args.reference,
+        },
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps({k: v for k, v in summary.items() if k != "editability"}, indent=1))
@@ -248,9 +326,11 @@ def draw_figure(path, generator, predictor, bundle, rooms, recons, psnrs, codes_
         originals, reconstructions, edits, labels = [], [], [], []
         for column, i in enumerate(picks):
             concept = bundle[FIGURE_CONCEPTS[column % len(FIGURE_CONCEPTS)]]
-            current = float(predictor.score(to_tensor(rooms[i:i + 1]))[0, names.index(concept.name)])
+            current = float(predictor.score(to_tensor(rooms[i : i + 1]))[0, names.index(concept.name)])
             sign = -1.0 if current > 0.5 else 1.0  # push the concept the other way
-            edited = synthesize(generator, edited_codes(codes_arr[i:i + 1], concept, sign * concept.distance_range[1], ones))
+            edited = synthesize(
+                generator, edited_codes(codes_arr[i : i + 1], concept, sign * concept.distance_range[1], ones)
+            )
             originals.append(rooms[i])
             reconstructions.append(recons[i])
             edits.append(to_uint8_images(edited)[0])
@@ -260,7 +340,7 @@ def draw_figure(path, generator, predictor, bundle, rooms, recons, psnrs, codes_
             return np.asarray(Image.fromarray(image).resize((128, 128), Image.Resampling.NEAREST))
 
         tiles = [big(x) for x in originals + reconstructions + edits]
-        tile_labels = ([f"room {i}" for i in picks] + [f"{psnrs[i]:.1f} dB" for i in picks] + labels)
+        tile_labels = [f"room {i}" for i in picks] + [f"{psnrs[i]:.1f} dB" for i in picks] + labels
         sheet = make_contact_sheet(tiles, columns=len(picks), labels=tile_labels)
         save_png(sheet, path)
         print(f"figure: {path} (rows: held-out rooms, reconstructions, one edit each)")

@@ -51,8 +51,14 @@ def random_stylegan(resolution: int):
     from sceneedit.generators.stylegan import StyleGANGenerator
 
     torch.manual_seed(0)
-    return StyleGANGenerator(resolution=resolution, z_dim=512, w_dim=512, mapping_layers=8,
-                             fmaps_base=max(resolution * 32, 2048), fmaps_max=256).eval()
+    return StyleGANGenerator(
+        resolution=resolution,
+        z_dim=512,
+        w_dim=512,
+        mapping_layers=8,
+        fmaps_base=max(resolution * 32, 2048),
+        fmaps_max=256,
+    ).eval()
 
 
 def throughput(args) -> None:
@@ -64,15 +70,24 @@ def throughput(args) -> None:
     from sceneedit.semantics.probe import ProbeConfig, fit_concepts, rescore_concepts, sample_and_score
 
     device = resolve_device(args.device)
-    generator = (load_generator(args.generator, device=device) if args.generator
-                 else random_stylegan(args.resolution).to(device))
-    predictor = (build_predictor(args.predictor, parse_options(args.predictor_option), device=device)
-                 if args.predictor else ChannelStatsPredictor())
+    generator = (
+        load_generator(args.generator, device=device) if args.generator else random_stylegan(args.resolution).to(device)
+    )
+    predictor = (
+        build_predictor(args.predictor, parse_options(args.predictor_option), device=device)
+        if args.predictor
+        else ChannelStatsPredictor()
+    )
     concept = args.concept or predictor.score_names[0]
     with tempfile.TemporaryDirectory() as tmp:
         config = ProbeConfig(num=args.num, batch_size=args.batch_size, chunk_size=max(args.num // 4, 1))
-        sample_and_score(generator, predictor, Path(tmp) / "warm", ProbeConfig(num=args.batch_size, batch_size=args.batch_size),
-                         progress=False)
+        sample_and_score(
+            generator,
+            predictor,
+            Path(tmp) / "warm",
+            ProbeConfig(num=args.batch_size, batch_size=args.batch_size),
+            progress=False,
+        )
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
@@ -82,20 +97,27 @@ def throughput(args) -> None:
         sample_seconds = time.perf_counter() - start
         fits = fit_concepts(store, [concept], chosen=min(2000, args.num // 4), progress=False)
         start = time.perf_counter()
-        rescore_concepts(generator, predictor, store, fits, num_samples=args.rescore, batch_size=args.batch_size * 4,
-                         progress=False)
+        rescore_concepts(
+            generator, predictor, store, fits, num_samples=args.rescore, batch_size=args.batch_size * 4, progress=False
+        )
         if device.type == "cuda":
             torch.cuda.synchronize()
         rescore_seconds = time.perf_counter() - start
     images_rescored = args.rescore * (generator.num_layers + 2)
     print(f"\n### Probe throughput ({describe_device(device)})\n")
-    print(f"generator: {generator.arch} {generator.resolution} px, {generator.num_layers} layers; "
-          f"predictor: {predictor.name}; batch {args.batch_size}\n")
+    print(
+        f"generator: {generator.arch} {generator.resolution} px, {generator.num_layers} layers; "
+        f"predictor: {predictor.name}; batch {args.batch_size}\n"
+    )
     print("| stage | images | seconds | images/s |")
     print("|---|---:|---:|---:|")
-    print(f"| sample + synthesize + score + store | {args.num} | {sample_seconds:.2f} | {args.num / sample_seconds:.1f} |")
-    print(f"| re-score 1 concept ({args.rescore} codes x {generator.num_layers + 2}) | {images_rescored} | "
-          f"{rescore_seconds:.2f} | {images_rescored / rescore_seconds:.1f} |")
+    print(
+        f"| sample + synthesize + score + store | {args.num} | {sample_seconds:.2f} | {args.num / sample_seconds:.1f} |"
+    )
+    print(
+        f"| re-score 1 concept ({args.rescore} codes x {generator.num_layers + 2}) | {images_rescored} | "
+        f"{rescore_seconds:.2f} | {images_rescored / rescore_seconds:.1f} |"
+    )
 
 
 # ----- part 2: boundary fitting ----------------------------------------------------------------
@@ -163,23 +185,32 @@ def fitting(args) -> None:
 
     print("\n### Boundary fit time: LinearSVC (ours) vs SVC(kernel='linear') (HiGAN)\n")
     print(f"SVC time cap: {args.svc_cap:.0f} s\n")
-    print("| training set | solver | fit seconds | held-out accuracy | cos(normal, SVC normal) | cos(normal, planted) |")
+    print(
+        "| training set | solver | fit seconds | held-out accuracy | cos(normal, SVC normal) | cos(normal, planted) |"
+    )
     print("|---|---|---:|---:|---:|---:|")
-    cases = [(per_class, None) for per_class in args.sizes] if args.probe_dir else [
-        (per_class, noise) for noise in args.noise for per_class in args.sizes]
+    cases = (
+        [(per_class, None) for per_class in args.sizes]
+        if args.probe_dir
+        else [(per_class, noise) for noise in args.noise for per_class in args.sizes]
+    )
     for per_class, noise in cases:
         if args.probe_dir:
             positive, negative, planted = probe_sets(args.probe_dir, args.concept, per_class)
         else:
             positive, negative, planted = synthetic_sets(per_class, noise)
-        label = f"{len(positive) + len(negative):,} x {positive.shape[1]}" + ("" if noise is None else f", noise {noise:g}")
+        label = f"{len(positive) + len(negative):,} x {positive.shape[1]}" + (
+            "" if noise is None else f", noise {noise:g}"
+        )
         fit = fit_on_sets(positive, negative, 0.7, seed=0)
         ours = fit.normal[0].astype(np.float64)
         x_train, y_train, x_val, y_val = split(positive, negative)
         svc, timed_out = run_svc(x_train, y_train, x_val, y_val, args.svc_cap)
         cos_planted = "-" if planted is None else f"{abs(ours @ planted):.3f}"
         cos_svc = "-" if svc is None else f"{ours @ svc[2]:.3f}"
-        print(f"| {label} | LinearSVC (ours) | {fit.fit_seconds:.2f} | {fit.accuracy:.3f} | {cos_svc} | {cos_planted} |")
+        print(
+            f"| {label} | LinearSVC (ours) | {fit.fit_seconds:.2f} | {fit.accuracy:.3f} | {cos_svc} | {cos_planted} |"
+        )
         if svc is None:
             print(f"| {label} | SVC linear (HiGAN) | > {timed_out:.0f} (capped) | - | - | - |")
         else:
@@ -188,7 +219,9 @@ def fitting(args) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--generator", help="generator file (default: a random StyleGAN)")
     parser.add_argument("--resolution", type=int, default=64, help="random StyleGAN resolution (default: 64)")
     parser.add_argument("--predictor", help="predictor spec (default: per-channel color statistics)")
@@ -198,9 +231,16 @@ def main() -> None:
     parser.add_argument("--rescore", type=int, default=32, help="codes re-scored in the throughput run")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default=None)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 10000], help="positives per class (default: 2000 10000)")
-    parser.add_argument("--noise", type=float, nargs="+", default=[1.0, 4.0],
-                        help="synthetic score noise levels (default: 1 = strong concept, 4 = weak)")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[2000, 10000], help="positives per class (default: 2000 10000)"
+    )
+    parser.add_argument(
+        "--noise",
+        type=float,
+        nargs="+",
+        default=[1.0, 4.0],
+        help="synthetic score noise levels (default: 1 = strong concept, 4 = weak)",
+    )
     parser.add_argument("--svc-cap", type=float, default=120.0, help="seconds before the SVC baseline is stopped")
     parser.add_argument("--probe-dir", help="fit on a real probe run's W codes instead of synthetic data")
     parser.add_argument("--skip-throughput", action="store_true")

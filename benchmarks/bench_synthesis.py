@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print("# Synthesis speed\n")
     print("\n".join(machine_info(device)))
-    print(f"- command: `python benchmarks/{os.path.basename(__file__)} {' '.join(argv if argv is not None else sys.argv[1:])}`")
+    print(
+        f"- command: `python benchmarks/{os.path.basename(__file__)} {' '.join(argv if argv is not None else sys.argv[1:])}`"
+    )
     print(f"- median of {args.repeats} runs after one warm-up; ms per image for map + synthesize; random weights\n")
     print("| arch | resolution | parameters | layers | batch | ms/image |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -80,13 +80,28 @@ def stylegan_networks(rng: np.random.Generator):
 
     def generator(name):
         mapping, synthesis = generator_variables()  # G and Gs hold different weights
-        m = writer.network(writer.DNNLIB_MODULE, "G_mapping", "G_mapping", mapping,
-                           dict(kwargs, dlatent_broadcast=14), build_module_src=source, version=3)
-        s = writer.network(writer.DNNLIB_MODULE, "G_synthesis", "G_synthesis", synthesis, kwargs,
-                           build_module_src=source, version=3)
-        return writer.network(writer.DNNLIB_MODULE, name, "G_style",
-                              {"lod": np.float32(0.0), "dlatent_avg": randn(LATENT)}, kwargs,
-                              {"mapping": m, "synthesis": s}, source, version=3)
+        m = writer.network(
+            writer.DNNLIB_MODULE,
+            "G_mapping",
+            "G_mapping",
+            mapping,
+            dict(kwargs, dlatent_broadcast=14),
+            build_module_src=source,
+            version=3,
+        )
+        s = writer.network(
+            writer.DNNLIB_MODULE, "G_synthesis", "G_synthesis", synthesis, kwargs, build_module_src=source, version=3
+        )
+        return writer.network(
+            writer.DNNLIB_MODULE,
+            name,
+            "G_style",
+            {"lod": np.float32(0.0), "dlatent_avg": randn(LATENT)},
+            kwargs,
+            {"mapping": m, "synthesis": s},
+            source,
+            version=3,
+        )
 
     d = writer.network(writer.DNNLIB_MODULE, "D", "D_basic", discriminator, kwargs, build_module_src=source, version=3)
     return generator("G"), d, generator("Gs")
@@ -127,8 +142,10 @@ def main() -> int:
     print(f"generator: {generator.arch}, {generator.resolution} px, {params / 1e6:.1f} M parameters")
     for label, path in (("TF pickle (G, D, Gs)", pkl), ("our safetensors", ours)):
         times = timed(lambda: load_generator(path, device="cpu"), args.repeats)
-        print(f"{label:<22} {path.stat().st_size / 2**20:7.1f} MiB  load median {statistics.median(times):6.2f} s "
-              f"(min {min(times):.2f}, max {max(times):.2f}, {args.repeats} runs)")
+        print(
+            f"{label:<22} {path.stat().st_size / 2**20:7.1f} MiB  load median {statistics.median(times):6.2f} s "
+            f"(min {min(times):.2f}, max {max(times):.2f}, {args.repeats} runs)"
+        )
     return 0
 
 

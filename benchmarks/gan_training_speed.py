@@ -52,8 +52,9 @@ def main() -> None:
     args = parser.parse_args()
     for name in args.configs.split(","):
         overrides = VARIANTS[name]
-        config = TrainConfig(resolution=args.resolution, data_source="pool", pool_size=256,
-                             data_workers=0, progress=False, **overrides)
+        config = TrainConfig(
+            resolution=args.resolution, data_source="pool", pool_size=256, data_workers=0, progress=False, **overrides
+        )
         with tempfile.TemporaryDirectory() as run_dir:
             trainer = GANTrainer(config, run_dir, render=flat_pool, log=lambda m: None)
             trainer.open_data()
@@ -67,9 +68,12 @@ def main() -> None:
         g_params = sum(p.numel() for p in trainer.G.parameters())
         d_params = sum(p.numel() for p in trainer.D.parameters())
         speed = args.iterations / elapsed
-        print(f"{name:6s} batch {config.batch_size:3d} threads {config.threads} "
-              f"G {g_params / 1e6:.2f}M D {d_params / 1e6:.2f}M: {1 / speed:.2f} s/it, "
-              f"{speed * config.batch_size:.1f} images/s", flush=True)
+        print(
+            f"{name:6s} batch {config.batch_size:3d} threads {config.threads} "
+            f"G {g_params / 1e6:.2f}M D {d_params / 1e6:.2f}M: {1 / speed:.2f} s/it, "
+            f"{speed * config.batch_size:.1f} images/s",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

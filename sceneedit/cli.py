@@ -12,8 +12,18 @@ import importlib
 import sys
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMAND_MODULES = ["synth", "info", "train", "probe", "bundle", "export", "convert", "models", "invert",
-                   "train-encoder"]
+COMMAND_MODULES = [
+    "synth",
+    "info",
+    "train",
+    "probe",
+    "bundle",
+    "export",
+    "convert",
+    "models",
+    "invert",
+    "train-encoder",
+]
 
 
 class CommandError(Exception):

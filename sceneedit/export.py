@@ -28,16 +28,17 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from .files import WriteError, atomic_path, atomic_write_text
 from .editing.recipe import RecipeError, bundle_fingerprint, validate_recipe
 from .editing.session import EditSession
 from .editing.state import JITTER_MODES, EditState
+from .files import WriteError, atomic_path, atomic_write_text
 from .generators.base import Generator
 from .generators.fingerprint import generator_fingerprint
 from .imaging import load_png, make_contact_sheet, save_png
@@ -240,11 +241,21 @@ def _start_session(
     """A session at the starting point for ``source``: ``recipe`` replayed, or a plain base."""
     if recipe is not None:
         return EditSession.from_recipe(
-            recipe, generator, job.bundle, base_seed=source.seed, base_wp=source.wp, source=what,
+            recipe,
+            generator,
+            job.bundle,
+            base_seed=source.seed,
+            base_wp=source.wp,
+            source=what,
             allow_hash_mismatch=job.allow_hash_mismatch,
         )
-    session = EditSession(generator, job.bundle, seed=source.seed or 0, truncation_psi=job.truncation_psi,
-                          allow_hash_mismatch=job.allow_hash_mismatch)
+    session = EditSession(
+        generator,
+        job.bundle,
+        seed=source.seed or 0,
+        truncation_psi=job.truncation_psi,
+        allow_hash_mismatch=job.allow_hash_mismatch,
+    )
     if source.wp is not None:
         session.set_base_code(source.wp)
     return session
@@ -284,8 +295,13 @@ def _plan_sweep(job, generator, spec: SweepSequence, sources) -> tuple[list[str]
         "type": "sweep",
         "steps": spec.steps,
         "concepts": [
-            {"concept": c.concept, "start": c.start, "end": c.end,
-             "layers": None if c.layers is None else list(c.layers), "values": values[c.concept]}
+            {
+                "concept": c.concept,
+                "start": c.start,
+                "end": c.end,
+                "layers": None if c.layers is None else list(c.layers),
+                "values": values[c.concept],
+            }
             for c in spec.concepts
         ],
     }
@@ -309,8 +325,11 @@ def _plan_jitter(job, generator, spec: JitterSequence, sources):
             row.append(session.state())
         states.append(row)
     description = {
-        "type": "jitter", "layers": list(spec.layers), "strength": spec.strength,
-        "mode": spec.mode, "seeds": list(spec.seeds),
+        "type": "jitter",
+        "layers": list(spec.layers),
+        "strength": spec.strength,
+        "mode": spec.mode,
+        "seeds": list(spec.seeds),
     }
     return [f"jitter {s}" for s in spec.seeds], states, description
 
@@ -443,7 +462,11 @@ def _manifest(generator: Generator, job: ExportJob, plan: _Plan, status: str, fi
         "bundle_fingerprint": bundle_fingerprint(job.bundle),
         "recipe": plan.recipe,
         "sources": [
-            {"label": s.label, "seed": s.seed, **({"codes_file": job.codes_source, "index": i} if s.wp is not None else {})}
+            {
+                "label": s.label,
+                "seed": s.seed,
+                **({"codes_file": job.codes_source, "index": i} if s.wp is not None else {}),
+            }
             for i, s in enumerate(plan.sources)
         ],
         "truncation_psi": job.truncation_psi if job.truncation_psi is not None else generator.truncation_psi,
@@ -467,8 +490,9 @@ def _write_gif(frames: list[np.ndarray], path: Path, fps: float) -> int:
 
     images = [Image.fromarray(f) for f in frames]
     with atomic_path(path) as tmp:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                       duration=max(1, round(1000 / fps)), loop=0)
+        images[0].save(
+            tmp, format="GIF", save_all=True, append_images=images[1:], duration=max(1, round(1000 / fps)), loop=0
+        )
     return _gif_frame_count(path)
 
 
@@ -481,8 +505,14 @@ def _write_mp4(frames: list[np.ndarray], path: Path, fps: float) -> None:
         frames = [np.pad(f, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge") for f in frames]
     with atomic_path(path) as tmp:
         writer = imageio.get_writer(
-            tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264", pixelformat="yuv420p",
-            macro_block_size=2, ffmpeg_log_level="error",
+            tmp,
+            format="FFMPEG",
+            mode="I",
+            fps=fps,
+            codec="libx264",
+            pixelformat="yuv420p",
+            macro_block_size=2,
+            ffmpeg_log_level="error",
         )
         try:
             for frame in frames:
@@ -548,8 +578,7 @@ def _export_one(
         return folder / "frames" / sources[source].label / f"{step:03d}.png"
 
     def record(path: Path, kind: str, **extra: Any) -> None:
-        files.append({"path": path.relative_to(folder).as_posix(), "kind": kind,
-                      "bytes": path.stat().st_size, **extra})
+        files.append({"path": path.relative_to(folder).as_posix(), "kind": kind, "bytes": path.stat().st_size, **extra})
 
     sheet_path = folder / "contact_sheet.png"
     need_sheet = "sheet" in formats and not sheet_path.is_file()
@@ -561,13 +590,18 @@ def _export_one(
     group = max(1, math.ceil(4 * job.batch_size / max(steps, 1)))
     for first in range(0, len(sources), group):
         members = range(first, min(first + group, len(sources)))
-        missing_anim = {s: [k for k in animations if not (folder / f"{sources[s].label}.{k}").is_file()]
-                        for s in members}
+        missing_anim = {
+            s: [k for k in animations if not (folder / f"{sources[s].label}.{k}").is_file()] for s in members
+        }
         in_memory = {s for s in members if missing_anim[s] or need_sheet}
         # A frame is rendered when it is wanted (as PNG, or for an animation or the sheet)
         # and not already on disk from an earlier run.
-        todo = [(s, k) for s in members for k in range(steps)
-                if ("png" in formats or s in in_memory) and not frame_path(s, k).is_file()]
+        todo = [
+            (s, k)
+            for s in members
+            for k in range(steps)
+            if ("png" in formats or s in in_memory) and not frame_path(s, k).is_file()
+        ]
         skipped = len(members) * steps - len(todo)
         if skipped:
             tick(skipped, f"{plan.name}: {skipped} frames already on disk")
@@ -620,8 +654,9 @@ def _export_one(
             record(path, kind, source=source.label, frames=steps, **extra)
     if "png" in formats:
         written = set(report.written)
-        report.skipped.extend(frame_path(s, k) for s in range(len(sources)) for k in range(steps)
-                              if frame_path(s, k) not in written)
+        report.skipped.extend(
+            frame_path(s, k) for s in range(len(sources)) for k in range(steps) if frame_path(s, k) not in written
+        )
     if "sheet" in formats:
         if need_sheet:
             if _is_cancelled(cancel):
@@ -775,4 +810,3 @@ def parse_layers(text: str) -> list[int]:
         return parse_seeds(text)
     except SeedSyntaxError as exc:
         raise ExportError(f"bad layer list: {str(exc).replace('seed', 'layer')}") from None
-

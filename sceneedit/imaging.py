@@ -6,8 +6,8 @@ Images are numpy arrays ``[H, W, 3]`` (RGB) or ``[H, W]`` (grey), dtype uint8.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

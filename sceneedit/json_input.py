@@ -60,8 +60,14 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def parse_json(text: str | bytes, where: str, error: type[Exception] = JSONInputError,
-               what: str = "JSON", allow_non_finite: bool = False, max_depth: int = MAX_DEPTH) -> Any:
+def parse_json(
+    text: str | bytes,
+    where: str,
+    error: type[Exception] = JSONInputError,
+    what: str = "JSON",
+    allow_non_finite: bool = False,
+    max_depth: int = MAX_DEPTH,
+) -> Any:
     """Parse ``text``; raise ``error`` whose message starts with ``where`` on any problem.
 
     ``what`` names the document in messages ("metadata", "manifest", "recipe").
@@ -74,8 +80,9 @@ def parse_json(text: str | bytes, where: str, error: type[Exception] = JSONInput
     depth = nesting_depth(text, max_depth)
     if depth > max_depth:
         raise error(f"{where}: {what} nests deeper than {max_depth} levels; refusing it")
-    hooks: dict[str, Any] = {} if allow_non_finite else {"parse_constant": _refuse_constant,
-                                                           "parse_float": _finite_float}
+    hooks: dict[str, Any] = (
+        {} if allow_non_finite else {"parse_constant": _refuse_constant, "parse_float": _finite_float}
+    )
     try:
         return json.loads(text, **hooks)
     except json.JSONDecodeError as exc:

@@ -19,8 +19,10 @@ def no_display_reason() -> str | None:
         return None
     if any(os.environ.get(name) for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")):
         return None
-    return ("no display: DISPLAY and WAYLAND_DISPLAY are unset, so the editor cannot open a window; "
-            "start it in a desktop session (or set QT_QPA_PLATFORM), or use the command line: sceneedit --help")
+    return (
+        "no display: DISPLAY and WAYLAND_DISPLAY are unset, so the editor cannot open a window; "
+        "start it in a desktop session (or set QT_QPA_PLATFORM), or use the command line: sceneedit --help"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,8 +8,8 @@ checkpoint, a state of the wrong shape): the error comes back in the result.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -55,9 +55,7 @@ def render(generator: Generator, state: EditState) -> RenderResult:
     return render_batch(generator, [state], batch_size=1)[0]
 
 
-def render_batch(
-    generator: Generator, states: Sequence[EditState], batch_size: int = 8
-) -> list[RenderResult]:
+def render_batch(generator: Generator, states: Sequence[EditState], batch_size: int = 8) -> list[RenderResult]:
     """Render several states, ``batch_size`` frames per forward pass; one result per state.
 
     A frame whose code cannot be computed fails alone. If a whole batch fails (say, out

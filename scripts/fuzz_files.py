@@ -38,29 +38,48 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     fuzzlib.warm_up()
     failures = (args.out / "failures.jsonl").open("w")
-    print(f"{'kind':<18} {'tried':>6} {'accepted':>9} {'clean':>6} {'traceback':>9} {'garbage':>8} "
-          f"{'hang':>5} {'memory':>6} {'crash':>6} {'max s':>6} {'max MB':>7}", flush=True)
+    print(
+        f"{'kind':<18} {'tried':>6} {'accepted':>9} {'clean':>6} {'traceback':>9} {'garbage':>8} "
+        f"{'hang':>5} {'memory':>6} {'crash':>6} {'max s':>6} {'max MB':>7}",
+        flush=True,
+    )
     total_bad = 0
     for kind in args.kinds.split(","):
         base = fuzzlib.build_base(kind, args.out / "base" / kind)
         started = time.perf_counter()
-        results = fuzzlib.run_cases(kind, base, list(range(args.first, args.first + args.mutants)),
-                                    args.out / "work", seed=args.seed, parallel=args.parallel)
+        results = fuzzlib.run_cases(
+            kind,
+            base,
+            list(range(args.first, args.first + args.mutants)),
+            args.out / "work",
+            seed=args.seed,
+            parallel=args.parallel,
+        )
         counts = fuzzlib.summarize(results)
         bad = [r for r in results if r.outcome not in fuzzlib.GOOD]
         total_bad += len(bad)
         for r in bad:
-            failures.write(json.dumps({"kind": kind, "seed": args.seed, "index": r.index,
-                                       "outcome": r.outcome, "detail": r.detail}) + "\n")
+            failures.write(
+                json.dumps(
+                    {"kind": kind, "seed": args.seed, "index": r.index, "outcome": r.outcome, "detail": r.detail}
+                )
+                + "\n"
+            )
         failures.flush()
-        print(f"{kind:<18} {len(results):>6} {counts['accepted']:>9} {counts['clean']:>6} {counts['traceback']:>9} "
-              f"{counts['garbage']:>8} {counts['hang']:>5} {counts['memory']:>6} {counts['crash']:>6} "
-              f"{max(r.seconds for r in results):>6.2f} {max(r.peak_mb for r in results):>7.0f}"
-              f"   ({time.perf_counter() - started:.0f} s)", flush=True)
+        print(
+            f"{kind:<18} {len(results):>6} {counts['accepted']:>9} {counts['clean']:>6} {counts['traceback']:>9} "
+            f"{counts['garbage']:>8} {counts['hang']:>5} {counts['memory']:>6} {counts['crash']:>6} "
+            f"{max(r.seconds for r in results):>6.2f} {max(r.peak_mb for r in results):>7.0f}"
+            f"   ({time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
     hostile = fuzzlib.run_hostile(args.out / "hostile")
     refused = sum(outcome == "clean" for _, outcome, _ in hostile)
-    print(f"hostile pickles: {len(hostile)} files, {refused} refused with a clean error, "
-          f"{sum(outcome == 'EXECUTED' for _, outcome, _ in hostile)} ran code", flush=True)
+    print(
+        f"hostile pickles: {len(hostile)} files, {refused} refused with a clean error, "
+        f"{sum(outcome == 'EXECUTED' for _, outcome, _ in hostile)} ran code",
+        flush=True,
+    )
     for name, outcome, detail in hostile:
         if outcome != "clean":
             total_bad += 1

@@ -58,9 +58,9 @@ def _run(command: list[str]) -> None:
 
 def setup(folder: Path) -> tuple[Path, Path, Path]:
     sys.path.insert(0, str(REPO / "tests" / "fuzz"))
+    import fuzzlib
     import torch
 
-    import fuzzlib
     from sceneedit.generators import save_generator
     from sceneedit.semantics.bundle import save_bundle
     from sceneedit.semantics.predictors import world
@@ -70,15 +70,34 @@ def setup(folder: Path) -> tuple[Path, Path, Path]:
     bundle = save_bundle(fuzzlib.tiny_bundle(), folder / "tiny_bundle.safetensors")
     torch.manual_seed(1)
     predictor = world.save_world_predictor(
-        world.WorldPredictor(world.WorldNet(world.WorldNetConfig(input_size=32))), folder / "world.safetensors")
+        world.WorldPredictor(world.WorldNet(world.WorldNetConfig(input_size=32))), folder / "world.safetensors"
+    )
     return generator, bundle, predictor
 
 
 def export_trials(folder: Path, generator: Path, bundle: Path, kills: int) -> list[tuple[str, bool, str]]:
     def command(out: Path) -> list[str]:
-        return CLI + ["export", "-g", str(generator), "--bundle", str(bundle), "--sweep", "wood=-3:3",
-                      "--steps", "16", "--seeds", "0-5", "--formats", "png,gif,mp4,sheet", "--batch-size", "4",
-                      "--out", str(out), "--quiet", "--allow-hash-mismatch"]
+        return CLI + [
+            "export",
+            "-g",
+            str(generator),
+            "--bundle",
+            str(bundle),
+            "--sweep",
+            "wood=-3:3",
+            "--steps",
+            "16",
+            "--seeds",
+            "0-5",
+            "--formats",
+            "png,gif,mp4,sheet",
+            "--batch-size",
+            "4",
+            "--out",
+            str(out),
+            "--quiet",
+            "--allow-hash-mismatch",
+        ]
 
     reference = folder / "export_reference"
     _run(command(reference))
@@ -91,21 +110,50 @@ def export_trials(folder: Path, generator: Path, bundle: Path, kills: int) -> li
         _run(command(out))
         files = {p.relative_to(out): p for p in _files(out, "*") if p.suffix in (".png", ".gif")}
         same = files.keys() == ref_files.keys() and all(
-            filecmp.cmp(files[name], ref_files[name], shallow=False) for name in files)
+            filecmp.cmp(files[name], ref_files[name], shallow=False) for name in files
+        )
         hidden = [p.name for p in _files(out, ".*") if "partial" in p.name or p.name.endswith(".tmp")]
         mp4 = len(_files(out, "*.mp4")) == len(_files(reference, "*.mp4"))
         ok = same and not hidden and mp4
-        trials.append((f"export killed after >= {threshold} frames" + ("" if killed else " (finished first)"), ok,
-                       f"{len(files)} PNG/GIF files identical={same}, MP4s={mp4}, hidden partial files={hidden}"))
+        trials.append(
+            (
+                f"export killed after >= {threshold} frames" + ("" if killed else " (finished first)"),
+                ok,
+                f"{len(files)} PNG/GIF files identical={same}, MP4s={mp4}, hidden partial files={hidden}",
+            )
+        )
     return trials
 
 
 def probe_trials(folder: Path, generator: Path, predictor: Path, kills: int) -> list[tuple[str, bool, str]]:
     def command(out: Path) -> list[str]:
-        return CLI + ["probe", "--generator", str(generator), "--predictor", "world", "--predictor-option",
-                      f"path={predictor}", "--num", "1200", "--chunk-size", "100", "--batch-size", "50",
-                      "--k", "200", "--rescore-samples", "8", "--no-progress", "--device", "cpu",
-                      "--concepts", "camera_yaw", "bedroom", "--out", str(out)]
+        return CLI + [
+            "probe",
+            "--generator",
+            str(generator),
+            "--predictor",
+            "world",
+            "--predictor-option",
+            f"path={predictor}",
+            "--num",
+            "1200",
+            "--chunk-size",
+            "100",
+            "--batch-size",
+            "50",
+            "--k",
+            "200",
+            "--rescore-samples",
+            "8",
+            "--no-progress",
+            "--device",
+            "cpu",
+            "--concepts",
+            "camera_yaw",
+            "bedroom",
+            "--out",
+            str(out),
+        ]
 
     reference = folder / "probe_reference"
     _run(command(reference))
@@ -118,10 +166,16 @@ def probe_trials(folder: Path, generator: Path, predictor: Path, kills: int) -> 
         _run(command(out))
         chunks = {p.relative_to(out): p for p in _files(out, "*.npy")}
         same = chunks.keys() == ref_chunks.keys() and all(
-            filecmp.cmp(chunks[name], ref_chunks[name], shallow=False) for name in chunks)
+            filecmp.cmp(chunks[name], ref_chunks[name], shallow=False) for name in chunks
+        )
         hidden = [p.name for p in _files(out, ".*") if "partial" in p.name]
-        trials.append((f"probe killed after >= {threshold} chunk files" + ("" if killed else " (finished first)"),
-                       same and not hidden, f"{len(chunks)} .npy files identical={same}, hidden partial files={hidden}"))
+        trials.append(
+            (
+                f"probe killed after >= {threshold} chunk files" + ("" if killed else " (finished first)"),
+                same and not hidden,
+                f"{len(chunks)} .npy files identical={same}, hidden partial files={hidden}",
+            )
+        )
     return trials
 
 
@@ -146,14 +200,54 @@ def _children(pid: int) -> list[int]:
 
 
 def train_trials(folder: Path, kills: int) -> list[tuple[str, bool, str]]:
-    base = ["--resolution", "16", "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2", "--g-fmaps-base", "128",
-            "--g-fmaps-max", "16", "--d-fmaps-base", "128", "--d-fmaps-max", "16", "--batch-size", "4",
-            "--sample-every", "0", "--threads", "1", "--log-every", "1", "--no-progress", "--data", "pool",
-            "--pool-size", "8", "--data-workers", "1", "--checkpoint-every", "2"]
+    base = [
+        "--resolution",
+        "16",
+        "--z-dim",
+        "16",
+        "--w-dim",
+        "16",
+        "--mapping-layers",
+        "2",
+        "--g-fmaps-base",
+        "128",
+        "--g-fmaps-max",
+        "16",
+        "--d-fmaps-base",
+        "128",
+        "--d-fmaps-max",
+        "16",
+        "--batch-size",
+        "4",
+        "--sample-every",
+        "0",
+        "--threads",
+        "1",
+        "--log-every",
+        "1",
+        "--no-progress",
+        "--data",
+        "pool",
+        "--pool-size",
+        "8",
+        "--data-workers",
+        "1",
+        "--checkpoint-every",
+        "2",
+    ]
     trials = []
     for k in range(kills):
         run = folder / f"train_{k}"
-        command = [sys.executable, "-m", "sceneedit.training.gan", "--run-dir", str(run), *base, "--iterations", "100000"]
+        command = [
+            sys.executable,
+            "-m",
+            "sceneedit.training.gan",
+            "--run-dir",
+            str(run),
+            *base,
+            "--iterations",
+            "100000",
+        ]
         process = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         log = run / "log.jsonl"
         deadline = time.monotonic() + 120
@@ -168,13 +262,32 @@ def train_trials(folder: Path, kills: int) -> list[tuple[str, bool, str]]:
         orphans = [w for w in workers if _alive(w)]
         for w in orphans:
             os.kill(w, signal.SIGKILL)
-        resume = subprocess.run([sys.executable, "-m", "sceneedit.training.gan", "--run-dir", str(run), "--resume",
-                                 "--iterations", "8", "--no-progress"], env=ENV, capture_output=True, text=True,
-                                timeout=600)
+        resume = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sceneedit.training.gan",
+                "--run-dir",
+                str(run),
+                "--resume",
+                "--iterations",
+                "8",
+                "--no-progress",
+            ],
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         ok = not orphans and bool(workers) and resume.returncode == 0
-        trials.append((f"train SIGKILLed after {3 + k} logged iterations", ok,
-                       f"workers {len(workers)}, orphans {len(orphans)}, resume exit {resume.returncode}"
-                       + ("" if resume.returncode == 0 else f": {resume.stderr.strip()[-200:]}")))
+        trials.append(
+            (
+                f"train SIGKILLed after {3 + k} logged iterations",
+                ok,
+                f"workers {len(workers)}, orphans {len(orphans)}, resume exit {resume.returncode}"
+                + ("" if resume.returncode == 0 else f": {resume.stderr.strip()[-200:]}"),
+            )
+        )
     return trials
 
 

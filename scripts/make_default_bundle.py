@@ -35,7 +35,7 @@ import shlex
 import shutil
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -54,14 +54,18 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
 }
 #: Factors of the world not shipped as concepts, and why (shown in docs/probe/README.md).
 DROPPED: dict[str, str] = {
-    "clutter": ("the world predictor reads it with held-out R² 0.56 (< 0.7: the items are a few pixels wide at "
-                "64 px; the first predictor read 0.03), so a boundary found through it cannot be trusted to mean "
-                "'clutter'. Measured through the first predictor, its best layer range moved its own score by only "
-                "+0.80 std and floor tone by 1.15 std (200 seeds)."),
-    "camera_x": ("read with R² 0.63 (< 0.7). Yaw and x *can* be told apart from pixels: the redesigned "
-                 "predictor's yaw output correlates 0.12 with the true x on 600 held-out renders (the first "
-                 "predictor's x output correlated 0.62 with the true yaw: its confusion, not the world's), but x "
-                 "itself is not read well enough to ship a slider named for it."),
+    "clutter": (
+        "the world predictor reads it with held-out R² 0.56 (< 0.7: the items are a few pixels wide at "
+        "64 px; the first predictor read 0.03), so a boundary found through it cannot be trusted to mean "
+        "'clutter'. Measured through the first predictor, its best layer range moved its own score by only "
+        "+0.80 std and floor tone by 1.15 std (200 seeds)."
+    ),
+    "camera_x": (
+        "read with R² 0.63 (< 0.7). Yaw and x *can* be told apart from pixels: the redesigned "
+        "predictor's yaw output correlates 0.12 with the true x on 600 held-out renders (the first "
+        "predictor's x output correlated 0.62 with the true yaw: its confusion, not the world's), but x "
+        "itself is not read well enough to ship a slider named for it."
+    ),
     "room_width": "read with R² 0.39 (< 0.7): at 64 px the side walls' positions confound width with camera x.",
 }
 #: The shipped bundle must hold at least this many concepts per level (the world has four
@@ -107,16 +111,18 @@ def level_rows(bundle, exclude: int | None = None) -> list[dict]:
         strong = [i for i, v in enumerate(mean) if v >= 0.5 * mean[peak]] if mean[peak] > 0 else []
         expected = default_layers(level, num_layers)
         centroids = [centroid(list(p)) for p in profiles]
-        rows.append({
-            "level": level,
-            "concepts": [c.name for c in members],
-            "peak": peak,
-            "strong": strong,
-            "centroid": float(np.nanmean(centroids)) if not all(np.isnan(centroids)) else float("nan"),
-            "expected": expected,
-            "agrees": peak in expected,
-            "num_layers": num_layers,
-        })
+        rows.append(
+            {
+                "level": level,
+                "concepts": [c.name for c in members],
+                "peak": peak,
+                "strong": strong,
+                "centroid": float(np.nanmean(centroids)) if not all(np.isnan(centroids)) else float("nan"),
+                "expected": expected,
+                "agrees": peak in expected,
+                "num_layers": num_layers,
+            }
+        )
     return rows
 
 
@@ -136,16 +142,21 @@ def concept_rows(bundle, predictor_metrics: dict) -> list[dict]:
                 quality = f"category acc. {predictor_metrics['accuracy']['category']:.2f}"
             profile = np.clip(np.asarray(c.delta_s or [0.0], dtype=np.float64), 0, None)
             total = profile.sum()
-            rows.append({
-                "name": c.name, "level": level, "quality": quality, "accuracy": c.accuracy,
-                "delta_s_all": c.delta_s_all,
-                "peak": int(np.argmax(profile)) if total > 0 else None,
-                "peak_share": float(profile.max() / total) if total > 0 else float("nan"),
-                "centroid": centroid(c.delta_s) if c.delta_s else float("nan"),
-                "layers": format_layer_spec(c.layers),
-                "chosen_share": float(profile[c.layers].sum() / total) if total > 0 and c.delta_s else float("nan"),
-                "rule": c.extra.get("layer_rule", "-"),
-            })
+            rows.append(
+                {
+                    "name": c.name,
+                    "level": level,
+                    "quality": quality,
+                    "accuracy": c.accuracy,
+                    "delta_s_all": c.delta_s_all,
+                    "peak": int(np.argmax(profile)) if total > 0 else None,
+                    "peak_share": float(profile.max() / total) if total > 0 else float("nan"),
+                    "centroid": centroid(c.delta_s) if c.delta_s else float("nan"),
+                    "layers": format_layer_spec(c.layers),
+                    "chosen_share": float(profile[c.layers].sum() / total) if total > 0 and c.delta_s else float("nan"),
+                    "rule": c.extra.get("layer_rule", "-"),
+                }
+            )
     return rows
 
 
@@ -191,12 +202,17 @@ def verdict_lines(levels: list[dict], concepts: list[dict]) -> list[str]:
     monotone = all(a["centroid"] <= b["centroid"] for a, b in zip(ordered, ordered[1:]))
     lines.append(
         f"Δs-weighted mean layers in the paper's order: {centroids} — "
-        + ("non-decreasing, as the paper's hierarchy predicts." if monotone
-           else "not in the paper's order (layout < objects < attributes <= colour).")
+        + (
+            "non-decreasing, as the paper's hierarchy predicts."
+            if monotone
+            else "not in the paper's order (layout < objects < attributes <= colour)."
+        )
     )
     peaks = {r["peak"] for r in levels}
     if len(levels) > 1 and len(peaks) == 1:
-        lines.append(f"All levels peak at the same layer ({peaks.pop()}): this generator shows no layer hierarchy by peak.")
+        lines.append(
+            f"All levels peak at the same layer ({peaks.pop()}): this generator shows no layer hierarchy by peak."
+        )
     dominated = [c for c in concepts if c["peak"] is not None and c["peak_share"] >= 0.5]
     if dominated:
         by_layer: dict[int, list[str]] = {}
@@ -239,12 +255,14 @@ def write_readme(bundle, path: Path, info: dict) -> Path:
         f"{probe.get('truncation_layers')} layers.",
         f"- Re-scoring: K' = {rescore.get('num_samples')} codes moved by lambda = {rescore.get('lambda')} "
         f"along each normal, one layer at a time and all layers at once.",
-        (f"- Layer rule: by what the concept does — the most selective contiguous layer range whose own effect "
-         "reaches 1 std over the slider range (see *What each concept does* below); the Δs profiles below are "
-         "HiGAN's re-scoring, kept to place the levels against the paper."
-         if (bundle.extra or {}).get("effects", {}).get("layer_rule") == "selectivity" else
-         f"- Layer rule: {(bundle.extra or {}).get('layer_share', 0.6):.0%} share — the smallest contiguous "
-         "layer range holding that share of a concept's total per-layer Δs (`sceneedit/semantics/layers.py`)."),
+        (
+            "- Layer rule: by what the concept does — the most selective contiguous layer range whose own effect "
+            "reaches 1 std over the slider range (see *What each concept does* below); the Δs profiles below are "
+            "HiGAN's re-scoring, kept to place the levels against the paper."
+            if (bundle.extra or {}).get("effects", {}).get("layer_rule") == "selectivity"
+            else f"- Layer rule: {(bundle.extra or {}).get('layer_share', 0.6):.0%} share — the smallest contiguous "
+            "layer range holding that share of a concept's total per-layer Δs (`sceneedit/semantics/layers.py`)."
+        ),
         f"- Command: `{info.get('command', '?')}`",
     ]
     if info.get("timings"):
@@ -316,14 +334,19 @@ def write_readme(bundle, path: Path, info: dict) -> Path:
         ds_all = "-" if c["delta_s_all"] is None else format_delta(c["delta_s_all"])
         peak = "-" if c["peak"] is None else f"{c['peak']} ({c['peak_share']:.0%})"
         chosen = f"{c['layers']}" + ("" if np.isnan(c["chosen_share"]) else f" ({c['chosen_share']:.0%})")
-        lines.append(f"| {c['level']} | {c['name']} | {c['quality']} | {acc} | {ds_all} | {peak} | "
-                     f"{c['centroid']:.2f} | {chosen} |")
+        lines.append(
+            f"| {c['level']} | {c['name']} | {c['quality']} | {acc} | {ds_all} | {peak} | "
+            f"{c['centroid']:.2f} | {chosen} |"
+        )
     lines.append("")
     lines += effect_lines(bundle)
     if info.get("effects"):
         e = info["effects"]
-        lines.append(f"Effects measured {e['date']} with `{e['command']}` ({e['images']} images, {e['wall_time']})"
-                     + (f"; concepts dropped: {', '.join(e['dropped'])}" if e.get("dropped") else "") + ".")
+        lines.append(
+            f"Effects measured {e['date']} with `{e['command']}` ({e['images']} images, {e['wall_time']})"
+            + (f"; concepts dropped: {', '.join(e['dropped'])}" if e.get("dropped") else "")
+            + "."
+        )
         lines.append("")
     if info.get("drop_reasons"):
         lines += ["### Factors not shipped as concepts", ""]
@@ -375,9 +398,14 @@ def effect_lines(bundle) -> list[str]:
         f"{effects['target_flip']:.0%} of other-category seeds at the top end); the default hold is the "
         "conditional manipulation on the concept named for the largest side effect, kept when it raises the "
         f"selectivity (`sceneedit/semantics/effects.py`). Side effects: {effects.get('reliability_rule', 'all scores')}"
-        + ("" if not effects.get("reliable_scores") else
-           " (not counted, starred in the figure: "
-           + ", ".join(n for n in effects["scores"] if n not in effects["reliable_scores"]) + ")") + ".",
+        + (
+            ""
+            if not effects.get("reliable_scores")
+            else " (not counted, starred in the figure: "
+            + ", ".join(n for n in effects["scores"] if n not in effects["reliable_scores"])
+            + ")"
+        )
+        + ".",
         "",
         "![concept x score matrix](effects.png)",
         "",
@@ -387,19 +415,24 @@ def effect_lines(bundle) -> list[str]:
         f"- Own effect >= 1 std and larger than every side effect: **{goals['own_ok']} of {goals['concepts']}**"
         + (f" (not met: {', '.join(goals['failing'])})." if goals["failing"] else "."),
         f"- Median selectivity: **{goals['median_selectivity']:.2f}** (goal >= 3)"
-        + ("." if goals.get("median_selectivity_all_scores") is None or not effects.get("reliable_scores") else
-           f"; counting side effects on every score, also those the predictor reads poorly (starred): "
-           f"{goals['median_selectivity_all_scores']:.2f}."),
+        + (
+            "."
+            if goals.get("median_selectivity_all_scores") is None or not effects.get("reliable_scores")
+            else f"; counting side effects on every score, also those the predictor reads poorly (starred): "
+            f"{goals['median_selectivity_all_scores']:.2f}."
+        ),
     ]
     if flips:
-        lines.append("- Category concepts at the slider's top end, share of other-category seeds the predictor then "
-                     "calls that category (goal >= 70%): "
-                     + ", ".join(f"{k} **{v:.0%}**" for k, v in flips.items()) + ".")
+        lines.append(
+            "- Category concepts at the slider's top end, share of other-category seeds the predictor then "
+            "calls that category (goal >= 70%): " + ", ".join(f"{k} **{v:.0%}**" for k, v in flips.items()) + "."
+        )
     return lines + [""]
 
 
-def measure_only(args, generator_path: Path, predictor_path: Path, bundle_path: Path, docs: Path,
-                 run_file: Path) -> int:
+def measure_only(
+    args, generator_path: Path, predictor_path: Path, bundle_path: Path, docs: Path, run_file: Path
+) -> int:
     """``--effects-only``: measure the shipped bundle's effects and rewrite bundle and docs."""
     from sceneedit.generators import load_generator
     from sceneedit.semantics.bundle import load_bundle, save_bundle
@@ -413,19 +446,23 @@ def measure_only(args, generator_path: Path, predictor_path: Path, bundle_path: 
     for name in args.drop:
         bundle.concepts.pop(name, None)
     start = time.perf_counter()
-    measure_effects(generator, predictor, bundle, args.effect_seeds, select_seeds=args.select_seeds,
-                    progress=not args.no_progress)
+    measure_effects(
+        generator, predictor, bundle, args.effect_seeds, select_seeds=args.select_seeds, progress=not args.no_progress
+    )
     seconds = time.perf_counter() - start
     save_bundle(bundle, bundle_path)
     write_report(bundle, docs)
     info = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
     info["drop_reasons"] = {name: DROPPED.get(name, "left out with --drop") for name in args.drop}
     info["effects"] = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "python scripts/make_default_bundle.py --effects-only " + shlex.join(
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "python scripts/make_default_bundle.py --effects-only "
+        + shlex.join(
             ["--effect-seeds", str(args.effect_seeds), "--select-seeds", str(args.select_seeds)]
-            + (["--drop", *args.drop] if args.drop else [])),
-        "wall_time": f"{seconds:.0f} s", "images": bundle.extra["effects"]["images_synthesized"],
+            + (["--drop", *args.drop] if args.drop else [])
+        ),
+        "wall_time": f"{seconds:.0f} s",
+        "images": bundle.extra["effects"]["images_synthesized"],
         "dropped": list(args.drop),
     }
     run_file.write_text(json.dumps(info, indent=2), encoding="utf-8")
@@ -445,8 +482,12 @@ def _stage_timings(work: Path, total: float) -> dict[str, str]:
         rescored = (work / "rescore.json").stat().st_mtime
     except (OSError, ValueError):
         return {"total": f"{total:.0f} s"}
-    return {"sampling+scoring": f"{sampled - start:.0f} s", "boundary fits": f"{fitted - sampled:.0f} s",
-            "re-scoring": f"{rescored - fitted:.0f} s", "total": f"{total:.0f} s"}
+    return {
+        "sampling+scoring": f"{sampled - start:.0f} s",
+        "boundary fits": f"{fitted - sampled:.0f} s",
+        "re-scoring": f"{rescored - fitted:.0f} s",
+        "total": f"{total:.0f} s",
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -460,21 +501,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k", type=int, default=2000, help="top/bottom K per concept (default 2000)")
     parser.add_argument("--rescore-samples", type=int, default=300, help="K' (default 300)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default 1: on a loaded 2-core machine 2 threads ran 2-5x slower)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: on a loaded 2-core machine 2 threads ran 2-5x slower)",
+    )
     parser.add_argument("--resume", action="store_true", help="keep the work folder's finished chunks")
-    parser.add_argument("--readme-only", action="store_true",
-                        help="only rewrite README.md from the existing bundle and DOCS/run.json")
-    parser.add_argument("--effects-only", action="store_true",
-                        help="keep the existing bundle's boundaries; only measure the concept x score matrix and "
-                             "choose layers, holds and slider ranges by it (sceneedit.semantics.effects)")
+    parser.add_argument(
+        "--readme-only", action="store_true", help="only rewrite README.md from the existing bundle and DOCS/run.json"
+    )
+    parser.add_argument(
+        "--effects-only",
+        action="store_true",
+        help="keep the existing bundle's boundaries; only measure the concept x score matrix and "
+        "choose layers, holds and slider ranges by it (sceneedit.semantics.effects)",
+    )
     parser.add_argument("--effect-seeds", type=int, default=200, help="seeds of the effect matrix (default 200)")
-    parser.add_argument("--select-seeds", type=int, default=32,
-                        help="seeds used while choosing layers, holds and ranges (default 32)")
-    parser.add_argument("--concepts", nargs="+", default=None,
-                        help="concepts to probe (default: CONCEPTS in this script)")
-    parser.add_argument("--drop", nargs="*", default=[],
-                        help="concepts left out of the shipped bundle (state the reason in docs/probe/README.md)")
+    parser.add_argument(
+        "--select-seeds", type=int, default=32, help="seeds used while choosing layers, holds and ranges (default 32)"
+    )
+    parser.add_argument(
+        "--concepts", nargs="+", default=None, help="concepts to probe (default: CONCEPTS in this script)"
+    )
+    parser.add_argument(
+        "--drop",
+        nargs="*",
+        default=[],
+        help="concepts left out of the shipped bundle (state the reason in docs/probe/README.md)",
+    )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
@@ -496,17 +551,38 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work)
     concepts = args.concepts or [name for names in CONCEPTS.values() for name in names]
     command = [
-        "probe", "--generator", str(generator_path), "--predictor", "world",
-        "--predictor-option", f"path={predictor_path}", "--num", str(args.num), "--seed", str(args.seed),
-        "--k", str(args.k), "--rescore-samples", str(args.rescore_samples), "--device", "cpu",
-        "--concepts", *concepts, "--out", str(work), "--bundle", str(bundle_path), "--report", str(docs),
+        "probe",
+        "--generator",
+        str(generator_path),
+        "--predictor",
+        "world",
+        "--predictor-option",
+        f"path={predictor_path}",
+        "--num",
+        str(args.num),
+        "--seed",
+        str(args.seed),
+        "--k",
+        str(args.k),
+        "--rescore-samples",
+        str(args.rescore_samples),
+        "--device",
+        "cpu",
+        "--concepts",
+        *concepts,
+        "--out",
+        str(work),
+        "--bundle",
+        str(bundle_path),
+        "--report",
+        str(docs),
     ] + (["--no-progress"] if args.no_progress else [])
     run_file = docs / "run.json"
     if args.effects_only:
         return measure_only(args, generator_path, predictor_path, bundle_path, docs, run_file)
     command += ["--effect-seeds", str(args.effect_seeds), "--select-seeds", str(args.select_seeds)]
     if args.drop:
-        command[command.index("--concepts") + 1:command.index("--out")] = [c for c in concepts if c not in args.drop]
+        command[command.index("--concepts") + 1 : command.index("--out")] = [c for c in concepts if c not in args.drop]
     if args.readme_only:
         if not run_file.is_file():
             raise SystemExit(f"--readme-only needs {run_file} from an earlier run")
@@ -523,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
             return code
         (docs / "summary.txt").write_text(printed.getvalue(), encoding="utf-8")
         info = {
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "bundle_name": str(bundle_path),
             "predictor_file": str(predictor_path),
             "command": "sceneedit " + shlex.join(a for a in command if a != "--no-progress"),

@@ -18,9 +18,16 @@ from pathlib import Path
 
 #: Concept names of the random fallback bundle, one or two per level.
 FALLBACK_CONCEPTS = {
-    "view": "layout", "room_depth": "layout", "bed": "objects", "lamp": "objects", "window": "objects",
-    "wood": "attributes", "indoor_lighting": "attributes", "cluttered_space": "attributes",
-    "wall_hue": "color", "floor_tone": "color",
+    "view": "layout",
+    "room_depth": "layout",
+    "bed": "objects",
+    "lamp": "objects",
+    "window": "objects",
+    "wood": "attributes",
+    "indoor_lighting": "attributes",
+    "cluttered_space": "attributes",
+    "wall_hue": "color",
+    "floor_tone": "color",
 }
 
 
@@ -33,19 +40,35 @@ def random_model():
     from sceneedit.semantics.concepts import BoundaryBundle, Concept
 
     torch.manual_seed(0)
-    generator = StyleGANGenerator(resolution=128, z_dim=128, w_dim=128, fmaps_base=2048, fmaps_max=128,
-                                  name="random-stylegan-128").eval().requires_grad_(False)
+    generator = (
+        StyleGANGenerator(
+            resolution=128, z_dim=128, w_dim=128, fmaps_base=2048, fmaps_max=128, name="random-stylegan-128"
+        )
+        .eval()
+        .requires_grad_(False)
+    )
     rng = np.random.RandomState(0)
     concepts = {}
     for i, (name, level) in enumerate(FALLBACK_CONCEPTS.items()):
         normal = rng.standard_normal((1, generator.w_dim)).astype(np.float32)
         normal /= np.linalg.norm(normal)
-        layers = {"layout": [0, 1, 2, 3], "objects": [4, 5, 6, 7], "attributes": [6, 7, 8, 9, 10],
-                  "color": [9, 10, 11]}[level]
+        layers = {
+            "layout": [0, 1, 2, 3],
+            "objects": [4, 5, 6, 7],
+            "attributes": [6, 7, 8, 9, 10],
+            "color": [9, 10, 11],
+        }[level]
         peak = layers[len(layers) // 2]
         delta = [float(np.exp(-0.5 * (l - peak) ** 2) * rng.uniform(0.4, 1.0)) for l in range(generator.num_layers)]
-        concepts[name] = Concept(name, normal, layers, level=level, delta_s=delta, delta_s_all=float(sum(delta)),
-                                 accuracy=float(rng.uniform(0.8, 0.97)))
+        concepts[name] = Concept(
+            name,
+            normal,
+            layers,
+            level=level,
+            delta_s=delta,
+            delta_s_all=float(sum(delta)),
+            accuracy=float(rng.uniform(0.8, 0.97)),
+        )
     return generator, BoundaryBundle(concepts, fingerprint_for(generator), source="random (screenshot)")
 
 
@@ -70,8 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("output", type=Path, help="PNG file to write")
     parser.add_argument("--size", default="1600x1000", help="window size WIDTHxHEIGHT (default 1600x1000)")
     parser.add_argument("--seed", type=int, default=7, help="scene seed (default 7)")
-    parser.add_argument("--edit", action="append", default=[], metavar="CONCEPT=VALUE",
-                        help="concept strengths to set (repeatable); default: a few of the bundle's")
+    parser.add_argument(
+        "--edit",
+        action="append",
+        default=[],
+        metavar="CONCEPT=VALUE",
+        help="concept strengths to set (repeatable); default: a few of the bundle's",
+    )
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
 

@@ -99,9 +99,15 @@ def _hours(seconds: float) -> str:
     return f"{seconds:,.0f} s ({seconds / 3600:.2f} h)"
 
 
-def model_card_markdown(figures: dict[str, Any], generator_name: str, run: dict[str, Any] | None = None,
-                        notes: list[str] | None = None, samples_link: str = "../docs/default_samples.png",
-                        evaluate_command: str | None = None, card_command: str | None = None) -> str:
+def model_card_markdown(
+    figures: dict[str, Any],
+    generator_name: str,
+    run: dict[str, Any] | None = None,
+    notes: list[str] | None = None,
+    samples_link: str = "../docs/default_samples.png",
+    evaluate_command: str | None = None,
+    card_command: str | None = None,
+) -> str:
     """The card's Markdown text (see the module docstring)."""
     from sceneedit.scenes import FACTOR_SPEC
     from sceneedit.training.evaluate import (
@@ -135,26 +141,36 @@ def model_card_markdown(figures: dict[str, Any], generator_name: str, run: dict[
 
     add(f"# Default generator (`{generator_name}`)")
     add("")
-    add("The generator `sceneedit` opens when no other model is given: a StyleGAN trained by the project on its "
+    add(
+        "The generator `sceneedit` opens when no other model is given: a StyleGAN trained by the project on its "
         "procedural room world (`sceneedit.scenes`), whose factors at the paper's four abstraction levels are known "
         "exactly. No pretrained scene GAN can be downloaded on the machines this project is built on, so the "
-        "project trains its own.")
+        "project trains its own."
+    )
     add("")
-    add(f"![8x8 samples, seeds 0-63, default truncation (psi {trunc['psi']} on the first {trunc['layers']} layers)]"
-        f"({samples_link})")
+    add(
+        f"![8x8 samples, seeds 0-63, default truncation (psi {trunc['psi']} on the first {trunc['layers']} layers)]"
+        f"({samples_link})"
+    )
     add("")
-    add(f"*Seeds 0-63 (`sceneedit synth --seeds 0-63`), default truncation psi {trunc['psi']} on the first "
-        f"{trunc['layers']} of {layers} layers. Rendered rooms for comparison: `docs/world_samples.png`.*")
+    add(
+        f"*Seeds 0-63 (`sceneedit synth --seeds 0-63`), default truncation psi {trunc['psi']} on the first "
+        f"{trunc['layers']} of {layers} layers. Rendered rooms for comparison: `docs/world_samples.png`.*"
+    )
     add("")
 
     add("## Data")
-    add(f"- {gen.get('dataset') or 'sceneedit procedural room world'}; world version {settings['world_version']}, "
-        f"rendered at {res}x{res} (4x supersampled, then downsampled).")
+    add(
+        f"- {gen.get('dataset') or 'sceneedit procedural room world'}; world version {settings['world_version']}, "
+        f"rendered at {res}x{res} (4x supersampled, then downsampled)."
+    )
     config = (run or {}).get("config", {})
     if config:
-        add(f"- Training images came from a pool of {config.get('pool_size')} rendered rooms that "
+        add(
+            f"- Training images came from a pool of {config.get('pool_size')} rendered rooms that "
             f"{config.get('data_workers')} worker process(es) kept refreshing (`data_source={config.get('data_source')}`), "
-            f"seed {config.get('seed')}; the evaluation streams below are disjoint from it.")
+            f"seed {config.get('seed')}; the evaluation streams below are disjoint from it."
+        )
     add("- Every factor is sampled independently and uniformly within its range:")
     add("")
     add("| factor | level | kind | range | meaning |")
@@ -166,41 +182,57 @@ def model_card_markdown(figures: dict[str, Any], generator_name: str, run: dict[
 
     add("## Architecture")
     channels = desc.get("channels")
-    add(f"- StyleGAN (v1) generator of sceneedit's generator core (`arch={desc['arch']}`, the class that also loads "
+    add(
+        f"- StyleGAN (v1) generator of sceneedit's generator core (`arch={desc['arch']}`, the class that also loads "
         f"genforce / HiGAN StyleGAN files), {res}x{res} px, **{layers} layer-wise codes** (`wp` is "
-        f"`[N, {layers}, {desc['w_dim']}]`), {desc['parameters']:,} parameters (float32).")
-    add(f"- Mapping: z ({desc['z_dim']}) -> pixel norm -> {cfg.get('mapping_layers')} dense layers "
-        f"({cfg.get('mapping_fmaps')} wide, learning-rate multiplier {cfg.get('mapping_lr_mul')}) -> w ({desc['w_dim']}).")
+        f"`[N, {layers}, {desc['w_dim']}]`), {desc['parameters']:,} parameters (float32)."
+    )
+    add(
+        f"- Mapping: z ({desc['z_dim']}) -> pixel norm -> {cfg.get('mapping_layers')} dense layers "
+        f"({cfg.get('mapping_fmaps')} wide, learning-rate multiplier {cfg.get('mapping_lr_mul')}) -> w ({desc['w_dim']})."
+    )
     if channels:
         sizes = [4 * 2**i for i in range(len(channels))]
-        add("- Synthesis: learned 4x4 constant, two convolutions per resolution with AdaIN style modulation and "
-            "per-pixel noise; channels " + ", ".join(f"{c} at {s} px" for c, s in zip(channels, sizes))
-            + f" (fmaps_base {cfg.get('fmaps_base')}, fmaps_max {cfg.get('fmaps_max')}).")
+        add(
+            "- Synthesis: learned 4x4 constant, two convolutions per resolution with AdaIN style modulation and "
+            "per-pixel noise; channels "
+            + ", ".join(f"{c} at {s} px" for c, s in zip(channels, sizes))
+            + f" (fmaps_base {cfg.get('fmaps_base')}, fmaps_max {cfg.get('fmaps_max')})."
+        )
     add(f"- Default truncation: psi {trunc['psi']} towards the average w on the first {trunc['layers']} layers.")
     if recipe:
-        add(f"- Discriminator (training only, not shipped): residual, fmaps_base {recipe.get('d_fmaps_base')}, "
-            f"fmaps_max {recipe.get('d_fmaps_max')}, minibatch standard deviation.")
+        add(
+            f"- Discriminator (training only, not shipped): residual, fmaps_base {recipe.get('d_fmaps_base')}, "
+            f"fmaps_max {recipe.get('d_fmaps_max')}, minibatch standard deviation."
+        )
     add("")
 
     add("## Training")
     if training:
-        add(f"- {training.get('iterations', '?'):,} iterations, {training.get('images_seen', '?'):,} images seen "
-            f"(batch {recipe.get('batch_size')}); exported from `{training.get('checkpoint')}` (the EMA copy of G).")
+        add(
+            f"- {training.get('iterations', '?'):,} iterations, {training.get('images_seen', '?'):,} images seen "
+            f"(batch {recipe.get('batch_size')}); exported from `{training.get('checkpoint')}` (the EMA copy of G)."
+        )
         if "wall_time_s" in training:
-            add(f"- Wall time: {_hours(float(training['wall_time_s']))} of training steps (checkpoint writes and "
-                "the initial data pool are not counted).")
+            add(
+                f"- Wall time: {_hours(float(training['wall_time_s']))} of training steps (checkpoint writes and "
+                "the initial data pool are not counted)."
+            )
         hardware = training.get("hardware") or []
         if hardware:
             add("- Hardware: " + "; ".join(f"`{h}`" for h in hardware) + ".")
         if recipe:
-            add(f"- Recipe: non-saturating logistic loss, lazy R1 (gamma {recipe.get('r1_gamma')} every "
+            add(
+                f"- Recipe: non-saturating logistic loss, lazy R1 (gamma {recipe.get('r1_gamma')} every "
                 f"{recipe.get('r1_interval')} iterations), style mixing with probability "
                 f"{recipe.get('style_mixing_prob')}, equalized learning rate, Adam lr {recipe.get('g_lr')} (G) / "
                 f"{recipe.get('d_lr')} (D), betas ({recipe.get('adam_beta1')}, {recipe.get('adam_beta2')}), "
                 f"G EMA half-life {recipe.get('ema_kimg')} kimg (ramp-up {recipe.get('ema_rampup')}), seed "
-                f"{recipe.get('seed')}. The recipe shown is the one stored in the exported checkpoint.")
+                f"{recipe.get('seed')}. The recipe shown is the one stored in the exported checkpoint."
+            )
             if recipe.get("recon_weight"):
-                add(f"- Paired reconstruction beside the adversarial loss (weight {recipe.get('recon_weight')}): the "
+                add(
+                    f"- Paired reconstruction beside the adversarial loss (weight {recipe.get('recon_weight')}): the "
                     f"renderer draws each training room's factors from a standard-normal code (the normal CDF of each "
                     f"number mapped onto the factor's range, `sceneedit.scenes.factors_from_code`, which leaves the "
                     f"world's distribution unchanged), and G, given that code as the first numbers of its z, is "
@@ -208,7 +240,8 @@ def model_card_markdown(figures: dict[str, Any], generator_name: str, run: dict[
                     f"world predictor's feature maps, {recipe.get('recon_batch') or recipe.get('batch_size')} rooms "
                     f"per iteration. The first {recipe.get('recon_warmup_kimg', 0):g} kimg trained G on this term "
                     f"alone (D waited). It teaches the rooms' structure in minutes where the plain GAN took hours; "
-                    f"it never names layers, so the layer hierarchy the probe finds is still the network's own.")
+                    f"it never names layers, so the layer hierarchy the probe finds is still the network's own."
+                )
     else:
         add("- The generator file carries no training metadata.")
     exported_at = training.get("iterations")
@@ -222,24 +255,30 @@ def model_card_markdown(figures: dict[str, Any], generator_name: str, run: dict[
         add(f"- Retuned at iteration {int(event['iteration']):,} (on resume): {changes}.")
     final = (run or {}).get("final") or {}
     if final.get("loss_d") is not None:
-        add(f"- Last {FINAL_WINDOW} log records (iterations {run['final_from']:,}-{run['final_to']:,}): "
+        add(
+            f"- Last {FINAL_WINDOW} log records (iterations {run['final_from']:,}-{run['final_to']:,}): "
             f"D loss {final['loss_d']:.3f}, G loss {final['loss_g']:.3f}, D(real) {final['real_score']:+.2f}, "
             f"D(fake) {final['fake_score']:+.2f}"
             + (f", reconstruction {final['recon']:.3f}" if final.get("recon") is not None else "")
-            + f", {final['images_per_s']:.1f} images/s.")
+            + f", {final['images_per_s']:.1f} images/s."
+        )
     add("")
 
     add("## Quality")
     add("")
-    add("**No Inception weights exist offline, so there is no FID.** The Fréchet distance below (FD-world) is "
+    add(
+        "**No Inception weights exist offline, so there is no FID.** The Fréchet distance below (FD-world) is "
         "computed in the feature space of the world predictor (`resources/world_predictor.safetensors`, file hash "
         f"`{predictor.get('file_sha256_16')}`): {predictor['features']} ({predictor['feature_dim']} dimensions). "
-        "It is comparable only with FD-world figures from the same predictor file, never with published FIDs.")
+        "It is comparable only with FD-world figures from the same predictor file, never with published FIDs."
+    )
     add("")
     n = settings["num"]
-    add(f"Sets: {n:,} generated images (`sample_z({n}, {settings['generated_z_seed']})`, fixed noise) against "
+    add(
+        f"Sets: {n:,} generated images (`sample_z({n}, {settings['generated_z_seed']})`, fixed noise) against "
         f"{n:,} rendered rooms (world stream {settings['rendered_stream']}); the floor is a second rendered set "
-        f"(stream {settings['reference_stream']}) against the first.")
+        f"(stream {settings['reference_stream']}) against the first."
+    )
     add("")
     confidence = cats.get("confidence", {})
 
@@ -247,28 +286,44 @@ def model_card_markdown(figures: dict[str, Any], generator_name: str, run: dict[
         c = confidence.get(name)
         return f"{c['mean_top_probability']:.3f} / {_pct(c['share_top_above_0.9'])}" if c else "-"
 
-    add("| set | FD-world vs rendered | largest category gap vs the world | category confidence: mean top probability / share above 0.9 |")
+    add(
+        "| set | FD-world vs rendered | largest category gap vs the world | category confidence: mean top probability / share above 0.9 |"
+    )
     add("|---|---|---|---|")
-    add(f"| generated, psi 1.0 (no truncation) | {fd['generated']:.3f} | {gaps['generated']:.1f} pp | {sure('generated')} |")
+    add(
+        f"| generated, psi 1.0 (no truncation) | {fd['generated']:.3f} | {gaps['generated']:.1f} pp | {sure('generated')} |"
+    )
     if truncated:
-        add(f"| generated, default truncation (psi {trunc['psi']}, {trunc['layers']} layers) | "
-            f"{fd['generated_truncated']:.3f} | {gaps['generated_truncated']:.1f} pp | {sure('generated_truncated')} |")
-    add(f"| rendered (floor: a second rendered set vs the first) | {fd['rendered_reference']:.3f} | "
-        f"{gaps['rendered_predicted']:.1f} pp (predicted vs true labels) | {sure('rendered')} |")
+        add(
+            f"| generated, default truncation (psi {trunc['psi']}, {trunc['layers']} layers) | "
+            f"{fd['generated_truncated']:.3f} | {gaps['generated_truncated']:.1f} pp | {sure('generated_truncated')} |"
+        )
+    add(
+        f"| rendered (floor: a second rendered set vs the first) | {fd['rendered_reference']:.3f} | "
+        f"{gaps['rendered_predicted']:.1f} pp (predicted vs true labels) | {sure('rendered')} |"
+    )
     add("")
-    add("Category histogram (argmax of the predictor's four category scores; \"world\" is the rendered set's true labels):")
+    add(
+        "Category histogram (argmax of the predictor's four category scores; \"world\" is the rendered set's true labels):"
+    )
     add("")
     columns = ["world", "rendered_predicted", "generated"] + (["generated_truncated"] if truncated else [])
-    titles = {"world": "world (true)", "rendered_predicted": "rendered (predicted)",
-              "generated": "generated psi 1.0", "generated_truncated": f"generated psi {trunc['psi']}"}
+    titles = {
+        "world": "world (true)",
+        "rendered_predicted": "rendered (predicted)",
+        "generated": "generated psi 1.0",
+        "generated_truncated": f"generated psi {trunc['psi']}",
+    }
     add("| category | " + " | ".join(titles[c] for c in columns) + " |")
     add("|---|" + "---|" * len(columns))
     for name in cats["names"]:
         add(f"| {name} | " + " | ".join(_pct(hist[c][name]) for c in columns) + " |")
     add("")
-    add("Predicted factor scores, mean (std) over each set. Categories and binary factors are probabilities; "
+    add(
+        "Predicted factor scores, mean (std) over each set. Categories and binary factors are probabilities; "
         "continuous factors are normalised to [0, 1] over their range. The predictor's held-out accuracy / R^2 "
-        "says how far each score can be trusted.")
+        "says how far each score can be trusted."
+    )
     add("")
     extra = " | generated psi {}".format(trunc["psi"]) if truncated else ""
     add("| score | level | predictor held-out | rendered | generated psi 1.0" + extra + " |")
@@ -284,22 +339,31 @@ def model_card_markdown(figures: dict[str, Any], generator_name: str, run: dict[
         else:
             trust = "-"
         row = [entry["rendered"], entry["generated"]] + ([entry["generated_truncated"]] if truncated else [])
-        add(f"| {name} | {entry['level']} | {trust} | " + " | ".join(f"{c['mean']:.3f} ({c['std']:.3f})" for c in row) + " |")
+        add(
+            f"| {name} | {entry['level']} | {trust} | "
+            + " | ".join(f"{c['mean']:.3f} ({c['std']:.3f})" for c in row)
+            + " |"
+        )
     add("")
     verdict = "passes" if check["passed"] else "**fails**"
-    add(f"**Category bound**: on the {check['count']} samples `sample_z({check['count']}, {check['z_seed']})` at psi "
+    add(
+        f"**Category bound**: on the {check['count']} samples `sample_z({check['count']}, {check['z_seed']})` at psi "
         f"{check['truncation_psi']}, every category's predicted share must lie within {check['bound_pp']:g} percentage "
         f"points of the world's (its sampling shares, from {WORLD_SHARES_COUNT:,} sampled scenes). Measured: largest gap "
         f"{check['max_gap_pp']:.1f} pp, so the generator {verdict} the bound. `tests/test_default_generator.py` repeats "
         f"this check on the shipped file. On the full {n:,}-image set the largest gap is {gaps['generated']:.1f} pp "
-        f"({'within' if gaps['generated'] <= check['bound_pp'] else '**outside**'} the same bound).")
+        f"({'within' if gaps['generated'] <= check['bound_pp'] else '**outside**'} the same bound)."
+    )
     add("")
     timing = figures.get("timing_s", {})
-    add("Reproduce (the evaluation took "
-        f"{timing.get('total', float('nan')):.0f} s on `{figures.get('hardware')}`):")
+    add(f"Reproduce (the evaluation took {timing.get('total', float('nan')):.0f} s on `{figures.get('hardware')}`):")
     add("")
     add("```")
-    add(evaluate_command or figures.get("command") or "python -m sceneedit.training.evaluate --num 5000 --out eval/default")
+    add(
+        evaluate_command
+        or figures.get("command")
+        or "python -m sceneedit.training.evaluate --num 5000 --out eval/default"
+    )
     if card_command:
         add(card_command)
     add("```")
@@ -309,23 +373,33 @@ def model_card_markdown(figures: dict[str, Any], generator_name: str, run: dict[
     iterations = training.get("iterations")
     images = training.get("images_seen")
     if iterations is not None:
-        add(f"- Small and short: {res} px, {desc['parameters'] / 1e6:.1f} M parameters, {iterations:,} iterations "
-            f"({images / 1e6:.2f} M images) — StyleGAN results in the literature use tens of millions of images.")
+        add(
+            f"- Small and short: {res} px, {desc['parameters'] / 1e6:.1f} M parameters, {iterations:,} iterations "
+            f"({images / 1e6:.2f} M images) — StyleGAN results in the literature use tens of millions of images."
+        )
     ratio = fd["generated"] / max(fd["rendered_reference"], 1e-9)
-    add(f"- FD-world of the generated set is {ratio:.1f}x the rendered-vs-rendered floor ({fd['generated']:.2f} vs "
-        f"{fd['rendered_reference']:.2f}): the generated distribution is measurably different from the world's.")
+    add(
+        f"- FD-world of the generated set is {ratio:.1f}x the rendered-vs-rendered floor ({fd['generated']:.2f} vs "
+        f"{fd['rendered_reference']:.2f}): the generated distribution is measurably different from the world's."
+    )
     weak = [name for name, value in r2.items() if value < WEAK_R2]
     if weak:
-        add(f"- The predictor barely reads {', '.join(weak)} (held-out R^2 < {WEAK_R2}); FD-world and the score table "
-            "say little about how well the generator reproduces those factors.")
-    add("- Figures are the predictor's view: it was trained on rendered rooms only, so it may score an imperfect "
-        "generated image confidently (a category argmax is always some category). Look at the samples.")
+        add(
+            f"- The predictor barely reads {', '.join(weak)} (held-out R^2 < {WEAK_R2}); FD-world and the score table "
+            "say little about how well the generator reproduces those factors."
+        )
+    add(
+        "- Figures are the predictor's view: it was trained on rendered rooms only, so it may score an imperfect "
+        "generated image confidently (a category argmax is always some category). Look at the samples."
+    )
     if "generated" in confidence and "rendered" in confidence:
         g, r = (confidence[n]["share_top_above_0.9"] for n in ("generated", "rendered"))
         if g < r - 0.1:
-            add(f"- The predictor is confident (top probability > 0.9) of the category of only {_pct(g)} of the "
+            add(
+                f"- The predictor is confident (top probability > 0.9) of the category of only {_pct(g)} of the "
                 f"generated images against {_pct(r)} of rendered rooms: many samples are not clearly any room type, "
-                "so a matching category histogram says less than it seems.")
+                "so a matching category histogram says less than it seems."
+            )
     shifted, narrow = [], []
     for name, entry in figures["factors"].items():
         if name in weak:
@@ -336,14 +410,18 @@ def model_card_markdown(figures: dict[str, Any], generator_name: str, run: dict[
         if spread > 1e-6 and entry["generated"]["std"] / spread < STD_RATIO_NOTABLE:
             narrow.append(f"{name} ({entry['generated']['std'] / spread:.2f}x)")
     if shifted:
-        add(f"- Generated score means more than {MEAN_SHIFT_NOTABLE} rendered std off the world's: {', '.join(shifted)}.")
+        add(
+            f"- Generated score means more than {MEAN_SHIFT_NOTABLE} rendered std off the world's: {', '.join(shifted)}."
+        )
     if narrow:
         add(f"- Generated score spread below {STD_RATIO_NOTABLE}x the world's (less variety): {', '.join(narrow)}.")
     if truncated:
         delta = fd["generated_truncated"] - fd["generated"]
-        add(f"- The default truncation (psi {trunc['psi']}) trades variety for typicality: FD-world "
+        add(
+            f"- The default truncation (psi {trunc['psi']}) trades variety for typicality: FD-world "
             f"{'+' if delta >= 0 else ''}{delta:.2f}, largest category gap {gaps['generated_truncated']:.1f} pp "
-            f"(vs {gaps['generated']:.1f} pp untruncated).")
+            f"(vs {gaps['generated']:.1f} pp untruncated)."
+        )
     add(f"- FD-world with {n:,} samples per set carries a bias that grows as N shrinks; compare figures at the same N.")
     for note in notes or []:
         add(f"- {note}")
@@ -360,7 +438,11 @@ def model_card_markdown(figures: dict[str, Any], generator_name: str, run: dict[
         "world_shares_seed": WORLD_SHARES_SEED,
     }
     if (check["count"], check["z_seed"], check["truncation_psi"], check["bound_pp"]) != (
-            CHECK_COUNT, CHECK_SEED, CHECK_PSI, CATEGORY_BOUND_PP):
+        CHECK_COUNT,
+        CHECK_SEED,
+        CHECK_PSI,
+        CATEGORY_BOUND_PP,
+    ):
         print("warning: the figures' category check differs from this sceneedit's defaults", file=sys.stderr)
     add(format_quality_block(block))
     add("")
@@ -391,9 +473,15 @@ def _copy_atomic(source: Path, target: Path) -> None:
         raise
 
 
-def write_model_card(figures_path: Path, generator_path: Path, out: Path, samples_out: Path | None,
-                     run_dir: Path | None = None, notes: list[str] | None = None,
-                     card_command: str | None = None) -> Path:
+def write_model_card(
+    figures_path: Path,
+    generator_path: Path,
+    out: Path,
+    samples_out: Path | None,
+    run_dir: Path | None = None,
+    notes: list[str] | None = None,
+    card_command: str | None = None,
+) -> Path:
     """Check that the figures belong to the generator, then write the card and copy the grid."""
     from sceneedit.generators.checkpoints import load_generator
     from sceneedit.training.evaluate import read_figures
@@ -413,25 +501,42 @@ def write_model_card(figures_path: Path, generator_path: Path, out: Path, sample
             raise FileNotFoundError(f"{grid}: the evaluation's sample grid is missing")
         _copy_atomic(grid, samples_out)
         samples_link = os.path.relpath(samples_out.resolve(), out.resolve().parent)
-    text = model_card_markdown(figures, generator_path.name, run, notes, samples_link=samples_link,
-                               card_command=card_command)
+    text = model_card_markdown(
+        figures, generator_path.name, run, notes, samples_link=samples_link, card_command=card_command
+    )
     _write_text_atomic(out, text)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--figures", type=Path, required=True,
-                        help="the evaluation's folder or its figures.json (python -m sceneedit.training.evaluate)")
-    parser.add_argument("--generator", type=Path, default=None,
-                        help="generator file (default: resources/default_generator.safetensors, or under "
-                             "$SCENEEDIT_RESOURCES when set)")
+    parser.add_argument(
+        "--figures",
+        type=Path,
+        required=True,
+        help="the evaluation's folder or its figures.json (python -m sceneedit.training.evaluate)",
+    )
+    parser.add_argument(
+        "--generator",
+        type=Path,
+        default=None,
+        help="generator file (default: resources/default_generator.safetensors, or under "
+        "$SCENEEDIT_RESOURCES when set)",
+    )
     parser.add_argument("--run-dir", type=Path, default=None, help="training run folder (log.jsonl, config.json)")
     parser.add_argument("--out", type=Path, default=None, help="model card (default: the generator's path with .md)")
-    parser.add_argument("--samples-out", type=Path, default=REPO / "docs" / "default_samples.png",
-                        help="where to copy the 8x8 grid (default docs/default_samples.png)")
-    parser.add_argument("--note", action="append", default=[],
-                        help="an extra limitation line (e.g. what the samples look like); repeatable")
+    parser.add_argument(
+        "--samples-out",
+        type=Path,
+        default=REPO / "docs" / "default_samples.png",
+        help="where to copy the 8x8 grid (default docs/default_samples.png)",
+    )
+    parser.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        help="an extra limitation line (e.g. what the samples look like); repeatable",
+    )
     args = parser.parse_args(argv)
     if args.generator is None:
         from sceneedit.resources import resource_path
@@ -440,8 +545,15 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or args.generator.with_suffix(".md")
     argv_text = shlex.join(argv if argv is not None else sys.argv[1:])
     try:
-        path = write_model_card(args.figures, args.generator, out, args.samples_out, args.run_dir, args.note,
-                                card_command=f"python scripts/write_model_card.py {argv_text}".strip())
+        path = write_model_card(
+            args.figures,
+            args.generator,
+            out,
+            args.samples_out,
+            args.run_dir,
+            args.note,
+            card_command=f"python scripts/write_model_card.py {argv_text}".strip(),
+        )
     except (ValueError, OSError, KeyError) as exc:
         print(f"error: {exc!r}" if isinstance(exc, KeyError) else f"error: {exc}", file=sys.stderr)
         return 2

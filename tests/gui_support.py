@@ -17,8 +17,13 @@ def tiny_generator(seed: int = 0, w_dim: int = 32) -> StyleGANGenerator:
     import torch
 
     torch.manual_seed(seed)
-    return StyleGANGenerator(resolution=16, z_dim=w_dim, w_dim=w_dim, mapping_layers=2,
-                             fmaps_base=64, fmaps_max=32, name="tiny").eval().requires_grad_(False)
+    return (
+        StyleGANGenerator(
+            resolution=16, z_dim=w_dim, w_dim=w_dim, mapping_layers=2, fmaps_base=64, fmaps_max=32, name="tiny"
+        )
+        .eval()
+        .requires_grad_(False)
+    )
 
 
 def open_main_window(qtbot, settings, session: EditSession):

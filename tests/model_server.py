@@ -32,7 +32,7 @@ class FileServer:
                 start = 0
                 ranged = self.headers.get("Range")
                 if ranged and ranged.startswith("bytes="):
-                    start = int(ranged[len("bytes="):].split("-")[0])
+                    start = int(ranged[len("bytes=") :].split("-")[0])
                     if start >= len(body):
                         self.send_response(416)
                         self.send_header("Content-Range", f"bytes */{len(body)}")
@@ -56,7 +56,7 @@ class FileServer:
                 for i in range(0, len(payload), 65536):
                     if server.chunk_pause is not None and i > 0:  # the first chunk, then wait
                         server.chunk_pause.wait(5)
-                    self.wfile.write(payload[i:i + 65536])
+                    self.wfile.write(payload[i : i + 65536])
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -65,7 +65,7 @@ class FileServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def __enter__(self) -> "FileServer":
+    def __enter__(self) -> FileServer:
         self.thread.start()
         return self
 

@@ -6,23 +6,20 @@ normals, opens the real MainWindow with its render thread, and checks pixels.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
-
+from gui_support import WAIT_MS, open_main_window, show_focused, tiny_generator  # noqa: E402
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+# ----- fixtures ----------------------------------------------------------------------------
+from qt_guard import no_qthread_left_running  # noqa: E402,F401  (autouse fixture)
 
 from sceneedit.editing.session import EditSession  # noqa: E402
 from sceneedit.render import render  # noqa: E402
 from sceneedit.semantics.bundle import fingerprint_for, save_bundle  # noqa: E402
 from sceneedit.semantics.concepts import BoundaryBundle, Concept  # noqa: E402
-
-from gui_support import WAIT_MS, open_main_window, show_focused, tiny_generator  # noqa: E402
-
-# ----- fixtures ----------------------------------------------------------------------------
-from qt_guard import no_qthread_left_running  # noqa: E402,F401  (autouse fixture)
 
 
 def random_bundle(generator, names=("sky", "lamp", "wood", "warm"), seed: int = 1) -> BoundaryBundle:
@@ -35,9 +32,13 @@ def random_bundle(generator, names=("sky", "lamp", "wood", "warm"), seed: int = 
         normal /= np.linalg.norm(normal)
         layers = list(range(0, 3)) if i % 2 == 0 else list(range(2, num_layers))
         concepts[name] = Concept(
-            name=name, normal=normal, layers=layers, level=levels[i % len(levels)],
+            name=name,
+            normal=normal,
+            layers=layers,
+            level=levels[i % len(levels)],
             distance_range=(-3.0, 3.0),
-            delta_s=[float(v) for v in rng.uniform(0, 1, num_layers)], delta_s_all=float(rng.uniform(0, 1)),
+            delta_s=[float(v) for v in rng.uniform(0, 1, num_layers)],
+            delta_s_all=float(rng.uniform(0, 1)),
         )
     return BoundaryBundle(concepts=concepts, generator_fingerprint=fingerprint_for(generator), source="test")
 
@@ -230,8 +231,9 @@ def test_dropping_a_bundle_file_imports_it(qtbot, window, generator, tmp_path, e
     path = save_bundle(random_bundle(generator, names=("door", "rug")), tmp_path / "new.safetensors")
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     with qtbot.waitSignal(window.load_finished, timeout=WAIT_MS) as blocker:
         window.dropEvent(event)
     assert blocker.args == [True] and not errors
@@ -352,8 +354,9 @@ def test_export_dialog_runs_the_export_engine_in_the_background(qtbot, window, t
     dialog.kind_box.setCurrentIndex(0)  # concept sweep
     for row in range(dialog.concept_list.count()):
         item = dialog.concept_list.item(row)
-        item.setCheckState(Qt.CheckState.Checked if item.data(Qt.ItemDataRole.UserRole) == "sky"
-                           else Qt.CheckState.Unchecked)
+        item.setCheckState(
+            Qt.CheckState.Checked if item.data(Qt.ItemDataRole.UserRole) == "sky" else Qt.CheckState.Unchecked
+        )
     dialog.sweep_steps.setValue(3)
     for fmt, box in dialog.format_boxes.items():
         box.setChecked(fmt in ("png", "sheet"))
@@ -396,8 +399,9 @@ def test_main_without_the_default_model_opens_the_window_with_a_message(qtbot, t
     from sceneedit.app import main as app_main
     from sceneedit.app.window import MainWindow
 
-    monkeypatch.setattr(app_main, "default_paths",
-                        lambda: (tmp_path / "missing.safetensors", tmp_path / "missing_bundle.safetensors"))
+    monkeypatch.setattr(
+        app_main, "default_paths", lambda: (tmp_path / "missing.safetensors", tmp_path / "missing_bundle.safetensors")
+    )
     monkeypatch.setattr(MainWindow, "__init__", _with_settings(MainWindow.__init__, tmp_path))
     seen = {}
 
@@ -417,6 +421,7 @@ def test_main_without_the_default_model_opens_the_window_with_a_message(qtbot, t
 def _with_settings(init, tmp_path):
     def patched(self, settings=None, device=None, parent=None):
         init(self, settings or QSettings(str(tmp_path / "main.ini"), QSettings.Format.IniFormat), device, parent)
+
     return patched
 
 
@@ -463,10 +468,22 @@ def test_importing_a_higan_boundary_folder(qtbot, window, tmp_path, errors):
 
 def test_concept_rows_show_the_measured_selectivity_badge(qtbot, settings, generator):
     bundle = random_bundle(generator)
-    bundle["sky"].extra["effect"] = {"own_std": 2.4, "side_std": 0.3, "side_score": "lamp", "selectivity": 8.0,
-                                     "flip_rate": None, "num_seeds": 200}
-    bundle["lamp"].extra["effect"] = {"own_std": 0.6, "side_std": 0.9, "side_score": "sky", "selectivity": 0.67,
-                                      "flip_rate": 0.4, "num_seeds": 200}
+    bundle["sky"].extra["effect"] = {
+        "own_std": 2.4,
+        "side_std": 0.3,
+        "side_score": "lamp",
+        "selectivity": 8.0,
+        "flip_rate": None,
+        "num_seeds": 200,
+    }
+    bundle["lamp"].extra["effect"] = {
+        "own_std": 0.6,
+        "side_std": 0.9,
+        "side_score": "sky",
+        "selectivity": 0.67,
+        "flip_rate": 0.4,
+        "num_seeds": 200,
+    }
     bundle["lamp"].extra["hold"] = ["sky"]
     win = open_main_window(qtbot, settings, EditSession(generator, bundle, seed=3))
     rows = win.concepts_dock.rows

@@ -6,15 +6,13 @@ import threading
 
 import numpy as np
 import pytest
-
+from gui_support import WAIT_MS, open_main_window, show_focused, tiny_generator  # noqa: E402
 from PySide6.QtCore import QPoint, QSettings, Qt  # noqa: E402
 
 from sceneedit.editing import drag as drag_module  # noqa: E402
 from sceneedit.editing.drag import DragSettings  # noqa: E402
 from sceneedit.editing.session import EditSession  # noqa: E402
 from sceneedit.render import render  # noqa: E402
-
-from gui_support import WAIT_MS, open_main_window, show_focused, tiny_generator  # noqa: E402
 
 SIZE = 16  # the tiny generator's resolution
 
@@ -158,6 +156,7 @@ def test_closing_during_a_drag_leaves_no_thread_running(qtbot, window):
 
 # ----- the drag panel ------------------------------------------------------------------------
 
+
 def press_and_stroke(qtbot, canvas, pixels) -> None:
     """Press at the first image pixel and move through the others with the left button held."""
     from PySide6.QtCore import QEvent, QPointF
@@ -171,8 +170,9 @@ def press_and_stroke(qtbot, canvas, pixels) -> None:
         return QPointF(rect.left() + (x + 0.5) * scale, rect.top() + (y + 0.5) * scale)
 
     def send(kind, point, buttons):
-        event = QMouseEvent(kind, point, canvas.mapToGlobal(point), Qt.MouseButton.LeftButton, buttons,
-                            Qt.KeyboardModifier.NoModifier)
+        event = QMouseEvent(
+            kind, point, canvas.mapToGlobal(point), Qt.MouseButton.LeftButton, buttons, Qt.KeyboardModifier.NoModifier
+        )
         QApplication.sendEvent(canvas, event)
 
     held, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton

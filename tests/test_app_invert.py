@@ -5,15 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from gui_support import WAIT_MS, open_main_window, tiny_generator  # noqa: E402
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
+from qt_guard import no_qthread_left_running  # noqa: E402,F401  (autouse fixture)
 
 from sceneedit.editing.session import EditSession  # noqa: E402
 from sceneedit.inversion import InversionSettings  # noqa: E402
-
-from gui_support import WAIT_MS, open_main_window, tiny_generator  # noqa: E402
-from qt_guard import no_qthread_left_running  # noqa: E402,F401  (autouse fixture)
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +78,9 @@ def test_cancel_keeps_the_previous_scene(qtbot, window, picture):
 def test_dropping_a_picture_inverts_it_and_a_bad_one_gets_an_error(qtbot, window, picture, tmp_path):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(picture))])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     with qtbot.waitSignal(window.invert_tool.inversion_finished, timeout=WAIT_MS):
         window.dropEvent(event)
     assert window.session.history[-1] == "Base code: photo.png"
@@ -110,8 +110,9 @@ def test_fine_tune_moves_to_a_tuned_copy_saves_its_delta_and_can_be_dropped(qtbo
     replay = EditSession.from_recipe(EditSession.load_recipe(recipe_path), replayed)
     from sceneedit.render import render
 
-    assert np.array_equal(render(replay.generator, replay.state()).image,
-                          render(window.session.generator, window.session.state()).image)
+    assert np.array_equal(
+        render(replay.generator, replay.state()).image, render(window.session.generator, window.session.state()).image
+    )
     qtbot.waitUntil(window.render_idle, timeout=WAIT_MS)
     window.invert_tool.drop_finetune_action.trigger()
     assert window.session.generator is base_generator

@@ -93,8 +93,11 @@ def biggan_state(config=CONFIG, seed: int = 0) -> dict[str, torch.Tensor]:
 def write_biggan(folder, state=None, config=CONFIG, legacy: bool = True):
     folder.mkdir(parents=True, exist_ok=True)
     # The released files were written by torch 1.x: the legacy (non-zip) layout by default.
-    torch.save(biggan_state() if state is None else state, folder / "pytorch_model.bin",
-               _use_new_zipfile_serialization=not legacy)
+    torch.save(
+        biggan_state() if state is None else state,
+        folder / "pytorch_model.bin",
+        _use_new_zipfile_serialization=not legacy,
+    )
     if config is not None:
         (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     return folder
@@ -140,7 +143,9 @@ def test_first_feature_is_gen_z_in_tensorflow_order(generator):
     z = generator.sample_z(2, seed=1)
     wp = generator.map(z, class_index=1)
     prefix = "generator.gen_z"
-    weight = spectral_normalized(state[prefix + ".weight_orig"], state[prefix + ".weight_u"], state[prefix + ".weight_v"])
+    weight = spectral_normalized(
+        state[prefix + ".weight_orig"], state[prefix + ".weight_u"], state[prefix + ".weight_v"]
+    )
     flat = F.linear(wp[:, 0], weight, state[prefix + ".bias"])
     want = flat.reshape(2, 4, 4, -1).permute(0, 3, 1, 2)
     torch.testing.assert_close(generator.synthesize(wp, return_features=True).features[0], want)
@@ -168,7 +173,7 @@ def test_class_is_part_of_the_code(generator):
     by_vector = generator.map(z, class_index=one_hot)
     assert torch.equal(by_int, by_list) and torch.equal(by_int, by_vector)
     embed = biggan_state()["embeddings.weight"][:, 3]
-    torch.testing.assert_close(by_int[0, 0, CONFIG["z_dim"]:], embed)
+    torch.testing.assert_close(by_int[0, 0, CONFIG["z_dim"] :], embed)
     other = generator.map(z, class_index=4)
     assert not torch.allclose(generator.synthesize(by_int), generator.synthesize(other))
     mixed = generator.with_class(by_int, 4, rows=range(3, NUM_LAYERS))
@@ -191,7 +196,9 @@ def test_truncation_trick(generator):
     torch.testing.assert_close(partial[:, :2], wp[:, :2])
     torch.testing.assert_close(partial[:, 2:, : CONFIG["z_dim"]], z[:2, None].expand(2, NUM_LAYERS - 2, -1))
     # psi also picks the batch-norm statistics.
-    assert not torch.allclose(generator.synthesize(wp, truncation_psi=0.5), generator.synthesize(wp, truncation_psi=1.0))
+    assert not torch.allclose(
+        generator.synthesize(wp, truncation_psi=0.5), generator.synthesize(wp, truncation_psi=1.0)
+    )
     for bad in (0.0, 1.5):
         with pytest.raises(GeneratorError, match=r"\(0, 1\]"):
             generator.map(z[:1], truncation_psi=bad)
@@ -257,7 +264,9 @@ def test_bad_config_json(tmp_path):
 def test_missing_key_is_named(tmp_path):
     state = biggan_state()
     del state["generator.layers.3.bn_1.scale.weight_v"]
-    with pytest.raises(CheckpointError, match=r"missing key 'generator.layers.3.bn_1.scale.weight_v' \(expected shape \[16\]\)"):
+    with pytest.raises(
+        CheckpointError, match=r"missing key 'generator.layers.3.bn_1.scale.weight_v' \(expected shape \[16\]\)"
+    ):
         load_generator(write_biggan(tmp_path / "missing", state))
 
 

@@ -6,8 +6,8 @@ statistics differ from the default's, so the wrong psi draws different pixels.
 
 import numpy as np
 import pytest
-
 from test_biggan import write_biggan
+
 from sceneedit.cli import main
 from sceneedit.editing.session import EditSession
 from sceneedit.generators import load_generator, to_uint8_images
@@ -39,8 +39,10 @@ def test_render_uses_the_statistics_of_the_codes_psi(generator):
 
 
 def test_render_batch_keeps_each_states_psi(generator):
-    states = [EditSession(generator, None, seed=s, truncation_psi=p).state()
-              for s, p in [(1, PSI), (2, 1.0), (3, 0.7), (4, PSI)]]
+    states = [
+        EditSession(generator, None, seed=s, truncation_psi=p).state()
+        for s, p in [(1, PSI), (2, 1.0), (3, 0.7), (4, PSI)]
+    ]
     results = render_batch(generator, states, batch_size=4)
     for state, result in zip(states, results):
         expected, _ = _reference(generator, state.seed, state.truncation_psi)
@@ -54,10 +56,42 @@ def test_synth_cli_passes_the_psi_of_wp_codes(generator, tmp_path):
     codes = tmp_path / "wp.npy"
     np.save(codes, wp.numpy())
     folder = write_biggan(tmp_path / "cli-biggan")
-    assert main(["synth", "-g", str(folder), "--codes", str(codes), "--truncation", str(PSI),
-                 "--device", "cpu", "--out", str(tmp_path / "out")]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "-g",
+                str(folder),
+                "--codes",
+                str(codes),
+                "--truncation",
+                str(PSI),
+                "--device",
+                "cpu",
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "code_0000.png").convert("RGB")), expected)
     # z codes: map and synthesize share --truncation.
-    assert main(["synth", "-g", str(folder), "--seeds", "5", "--truncation", str(PSI),
-                 "--device", "cpu", "--out", str(tmp_path / "z")]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "-g",
+                str(folder),
+                "--seeds",
+                "5",
+                "--truncation",
+                str(PSI),
+                "--device",
+                "cpu",
+                "--out",
+                str(tmp_path / "z"),
+            ]
+        )
+        == 0
+    )
     assert np.array_equal(np.asarray(Image.open(tmp_path / "z" / "seed_0005.png").convert("RGB")), expected)

@@ -39,9 +39,20 @@ def fingerprint(**changes):
 
 def make_bundle(**fp_changes) -> BoundaryBundle:
     concepts = {
-        "view": Concept("view", unit(1, 0), [0, 1], level="layout", space="w", distance_range=(-2.5, 2.5),
-                        delta_s=[0.3, 0.2, 0.01, 0.0, 0.0, 0.0], delta_s_all=0.4, accuracy=0.97, num_samples=2000,
-                        predictor="world", extra={"sample_counts": {"positive": 500, "negative": 500}}),
+        "view": Concept(
+            "view",
+            unit(1, 0),
+            [0, 1],
+            level="layout",
+            space="w",
+            distance_range=(-2.5, 2.5),
+            delta_s=[0.3, 0.2, 0.01, 0.0, 0.0, 0.0],
+            delta_s_all=0.4,
+            accuracy=0.97,
+            num_samples=2000,
+            predictor="world",
+            extra={"sample_counts": {"positive": 500, "negative": 500}},
+        ),
         "wood": Concept("wood", unit(L, 1), [3, 4, 5], level="attributes", space="wp"),
     }
     return BoundaryBundle(concepts=concepts, generator_fingerprint=fingerprint(**fp_changes), source="test")
@@ -124,12 +135,18 @@ def test_a_generator_and_a_bundle_swapped_say_what_the_file_is(tmp_path):
     from sceneedit.generators import load_generator, save_generator
     from sceneedit.generators.checkpoints import CheckpointError
 
-    generator = save_generator(StyleGANGenerator(resolution=8, z_dim=8, w_dim=8, mapping_layers=1, fmaps_base=16,
-                                                 fmaps_max=8), tmp_path / "g.safetensors")
+    generator = save_generator(
+        StyleGANGenerator(resolution=8, z_dim=8, w_dim=8, mapping_layers=1, fmaps_base=16, fmaps_max=8),
+        tmp_path / "g.safetensors",
+    )
     bundle = save_bundle(make_bundle(), tmp_path / "b.safetensors")
-    with pytest.raises(BundleError, match=r"not a sceneedit boundary bundle \(it is a sceneedit generator: pass it as --generator"):
+    with pytest.raises(
+        BundleError, match=r"not a sceneedit boundary bundle \(it is a sceneedit generator: pass it as --generator"
+    ):
         load_bundle(generator)
-    with pytest.raises(CheckpointError, match=r"not a sceneedit generator \(it is a boundary bundle: pass it as --bundle"):
+    with pytest.raises(
+        CheckpointError, match=r"not a sceneedit generator \(it is a boundary bundle: pass it as --bundle"
+    ):
         load_generator(bundle)
 
 
@@ -152,8 +169,9 @@ def tiny_stylegan(seed: int = 0) -> StyleGANGenerator:
     import torch
 
     torch.manual_seed(seed)
-    return StyleGANGenerator(resolution=16, z_dim=D, w_dim=D, mapping_layers=1, fmaps_base=64, fmaps_max=16,
-                             truncation_layers=2).eval()
+    return StyleGANGenerator(
+        resolution=16, z_dim=D, w_dim=D, mapping_layers=1, fmaps_base=64, fmaps_max=16, truncation_layers=2
+    ).eval()
 
 
 def test_check_compatible():
@@ -180,8 +198,11 @@ def test_check_compatible():
 
 def test_merge():
     a = make_bundle()
-    b = BoundaryBundle({"clouds": Concept("clouds", unit(1, 9), [4, 5], level="attributes")},
-                       generator_fingerprint=fingerprint(weights_hash=None), source="b")
+    b = BoundaryBundle(
+        {"clouds": Concept("clouds", unit(1, 9), [4, 5], level="attributes")},
+        generator_fingerprint=fingerprint(weights_hash=None),
+        source="b",
+    )
     merged = merge_bundles([a, b])
     assert merged.names == ["view", "wood", "clouds"]
     assert merged.generator_fingerprint["weights_hash"] == "0123456789abcdef"
@@ -196,8 +217,12 @@ def test_bundle_commands(tmp_path, capsys):
     from sceneedit.cli import main
 
     a = save_bundle(make_bundle(), tmp_path / "a.safetensors")
-    b = save_bundle(BoundaryBundle({"clouds": Concept("clouds", unit(1, 9), [4, 5], level="attributes")},
-                                   generator_fingerprint=fingerprint()), tmp_path / "b.safetensors")
+    b = save_bundle(
+        BoundaryBundle(
+            {"clouds": Concept("clouds", unit(1, 9), [4, 5], level="attributes")}, generator_fingerprint=fingerprint()
+        ),
+        tmp_path / "b.safetensors",
+    )
     assert main(["bundle", "info", str(a)]) == 0
     out = capsys.readouterr().out
     assert "view" in out and "0-1" in out and "layout     peaks at layer 0" in out
@@ -212,8 +237,22 @@ def test_bundle_commands(tmp_path, capsys):
     np.save(tmp_path / "smile.npy", unit(1, 3))
     assert main(["bundle", "import", str(tmp_path / "smile.npy"), "--out", str(tmp_path / "s.safetensors")]) == 2
     assert "--num-layers" in capsys.readouterr().err
-    assert main(["bundle", "import", str(tmp_path / "smile.npy"), "--num-layers", "6", "--layers", "2-3",
-                 "--out", str(tmp_path / "s.safetensors")]) == 0
+    assert (
+        main(
+            [
+                "bundle",
+                "import",
+                str(tmp_path / "smile.npy"),
+                "--num-layers",
+                "6",
+                "--layers",
+                "2-3",
+                "--out",
+                str(tmp_path / "s.safetensors"),
+            ]
+        )
+        == 0
+    )
     assert load_bundle(tmp_path / "s.safetensors")["smile"].layers == [2, 3]
 
 
@@ -226,11 +265,23 @@ def test_bundle_import_of_a_higan_folder_for_a_generator(tmp_path, capsys):
     folder = tmp_path / "stylegan_bedroom"
     folder.mkdir()
     np.save(folder / "view_boundary.npy", unit(1, 1))
-    np.save(folder / "wood_boundary.npy", np.array({"boundary": unit(1, 2).astype(np.float64),
-                                                     "meta_data": {"type": "attribute", "manipulate_layers": "3-5"}},
-                                                    dtype=object), allow_pickle=True)
-    assert main(["bundle", "import", str(folder), "--generator", str(gen_path), "--out", str(tmp_path / "o.safetensors")]) == 0
+    np.save(
+        folder / "wood_boundary.npy",
+        np.array(
+            {"boundary": unit(1, 2).astype(np.float64), "meta_data": {"type": "attribute", "manipulate_layers": "3-5"}},
+            dtype=object,
+        ),
+        allow_pickle=True,
+    )
+    assert (
+        main(["bundle", "import", str(folder), "--generator", str(gen_path), "--out", str(tmp_path / "o.safetensors")])
+        == 0
+    )
     assert "made for a stylegan 256 px" in capsys.readouterr().out  # a warning, still imported
     bundle = load_bundle(tmp_path / "o.safetensors")
-    assert bundle["wood"].layers == [3, 4, 5] and bundle["view"].layers == [0, 1, 2]  # layout 0-4 of 14, scaled to 6 layers
+    assert bundle["wood"].layers == [3, 4, 5] and bundle["view"].layers == [
+        0,
+        1,
+        2,
+    ]  # layout 0-4 of 14, scaled to 6 layers
     assert check_compatible(bundle, generator)[0].startswith("stylegan_bedroom boundaries")

@@ -8,10 +8,10 @@ import pickle
 
 import pytest
 import torch
+from stylegan_reference import genforce_stylegan_state
 
 from sceneedit.generators import CheckpointError, load_generator, read_metadata, save_generator
 from sceneedit.generators.stylegan import StyleGANGenerator
-from stylegan_reference import genforce_stylegan_state
 
 TINY = dict(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, fmaps_base=128, fmaps_max=32)
 
@@ -132,7 +132,9 @@ def test_state_dict_with_an_unexpected_key(tmp_path):
 def test_state_dict_with_a_misshaped_key(tmp_path):
     state = genforce_stylegan_state(seed=1, **TINY)
     state["synthesis.layer3.conv.weight"] = torch.zeros(16, 8, 3, 3)
-    with pytest.raises(CheckpointError, match=r"'synthesis.layer3.conv.weight' has shape \[16, 8, 3, 3\], expected \[16, 16, 3, 3\]"):
+    with pytest.raises(
+        CheckpointError, match=r"'synthesis.layer3.conv.weight' has shape \[16, 8, 3, 3\], expected \[16, 16, 3, 3\]"
+    ):
         load_generator(_genforce_file(tmp_path, state))
 
 

@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 import torch
+from stylegan_reference import genforce_stylegan_state
 
 from sceneedit.cli import main
 from sceneedit.generators import load_generator, save_generator, to_uint8_images
 from sceneedit.generators.stylegan import StyleGANGenerator
 from sceneedit.imaging import load_png, make_contact_sheet, save_png
 from sceneedit.seeds import parse_seeds
-from stylegan_reference import genforce_stylegan_state
 
 TINY = dict(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, fmaps_base=128, fmaps_max=32)
 
@@ -65,8 +65,21 @@ def test_imaging_rejects_bad_images(tmp_path):
 # ----- synth ----------------------------------------------------------------------------------
 def test_synth_writes_one_png_per_seed_and_a_sheet(tmp_path, tiny_file, capsys):
     out = tmp_path / "out"
-    code = main(["synth", "--generator", str(tiny_file), "--seeds", "0-2,7", "--batch-size", "3",
-                 "--device", "cpu", "--out", str(out)])
+    code = main(
+        [
+            "synth",
+            "--generator",
+            str(tiny_file),
+            "--seeds",
+            "0-2,7",
+            "--batch-size",
+            "3",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     names = sorted(p.name for p in out.iterdir())
     assert names == ["contact_sheet.png", "seed_0000.png", "seed_0001.png", "seed_0002.png", "seed_0007.png"]
@@ -87,10 +100,26 @@ def test_synth_from_z_and_wp_codes(tmp_path, tiny_file):
     wp[:, 4:] = generator.map(generator.sample_z(2, seed=4))[:, 4:]  # a style mix
     np.save(tmp_path / "wp.npy", wp.numpy().astype(np.float64))
 
-    assert main(["synth", "-g", str(tiny_file), "--codes", str(tmp_path / "z.npy"), "--truncation", "1",
-                 "--out", str(tmp_path / "from_z")]) == 0
-    assert main(["synth", "-g", str(tiny_file), "--codes", str(tmp_path / "wp.npy"),
-                 "--out", str(tmp_path / "from_wp")]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "-g",
+                str(tiny_file),
+                "--codes",
+                str(tmp_path / "z.npy"),
+                "--truncation",
+                "1",
+                "--out",
+                str(tmp_path / "from_z"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(["synth", "-g", str(tiny_file), "--codes", str(tmp_path / "wp.npy"), "--out", str(tmp_path / "from_wp")])
+        == 0
+    )
     from_z = load_png(tmp_path / "from_z" / "code_0001.png")
     from_wp = load_png(tmp_path / "from_wp" / "code_0001.png")
     untruncated = to_uint8_images(generator.synthesize(generator.map(z, truncation_psi=1.0)))[1]
@@ -173,8 +202,21 @@ def test_synth_refuses_a_generator_that_would_run_code(tmp_path, capsys):
 def test_info_prints_the_description(tiny_file, capsys):
     assert main(["info", str(tiny_file)]) == 0
     out = capsys.readouterr().out
-    for expected in ["arch", "stylegan", "resolution", "16", "num_layers", "6", "z_dim", "w_dim",
-                     "truncation_psi", "0.7", "truncation_layers", "parameters", "unit-test"]:
+    for expected in [
+        "arch",
+        "stylegan",
+        "resolution",
+        "16",
+        "num_layers",
+        "6",
+        "z_dim",
+        "w_dim",
+        "truncation_psi",
+        "0.7",
+        "truncation_layers",
+        "parameters",
+        "unit-test",
+    ]:
         assert expected in out
 
 

@@ -106,8 +106,14 @@ def test_shipped_model_card_belongs_to_the_shipped_weights(shipped, shipped_card
 
 def test_shipped_category_histogram_stays_within_the_card_bound(shipped, shipped_card, predictor):
     world = world_category_shares(shipped_card["world_shares_count"], shipped_card["world_shares_seed"])
-    result = category_check(shipped, predictor, count=shipped_card["check_count"], seed=shipped_card["check_seed"],
-                            truncation_psi=shipped_card["check_psi"], world_shares=world)
+    result = category_check(
+        shipped,
+        predictor,
+        count=shipped_card["check_count"],
+        seed=shipped_card["check_seed"],
+        truncation_psi=shipped_card["check_psi"],
+        world_shares=world,
+    )
     assert sum(result["histogram"].values()) == pytest.approx(1.0, abs=1e-3)
     assert result["max_gap_pp"] <= shipped_card["category_bound_pp"], (
         f"generated category shares {result['histogram']} stray {result['max_gap_pp']:.1f} pp from the world's "
@@ -190,22 +196,48 @@ def test_quality_block_round_trip_and_errors():
 # ----- the evaluation end to end on a tiny generator ---------------------------------------------------
 def _tiny_generator(seed: int) -> StyleGANGenerator:
     torch.manual_seed(seed)
-    return StyleGANGenerator(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, fmaps_base=64, fmaps_max=16,
-                             truncation_psi=0.7, truncation_layers=2, name=f"tiny{seed}").eval()
+    return StyleGANGenerator(
+        resolution=16,
+        z_dim=16,
+        w_dim=16,
+        mapping_layers=2,
+        fmaps_base=64,
+        fmaps_max=16,
+        truncation_psi=0.7,
+        truncation_layers=2,
+        name=f"tiny{seed}",
+    ).eval()
 
 
 def test_evaluation_and_model_card_end_to_end(tmp_path, predictor):
     generator = _tiny_generator(0)
-    generator_path = save_generator(generator, tmp_path / "tiny.safetensors",
-                                    training={"iterations": 3, "images_seen": 96, "wall_time_s": 1.5,
-                                              "hardware": ["cpu (test)"], "checkpoint": "ckpt-0000003.pt",
-                                              "recipe": {"batch_size": 32},
-                                              "retunes": [{"iteration": 2, "changes": {"r1_gamma": [0.1, 1.0]}},
-                                                          {"iteration": 3, "changes": {"g_lr": [0.002, 0.001]}}]})
+    generator_path = save_generator(
+        generator,
+        tmp_path / "tiny.safetensors",
+        training={
+            "iterations": 3,
+            "images_seen": 96,
+            "wall_time_s": 1.5,
+            "hardware": ["cpu (test)"],
+            "checkpoint": "ckpt-0000003.pt",
+            "recipe": {"batch_size": 32},
+            "retunes": [
+                {"iteration": 2, "changes": {"r1_gamma": [0.1, 1.0]}},
+                {"iteration": 3, "changes": {"g_lr": [0.002, 0.001]}},
+            ],
+        },
+    )
     generator = load_generator(generator_path, device="cpu")
-    figures, grids = evaluate_generator(generator, predictor, num=48, generator_path=generator_path,
-                                        predictor_path=resource_path("world_predictor.safetensors"),
-                                        batch_size=16, cache_dir=tmp_path / "cache", log=lambda _m: None)
+    figures, grids = evaluate_generator(
+        generator,
+        predictor,
+        num=48,
+        generator_path=generator_path,
+        predictor_path=resource_path("world_predictor.safetensors"),
+        batch_size=16,
+        cache_dir=tmp_path / "cache",
+        log=lambda _m: None,
+    )
     out = write_outputs(figures, grids, tmp_path / "eval")
     reread = json.loads(out.read_text())
     assert reread["generator"]["fingerprint"]["weights_hash"] == generator_fingerprint(generator)["weights_hash"]
@@ -231,12 +263,29 @@ def test_evaluation_and_model_card_end_to_end(tmp_path, predictor):
     docs_png = tmp_path / "docs" / "default_samples.png"
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    (run_dir / "config.json").write_text(json.dumps({"pool_size": 64, "data_workers": 1, "data_source": "pool", "seed": 0}))
-    (run_dir / "log.jsonl").write_text("".join(
-        json.dumps({"iteration": i, "loss_d": 1.0, "loss_g": 2.0, "real_score": 0.5, "fake_score": -0.5,
-                    "images_per_s": 40.0}) + "\n" for i in (1, 2, 3, 4)) + "{cut short\n")
-    writer.write_model_card(tmp_path / "eval", generator_path, card, docs_png, run_dir=run_dir,
-                            notes=["Samples are noise."])
+    (run_dir / "config.json").write_text(
+        json.dumps({"pool_size": 64, "data_workers": 1, "data_source": "pool", "seed": 0})
+    )
+    (run_dir / "log.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {
+                    "iteration": i,
+                    "loss_d": 1.0,
+                    "loss_g": 2.0,
+                    "real_score": 0.5,
+                    "fake_score": -0.5,
+                    "images_per_s": 40.0,
+                }
+            )
+            + "\n"
+            for i in (1, 2, 3, 4)
+        )
+        + "{cut short\n"
+    )
+    writer.write_model_card(
+        tmp_path / "eval", generator_path, card, docs_png, run_dir=run_dir, notes=["Samples are noise."]
+    )
     text = card.read_text()
     assert "Retuned at iteration 2 (on resume): r1_gamma 0.1 -> 1.0." in text
     assert "g_lr" not in text  # retuned at the exported iteration: not part of these weights

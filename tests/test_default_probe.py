@@ -38,14 +38,20 @@ def _require(path: Path, what: str, how: str) -> Path:
 
 @pytest.fixture
 def generator_file() -> Path:
-    return _require(resource_path("default_generator.safetensors"), "the default generator",
-                    "export it with scripts/export_default.sh")
+    return _require(
+        resource_path("default_generator.safetensors"),
+        "the default generator",
+        "export it with scripts/export_default.sh",
+    )
 
 
 @pytest.fixture
 def predictor_file() -> Path:
-    return _require(resource_path("world_predictor.safetensors"), "the world predictor",
-                    "train it with python -m sceneedit.training.predictor")
+    return _require(
+        resource_path("world_predictor.safetensors"),
+        "the world predictor",
+        "train it with python -m sceneedit.training.predictor",
+    )
 
 
 @pytest.fixture
@@ -70,12 +76,36 @@ def test_small_probe_of_the_default_generator(tmp_path, generator_file, predicto
     from sceneedit.semantics.bundle import check_compatible, load_bundle
 
     bundle_file = tmp_path / "probe.safetensors"
-    code = main([
-        "probe", "--generator", str(generator_file), "--predictor", "world",
-        "--predictor-option", f"path={predictor_file}", "--num", "2000", "--k", "200",
-        "--rescore-samples", "6", "--device", "cpu", "--no-progress", "--effect-seeds", "0", "--layer-rule", "share",
-        "--concepts", *SMALL_PROBE_CONCEPTS, "--out", str(tmp_path / "run"), "--bundle", str(bundle_file),
-    ])
+    code = main(
+        [
+            "probe",
+            "--generator",
+            str(generator_file),
+            "--predictor",
+            "world",
+            "--predictor-option",
+            f"path={predictor_file}",
+            "--num",
+            "2000",
+            "--k",
+            "200",
+            "--rescore-samples",
+            "6",
+            "--device",
+            "cpu",
+            "--no-progress",
+            "--effect-seeds",
+            "0",
+            "--layer-rule",
+            "share",
+            "--concepts",
+            *SMALL_PROBE_CONCEPTS,
+            "--out",
+            str(tmp_path / "run"),
+            "--bundle",
+            str(bundle_file),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert (tmp_path / "run" / "report" / "heatmap.png").stat().st_size > 0
 
@@ -147,8 +177,9 @@ def test_shipped_bundle_records_what_each_concept_does():
     from sceneedit.semantics.bundle import load_bundle
     from sceneedit.semantics.effects import effect_goals
 
-    bundle = load_bundle(_require(SHIPPED_BUNDLE, "the default boundary bundle",
-                                  "make it with scripts/make_default_bundle.py"))
+    bundle = load_bundle(
+        _require(SHIPPED_BUNDLE, "the default boundary bundle", "make it with scripts/make_default_bundle.py")
+    )
     effects = bundle.extra["effects"]
     assert effects["num_seeds"] >= 200 and effects["concepts"] == bundle.names
     dropped = _load_script().DROPPED

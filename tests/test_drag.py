@@ -27,8 +27,13 @@ SIZE = 32
 @pytest.fixture(scope="module")
 def generator():
     torch.manual_seed(0)
-    return StyleGANGenerator(resolution=SIZE, z_dim=32, w_dim=32, mapping_layers=2, fmaps_base=128,
-                             fmaps_max=32, name="tiny").eval().requires_grad_(False)
+    return (
+        StyleGANGenerator(
+            resolution=SIZE, z_dim=32, w_dim=32, mapping_layers=2, fmaps_base=128, fmaps_max=32, name="tiny"
+        )
+        .eval()
+        .requires_grad_(False)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +46,15 @@ def bundle(generator):
     rng = np.random.RandomState(1)
     normal = rng.standard_normal((1, generator.w_dim)).astype(np.float32)
     normal /= np.linalg.norm(normal)
-    concept = Concept(name="sky", normal=normal, layers=[0, 1, 2], level="layout", distance_range=(-3.0, 3.0),
-                      delta_s=[0.1] * generator.num_layers, delta_s_all=0.1)
+    concept = Concept(
+        name="sky",
+        normal=normal,
+        layers=[0, 1, 2],
+        level="layout",
+        distance_range=(-3.0, 3.0),
+        delta_s=[0.1] * generator.num_layers,
+        delta_s_all=0.1,
+    )
     return BoundaryBundle(concepts={"sky": concept}, generator_fingerprint=fingerprint_for(generator), source="test")
 
 
@@ -68,7 +80,7 @@ def test_drag_moves_the_handle_content_toward_the_target(generator, wp):
     result = run_drag(generator, wp, [HANDLE], [TARGET], FAST)
     assert result.steps_run > 0
     start = np.hypot(TARGET[0] - HANDLE[0], TARGET[1] - HANDLE[1])
-    (y, x), = result.handles_final
+    ((y, x),) = result.handles_final
     assert np.hypot(TARGET[0] - y, TARGET[1] - x) < start / 2
     # Independently of the tracker: the handle's feature now sits nearer the target.
     block = pick_feature_block([4, 8, 16, 32], SIZE)
@@ -97,8 +109,15 @@ def test_only_the_optimized_layers_change_and_runs_are_deterministic(generator, 
 def test_cancel_stops_before_the_next_step_and_callbacks_stream_frames(generator, wp):
     frames = []
     checks = iter(range(100))
-    result = run_drag(generator, wp, [HANDLE], [TARGET], DragSettings(steps=50, lr=0.01),
-                      callback=frames.append, cancel=lambda: next(checks) >= 3)
+    result = run_drag(
+        generator,
+        wp,
+        [HANDLE],
+        [TARGET],
+        DragSettings(steps=50, lr=0.01),
+        callback=frames.append,
+        cancel=lambda: next(checks) >= 3,
+    )
     assert result.cancelled and not result.converged and result.steps_run == 3
     assert [p.step for p in frames] == [1, 2]
     assert frames[0].image.shape == (SIZE, SIZE, 3) and frames[0].image.dtype == np.uint8
@@ -111,8 +130,10 @@ def test_mask_keeps_the_outside_closer_to_the_original(generator, wp):
     mask[10:23, 5:29] = 1.0
     settings = DragSettings(steps=15, lr=0.02, motion_radius=3, track_radius=4, stop_distance=0.0)
     free = run_drag(generator, wp, [HANDLE], [TARGET], settings)
-    held = run_drag(generator, wp, [HANDLE], [TARGET], DragSettings(**{**settings.to_dict(), "mask": mask,
-                                                                          "mask_weight": 50.0}))
+    held = run_drag(
+        generator, wp, [HANDLE], [TARGET], DragSettings(**{**settings.to_dict(), "mask": mask, "mask_weight": 50.0})
+    )
+
     def outside_change(code):
         with torch.no_grad():
             before = generator.synthesize(torch.from_numpy(wp)[None])[0]
@@ -197,6 +218,7 @@ def test_recipe_with_a_drag_round_trips_pixels(generator, bundle, tmp_path):
 
 # ----- precision and locality pieces ---------------------------------------------------------
 
+
 def test_tracker_finds_a_sub_pixel_shift_of_the_content():
     from sceneedit.editing.drag import TRACK_PATCH, _patch_offsets, _sample, track_point
 
@@ -229,7 +251,7 @@ def test_no_drag_ends_farther_than_it_started(generator, wp):
     # A learning rate far too large makes the optimizer overshoot; the best step is kept.
     wild = DragSettings(steps=12, lr=0.5, motion_radius=3, track_radius=4, layers=6, lr_floor=1.0, stop_distance=0)
     result = run_drag(generator, wp, [HANDLE], [(16.0, 16.0)], wild)
-    (y, x), = result.handles_final
+    ((y, x),) = result.handles_final
     assert np.hypot(16.0 - y, 16.0 - x) <= 6.0 + 1e-6 and result.distance <= 6.0 + 1e-6
 
 
@@ -245,11 +267,22 @@ def test_anchors_and_the_far_region_stay_put(generator, wp):
     settings = DragSettings(steps=15, lr=0.02, motion_radius=3, track_radius=4, layers=6, stop_distance=0.0)
     anchor = (26.0, 26.0)
     free = run_drag(generator, wp, [HANDLE], [TARGET], settings)
-    pinned = run_drag(generator, wp, [HANDLE], [TARGET], DragSettings(**{**settings.to_dict(), "anchor_weight": 20.0}),
-                      anchors=[anchor])
+    pinned = run_drag(
+        generator,
+        wp,
+        [HANDLE],
+        [TARGET],
+        DragSettings(**{**settings.to_dict(), "anchor_weight": 20.0}),
+        anchors=[anchor],
+    )
     assert change_near(pinned.wp, anchor) < change_near(free.wp, anchor)
-    kept = run_drag(generator, wp, [HANDLE], [TARGET], DragSettings(**{**settings.to_dict(), "keep_radius": 6.0,
-                                                                        "keep_weight": 10.0}))
+    kept = run_drag(
+        generator,
+        wp,
+        [HANDLE],
+        [TARGET],
+        DragSettings(**{**settings.to_dict(), "keep_radius": 6.0, "keep_weight": 10.0}),
+    )
     assert change_near(kept.wp, (4.0, 28.0)) < change_near(free.wp, (4.0, 28.0))
 
 

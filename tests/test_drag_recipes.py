@@ -22,8 +22,13 @@ QUICK = DragSettings(steps=3, lr=0.02, motion_radius=2, track_radius=3, feature_
 @pytest.fixture(scope="module")
 def generator():
     torch.manual_seed(0)
-    return StyleGANGenerator(resolution=SIZE, z_dim=32, w_dim=32, mapping_layers=2, fmaps_base=128,
-                             fmaps_max=32, name="tiny").eval().requires_grad_(False)
+    return (
+        StyleGANGenerator(
+            resolution=SIZE, z_dim=32, w_dim=32, mapping_layers=2, fmaps_base=128, fmaps_max=32, name="tiny"
+        )
+        .eval()
+        .requires_grad_(False)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +37,15 @@ def bundle(generator):
     concepts = {}
     for name, layers in (("sky", [0, 1, 2]), ("lamp", [3, 4])):
         normal = rng.standard_normal((1, generator.w_dim)).astype(np.float32)
-        concepts[name] = Concept(name=name, normal=normal / np.linalg.norm(normal), layers=layers, level="layout",
-                                 distance_range=(-3.0, 3.0), delta_s=[0.1] * generator.num_layers, delta_s_all=0.1)
+        concepts[name] = Concept(
+            name=name,
+            normal=normal / np.linalg.norm(normal),
+            layers=layers,
+            level="layout",
+            distance_range=(-3.0, 3.0),
+            delta_s=[0.1] * generator.num_layers,
+            delta_s_all=0.1,
+        )
     return BoundaryBundle(concepts=concepts, generator_fingerprint=fingerprint_for(generator), source="test")
 
 
@@ -63,8 +75,15 @@ def exporter_start(session, generator, bundle):
     recipe = session.current_edit_recipe()
     seeds = [session.seed] if session.seed is not None else None
     codes = None if seeds is not None else session.base_wp[None].copy()
-    job = ExportJob(sequences=[JitterSequence((0,), (0,), strength=0.0)], out_dir="unused", bundle=bundle,
-                    recipe=recipe, seeds=seeds, codes=codes, truncation_psi=session.truncation_psi)
+    job = ExportJob(
+        sequences=[JitterSequence((0,), (0,), strength=0.0)],
+        out_dir="unused",
+        bundle=bundle,
+        recipe=recipe,
+        seeds=seeds,
+        codes=codes,
+        truncation_psi=session.truncation_psi,
+    )
     return recipe, job
 
 
@@ -77,8 +96,13 @@ def test_every_session_step_kind_reaches_the_export_recipe(generator, bundle):
         example(session)
         drag(session, (20.0, 8.0), (20.0, 11.0))  # and one after it
         recipe, job = exporter_start(session, generator, bundle)
-        replayed = EditSession.from_recipe(recipe, generator, bundle, base_seed=job.seeds[0] if job.seeds else None,
-                                           base_wp=None if job.codes is None else job.codes[0])
+        replayed = EditSession.from_recipe(
+            recipe,
+            generator,
+            bundle,
+            base_seed=job.seeds[0] if job.seeds else None,
+            base_wp=None if job.codes is None else job.codes[0],
+        )
         assert np.array_equal(replayed.current_wp(), session.current_wp()), kind
         # The drags that make up the code are there, in order, with their labels.
         kept = [e for e in recipe["edits"] if e["op"] == "drag"]

@@ -48,8 +48,9 @@ class SharedLayerGenerator(Generator):
         return z[:, None, :].repeat(1, NUM_LAYERS, 1)
 
     def _synthesize(self, wp):
-        channels = [torch.tanh(0.5 * torch.stack([wp[:, l, axis] for l in layers]).mean(0))
-                    for layers, axis in PLANTED.values()]
+        channels = [
+            torch.tanh(0.5 * torch.stack([wp[:, l, axis] for l in layers]).mean(0)) for layers, axis in PLANTED.values()
+        ]
         image = torch.stack(channels, dim=1)[:, :, None, None].expand(-1, -1, 4, 4)
         return image.contiguous(), [image]
 
@@ -75,12 +76,18 @@ def unit(v):
 
 def planted_bundle() -> BoundaryBundle:
     e = np.eye(W_DIM, dtype=np.float32)
-    fingerprint = {"arch": "effects-test", "resolution": 4, "num_layers": NUM_LAYERS, "w_dim": W_DIM,
-                   "weights_hash": "x"}
+    fingerprint = {
+        "arch": "effects-test",
+        "resolution": 4,
+        "num_layers": NUM_LAYERS,
+        "w_dim": W_DIM,
+        "weights_hash": "x",
+    }
     concepts = {
         # "a" is mixed with "b": moving it alone moves b as much as a, unless b is held.
-        "a": Concept("a", unit(e[0] + 0.9 * e[1]), layers=list(range(NUM_LAYERS)), level="layout",
-                     distance_range=(-1.0, 1.0)),
+        "a": Concept(
+            "a", unit(e[0] + 0.9 * e[1]), layers=list(range(NUM_LAYERS)), level="layout", distance_range=(-1.0, 1.0)
+        ),
         "b": Concept("b", unit(e[1]), layers=[0], level="color", distance_range=(-1.0, 1.0)),
         "c": Concept("c", unit(e[2]), layers=[0, 1], level="attributes", distance_range=(-1.0, 1.0)),
     }
@@ -141,7 +148,6 @@ def test_conditioned_directions_match_the_editors_conditioning():
 
 def test_session_uses_the_bundle_hold_by_default():
     from sceneedit.editing.session import EditSession
-
     from sceneedit.semantics.bundle import fingerprint_for
 
     generator, bundle = SharedLayerGenerator().eval(), planted_bundle()

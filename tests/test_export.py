@@ -12,7 +12,6 @@ from PIL import Image
 
 import sceneedit.export as export_module
 from sceneedit.cli import main as cli_main
-from sceneedit.files import atomic_path
 from sceneedit.editing.session import EditSession
 from sceneedit.export import (
     ConceptSweep,
@@ -24,6 +23,7 @@ from sceneedit.export import (
     load_codes,
     run_export,
 )
+from sceneedit.files import atomic_path
 from sceneedit.generators.checkpoints import save_generator
 from sceneedit.generators.fingerprint import generator_fingerprint
 from sceneedit.generators.stylegan import StyleGANGenerator
@@ -37,8 +37,14 @@ L, D = 6, 32
 def tiny_generator(weight_seed=0):
     torch.manual_seed(weight_seed)
     return StyleGANGenerator(
-        resolution=16, z_dim=32, w_dim=32, mapping_layers=2, fmaps_base=64, fmaps_max=16,
-        truncation_psi=0.7, truncation_layers=2,
+        resolution=16,
+        z_dim=32,
+        w_dim=32,
+        mapping_layers=2,
+        fmaps_base=64,
+        fmaps_max=16,
+        truncation_psi=0.7,
+        truncation_layers=2,
     ).eval()
 
 
@@ -64,7 +70,10 @@ def bundle(generator):
 def sweep_job(out, bundle, **changes):
     job = dict(
         sequences=[SweepSequence((ConceptSweep("wall", -3.0, 3.0),), steps=4)],
-        out_dir=out, bundle=bundle, seeds=[0, 5], batch_size=3,
+        out_dir=out,
+        bundle=bundle,
+        seeds=[0, 5],
+        batch_size=3,
     )
     job.update(changes)
     return ExportJob(**job)
@@ -149,22 +158,27 @@ def test_jitter_series_and_recipe_timeline(generator, bundle, tmp_path):
     recipe = session.to_recipe()
     job = ExportJob(
         sequences=[TimelineSequence(recipe), JitterSequence(layers=(0, 1), seeds=(0, 1, 2), strength=1.0)],
-        out_dir=tmp_path, bundle=bundle, formats=("png", "gif"),
+        out_dir=tmp_path,
+        bundle=bundle,
+        formats=("png", "gif"),
     )
     report = run_export(generator, job)
     # No seeds: the timeline recipe's own base; frames = its steps (start included).
     timeline = tmp_path / "timeline"
     assert len(list((timeline / "frames" / "recipe").glob("*.png"))) == 4
     last = np.asarray(Image.open(timeline / "frames" / "recipe" / "003.png").convert("RGB"))
-    assert last.tobytes() == render(generator, session.state()).image.tobytes() or \
-        np.abs(last.astype(int) - render(generator, session.state()).image.astype(int)).max() <= 1
+    assert (
+        last.tobytes() == render(generator, session.state()).image.tobytes()
+        or np.abs(last.astype(int) - render(generator, session.state()).image.astype(int)).max() <= 1
+    )
     jitter = tmp_path / "jitter_gaussian_layers0-1"
     assert len(list((jitter / "frames" / "recipe").glob("*.png"))) == 3
     assert not (jitter / "recipe.mp4").exists()  # not asked for
     assert report.frames_rendered == 7
     # The same timeline applied to other seeds.
-    job2 = ExportJob(sequences=[TimelineSequence(recipe, name="tl")], out_dir=tmp_path, bundle=bundle,
-                     seeds=[7, 8], formats=("png",))
+    job2 = ExportJob(
+        sequences=[TimelineSequence(recipe, name="tl")], out_dir=tmp_path, bundle=bundle, seeds=[7, 8], formats=("png",)
+    )
     run_export(generator, job2)
     assert len(list((tmp_path / "tl" / "frames" / "seed0008").glob("*.png"))) == 4
 
@@ -175,8 +189,10 @@ def test_codes_file_as_sources(generator, bundle, tmp_path):
     np.save(path, codes)
     loaded = load_codes(path, generator)
     assert loaded.shape == (2, L, D)
-    report = run_export(generator, sweep_job(tmp_path / "out", bundle, seeds=None, codes=loaded,
-                                             codes_source=str(path), formats=("png",)))
+    report = run_export(
+        generator,
+        sweep_job(tmp_path / "out", bundle, seeds=None, codes=loaded, codes_source=str(path), formats=("png",)),
+    )
     assert report.frames_rendered == 8
     assert (tmp_path / "out" / "sweep_wall" / "frames" / "code0001" / "003.png").is_file()
     np.save(path, codes[:, :3])
@@ -260,8 +276,24 @@ def test_cli_export_runs_and_resumes(generator, bundle, tmp_path, capsys):
     gen_path, bundle_path = tmp_path / "g.safetensors", tmp_path / "b.safetensors"
     save_generator(generator, gen_path)
     save_bundle(bundle, bundle_path)
-    args = ["export", "--generator", str(gen_path), "--bundle", str(bundle_path), "--sweep", "lamp=-2:2@2-3",
-            "--steps", "3", "--seeds", "4", "--formats", "png,gif,sheet", "--out", str(tmp_path / "cli"), "--quiet"]
+    args = [
+        "export",
+        "--generator",
+        str(gen_path),
+        "--bundle",
+        str(bundle_path),
+        "--sweep",
+        "lamp=-2:2@2-3",
+        "--steps",
+        "3",
+        "--seeds",
+        "4",
+        "--formats",
+        "png,gif,sheet",
+        "--out",
+        str(tmp_path / "cli"),
+        "--quiet",
+    ]
     assert cli_main(args) == 0
     assert len(list((tmp_path / "cli" / "sweep_lamp" / "frames" / "seed0004").glob("*.png"))) == 3
     assert cli_main(args) == 0
@@ -271,7 +303,20 @@ def test_cli_export_runs_and_resumes(generator, bundle, tmp_path, capsys):
     assert err.startswith("sceneedit export: error: unknown concept 'nope'") and len(err.strip().splitlines()) == 1
     bad = tmp_path / "bad.json"
     bad.write_text("{oops")
-    assert cli_main(["export", "--generator", str(gen_path), "--recipe", str(bad), "--timeline",
-                     "--out", str(tmp_path / "cli3")]) == 2
+    assert (
+        cli_main(
+            [
+                "export",
+                "--generator",
+                str(gen_path),
+                "--recipe",
+                str(bad),
+                "--timeline",
+                "--out",
+                str(tmp_path / "cli3"),
+            ]
+        )
+        == 2
+    )
     assert "malformed JSON" in capsys.readouterr().err
     assert not (tmp_path / "cli2").exists() and not (tmp_path / "cli3").exists()

@@ -20,9 +20,29 @@ from sceneedit.training.growing import fade_lod, grow_generator
 from sceneedit.training.portable import read_portable_checkpoint
 
 ARCH = dict(z_dim=16, w_dim=16, mapping_layers=2, mapping_lr_mul=1.0, fmaps_base=128, fmaps_max=16)
-TRAIN_FLAGS = ["--batch-size", "4", "--data", "stream", "--sample-every", "0", "--no-progress",
-               "--recon-batch", "2", "--recon-warmup-kimg", "0", "--recon-feature-weight", "0",
-               "--d-fmaps-base", "128", "--d-fmaps-max", "16", "--threads", "1", "--log-every", "1"]
+TRAIN_FLAGS = [
+    "--batch-size",
+    "4",
+    "--data",
+    "stream",
+    "--sample-every",
+    "0",
+    "--no-progress",
+    "--recon-batch",
+    "2",
+    "--recon-warmup-kimg",
+    "0",
+    "--recon-feature-weight",
+    "0",
+    "--d-fmaps-base",
+    "128",
+    "--d-fmaps-max",
+    "16",
+    "--threads",
+    "1",
+    "--log-every",
+    "1",
+]
 
 
 def small_generator(resolution: int = 16) -> StyleGANGenerator:
@@ -66,8 +86,24 @@ def test_fade_schedule_runs_from_the_start_lod_to_zero():
 def test_cli_grows_the_shipped_style_generator_and_carries_the_run_in_a_portable_file(tmp_path, capsys):
     start = save_generator(small_generator(16), tmp_path / "start.safetensors")
     run = tmp_path / "run"
-    code = cli_main(["train", "--run-dir", str(run), "--init-from", str(start), "--resolution", "32",
-                     "--fade-kimg", "0.016", "--iterations", "3", "--name", "grown32", *TRAIN_FLAGS])
+    code = cli_main(
+        [
+            "train",
+            "--run-dir",
+            str(run),
+            "--init-from",
+            str(start),
+            "--resolution",
+            "32",
+            "--fade-kimg",
+            "0.016",
+            "--iterations",
+            "3",
+            "--name",
+            "grown32",
+            *TRAIN_FLAGS,
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     trainer = GANTrainer.resume(run, log=lambda _m: None)
     assert trainer.G.resolution == 32 and trainer.config.z_dim == 16  # architecture from the file
@@ -87,8 +123,20 @@ def test_cli_grows_the_shipped_style_generator_and_carries_the_run_in_a_portable
         assert torch.allclose(payload["G_ema"][key], value, atol=2e-3 * (1 + value.abs().max()))
 
     run2 = tmp_path / "run2"
-    code = cli_main(["train", "--run-dir", str(run2), "--resume-from", str(portable), "--iterations", "5",
-                     "--no-progress", "--threads", "1"])
+    code = cli_main(
+        [
+            "train",
+            "--run-dir",
+            str(run2),
+            "--resume-from",
+            str(portable),
+            "--iterations",
+            "5",
+            "--no-progress",
+            "--threads",
+            "1",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     resumed = GANTrainer.resume(run2, log=lambda _m: None)
     assert resumed.iteration == 5 and resumed.images_seen == 20 and resumed.fade_start_lod == 1.0
@@ -107,11 +155,24 @@ def test_cli_grows_the_shipped_style_generator_and_carries_the_run_in_a_portable
 
 def test_bad_start_files_get_one_clear_error(tmp_path, capsys):
     start = save_generator(small_generator(32), tmp_path / "big.safetensors")
-    code = cli_main(["train", "--run-dir", str(tmp_path / "r"), "--init-from", str(start), "--resolution", "16",
-                     *TRAIN_FLAGS])
+    code = cli_main(
+        ["train", "--run-dir", str(tmp_path / "r"), "--init-from", str(start), "--resolution", "16", *TRAIN_FLAGS]
+    )
     assert code == 2 and "never shrinks" in capsys.readouterr().err
-    code = cli_main(["train", "--run-dir", str(tmp_path / "r2"), "--init-from", str(start), "--resolution", "64",
-                     "--z-dim", "20", *TRAIN_FLAGS])
+    code = cli_main(
+        [
+            "train",
+            "--run-dir",
+            str(tmp_path / "r2"),
+            "--init-from",
+            str(start),
+            "--resolution",
+            "64",
+            "--z-dim",
+            "20",
+            *TRAIN_FLAGS,
+        ]
+    )
     assert code == 2 and "z_dim" in capsys.readouterr().err
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"not a checkpoint")

@@ -24,10 +24,23 @@ from sceneedit.training.gan import GANTrainer, export_generator
 from sceneedit.training.gan_config import TrainConfig
 
 TINY = dict(
-    resolution=16, z_dim=16, w_dim=16, mapping_layers=2, g_fmaps_base=128, g_fmaps_max=16,
-    recon_feature_weight=0.5, recon_batch=2, recon_warmup_kimg=0.0,
-    d_fmaps_base=128, d_fmaps_max=16, batch_size=4, data_source="stream", sample_every=0,
-    progress=False, log_every=1, threads=1,
+    resolution=16,
+    z_dim=16,
+    w_dim=16,
+    mapping_layers=2,
+    g_fmaps_base=128,
+    g_fmaps_max=16,
+    recon_feature_weight=0.5,
+    recon_batch=2,
+    recon_warmup_kimg=0.0,
+    d_fmaps_base=128,
+    d_fmaps_max=16,
+    batch_size=4,
+    data_source="stream",
+    sample_every=0,
+    progress=False,
+    log_every=1,
+    threads=1,
 )
 
 
@@ -144,10 +157,36 @@ def test_export_writes_a_loadable_generator(tmp_path):
 
 def test_cli_trains_resumes_and_exports(tmp_path, capsys):
     run_dir = str(tmp_path / "run")
-    common = ["train", "--run-dir", run_dir, "--resolution", "16", "--z-dim", "16", "--w-dim", "16",
-              "--mapping-layers", "2", "--g-fmaps-base", "128", "--g-fmaps-max", "16",
-              "--d-fmaps-base", "128", "--d-fmaps-max", "16", "--batch-size", "4", "--data", "stream",
-              "--sample-every", "0", "--threads", "1", "--no-progress"]
+    common = [
+        "train",
+        "--run-dir",
+        run_dir,
+        "--resolution",
+        "16",
+        "--z-dim",
+        "16",
+        "--w-dim",
+        "16",
+        "--mapping-layers",
+        "2",
+        "--g-fmaps-base",
+        "128",
+        "--g-fmaps-max",
+        "16",
+        "--d-fmaps-base",
+        "128",
+        "--d-fmaps-max",
+        "16",
+        "--batch-size",
+        "4",
+        "--data",
+        "stream",
+        "--sample-every",
+        "0",
+        "--threads",
+        "1",
+        "--no-progress",
+    ]
     assert cli_main(common + ["--iterations", "1"]) == 0
     # Starting again into the same folder without --resume is refused.
     assert cli_main(common + ["--iterations", "2"]) == 2
@@ -230,11 +269,42 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(tmp_path):
     import sys
 
     run_dir = tmp_path / "run"
-    command = [sys.executable, "-m", "sceneedit.training.gan", "--run-dir", str(run_dir),
-               "--resolution", "16", "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2",
-               "--g-fmaps-base", "128", "--g-fmaps-max", "16", "--d-fmaps-base", "128",
-               "--d-fmaps-max", "16", "--batch-size", "4", "--data", "stream", "--sample-every", "0",
-               "--threads", "1", "--log-every", "1", "--iterations", "100000", "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "sceneedit.training.gan",
+        "--run-dir",
+        str(run_dir),
+        "--resolution",
+        "16",
+        "--z-dim",
+        "16",
+        "--w-dim",
+        "16",
+        "--mapping-layers",
+        "2",
+        "--g-fmaps-base",
+        "128",
+        "--g-fmaps-max",
+        "16",
+        "--d-fmaps-base",
+        "128",
+        "--d-fmaps-max",
+        "16",
+        "--batch-size",
+        "4",
+        "--data",
+        "stream",
+        "--sample-every",
+        "0",
+        "--threads",
+        "1",
+        "--log-every",
+        "1",
+        "--iterations",
+        "100000",
+        "--no-progress",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         log = run_dir / "log.jsonl"
@@ -281,10 +351,17 @@ def test_a_second_trainer_on_the_same_run_folder_is_refused(tmp_path):
     run_dir.mkdir()
     # The lock is a per-process POSIX lock: another process must hold it.
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a+'); "
-         "fcntl.lockf(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB); f.write('pid 12345'); f.flush(); "
-         "print('held', flush=True); time.sleep(120)", str(run_dir / ".lock")],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; f = open(sys.argv[1], 'a+'); "
+            "fcntl.lockf(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB); f.write('pid 12345'); f.flush(); "
+            "print('held', flush=True); time.sleep(120)",
+            str(run_dir / ".lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         trainer = GANTrainer(tiny_config(iterations=1), run_dir, log=quiet)
@@ -358,8 +435,9 @@ def test_reconstruction_term_pulls_g_to_the_room_of_its_code(tmp_path):
 
 def test_plain_gan_needs_no_codes_and_a_paired_run_refuses_a_render_without_them(tmp_path):
     # A plain GAN ignores the warm-up setting: D trains from the first step.
-    plain = GANTrainer(tiny_config(recon_weight=0.0, recon_warmup_kimg=200.0), tmp_path / "plain",
-                       render=images_only, log=quiet)
+    plain = GANTrainer(
+        tiny_config(recon_weight=0.0, recon_warmup_kimg=200.0), tmp_path / "plain", render=images_only, log=quiet
+    )
     first = plain.train_step()
     assert plain.feature_net is None and "recon" not in first and first["loss_d"] > 0
     plain.close()

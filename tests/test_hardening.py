@@ -69,8 +69,14 @@ def assert_clean(exc: BaseException, path: Path, *words: str) -> None:
 
 def run_python(code: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=timeout, env=env, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        **kwargs,
+    )
 
 
 # ----- 1. non-finite weights and black frames ------------------------------------------------------
@@ -128,8 +134,12 @@ def test_a_huge_layer_range_is_refused_quickly_with_a_short_message():
 
     tracemalloc.start()
     try:
-        for spec, layers in (("0-50000000", 14), ("0-2000000", None), ("3-" + "9" * 400, None),
-                             ("0-" + "9" * 5000, 14)):
+        for spec, layers in (
+            ("0-50000000", 14),
+            ("0-2000000", None),
+            ("3-" + "9" * 400, None),
+            ("0-" + "9" * 5000, 14),
+        ):
             with pytest.raises(LayerSpecError) as info:
                 parse_layer_spec(spec, layers)
             assert len(str(info.value)) < 300
@@ -144,8 +154,7 @@ def test_a_higan_boundary_with_a_huge_layer_range_is_a_short_clean_error(tmp_pat
     from sceneedit.semantics.importers import read_boundary_file
 
     path = tmp_path / "huge_boundary.npy"
-    np.save(path, {"boundary": np.ones((1, 32)), "meta_data": {"manipulate_layers": "0-2000000"}},
-            allow_pickle=True)
+    np.save(path, {"boundary": np.ones((1, 32)), "meta_data": {"manipulate_layers": "0-2000000"}}, allow_pickle=True)
     tracemalloc.start()
     try:
         with pytest.raises(ValueError) as info:
@@ -182,15 +191,18 @@ def test_a_sparse_tensor_is_refused_cleanly(tmp_path):
 
 
 # ----- 4. generator configs are bounded, errors name the file --------------------------------------
-@pytest.mark.parametrize("field, value, words", [
-    ("mapping_layers", 1048576, "mapping_layers"),
-    ("z_dim", 10**12, "z_dim"),
-    ("truncation_psi", 1e308, "truncation_psi"),
-    ("resolution", 12, "resolution"),
-    ("w_dim", "32", "w_dim"),
-    ("fmaps_base", 10**30, "fmaps_base"),
-    ("mapping_lr_mul", float("nan"), "NaN"),
-])
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("mapping_layers", 1048576, "mapping_layers"),
+        ("z_dim", 10**12, "z_dim"),
+        ("truncation_psi", 1e308, "truncation_psi"),
+        ("resolution", 12, "resolution"),
+        ("w_dim", "32", "w_dim"),
+        ("fmaps_base", 10**30, "fmaps_base"),
+        ("mapping_lr_mul", float("nan"), "NaN"),
+    ],
+)
 def test_generator_config_fields_are_bounded_before_building(tmp_path, field, value, words):
     path, config = own_file(tmp_path)
     config["kwargs"][field] = value
@@ -277,16 +289,19 @@ def test_an_unhashable_arch_is_a_clean_error(tmp_path):
     assert_clean(info.value, path, "arch")
 
 
-@pytest.mark.parametrize("edit", [
-    {"op": ["set_seed"], "seed": 1},
-    {"op": {"a": 1}},
-    {"op": "set_seed", "seed": 1e400},
-    {"op": "set_seed", "seed": [1]},
-    {"op": "set_jitter", "changes": [1, 2]},
-    {"op": "set_truncation", "psi": "x"},
-    {"op": "set_base_code", "wp": [[1e400]]},
-    {"op": "set_base_code", "wp": "abc"},
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"op": ["set_seed"], "seed": 1},
+        {"op": {"a": 1}},
+        {"op": "set_seed", "seed": 1e400},
+        {"op": "set_seed", "seed": [1]},
+        {"op": "set_jitter", "changes": [1, 2]},
+        {"op": "set_truncation", "psi": "x"},
+        {"op": "set_base_code", "wp": [[1e400]]},
+        {"op": "set_base_code", "wp": "abc"},
+    ],
+)
 def test_recipe_edits_of_the_wrong_type_are_one_clean_error(tmp_path, edit):
     from sceneedit.editing.recipe import RecipeError, load_recipe
     from sceneedit.editing.session import EditSession
@@ -326,8 +341,12 @@ def test_malformed_npy_headers_are_clean_errors_everywhere(tmp_path, header):
     path = tmp_path / "bad_boundary.npy"
     path.write_bytes(npy_with_header(header))
     generator = tiny_generator()
-    readers = [read_boundary_file, load_npy_array, lambda p: export_codes(p, generator),
-               lambda p: synth_codes(p, generator)]
+    readers = [
+        read_boundary_file,
+        load_npy_array,
+        lambda p: export_codes(p, generator),
+        lambda p: synth_codes(p, generator),
+    ]
     for read in readers:
         with pytest.raises(ValueError) as info:
             read(path)
@@ -380,13 +399,37 @@ def test_disk_full_during_probe_is_one_clear_line(tmp_path):
     from sceneedit.semantics.predictors import world
 
     torch.manual_seed(1)
-    predictor = world.save_world_predictor(world.WorldPredictor(world.WorldNet(world.WorldNetConfig(input_size=32))),
-                                           tmp_path / "world.safetensors")
+    predictor = world.save_world_predictor(
+        world.WorldPredictor(world.WorldNet(world.WorldNetConfig(input_size=32))), tmp_path / "world.safetensors"
+    )
     gen_path = save_generator(tiny_generator(), tmp_path / "g.safetensors")
-    done = run_disk_full(["probe", "--generator", str(gen_path), "--predictor", "world", "--predictor-option",
-                          f"path={predictor}", "--num", "200", "--chunk-size", "100", "--batch-size", "100",
-                          "--k", "60", "--no-progress", "--device", "cpu", "--concepts", "camera_yaw",
-                          "--out", str(tmp_path / "run")], limit=3000)
+    done = run_disk_full(
+        [
+            "probe",
+            "--generator",
+            str(gen_path),
+            "--predictor",
+            "world",
+            "--predictor-option",
+            f"path={predictor}",
+            "--num",
+            "200",
+            "--chunk-size",
+            "100",
+            "--batch-size",
+            "100",
+            "--k",
+            "60",
+            "--no-progress",
+            "--device",
+            "cpu",
+            "--concepts",
+            "camera_yaw",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        limit=3000,
+    )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and "cannot write" in done.stderr, done.stderr
     assert "full" in done.stderr or "too large" in done.stderr, done.stderr
@@ -397,16 +440,30 @@ def test_disk_full_during_train_export_is_one_clear_line(tmp_path):
     from sceneedit.training.gan_config import TrainConfig
 
     run = tmp_path / "run"
-    config = TrainConfig(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, g_fmaps_base=128, g_fmaps_max=16,
-                         d_fmaps_base=128, d_fmaps_max=16, batch_size=4, data_source="stream", sample_every=0,
-                         progress=False, threads=1, iterations=1, recon_warmup_kimg=0.0)
+    config = TrainConfig(
+        resolution=16,
+        z_dim=16,
+        w_dim=16,
+        mapping_layers=2,
+        g_fmaps_base=128,
+        g_fmaps_max=16,
+        d_fmaps_base=128,
+        d_fmaps_max=16,
+        batch_size=4,
+        data_source="stream",
+        sample_every=0,
+        progress=False,
+        threads=1,
+        iterations=1,
+        recon_warmup_kimg=0.0,
+    )
     GANTrainer(config, run, log=lambda _: None).run()
     code = f"""
     import resource, signal, sys
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
     from sceneedit.training.gan import main
-    sys.exit(main(["--run-dir", {str(run)!r}, "--export", {str(tmp_path / 'g.safetensors')!r}]))
+    sys.exit(main(["--run-dir", {str(run)!r}, "--export", {str(tmp_path / "g.safetensors")!r}]))
     """
     done = run_python(code)
     assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
@@ -421,7 +478,7 @@ def test_disk_full_during_a_torch_checkpoint_write_is_a_clear_error(tmp_path):
     resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
     from sceneedit.training.checkpointing import save_checkpoint
     try:
-        save_checkpoint({str(tmp_path / 'run')!r}, 5, {{"iteration": 5, "w": torch.zeros(10000)}})
+        save_checkpoint({str(tmp_path / "run")!r}, 5, {{"iteration": 5, "w": torch.zeros(10000)}})
     except OSError as exc:
         print("CLEAN", exc)
     """
@@ -431,9 +488,33 @@ def test_disk_full_during_a_torch_checkpoint_write_is_a_clear_error(tmp_path):
 
 
 # ----- 9. workers die with the trainer; a dead trainer's lock is not held --------------------------
-TRAIN = ["--resolution", "16", "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2",
-         "--g-fmaps-base", "128", "--g-fmaps-max", "16", "--d-fmaps-base", "128", "--d-fmaps-max", "16",
-         "--batch-size", "4", "--sample-every", "0", "--threads", "1", "--log-every", "1", "--no-progress"]
+TRAIN = [
+    "--resolution",
+    "16",
+    "--z-dim",
+    "16",
+    "--w-dim",
+    "16",
+    "--mapping-layers",
+    "2",
+    "--g-fmaps-base",
+    "128",
+    "--g-fmaps-max",
+    "16",
+    "--d-fmaps-base",
+    "128",
+    "--d-fmaps-max",
+    "16",
+    "--batch-size",
+    "4",
+    "--sample-every",
+    "0",
+    "--threads",
+    "1",
+    "--log-every",
+    "1",
+    "--no-progress",
+]
 
 
 def _children_of(pid: int) -> list[int]:
@@ -460,8 +541,22 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_sigkilled_trainer_leaves_no_worker_and_resume_is_accepted(tmp_path):
     run_dir = tmp_path / "run"
-    command = [sys.executable, "-m", "sceneedit.training.gan", "--run-dir", str(run_dir), *TRAIN,
-               "--data", "pool", "--pool-size", "8", "--data-workers", "1", "--iterations", "100000"]
+    command = [
+        sys.executable,
+        "-m",
+        "sceneedit.training.gan",
+        "--run-dir",
+        str(run_dir),
+        *TRAIN,
+        "--data",
+        "pool",
+        "--pool-size",
+        "8",
+        "--data-workers",
+        "1",
+        "--iterations",
+        "100000",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     workers: list[int] = []
@@ -492,7 +587,12 @@ def test_sigkilled_trainer_leaves_no_worker_and_resume_is_accepted(tmp_path):
 
 # ----- 10. checkpoint rotation --------------------------------------------------------------------
 def test_rotation_keeps_verified_checkpoints_and_cleans_temporaries(tmp_path):
-    from sceneedit.training.checkpointing import checkpoint_path, list_checkpoints, load_latest_checkpoint, save_checkpoint
+    from sceneedit.training.checkpointing import (
+        checkpoint_path,
+        list_checkpoints,
+        load_latest_checkpoint,
+        save_checkpoint,
+    )
 
     run = tmp_path / "run"
     save_checkpoint(run, 1, {"iteration": 1}, keep=2)
@@ -520,15 +620,33 @@ def test_export_recipe_errors_name_the_recipe_file(tmp_path, capsys):
     recipe["edits"].append({"label": "bad", "op": "set_seed", "seed": "x"})
     path = tmp_path / "my_recipe.json"
     path.write_text(json.dumps(recipe))
-    code = main(["export", "-g", str(gen_path), "--recipe", str(path), "--timeline", "--formats", "png",
-                 "--out", str(tmp_path / "out"), "--quiet"])
+    code = main(
+        [
+            "export",
+            "-g",
+            str(gen_path),
+            "--recipe",
+            str(path),
+            "--timeline",
+            "--formats",
+            "png",
+            "--out",
+            str(tmp_path / "out"),
+            "--quiet",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "my_recipe.json" in err, err
 
 
-@pytest.mark.parametrize("text", ['{"format": "sceneedit-recipe", "version": ' + "9" * 5000 + "}",
-                                  '{"format": "sceneedit-recipe", "version": 1, "x": NaN}',
-                                  '{"format": "sceneedit-recipe", "version": 1, "x": -Infinity}'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"format": "sceneedit-recipe", "version": ' + "9" * 5000 + "}",
+        '{"format": "sceneedit-recipe", "version": 1, "x": NaN}',
+        '{"format": "sceneedit-recipe", "version": 1, "x": -Infinity}',
+    ],
+)
 def test_recipe_number_problems_are_caught_at_load_naming_the_file(tmp_path, text):
     from sceneedit.editing.recipe import RecipeError, load_recipe
 
@@ -573,7 +691,7 @@ def test_double_ctrl_c_while_an_mp4_is_written_leaves_no_partial_file(tmp_path):
             yield from items[2:]
 
     frames = Frames(np.full((16, 16, 3), v, np.uint8) for v in range(0, 250, 10))
-    _write_mp4(frames, Path({str(tmp_path / 'clip.mp4')!r}), 8.0)
+    _write_mp4(frames, Path({str(tmp_path / "clip.mp4")!r}), 8.0)
     """
     done = run_python(code, timeout=60)
     assert "KeyboardInterrupt" in done.stderr, done.stderr
@@ -584,8 +702,18 @@ def test_double_ctrl_c_while_an_mp4_is_written_leaves_no_partial_file(tmp_path):
 def test_a_resumed_probe_removes_the_partial_chunk_a_kill_left(tmp_path):
     from sceneedit.semantics.storage import CHUNK_DIR, ProbeStore
 
-    manifest = {"num": 10, "chunk_size": 5, "seed": 0, "generator": {}, "predictor": "world", "score_names": ["a"],
-                "truncation_psi": 0.7, "truncation_layers": 6, "w_shared": True, "store_wp": False}
+    manifest = {
+        "num": 10,
+        "chunk_size": 5,
+        "seed": 0,
+        "generator": {},
+        "predictor": "world",
+        "score_names": ["a"],
+        "truncation_psi": 0.7,
+        "truncation_layers": 6,
+        "w_shared": True,
+        "store_wp": False,
+    }
     store = ProbeStore.create_or_resume(tmp_path / "run", manifest)
     leftover = store.root / CHUNK_DIR / ".000000.scores.npy.kn0lbx9t.partial.npy"  # a SIGKILL mid-write
     leftover.write_bytes(b"half a chunk")

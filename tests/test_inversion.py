@@ -34,8 +34,13 @@ from sceneedit.inversion.train import EncoderTrainingConfig, fit_linear_encoder,
 
 def tiny_generator(seed: int = 0) -> StyleGANGenerator:
     torch.manual_seed(seed)
-    return StyleGANGenerator(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, fmaps_base=64,
-                             fmaps_max=32, name=f"tiny{seed}").eval().requires_grad_(False)
+    return (
+        StyleGANGenerator(
+            resolution=16, z_dim=16, w_dim=16, mapping_layers=2, fmaps_base=64, fmaps_max=32, name=f"tiny{seed}"
+        )
+        .eval()
+        .requires_grad_(False)
+    )
 
 
 def sample_image(generator, seed: int = 3) -> np.ndarray:
@@ -70,7 +75,7 @@ def test_grayscale_alpha_and_16_bit_are_converted(tmp_path):
     Image.fromarray(rgba, mode="RGBA").save(tmp_path / "alpha.png")
     out = load_image_for_inversion(tmp_path / "alpha.png", 16)
     assert (out[12:] == 255).all() and np.abs(out[:6].astype(int) - (10, 20, 30)).max() <= 1
-    deep = (np.arange(16 * 16, dtype=np.uint16).reshape(16, 16) * 256)
+    deep = np.arange(16 * 16, dtype=np.uint16).reshape(16, 16) * 256
     Image.fromarray(deep).save(tmp_path / "deep.png")
     out = load_image_for_inversion(tmp_path / "deep.png", 16)
     assert out[0, 0, 0] < out[-1, -1, 0]
@@ -81,7 +86,9 @@ def _png_header_only(path: Path, width: int, height: int) -> None:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 7)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 7)) + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.parametrize("case", ["empty", "text", "huge", "truncated", "missing", "folder"])
@@ -181,7 +188,9 @@ def test_encoder_training_resumes_and_the_file_refuses_another_generator(tmp_pat
     generator = tiny_generator()
     config = EncoderTrainingConfig(steps=6, batch_size=4, perceptual="ssim", checkpoint_every=3, log_every=3)
     lines = []
-    train_encoder(generator, tmp_path / "run", EncoderTrainingConfig(**{**config.__dict__, "steps": 3}), log=lines.append)
+    train_encoder(
+        generator, tmp_path / "run", EncoderTrainingConfig(**{**config.__dict__, "steps": 3}), log=lines.append
+    )
     out = train_encoder(generator, tmp_path / "run", config, log=lines.append)
     assert any("resumed at step 3" in line for line in lines)
     encoder = load_encoder(out, generator)
@@ -189,7 +198,9 @@ def test_encoder_training_resumes_and_the_file_refuses_another_generator(tmp_pat
     assert wp.shape == (2, generator.num_layers, generator.w_dim)
     with pytest.raises(EncoderError):
         load_encoder(out, tiny_generator(seed=1))
-    result = Inverter(generator, InversionSettings(**{**FAST, "steps": 0}), encoder=encoder).invert(sample_image(generator))
+    result = Inverter(generator, InversionSettings(**{**FAST, "steps": 0}), encoder=encoder).invert(
+        sample_image(generator)
+    )
     assert result.encoder_used
 
 
@@ -219,8 +230,23 @@ def test_cli_invert_writes_code_reconstruction_and_a_line_per_image(tmp_path, ca
     generator_path = save_generator(generator, tmp_path / "tiny.safetensors")
     Image.fromarray(sample_image(generator)).resize((40, 30)).save(tmp_path / "a.jpg")
     Image.fromarray(sample_image(generator, 5)).convert("L").save(tmp_path / "b.png")
-    code = main(["invert", str(tmp_path / "a.jpg"), str(tmp_path / "b.png"), "-g", str(generator_path),
-                 "--out", str(tmp_path / "out"), "--steps", "5", "--encoder", "none", "--perceptual", "ssim"])
+    code = main(
+        [
+            "invert",
+            str(tmp_path / "a.jpg"),
+            str(tmp_path / "b.png"),
+            "-g",
+            str(generator_path),
+            "--out",
+            str(tmp_path / "out"),
+            "--steps",
+            "5",
+            "--encoder",
+            "none",
+            "--perceptual",
+            "ssim",
+        ]
+    )
     assert code == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if "PSNR" in line]
     assert len(lines) == 2 and all(" s -> " in line for line in lines)
@@ -234,18 +260,53 @@ def test_cli_invert_writes_code_reconstruction_and_a_line_per_image(tmp_path, ca
 
 def test_cli_recipe_from_a_fine_tuned_inversion_replays_in_export(tmp_path, capsys):
     from sceneedit.cli import main
-    from sceneedit.render import render
     from sceneedit.editing.session import EditSession
+    from sceneedit.render import render
 
     generator = tiny_generator()
     generator_path = save_generator(generator, tmp_path / "tiny.safetensors")
     Image.fromarray(sample_image(tiny_generator(seed=2))).save(tmp_path / "photo.png")
-    assert main(["invert", str(tmp_path / "photo.png"), "-g", str(generator_path), "--out", str(tmp_path / "inv"),
-                 "--steps", "5", "--finetune", "10", "--encoder", "none", "--perceptual", "ssim"]) == 0
+    assert (
+        main(
+            [
+                "invert",
+                str(tmp_path / "photo.png"),
+                "-g",
+                str(generator_path),
+                "--out",
+                str(tmp_path / "inv"),
+                "--steps",
+                "5",
+                "--finetune",
+                "10",
+                "--encoder",
+                "none",
+                "--perceptual",
+                "ssim",
+            ]
+        )
+        == 0
+    )
     recipe_path = tmp_path / "inv" / "photo.recipe.json"
     assert (tmp_path / "inv" / "photo.delta.safetensors").is_file()
-    assert main(["export", "-g", str(generator_path), "--recipe", str(recipe_path), "--timeline",
-                 "--out", str(tmp_path / "exp"), "--formats", "png", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "-g",
+                str(generator_path),
+                "--recipe",
+                str(recipe_path),
+                "--timeline",
+                "--out",
+                str(tmp_path / "exp"),
+                "--formats",
+                "png",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     frames = sorted((tmp_path / "exp").rglob("*.png"))
     assert frames
     wp, delta = load_inverted_code(tmp_path / "inv" / "photo.npy", generator.num_layers, generator.w_dim)

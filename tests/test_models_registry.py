@@ -5,12 +5,20 @@ import json
 from pathlib import Path
 
 import pytest
-
 from model_server import FileServer
+
 from sceneedit.cli import main
 from sceneedit.models import (
-    OFFICIAL_MODELS, ChecksumMismatch, add_model, DownloadError, RegistryError, bundle_path, fetch_model, find_model,
-    is_downloaded, model_path,
+    OFFICIAL_MODELS,
+    ChecksumMismatch,
+    DownloadError,
+    RegistryError,
+    add_model,
+    bundle_path,
+    fetch_model,
+    find_model,
+    is_downloaded,
+    model_path,
 )
 from sceneedit.models.download import fetch_to, part_path
 
@@ -27,9 +35,19 @@ def models_dir(tmp_path, monkeypatch):
 
 def test_catalog_has_the_papers_scene_models_with_their_boundary_sets():
     names = {entry.name for entry in OFFICIAL_MODELS}
-    for name in ["pggan_bedroom", "stylegan_bedroom", "stylegan_livingroom", "stylegan_kitchen", "stylegan_churchoutdoor",
-                 "stylegan_tower", "stylegan_bridge", "stylegan2_church", "biggan_deep_128", "biggan_deep_256",
-                 "biggan_deep_512"]:
+    for name in [
+        "pggan_bedroom",
+        "stylegan_bedroom",
+        "stylegan_livingroom",
+        "stylegan_kitchen",
+        "stylegan_churchoutdoor",
+        "stylegan_tower",
+        "stylegan_bridge",
+        "stylegan2_church",
+        "biggan_deep_128",
+        "biggan_deep_256",
+        "biggan_deep_512",
+    ]:
         assert name in names
     assert find_model("stylegan_church").name == "stylegan_churchoutdoor"
     for entry in OFFICIAL_MODELS:
@@ -52,7 +70,9 @@ def test_fetch_from_a_mirror_records_the_first_checksum_and_refuses_another_file
         assert result.path == model_path(find_model("stylegan2_church")) and result.path.read_bytes() == PAYLOAD
         assert "no published checksum" in result.warnings[0]
         recorded = json.loads((models_dir / "checksums.json").read_text())
-        assert recorded["stylegan2_church/stylegan2-church-config-f.pkl"]["sha256"] == hashlib.sha256(PAYLOAD).hexdigest()
+        assert (
+            recorded["stylegan2_church/stylegan2-church-config-f.pkl"]["sha256"] == hashlib.sha256(PAYLOAD).hexdigest()
+        )
         with pytest.raises(ChecksumMismatch, match="does not match"):
             fetch_model("stylegan2_church", source=server.url + "/other.pkl")
     assert result.path.read_bytes() == PAYLOAD  # the verified copy is untouched
@@ -64,8 +84,12 @@ def test_download_resumes_after_a_cut_connection(tmp_path):
     with FileServer({"/g.pkl": PAYLOAD}) as server:
         server.cut_after["/g.pkl"] = 300_000
         seen = []
-        got = fetch_to(server.url + "/g.pkl", tmp_path / "g.pkl", expected_sha256=digest,
-                       progress=lambda done, total: seen.append((done, total)))
+        got = fetch_to(
+            server.url + "/g.pkl",
+            tmp_path / "g.pkl",
+            expected_sha256=digest,
+            progress=lambda done, total: seen.append((done, total)),
+        )
         assert got == digest and (tmp_path / "g.pkl").read_bytes() == PAYLOAD
         assert server.requests == [("/g.pkl", None), ("/g.pkl", "bytes=300000-")]
         assert seen[-1] == (len(PAYLOAD), len(PAYLOAD))
@@ -110,7 +134,9 @@ def test_cli_fetch_path_list_and_add(tmp_path, capsys):
     capsys.readouterr()
     assert main(["models", "list", "--json"]) == 0
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
-    assert rows["stylegan2_church"]["downloaded"] and rows["stylegan2_church"]["bundle"].endswith("stylegan2_church.safetensors")
+    assert rows["stylegan2_church"]["downloaded"] and rows["stylegan2_church"]["bundle"].endswith(
+        "stylegan2_church.safetensors"
+    )
     assert rows["my_pggan"]["downloaded"] and rows["my_pggan"]["arch"] == "pggan" and rows["my_pggan"]["user_added"]
     assert not rows["stylegan_bedroom"]["downloaded"]
     assert is_downloaded(find_model("my_pggan"))

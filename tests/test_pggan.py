@@ -25,8 +25,9 @@ def channels(res: int) -> int:
     return min(FMAPS_BASE // res, FMAPS_MAX)
 
 
-def genforce_pggan_state(resolution: int = 16, fused: bool = False, lod: float = 0.0,
-                         seed: int = 0) -> dict[str, torch.Tensor]:
+def genforce_pggan_state(
+    resolution: int = 16, fused: bool = False, lod: float = 0.0, seed: int = 0
+) -> dict[str, torch.Tensor]:
     """A random state dict in genforce's PGGAN key layout."""
     gen = torch.Generator().manual_seed(seed)
 
@@ -185,7 +186,9 @@ def test_missing_key_is_named(tmp_path):
 def test_misshaped_key_is_named(tmp_path):
     state = genforce_pggan_state()
     state["layer3.conv.weight"] = torch.zeros(16, 16, 1, 1)
-    with pytest.raises(CheckpointError, match=r"'layer3.conv.weight' has shape \[16, 16, 1, 1\], expected \[16, 16, 3, 3\]"):
+    with pytest.raises(
+        CheckpointError, match=r"'layer3.conv.weight' has shape \[16, 16, 1, 1\], expected \[16, 16, 3, 3\]"
+    ):
         load_generator(write_pth(tmp_path / "bad.pth", state))
 
 

@@ -74,8 +74,10 @@ def write_release(root: Path, legacy: bool = True, drop: str | None = None, resh
         state["module." + key] = tensor
     checkpoint = {"epoch": 40, "arch": "wideresnet18", "state_dict": state, "best_prec1": 54.0}
     torch.save(checkpoint, root / "wideresnet18_places365.pth.tar", _use_new_zipfile_serialization=not legacy)
-    np.save(root / "W_sceneattribute_wideresnet18.npy",
-            np.random.default_rng(1).standard_normal((NUM_ATTRIBUTES, 512)).astype(np.float32) * 0.05)
+    np.save(
+        root / "W_sceneattribute_wideresnet18.npy",
+        np.random.default_rng(1).standard_normal((NUM_ATTRIBUTES, 512)).astype(np.float32) * 0.05,
+    )
     lines = []
     for i in range(NUM_CATEGORIES):
         name = "/b/bus_station/indoor" if i == 1 else ("/w/wood" if i == 2 else f"/c/cat{i:03d}")
@@ -97,7 +99,7 @@ def test_loads_release_layout_and_scores_like_higan(release):
     assert len(predictor.score_names) == NUM_CATEGORIES + NUM_ATTRIBUTES
     assert predictor.score_names[1] == "bus_station__indoor"
     assert predictor.score_names[2] == "wood_scene"  # collides with the attribute 'wood'
-    assert predictor.score_names[NUM_CATEGORIES:NUM_CATEGORIES + 3] == ["natural_light", "indoor_lighting", "wood"]
+    assert predictor.score_names[NUM_CATEGORIES : NUM_CATEGORIES + 3] == ["natural_light", "indoor_lighting", "wood"]
     assert predictor.score_levels["indoor_lighting"] == "attributes"
     assert predictor.score_levels["bus_station__indoor"] == "objects"
     assert float(predictor.net.fc.weight.min()) >= 0  # HiGAN zeroes negative fc weights
@@ -120,10 +122,12 @@ def test_loads_release_layout_and_scores_like_higan(release):
 
 def test_zip_format_and_explicit_paths(tmp_path, release):
     root = write_release(tmp_path / "zip", legacy=False)
-    predictor = load_places365(weights=root / "wideresnet18_places365.pth.tar",
-                               attribute_weights=release / "W_sceneattribute_wideresnet18.npy",
-                               categories=release / "categories_places365.txt",
-                               attributes=release / "labels_sunattribute.txt")
+    predictor = load_places365(
+        weights=root / "wideresnet18_places365.pth.tar",
+        attribute_weights=release / "W_sceneattribute_wideresnet18.npy",
+        categories=release / "categories_places365.txt",
+        attributes=release / "labels_sunattribute.txt",
+    )
     assert predictor.score(torch.zeros(1, 3, 224, 224)).shape == (1, 467)
 
 

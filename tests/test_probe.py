@@ -102,8 +102,15 @@ def generator():
 
 
 def test_pipeline_finds_planted_directions_and_layers(generator, tmp_path):
-    result = run_probe(generator, ChannelPredictor(), tmp_path / "run", ProbeConfig(num=400, chunk_size=150, batch_size=64),
-                       chosen=100, rescore_samples=40, progress=False)
+    result = run_probe(
+        generator,
+        ChannelPredictor(),
+        tmp_path / "run",
+        ProbeConfig(num=400, chunk_size=150, batch_size=64),
+        chosen=100,
+        rescore_samples=40,
+        progress=False,
+    )
     for name, (layers, axis) in PLANTED.items():
         fit = result.fits[name]
         assert abs(float(fit.normal[0] @ np.eye(W_DIM)[axis])) >= 0.95
@@ -129,8 +136,16 @@ def test_truncation_aware_strength_is_psi_on_truncated_layers():
     gen = PlantedGenerator(linear=True, truncation_psi=0.5, truncation_layers=2).eval()
     normal = np.eye(W_DIM, dtype=np.float32)[[0]]
     wp = gen.map(gen.sample_z(10, seed=1))
-    result = rescore_concept(gen, ChannelPredictor(), 0, normal, lambda: [wp], lam=2.0,
-                             strengths=layer_strengths(NUM_LAYERS, 0.5, 2), batch_size=16)
+    result = rescore_concept(
+        gen,
+        ChannelPredictor(),
+        0,
+        normal,
+        lambda: [wp],
+        lam=2.0,
+        strengths=layer_strengths(NUM_LAYERS, 0.5, 2),
+        batch_size=16,
+    )
     assert result.delta_s[1] == pytest.approx(2.0 * 0.5 * 0.5, abs=1e-5)
     assert result.delta_s[0] == pytest.approx(0.0, abs=1e-7)
     assert result.delta_s_all == pytest.approx(2.0 * 0.5 * 0.5, abs=1e-5)
@@ -154,16 +169,30 @@ def test_resume_redoes_only_missing_chunks(generator, tmp_path):
     assert predictor.images_seen == 100  # only chunk 1 was redone
     np.testing.assert_array_equal(again.score_column("a"), scores)
     with pytest.raises(StoreError, match="different probe run"):
-        sample_and_score(generator, ChannelPredictor(), tmp_path / "run", ProbeConfig(num=300, chunk_size=100, seed=5),
-                         progress=False)
+        sample_and_score(
+            generator,
+            ChannelPredictor(),
+            tmp_path / "run",
+            ProbeConfig(num=300, chunk_size=100, seed=5),
+            progress=False,
+        )
 
 
 def test_shards_merge_to_the_unsharded_run(generator, tmp_path):
-    whole = sample_and_score(generator, ChannelPredictor(), tmp_path / "whole", ProbeConfig(num=250, chunk_size=50), progress=False)
+    whole = sample_and_score(
+        generator, ChannelPredictor(), tmp_path / "whole", ProbeConfig(num=250, chunk_size=50), progress=False
+    )
     shards = []
     for index in range(3):
-        shards.append(sample_and_score(generator, ChannelPredictor(), tmp_path / f"s{index}",
-                                       ProbeConfig(num=250, chunk_size=50, shard=(index, 3)), progress=False))
+        shards.append(
+            sample_and_score(
+                generator,
+                ChannelPredictor(),
+                tmp_path / f"s{index}",
+                ProbeConfig(num=250, chunk_size=50, shard=(index, 3)),
+                progress=False,
+            )
+        )
     assert shards[0].missing_chunks() == [1, 2, 4]  # other shards' chunks
     with pytest.raises(StoreError, match="chunk 2"):
         merge_runs([tmp_path / "s0", tmp_path / "s1"], tmp_path / "partial")
@@ -176,8 +205,13 @@ def test_shards_merge_to_the_unsharded_run(generator, tmp_path):
 
 def test_bad_predictor_output_writes_nothing(generator, tmp_path):
     with pytest.raises(ProbeError, match="NaN"):
-        sample_and_score(generator, ChannelPredictor(nan_after=100), tmp_path / "nan",
-                         ProbeConfig(num=200, chunk_size=100, batch_size=50), progress=False)
+        sample_and_score(
+            generator,
+            ChannelPredictor(nan_after=100),
+            tmp_path / "nan",
+            ProbeConfig(num=200, chunk_size=100, batch_size=50),
+            progress=False,
+        )
     store = ProbeStore.open(tmp_path / "nan")
     assert store.is_complete(0) and not store.is_complete(1)
     assert not store.chunk_path(1, "z").exists() and not list((tmp_path / "nan" / "chunks").glob("*.tmp"))
@@ -187,12 +221,19 @@ def test_bad_predictor_output_writes_nothing(generator, tmp_path):
             return super().score(images)[:, :2]
 
     with pytest.raises(ProbeError, match="shape"):
-        sample_and_score(generator, WrongShape(), tmp_path / "shape", ProbeConfig(num=20, chunk_size=20), progress=False)
+        sample_and_score(
+            generator, WrongShape(), tmp_path / "shape", ProbeConfig(num=20, chunk_size=20), progress=False
+        )
 
 
 def test_unknown_concept_and_flat_scores_are_refused(generator, tmp_path):
-    store = sample_and_score(generator, ChannelPredictor(with_flat=True), tmp_path / "run",
-                             ProbeConfig(num=120, chunk_size=60), progress=False)
+    store = sample_and_score(
+        generator,
+        ChannelPredictor(with_flat=True),
+        tmp_path / "run",
+        ProbeConfig(num=120, chunk_size=60),
+        progress=False,
+    )
     with pytest.raises(ProbeError, match="no score 'bedroom'"):
         fit_concepts(store, ["bedroom"], chosen=20, progress=False)
     with pytest.raises(BoundaryError, match="all 120 scores equal"):
@@ -225,8 +266,16 @@ def tiny_stylegan_file(tmp_path):
     from sceneedit.generators.stylegan import StyleGANGenerator
 
     torch.manual_seed(0)
-    generator = StyleGANGenerator(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, fmaps_base=64, fmaps_max=16,
-                                  truncation_psi=0.7, truncation_layers=2)
+    generator = StyleGANGenerator(
+        resolution=16,
+        z_dim=16,
+        w_dim=16,
+        mapping_layers=2,
+        fmaps_base=64,
+        fmaps_max=16,
+        truncation_psi=0.7,
+        truncation_layers=2,
+    )
     return save_generator(generator.eval(), tmp_path / "tiny.safetensors")
 
 
@@ -234,16 +283,44 @@ def test_command_line_probe_sharded_and_merged(tmp_path, capsys, monkeypatch):
     from sceneedit.cli import main
 
     generator = tiny_stylegan_file(tmp_path)
-    common = ["probe", "--generator", str(generator), "--predictor", "test_probe:make_channel_predictor",
-              "--num", "200", "--chunk-size", "50", "--batch-size", "50", "--no-progress", "--device", "cpu"]
+    common = [
+        "probe",
+        "--generator",
+        str(generator),
+        "--predictor",
+        "test_probe:make_channel_predictor",
+        "--num",
+        "200",
+        "--chunk-size",
+        "50",
+        "--batch-size",
+        "50",
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
     assert main(common + ["--shard", "0/2", "--out", str(tmp_path / "s0")]) == 0
     monkeypatch.setenv("RANK", "1")  # as torchrun sets it
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert main(common + ["--shard", "auto", "--out", str(tmp_path / "s{rank}")]) == 0
     assert ProbeStore.open(tmp_path / "s1").manifest["shard"] == [1, 2]
     assert "Merge all shards" in capsys.readouterr().out
-    code = main(common + ["--merge", str(tmp_path / "s0"), str(tmp_path / "s1"), "--out", str(tmp_path / "all"),
-                          "--k", "50", "--rescore-samples", "8", "--concepts", "a,b"])
+    code = main(
+        common
+        + [
+            "--merge",
+            str(tmp_path / "s0"),
+            str(tmp_path / "s1"),
+            "--out",
+            str(tmp_path / "all"),
+            "--k",
+            "50",
+            "--rescore-samples",
+            "8",
+            "--concepts",
+            "a,b",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "bundle:" in out and "peaks at layer" in out
@@ -271,18 +348,47 @@ def test_command_line_probe_sharded_and_merged(tmp_path, capsys, monkeypatch):
 def test_end_to_end_tiny_stylegan_and_world_predictor(tmp_path, capsys):
     """The whole pipeline at N = 200 on a real (tiny, untrained) StyleGAN and the world
     predictor's real network (random weights: its scores are still functions of the image)."""
-    from sceneedit.semantics.predictors import world
     from sceneedit.cli import main
+    from sceneedit.semantics.predictors import world
 
     torch.manual_seed(1)
-    predictor_file = world.save_world_predictor(world.WorldPredictor(world.WorldNet(world.WorldNetConfig(input_size=32))),
-                                                tmp_path / "world.safetensors")
+    predictor_file = world.save_world_predictor(
+        world.WorldPredictor(world.WorldNet(world.WorldNetConfig(input_size=32))), tmp_path / "world.safetensors"
+    )
     generator = tiny_stylegan_file(tmp_path)
-    code = main(["probe", "--generator", str(generator), "--predictor", "world",
-                 "--predictor-option", f"path={predictor_file}", "--num", "200", "--chunk-size", "100",
-                 "--batch-size", "100", "--k", "60", "--rescore-samples", "4", "--no-progress", "--device", "cpu",
-                 "--concepts", "camera_yaw", "bedroom", "indoor_lighting", "wall_hue", "--out", str(tmp_path / "run"),
-                 "--bundle", str(tmp_path / "world_bundle.safetensors")])
+    code = main(
+        [
+            "probe",
+            "--generator",
+            str(generator),
+            "--predictor",
+            "world",
+            "--predictor-option",
+            f"path={predictor_file}",
+            "--num",
+            "200",
+            "--chunk-size",
+            "100",
+            "--batch-size",
+            "100",
+            "--k",
+            "60",
+            "--rescore-samples",
+            "4",
+            "--no-progress",
+            "--device",
+            "cpu",
+            "--concepts",
+            "camera_yaw",
+            "bedroom",
+            "indoor_lighting",
+            "wall_hue",
+            "--out",
+            str(tmp_path / "run"),
+            "--bundle",
+            str(tmp_path / "world_bundle.safetensors"),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     bundle = load_bundle(tmp_path / "world_bundle.safetensors")
     assert {c.level for c in bundle} == {"layout", "objects", "attributes", "color"}

@@ -15,8 +15,12 @@ def subcommand_flags() -> list[tuple[str, str]]:
     from sceneedit.cli import build_parser
 
     [subparsers] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
-    return [(name, flag) for name, parser in subparsers.choices.items()
-            for action in parser._actions for flag in action.option_strings]
+    return [
+        (name, flag)
+        for name, parser in subparsers.choices.items()
+        for action in parser._actions
+        for flag in action.option_strings
+    ]
 
 
 #: Aliases kept for plain use that torchrun's parser would take for its own options.

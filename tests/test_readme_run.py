@@ -30,9 +30,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from model_server import FileServer
+from PIL import Image
 from stylegan_reference import genforce_stylegan_state
 from test_places365 import write_release
 
@@ -83,17 +82,72 @@ def replace_flag(words: list[str], flag: str, value: str) -> list[str]:
     return words
 
 
-PROBE_SCALE = ["--chunk-size", "16", "--batch-size", "16", "--rescore-samples", "2", "--k", "0.25",
-               "--effect-seeds", "6", "--select-seeds", "3", "--no-progress", "--device", "cpu"]
-TINY_TRAIN = ["--resolution", "16", "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2",
-              "--g-fmaps-base", "128", "--g-fmaps-max", "16", "--d-fmaps-base", "128", "--d-fmaps-max", "16",
-              "--batch-size", "4", "--recon-batch", "2", "--recon-warmup-kimg", "0", "--data", "stream",
-              "--sample-every", "0", "--log-every", "1", "--threads", "1", "--no-progress"]
+PROBE_SCALE = [
+    "--chunk-size",
+    "16",
+    "--batch-size",
+    "16",
+    "--rescore-samples",
+    "2",
+    "--k",
+    "0.25",
+    "--effect-seeds",
+    "6",
+    "--select-seeds",
+    "3",
+    "--no-progress",
+    "--device",
+    "cpu",
+]
+TINY_TRAIN = [
+    "--resolution",
+    "16",
+    "--z-dim",
+    "16",
+    "--w-dim",
+    "16",
+    "--mapping-layers",
+    "2",
+    "--g-fmaps-base",
+    "128",
+    "--g-fmaps-max",
+    "16",
+    "--d-fmaps-base",
+    "128",
+    "--d-fmaps-max",
+    "16",
+    "--batch-size",
+    "4",
+    "--recon-batch",
+    "2",
+    "--recon-warmup-kimg",
+    "0",
+    "--data",
+    "stream",
+    "--sample-every",
+    "0",
+    "--log-every",
+    "1",
+    "--threads",
+    "1",
+    "--no-progress",
+]
 
 
 #: Growing the shipped 64 px generator to 128 px: two tiny iterations.
-GROW_SCALE = ["--batch-size", "4", "--recon-batch", "2", "--data", "stream", "--sample-every", "0",
-              "--log-every", "1", "--no-progress"]
+GROW_SCALE = [
+    "--batch-size",
+    "4",
+    "--recon-batch",
+    "2",
+    "--data",
+    "stream",
+    "--sample-every",
+    "0",
+    "--log-every",
+    "1",
+    "--no-progress",
+]
 
 
 def scaled_probe(words: list[str], num: int = 64) -> list[str]:
@@ -114,7 +168,7 @@ def scaled_torchrun(words: list[str]) -> list[str]:
 def scaled_merge(words: list[str]) -> list[str]:
     words = scaled_probe(words)
     start = words.index("--merge") + 1
-    return words[:start] + ["runs/s0", "runs/s1"] + words[start + 4:]
+    return words[:start] + ["runs/s0", "runs/s1"] + words[start + 4 :]
 
 
 def scaled_invert(words: list[str]) -> list[str]:
@@ -133,14 +187,15 @@ def inverted(folder: str, tuned: bool) -> Callable[[Path, Result], None]:
         assert Image.open(out / "photo.png").size == (64, 64)
         assert json.loads((out / "photo.recipe.json").read_text())["base"]["wp"]
         assert (out / "photo.delta.safetensors").is_file() == tuned
-    return check
 
+    return check
 
 
 def ci_script_runs(command: str) -> Callable[[Path, Result], None]:
     def check(_work: Path, _result: Result) -> None:
         script = (ROOT / "scripts" / "test.sh").read_text() + (ROOT / ".ci" / "run").read_text()
         assert command in script, f"CI no longer runs {command!r}"
+
     return check
 
 
@@ -189,6 +244,7 @@ def bundle_with(path: str, concepts: set[str], report: str | None = None) -> Cal
             assert np.isfinite(concept.delta_s).all() and concept.layers
         if report:
             assert list((work / report).glob("*.md")) and list((work / report).glob("*.png"))
+
     return check
 
 
@@ -211,6 +267,7 @@ def export_frames(folder: str, seeds: int, frames_per_seed: int) -> Callable[[Pa
         assert len(list(sequence.glob("*.gif"))) == seeds and len(list(sequence.glob("*.mp4"))) == seeds
         assert (sequence / "contact_sheet.png").is_file()
         assert np.asarray(Image.open(pngs[0])).std() > 0
+
     return check
 
 
@@ -219,6 +276,7 @@ def trained(iterations: int, run: str = "rooms") -> Callable[[Path, Result], Non
         assert result.returncode == 0, result.stderr
         log = (work / "runs" / run / "log.jsonl").read_text().splitlines()
         assert json.loads(log[-1])["iteration"] == iterations
+
     return check
 
 
@@ -263,6 +321,7 @@ def model_in_cache(name: str, fixture: str) -> Callable[[Path, Result], None]:
         path = Path(result.stdout.strip().splitlines()[-1])
         assert path.is_file() and path.is_relative_to(work / "home")
         assert path.read_bytes() == (TF_PICKLES / fixture).read_bytes()
+
     return check
 
 
@@ -284,64 +343,83 @@ MIRRORED = "the official address is outside CI's reach; the same command downloa
 PLAN: dict[str, Step] = {
     "pip install torch==2.13.0": Step(
         not_run="installs into the environment under test; scripts/test.sh runs it before this suite",
-        check=ci_script_runs("pip install -q torch==2.13.0")),
+        check=ci_script_runs("pip install -q torch==2.13.0"),
+    ),
     "pip install -e .": Step(
         not_run="installs into the environment under test; scripts/test.sh runs it before this suite",
-        check=ci_script_runs('pip install -q -e ".[test]"')),
+        check=ci_script_runs('pip install -q -e ".[test]"'),
+    ),
     "sceneedit": Step(first_frame, lambda w: w + ["--quit-after-first-frame"]),
-    "bash scripts/test.sh": Step(not_run="this is the suite itself; .ci/run runs it",
-                                 check=ci_script_runs("bash scripts/test.sh")),
+    "bash scripts/test.sh": Step(
+        not_run="this is the suite itself; .ci/run runs it", check=ci_script_runs("bash scripts/test.sh")
+    ),
     "sceneedit train --run-dir runs/rooms --minutes 60": Step(
-        trained(2), lambda w: w + TINY_TRAIN + ["--iterations", "2"]),
+        trained(2), lambda w: w + TINY_TRAIN + ["--iterations", "2"]
+    ),
     "sceneedit train --run-dir runs/rooms --resume --minutes 60": Step(
-        trained(3), lambda w: w + ["--iterations", "3", "--log-every", "1", "--no-progress"]),
+        trained(3), lambda w: w + ["--iterations", "3", "--log-every", "1", "--no-progress"]
+    ),
     "sceneedit train --run-dir runs/rooms --export rooms.safetensors": Step(exported_generator),
     "sceneedit --generator rooms.safetensors --quit-after-first-frame": Step(first_frame),
     "sceneedit train --run-dir runs/grow --init-from resources/default_generator.safetensors --resolution 128 "
     "--fade-kimg 20": Step(trained(2, "grow"), lambda w: w + GROW_SCALE + ["--iterations", "2"]),
     "sceneedit train --run-dir runs/grow --export-checkpoint grow128.safetensors": Step(portable_checkpoint),
     "sceneedit train --run-dir runs/moved --resume-from grow128.safetensors": Step(
-        trained(3, "moved"), lambda w: w + ["--iterations", "3", "--log-every", "1", "--no-progress"]),
+        trained(3, "moved"), lambda w: w + ["--iterations", "3", "--log-every", "1", "--no-progress"]
+    ),
     "sceneedit info stylegan_bedroom256_generator.pth": Step(generator_info),
     "sceneedit synth -g stylegan_bedroom256_generator.pth --seeds 0-15 --out samples/": Step(synth_samples),
     "sceneedit bundle import higan/boundaries/stylegan_bedroom --generator stylegan_bedroom256_generator.pth "
     "--out bedroom.safetensors": Step(higan_bundle),
     "sceneedit bundle info bedroom.safetensors": Step(bundle_listing),
     "sceneedit --generator stylegan_bedroom256_generator.pth --bundle bedroom.safetensors": Step(
-        first_frame, lambda w: w + ["--quit-after-first-frame"]),
+        first_frame, lambda w: w + ["--quit-after-first-frame"]
+    ),
     "sceneedit models list": Step(models_listed),
     "sceneedit models fetch stylegan2_church": Step(
-        model_in_cache("stylegan2_church", "stylegan2-64.pkl"), note=MIRRORED),
+        model_in_cache("stylegan2_church", "stylegan2-64.pkl"), note=MIRRORED
+    ),
     "sceneedit models fetch stylegan_bedroom --from ~/Downloads/karras2019stylegan-bedrooms-256x256.pkl": Step(
-        model_in_cache("stylegan_bedroom", "stylegan-64.pkl")),
+        model_in_cache("stylegan_bedroom", "stylegan-64.pkl")
+    ),
     "sceneedit --generator stylegan2_church": Step(first_frame, lambda w: w + ["--quit-after-first-frame"]),
     "sceneedit convert karras2019stylegan-bedrooms-256x256.pkl stylegan_bedroom.safetensors": Step(converted),
     "sceneedit probe -g G.pth --predictor places365 --predictor-option root=~/places365 --concepts "
     "indoor_lighting natural_light --num-samples 20000 --out runs/probe --bundle G_places365.safetensors "
     "--report docs/probe": Step(
         bundle_with("G_places365.safetensors", {"indoor_lighting", "natural_light"}, report="docs/probe"),
-        scaled_places365_probe),
+        scaled_places365_probe,
+    ),
     "torchrun --nproc_per_node 4 -m sceneedit probe -g G.pth --num-samples 500000 --shard auto "
     "--out runs/s{rank}": Step(shards, scaled_torchrun),
     "sceneedit probe -g G.pth --num-samples 500000 --merge runs/s0 runs/s1 runs/s2 runs/s3 --out runs/all "
     "--bundle G_bundle.safetensors": Step(
-        bundle_with("G_bundle.safetensors", {"camera_yaw", "bedroom", "indoor_lighting"}), scaled_merge),
+        bundle_with("G_bundle.safetensors", {"camera_yaw", "bedroom", "indoor_lighting"}), scaled_merge
+    ),
     "sceneedit bundle merge G_bundle.safetensors G_places365.safetensors --replace --out G_all.safetensors": Step(
-        bundle_with("G_all.safetensors", {"camera_yaw", "bedroom", "indoor_lighting", "natural_light"})),
+        bundle_with("G_all.safetensors", {"camera_yaw", "bedroom", "indoor_lighting", "natural_light"})
+    ),
     "sceneedit bundle report G_all.safetensors --out docs/G_all": Step(
-        bundle_with("G_all.safetensors", set(), report="docs/G_all")),
+        bundle_with("G_all.safetensors", set(), report="docs/G_all")
+    ),
     "sceneedit export --sweep indoor_lighting=-3:3 --steps 9 --seeds 0-7 --out out/lighting": Step(
-        export_frames("out/lighting", seeds=8, frames_per_seed=9)),
+        export_frames("out/lighting", seeds=8, frames_per_seed=9)
+    ),
     "sceneedit export --recipe my_edit.json --timeline --seeds 0-3 --out out/timeline": Step(
-        export_frames("out/timeline", seeds=4, frames_per_seed=3)),
+        export_frames("out/timeline", seeds=4, frames_per_seed=3)
+    ),
     "sceneedit export --jitter-layers 0-3 --jitter-seeds 0-15 --seeds 5 --out out/layouts": Step(
-        export_frames("out/layouts", seeds=1, frames_per_seed=16)),
-    "sceneedit invert photo.jpg --out inverted/": Step(inverted("inverted", tuned=False), scaled_invert,
-                                                     note="5 optimization steps instead of 200"),
+        export_frames("out/layouts", seeds=1, frames_per_seed=16)
+    ),
+    "sceneedit invert photo.jpg --out inverted/": Step(
+        inverted("inverted", tuned=False), scaled_invert, note="5 optimization steps instead of 200"
+    ),
     "sceneedit export --recipe inverted/photo.recipe.json --sweep indoor_lighting=-2.5:2.5 --out out/photo": Step(
-        export_frames("out/photo", seeds=1, frames_per_seed=3), lambda w: w + ["--steps", "3"]),
-    "sceneedit invert photo.jpg --finetune 300 --out tuned/": Step(inverted("tuned", tuned=True), scaled_invert,
-                                                                 note="5 code and 5 fine-tune steps"),
+        export_frames("out/photo", seeds=1, frames_per_seed=3), lambda w: w + ["--steps", "3"]
+    ),
+    "sceneedit invert photo.jpg --finetune 300 --out tuned/": Step(
+        inverted("tuned", tuned=True), scaled_invert, note="5 code and 5 fine-tune steps"
+    ),
 }
 
 
@@ -371,14 +449,20 @@ def workdir(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("readme")
     (work / "home").mkdir()
     (work / "resources").symlink_to(ROOT / "resources")  # README lines that name the checkout's files
-    torch.save(genforce_stylegan_state(seed=3, resolution=256, z_dim=512, w_dim=512, mapping_layers=2,
-                                       fmaps_base=2048, fmaps_max=16), work / "stylegan_bedroom256_generator.pth")
+    torch.save(
+        genforce_stylegan_state(
+            seed=3, resolution=256, z_dim=512, w_dim=512, mapping_layers=2, fmaps_base=2048, fmaps_max=16
+        ),
+        work / "stylegan_bedroom256_generator.pth",
+    )
     # G.pth: the shipped default generator in genforce's .pth layout (a room generator, so that the
     # predictors' concepts vary over a few dozen samples). genforce's mapping layers run at a 0.01
     # learning-rate multiplier, ours at 1: the stored mapping weights and biases scale by 100.
     default_generator = load_generator(default_generator_path(), device="cpu")
-    state = {key: value * 100 if key.startswith("mapping.dense") else value
-             for key, value in default_generator.state_dict().items()}
+    state = {
+        key: value * 100 if key.startswith("mapping.dense") else value
+        for key, value in default_generator.state_dict().items()
+    }
     torch.save(state, work / "G.pth")
     shutil.copytree(HIGAN_BEDROOM, work / "higan" / "boundaries" / "stylegan_bedroom")
     write_places365_release(work / "home" / "places365")
@@ -404,13 +488,26 @@ def run_line(line: str, step: Step, work: Path, mirror_url: str) -> Result:
     # The console scripts pip installed beside this Python (pyenv's shims may not know them yet).
     program = shutil.which(words[0], path=sysconfig.get_path("scripts")) or shutil.which(words[0])
     assert program, f"{words[0]} is not installed: the README's command cannot run"
-    env = {**os.environ, "HOME": home, "XDG_CONFIG_HOME": str(work / "home" / ".config"),
-           "XDG_CACHE_HOME": str(work / "home" / ".cache"),
-           "QT_QPA_PLATFORM": "offscreen", "SCENEEDIT_DEVICE": "cpu",
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "SCENEEDIT_MODELS_MIRROR": mirror_url, **step.extra_env}
-    completed = subprocess.run([program, *words[1:]], cwd=work, env=env, capture_output=True, text=True,
-                               timeout=step.timeout, stdin=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "HOME": home,
+        "XDG_CONFIG_HOME": str(work / "home" / ".config"),
+        "XDG_CACHE_HOME": str(work / "home" / ".cache"),
+        "QT_QPA_PLATFORM": "offscreen",
+        "SCENEEDIT_DEVICE": "cpu",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "SCENEEDIT_MODELS_MIRROR": mirror_url,
+        **step.extra_env,
+    }
+    completed = subprocess.run(
+        [program, *words[1:]],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=step.timeout,
+        stdin=subprocess.DEVNULL,
+    )
     return Result(completed.returncode, completed.stdout, completed.stderr)
 
 

@@ -148,7 +148,9 @@ def test_factor_codes_give_the_world_distribution_and_refuse_bad_codes():
     from sceneedit.scenes import FACTOR_CODE_DIMS, factors_from_code
 
     rng = np.random.default_rng(5)
-    rows = [factors_from_code(code, detail_seed=i) for i, code in enumerate(rng.standard_normal((4000, FACTOR_CODE_DIMS)))]
+    rows = [
+        factors_from_code(code, detail_seed=i) for i, code in enumerate(rng.standard_normal((4000, FACTOR_CODE_DIMS)))
+    ]
     for spec in FACTOR_SPEC:
         values = np.array([getattr(f, spec.name) for f in rows], dtype=float)
         assert values.min() >= spec.low and values.max() <= spec.high

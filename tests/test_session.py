@@ -22,8 +22,14 @@ L, D = 6, 32  # a 16 px StyleGAN has 6 layer-wise codes
 def tiny_generator(weight_seed=0):
     torch.manual_seed(weight_seed)
     return StyleGANGenerator(
-        resolution=16, z_dim=32, w_dim=32, mapping_layers=2, fmaps_base=64, fmaps_max=16,
-        truncation_psi=0.7, truncation_layers=2,
+        resolution=16,
+        z_dim=32,
+        w_dim=32,
+        mapping_layers=2,
+        fmaps_base=64,
+        fmaps_max=16,
+        truncation_psi=0.7,
+        truncation_layers=2,
     ).eval()
 
 

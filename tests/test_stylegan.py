@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from stylegan_reference import BUFFER_SUFFIXES, genforce_stylegan_shapes, genforce_stylegan_state, to_genforce_v2
 
 from sceneedit.generators import GeneratorError, load_generator, to_uint8_images
 from sceneedit.generators.stylegan import StyleGANGenerator, UpConvBlock, num_layers_for
-from stylegan_reference import BUFFER_SUFFIXES, genforce_stylegan_shapes, genforce_stylegan_state, to_genforce_v2
 
 TINY = dict(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, fmaps_base=128, fmaps_max=32)
 
@@ -47,9 +47,7 @@ def test_256px_model_has_the_reference_keys_shapes_and_size():
     assert "synthesis.layer10.weight" in ours and "synthesis.layer12.weight" in ours
     assert "synthesis.layer8.conv.weight" in ours
     parameters = sum(p.numel() for p in generator.parameters())
-    expected = sum(
-        math.prod(shape) for key, shape in reference.items() if not key.endswith(BUFFER_SUFFIXES)
-    )
+    expected = sum(math.prod(shape) for key, shape in reference.items() if not key.endswith(BUFFER_SUFFIXES))
     assert parameters == expected
     assert 25.5e6 < parameters < 26.5e6  # "26 M parameters" for the public 256 px model
     assert generator.channels() == [512, 512, 512, 512, 256, 128, 64]
@@ -152,7 +150,11 @@ def test_first_layer_is_noise_bias_lrelu_instance_norm_then_style():
         layer.epilogue.style_mod.dense.wscale.bias.normal_()
     w = torch.randn(2, 16)
     x = layer.const.detach().numpy()
-    x = x + layer.epilogue.apply_noise.noise.numpy() * layer.epilogue.apply_noise.weight.detach().numpy()[None, :, None, None]
+    x = (
+        x
+        + layer.epilogue.apply_noise.noise.numpy()
+        * layer.epilogue.apply_noise.weight.detach().numpy()[None, :, None, None]
+    )
     x = x + layer.epilogue.bias.detach().numpy()[None, :, None, None]
     x = np.where(x >= 0, x, 0.2 * x)
     x = x - x.mean(axis=(2, 3), keepdims=True)

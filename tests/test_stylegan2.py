@@ -60,7 +60,9 @@ def assert_close(ours: torch.Tensor, reference: torch.Tensor) -> None:
     assert diff <= TOL * scale, f"max abs difference {diff} (reference magnitude {scale})"
 
 
-def upfirdn2d_ref(x: torch.Tensor, f: torch.Tensor, up: int, pad: tuple[int, int, int, int], gain: float) -> torch.Tensor:
+def upfirdn2d_ref(
+    x: torch.Tensor, f: torch.Tensor, up: int, pad: tuple[int, int, int, int], gain: float
+) -> torch.Tensor:
     """NVIDIA's ``_upfirdn2d_ref``: zero-insert upsample, pad (x0, x1, y0, y1), convolve with ``f * gain``."""
     n, c, h, w = x.shape
     if up > 1:
@@ -179,7 +181,9 @@ def genforce_reference(state, z, psi=0.5) -> torch.Tensor:
     for layer in range(num_layers - 1):
         x = modconv(f"synthesis.layer{layer}", x, wp[:, layer], up=layer % 2 == 1)
         if layer % 2 == 0:
-            rgb = modconv(f"synthesis.output{layer // 2}", x, wp[:, layer + 1], demodulate=False, noise=False, act=False)
+            rgb = modconv(
+                f"synthesis.output{layer // 2}", x, wp[:, layer + 1], demodulate=False, noise=False, act=False
+            )
             image = rgb if image is None else rgb + upsample(image)
     return image
 
@@ -357,7 +361,9 @@ def fake_nvidia_modules():
     util.EasyDict = EasyDict
     package, dnnlib = types.ModuleType("torch_utils"), types.ModuleType("dnnlib")
     package.persistence, dnnlib.util = persistence, util
-    sys.modules.update({"torch_utils": package, "torch_utils.persistence": persistence, "dnnlib": dnnlib, "dnnlib.util": util})
+    sys.modules.update(
+        {"torch_utils": package, "torch_utils.persistence": persistence, "dnnlib": dnnlib, "dnnlib.util": util}
+    )
     try:
         yield persistence, util
     finally:
@@ -408,7 +414,7 @@ def nvidia_object_tree(flat, persistence, util, module_src, conv_clamp=None, lr_
     for key, tensor in flat.items():
         if not key.startswith(prefix):
             continue
-        rest = key[len(prefix):]
+        rest = key[len(prefix) :]
         if "." in rest:
             children.setdefault(rest.split(".", 1)[0], None)
         elif rest in NVIDIA_BUFFERS:
@@ -436,22 +442,47 @@ def nvidia_object_tree(flat, persistence, util, module_src, conv_clamp=None, lr_
     if class_name == "FullyConnectedLayer":
         gain = lr_mul if path.startswith("mapping") else 1.0
         in_features = flat[prefix + "weight"].shape[1] if prefix + "weight" in flat else W_DIM
-        state.update(activation="lrelu" if path.startswith("mapping") else "linear",
-                     weight_gain=np.float64(gain / np.sqrt(in_features)), bias_gain=gain)
+        state.update(
+            activation="lrelu" if path.startswith("mapping") else "linear",
+            weight_gain=np.float64(gain / np.sqrt(in_features)),
+            bias_gain=gain,
+        )
     elif class_name == "SynthesisLayer" and prefix + "noise_const" in flat:
-        state.update(resolution=flat[prefix + "noise_const"].shape[0], up=2 if path.endswith("conv0") else 1,
-                     use_noise=True, activation="lrelu", conv_clamp=conv_clamp, padding=1, act_gain=np.float64(np.sqrt(2)))
+        state.update(
+            resolution=flat[prefix + "noise_const"].shape[0],
+            up=2 if path.endswith("conv0") else 1,
+            use_noise=True,
+            activation="lrelu",
+            conv_clamp=conv_clamp,
+            padding=1,
+            act_gain=np.float64(np.sqrt(2)),
+        )
     elif class_name == "ToRGBLayer":
         state.update(conv_clamp=conv_clamp, weight_gain=np.float64(1 / np.sqrt(flat[prefix + "weight"].shape[1])))
     elif class_name == "SynthesisBlock":
-        state.update(architecture="skip", use_fp16=False, in_channels=0 if path.endswith("b4") else 1,
-                     block_shape=np.array([3, 4], dtype=np.int64))
+        state.update(
+            architecture="skip",
+            use_fp16=False,
+            in_channels=0 if path.endswith("b4") else 1,
+            block_shape=np.array([3, 4], dtype=np.int64),
+        )
     elif class_name == "Generator":
-        state.update(z_dim=Z_DIM, c_dim=0, w_dim=W_DIM, img_resolution=RES, img_channels=3,
-                     _init_kwargs=dict(z_dim=Z_DIM, c_dim=0, w_dim=W_DIM, img_resolution=RES, img_channels=3,
-                                       mapping_kwargs=util.EasyDict(num_layers=MAPPING_LAYERS),
-                                       synthesis_kwargs=util.EasyDict(channel_base=FMAPS_BASE, channel_max=FMAPS_MAX,
-                                                                      conv_clamp=conv_clamp)))
+        state.update(
+            z_dim=Z_DIM,
+            c_dim=0,
+            w_dim=W_DIM,
+            img_resolution=RES,
+            img_channels=3,
+            _init_kwargs=dict(
+                z_dim=Z_DIM,
+                c_dim=0,
+                w_dim=W_DIM,
+                img_resolution=RES,
+                img_channels=3,
+                mapping_kwargs=util.EasyDict(num_layers=MAPPING_LAYERS),
+                synthesis_kwargs=util.EasyDict(channel_base=FMAPS_BASE, channel_max=FMAPS_MAX, conv_clamp=conv_clamp),
+            ),
+        )
     return PersistentNetwork(persistence, class_name, state, module_src)
 
 
@@ -467,8 +498,13 @@ def marker_source(marker: Path) -> str:
 def write_nvidia_pickle(path: Path, flat, module_src: str, conv_clamp=None, extra=None) -> None:
     with fake_nvidia_modules() as (persistence, util):
         g_ema = nvidia_object_tree(flat, persistence, util, module_src, conv_clamp)
-        data = dict(G=None, D=None, G_ema=g_ema, augment_pipe=None,
-                    training_set_kwargs=util.EasyDict(resolution=RES, path="church.zip"))
+        data = dict(
+            G=None,
+            D=None,
+            G_ema=g_ema,
+            augment_pipe=None,
+            training_set_kwargs=util.EasyDict(resolution=RES, path="church.zip"),
+        )
         data.update(extra or {})
         with path.open("wb") as handle:
             pickle.dump(data, handle)
@@ -524,6 +560,7 @@ def test_malicious_pickle_is_refused_and_its_code_never_runs(tmp_path):
     assert not marker.exists()
 
     for target in (eval, exec):
+
         class CallsABuiltin:
             def __reduce__(self, target=target):
                 return (target, (f"open({str(marker)!r}, 'w')",))
@@ -708,8 +745,16 @@ def test_rosinality_training_checkpoint_with_args_and_no_latent_avg(tmp_path):
     state = rosinality_state(seed=3)
     args = argparse.Namespace(size=RES, n_mlp=MAPPING_LAYERS, latent=W_DIM, lr_mlp=LR_MUL, channel_multiplier=2)
     path = tmp_path / "550000.pt"
-    torch.save({"g": state, "d": {"convs.0.0.weight": torch.zeros(1)}, "g_ema": state,
-                "g_optim": {"state": {}, "param_groups": []}, "args": args}, path)
+    torch.save(
+        {
+            "g": state,
+            "d": {"convs.0.0.weight": torch.zeros(1)},
+            "g_ema": state,
+            "g_optim": {"state": {}, "param_groups": []},
+            "args": args,
+        },
+        path,
+    )
     generator = load_generator(path)
     # No latent_avg in the file: estimated like rosinality's mean_latent(4096).
     assert generator.w_avg.abs().sum() > 0
@@ -728,8 +773,11 @@ def test_rosinality_errors_name_the_key(tmp_path):
     state["convs.1.conv.weight"] = torch.zeros(1, channels(8), channels(8), 3, 2)
     path = tmp_path / "bad.pt"
     torch.save({"g_ema": state}, path)
-    with pytest.raises(CheckpointError, match=r"bad\.pt: key 'convs\.1\.conv\.weight' has shape \[1, 32, 32, 3, 2\]; "
-                       r"as 'synthesis\.layer2\.weight' that is \[3, 2, 32, 32\], expected \[3, 3, 32, 32\]"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"bad\.pt: key 'convs\.1\.conv\.weight' has shape \[1, 32, 32, 3, 2\]; "
+        r"as 'synthesis\.layer2\.weight' that is \[3, 2, 32, 32\], expected \[3, 3, 32, 32\]",
+    ):
         load_generator(path)
 
     state = rosinality_state()
@@ -751,7 +799,9 @@ def test_genforce_errors_name_the_key(tmp_path):
     state = genforce_state()
     state["synthesis.layer1.style.fc.weight"] = torch.zeros(5, W_DIM)
     torch.save(state, path)
-    with pytest.raises(CheckpointError, match=r"key 'synthesis\.layer1\.style\.fc\.weight' has shape \[5, 32\], expected \[32, 32\]"):
+    with pytest.raises(
+        CheckpointError, match=r"key 'synthesis\.layer1\.style\.fc\.weight' has shape \[5, 32\], expected \[32, 32\]"
+    ):
         load_generator(path)
 
     state = genforce_state()
@@ -763,8 +813,15 @@ def test_genforce_errors_name_the_key(tmp_path):
 
 def test_own_format_round_trips_and_gradients_reach_the_codes(tmp_path):
     torch.manual_seed(0)
-    generator = StyleGAN2Generator(resolution=RES, z_dim=Z_DIM, w_dim=W_DIM, mapping_layers=MAPPING_LAYERS,
-                                   fmaps_base=FMAPS_BASE, fmaps_max=FMAPS_MAX, name="tiny")
+    generator = StyleGAN2Generator(
+        resolution=RES,
+        z_dim=Z_DIM,
+        w_dim=W_DIM,
+        mapping_layers=MAPPING_LAYERS,
+        fmaps_base=FMAPS_BASE,
+        fmaps_max=FMAPS_MAX,
+        name="tiny",
+    )
     path = save_generator(generator, tmp_path / "tiny.safetensors", dataset="none")
     loaded = load_generator(path)
     assert loaded.config == generator.config
@@ -818,9 +875,13 @@ def test_nvidia_pickle_that_is_truncated_or_not_stylegan2_is_refused(tmp_path):
         load_generator(truncated)
 
     # A StyleGAN3 (alias-free) G_ema: its synthesis network starts with an 'input' layer.
-    stylegan3 = {"mapping.fc0.weight": torch.zeros(W_DIM, Z_DIM), "mapping.fc0.bias": torch.zeros(W_DIM),
-                 "mapping.w_avg": torch.zeros(W_DIM), "synthesis.input.weight": torch.zeros(4, 2),
-                 "synthesis.L0_36_512.weight": torch.zeros(4, 4, 3, 3)}
+    stylegan3 = {
+        "mapping.fc0.weight": torch.zeros(W_DIM, Z_DIM),
+        "mapping.fc0.bias": torch.zeros(W_DIM),
+        "mapping.w_avg": torch.zeros(W_DIM),
+        "synthesis.input.weight": torch.zeros(4, 2),
+        "synthesis.L0_36_512.weight": torch.zeros(4, 4, 3, 3),
+    }
     path = tmp_path / "stylegan3-t.pkl"
     write_nvidia_pickle(path, stylegan3, "")
     with pytest.raises(CheckpointError, match="StyleGAN3"):

@@ -10,16 +10,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tf_pickle_writer as writer
 import torch
 
-import tf_pickle_writer as writer
 from sceneedit.generators import CheckpointError, load_generator
 from sceneedit.generators.checkpoints import read_payload
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nvidia-tf-pickles"
 TOLERANCE = 1e-4
-EXPECTED_ARCH = {"pggan-64": "pggan", "pggan-64-fused": "pggan", "stylegan-64": "stylegan",
-                 "stylegan-128": "stylegan", "stylegan2-64": "stylegan2"}
+EXPECTED_ARCH = {
+    "pggan-64": "pggan",
+    "pggan-64-fused": "pggan",
+    "stylegan-64": "stylegan",
+    "stylegan-128": "stylegan",
+    "stylegan2-64": "stylegan2",
+}
 
 
 def _reference(name):
@@ -91,6 +96,7 @@ def test_fractional_lod_blends_two_resolutions(tmp_path, name, lod_scope):
             target = Gs.state["components"][lod_scope] if lod_scope else Gs
             _set_variable(target, "lod", np.float32(lod))
             return [G, D, Gs]
+
         return load_generator(_rewritten(tmp_path, name, edit, filename=f"lod{lod}.pkl"))
 
     z = torch.from_numpy(_reference(name)["z"])
@@ -127,7 +133,9 @@ def test_unknown_build_function_is_named(tmp_path):
 def test_missing_variable_is_named_with_its_shape(tmp_path):
     def edit(G, D, Gs):
         synthesis = Gs.state["components"]["synthesis"]
-        synthesis.state["variables"] = [(k, v) for k, v in synthesis.state["variables"] if k != "32x32/Conv1/Noise/weight"]
+        synthesis.state["variables"] = [
+            (k, v) for k, v in synthesis.state["variables"] if k != "32x32/Conv1/Noise/weight"
+        ]
         return [G, D, Gs]
 
     path = _rewritten(tmp_path, "stylegan-64", edit)
@@ -137,10 +145,13 @@ def test_missing_variable_is_named_with_its_shape(tmp_path):
     assert str(path) in message and "'synthesis/32x32/Conv1/Noise/weight'" in message and "[16]" in message
 
 
-@pytest.mark.parametrize("name, variable, scope", [
-    ("stylegan2-64", "16x16/Conv1/mod_weight", "synthesis"),
-    ("pggan-64", "ToRGB_lod1/weight", None),
-])
+@pytest.mark.parametrize(
+    "name, variable, scope",
+    [
+        ("stylegan2-64", "16x16/Conv1/mod_weight", "synthesis"),
+        ("pggan-64", "ToRGB_lod1/weight", None),
+    ],
+)
 def test_misshaped_variable_is_named_with_its_shape(tmp_path, name, variable, scope):
     def edit(G, D, Gs):
         net = Gs.state["components"][scope] if scope else Gs

@@ -55,7 +55,7 @@ def test_shipped_predictor_follows_the_protocol(shipped):
     images = torch.rand(3, 3, 128, 128) * 2 - 1  # any size is resized
     scores = shipped.score(images)
     assert scores.shape == (3, len(shipped.score_names)) and scores.dtype == torch.float32
-    probabilities = scores[:, :4 + 2]  # categories, then the two binary factors
+    probabilities = scores[:, : 4 + 2]  # categories, then the two binary factors
     assert torch.all((probabilities >= 0) & (probabilities <= 1))
     assert torch.all(scores[:, 6:].abs() < 3)  # continuous: normalised to [0, 1], unclamped
     assert torch.allclose(scores[:, :4].sum(dim=1), torch.ones(3), atol=1e-5)
@@ -140,8 +140,9 @@ def test_resource_path_honours_the_environment(monkeypatch, tmp_path):
 def test_training_runs_end_to_end_on_a_tiny_set(tmp_path: Path):
     config = WorldNetConfig(input_size=32, channels=(4, 8, 8, 8, 8), hidden=16, squeeze=2)
     out = tmp_path / "tiny.safetensors"
-    result = train_world_predictor(out, train_size=48, val_size=24, steps=4, batch_size=16, workers=0,
-                                   config=config, progress=None)
+    result = train_world_predictor(
+        out, train_size=48, val_size=24, steps=4, batch_size=16, workers=0, config=config, progress=None
+    )
     assert out.is_file()
     metrics = load_world_predictor(out).metrics
     assert metrics["training"]["steps_run"] == 4

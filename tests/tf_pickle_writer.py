@@ -15,7 +15,8 @@ import io
 import pickle
 import sys
 import types
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -38,8 +39,16 @@ class _Net:
         self.state = state
 
 
-def network(module: str, name: str, build_func_name: str, variables: dict[str, Any], static_kwargs: dict | None = None,
-            components: dict[str, "_Net"] | None = None, build_module_src: str = "", version: int | None = None) -> _Net:
+def network(
+    module: str,
+    name: str,
+    build_func_name: str,
+    variables: dict[str, Any],
+    static_kwargs: dict | None = None,
+    components: dict[str, _Net] | None = None,
+    build_module_src: str = "",
+    version: int | None = None,
+) -> _Net:
     """A network state as NVIDIA's ``__getstate__`` writes it (PGGAN: version 2, no components)."""
     if version is None:
         version = 2 if module == PGGAN_MODULE else 4
@@ -138,6 +147,12 @@ def from_loaded(net: Any, build_module_src: str = "") -> _Net:
     components = {k: from_loaded(v, build_module_src) for k, v in net.components.items()}
     variables = {k: (v[()] if v.ndim == 0 else v) for k, v in net.variables.items()}  # 0-d: numpy scalars
     return network(
-        net.class_module, net.name, net.build_func_name, variables, net.static_kwargs,
-        components, build_module_src, net.version,
+        net.class_module,
+        net.name,
+        net.build_func_name,
+        variables,
+        net.static_kwargs,
+        components,
+        build_module_src,
+        net.version,
     )

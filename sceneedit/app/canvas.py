@@ -10,7 +10,7 @@ With :meth:`SceneCanvas.set_picking_points` on, a left click emits
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
@@ -111,7 +111,7 @@ class SceneCanvas(QWidget):
         return self._zoom
 
     def set_zoom(self, mode: str | float) -> None:
-        """"fit" or a factor in [ZOOM_STEPS[0], ZOOM_STEPS[-1]]."""
+        """ "fit" or a factor in [ZOOM_STEPS[0], ZOOM_STEPS[-1]]."""
         if mode != "fit":
             mode = float(min(max(float(mode), ZOOM_STEPS[0]), ZOOM_STEPS[-1]))
         self._zoom = mode
@@ -196,14 +196,18 @@ class SceneCanvas(QWidget):
             painter.drawImage(rect, image)
             if self._comparing:
                 painter.setPen(QColor(255, 255, 255))
-                painter.drawText(rect.adjusted(8, 6, -8, -6), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
-                                 "unedited")
+                painter.drawText(
+                    rect.adjusted(8, 6, -8, -6), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft, "unedited"
+                )
             elif self.overlay is not None:
                 self.overlay(painter)
         if self._message:
             painter.setPen(QColor(230, 230, 230))
-            painter.drawText(self.rect().adjusted(24, 24, -24, -24),
-                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message)
+            painter.drawText(
+                self.rect().adjusted(24, 24, -24, -24),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self._message,
+            )
         painter.end()
 
     def wheelEvent(self, event) -> None:  # noqa: N802

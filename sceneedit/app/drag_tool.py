@@ -264,8 +264,9 @@ class DragTool(QObject):
 
         from sceneedit.editing.drag import default_settings
 
-        settings = self.settings if self.settings is not None else replace(default_settings(generator),
-                                                                           **self.overrides)
+        settings = (
+            self.settings if self.settings is not None else replace(default_settings(generator), **self.overrides)
+        )
         if self.mask is not None and self.mask.shape == (generator.resolution, generator.resolution):
             settings = replace(settings, mask=self.mask)
         return settings
@@ -291,13 +292,27 @@ class DragTool(QObject):
                 emit_progress(update)
                 progress(update.step, update.steps, f"{update.distance:.1f} px to go")
 
-            return run_drag(generator, start_wp, handles, targets, settings,
-                            callback=on_step, cancel=cancel.is_set, callback_every=every, anchors=anchors,
-                            truncation_psi=psi)
+            return run_drag(
+                generator,
+                start_wp,
+                handles,
+                targets,
+                settings,
+                callback=on_step,
+                cancel=cancel.is_set,
+                callback_every=every,
+                anchors=anchors,
+                truncation_psi=psi,
+            )
 
         self._cancel = cancel
-        self._run = {"session": session, "handles": handles, "targets": targets, "settings": settings,
-                     "anchors": anchors}
+        self._run = {
+            "session": session,
+            "handles": handles,
+            "targets": targets,
+            "settings": settings,
+            "anchors": anchors,
+        }
         self.tracked = list(handles)
         self.last_error = None
         self._update_enabled()
@@ -319,7 +334,8 @@ class DragTool(QObject):
         self.frames_streamed += 1
         self.canvas.set_image(update.image)
         self.window.statusBar().showMessage(
-            f"Drag step {update.step}/{update.steps}: {update.distance:.1f} px to go", 2000)
+            f"Drag step {update.step}/{update.steps}: {update.distance:.1f} px to go", 2000
+        )
 
     def _on_task_finished(self, result) -> None:
         if result.name != TASK_NAME or self._run is None:
@@ -378,8 +394,11 @@ class DragTool(QObject):
     def _hint(self, painter: QPainter) -> None:
         rect = self.canvas.rect().adjusted(16, 16, -16, -16)
         metrics = painter.fontMetrics()
-        box = metrics.boundingRect(rect, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom
-                                             | Qt.TextFlag.TextWordWrap), HINT_TEXT).adjusted(-10, -6, 10, 6)
+        box = metrics.boundingRect(
+            rect,
+            int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom | Qt.TextFlag.TextWordWrap),
+            HINT_TEXT,
+        ).adjusted(-10, -6, 10, 6)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QBrush(QColor(0, 0, 0, 170)))
         painter.drawRoundedRect(box, 6, 6)

@@ -157,7 +157,7 @@ class ExportDialog(QDialog):
         self.concept_list.setMaximumHeight(150)
         bundle = self.session.bundle
         edited = set(self.session.edited_concepts())
-        for name in ([] if bundle is None else bundle.names):
+        for name in [] if bundle is None else bundle.names:
             item = QListWidgetItem(f"{name}  (layers {format_layers(self.session.layers(name))})")
             item.setData(Qt.ItemDataRole.UserRole, name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
@@ -246,16 +246,22 @@ class ExportDialog(QDialog):
                     concept = item.data(Qt.ItemDataRole.UserRole)
                     layers = session.layers(concept)
                     custom = layers != list(session.bundle[concept].layers)
-                    concepts.append(ConceptSweep(concept, self.sweep_start.value(), self.sweep_end.value(),
-                                                 tuple(layers) if custom else None))
+                    concepts.append(
+                        ConceptSweep(
+                            concept, self.sweep_start.value(), self.sweep_end.value(), tuple(layers) if custom else None
+                        )
+                    )
             if not concepts:
                 raise ValueError("choose at least one concept to sweep")
             spec = SweepSequence(tuple(concepts), steps=int(self.sweep_steps.value()), name=name)
         elif kind == "jitter":
-            spec = JitterSequence(tuple(parse_layers(self.jitter_layers.text())),
-                                  tuple(parse_seeds(self.jitter_seeds.text())),
-                                  strength=float(self.jitter_strength.value()),
-                                  mode=self.jitter_mode.currentData(), name=name)
+            spec = JitterSequence(
+                tuple(parse_layers(self.jitter_layers.text())),
+                tuple(parse_seeds(self.jitter_seeds.text())),
+                strength=float(self.jitter_strength.value()),
+                mode=self.jitter_mode.currentData(),
+                name=name,
+            )
         else:
             spec = TimelineSequence(session.to_recipe(), name=name)
 
@@ -274,9 +280,16 @@ class ExportDialog(QDialog):
         if not folder:
             raise ValueError("choose an output folder")
         return ExportJob(
-            sequences=[spec], out_dir=Path(folder).expanduser(), bundle=session.bundle, recipe=recipe,
-            seeds=seeds, codes=codes, codes_source="the editor's base code" if codes is not None else None,
-            truncation_psi=session.truncation_psi, formats=formats, fps=float(self.fps_box.value()),
+            sequences=[spec],
+            out_dir=Path(folder).expanduser(),
+            bundle=session.bundle,
+            recipe=recipe,
+            seeds=seeds,
+            codes=codes,
+            codes_source="the editor's base code" if codes is not None else None,
+            truncation_psi=session.truncation_psi,
+            formats=formats,
+            fps=float(self.fps_box.value()),
             overwrite=self.overwrite_box.isChecked(),
         )
 
@@ -307,7 +320,8 @@ class ExportDialog(QDialog):
         self.progress_dialog.canceled.connect(self.cancel)
         self.progress_dialog.show()
         self.worker.request_task(
-            "Export", lambda progress: run_export(generator, job, progress=progress, cancel=self.cancel_event))
+            "Export", lambda progress: run_export(generator, job, progress=progress, cancel=self.cancel_event)
+        )
 
     def cancel(self) -> None:
         """Ask the running export to stop between frames (complete files are kept)."""
@@ -340,13 +354,19 @@ class ExportDialog(QDialog):
         report = result.value
         folders = ", ".join(str(s.folder) for s in report.sequences)
         if report.cancelled:
-            QMessageBox.information(self, "Export cancelled",
-                                    f"Stopped after {report.frames_rendered} frames; complete files were kept in "
-                                    f"{folders}. Export again to resume.")
+            QMessageBox.information(
+                self,
+                "Export cancelled",
+                f"Stopped after {report.frames_rendered} frames; complete files were kept in "
+                f"{folders}. Export again to resume.",
+            )
             return
-        QMessageBox.information(self, "Export finished",
-                                f"{len(report.written)} files written ({len(report.skipped)} already there) "
-                                f"in {report.seconds:.1f} s:\n{folders}")
+        QMessageBox.information(
+            self,
+            "Export finished",
+            f"{len(report.written)} files written ({len(report.skipped)} already there) "
+            f"in {report.seconds:.1f} s:\n{folders}",
+        )
         self.accept()
 
     def done(self, code: int) -> None:  # noqa: D401 - Qt's name

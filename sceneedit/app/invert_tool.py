@@ -62,16 +62,18 @@ class InvertTool(QObject):
         self.cancel_action.triggered.connect(lambda _checked=False: self.cancel())
         self.finetune_action = QAction("&Fine-tune generator on opened images", window)
         self.finetune_action.setCheckable(True)
-        self.finetune_action.setStatusTip("Pivotal tuning after the inversion: a closer fit, kept as an undoable "
-                                          "weight delta")
+        self.finetune_action.setStatusTip(
+            "Pivotal tuning after the inversion: a closer fit, kept as an undoable weight delta"
+        )
         self.drop_finetune_action = QAction("&Drop fine-tune", window)
         self.drop_finetune_action.setStatusTip("Go back to the untuned generator (the history is replayed)")
         self.drop_finetune_action.triggered.connect(lambda _checked=False: self.drop_finetune())
         for action in (self.open_action, self.cancel_action):
             window.addAction(action)
         menu = window.file_menu
-        menu.insertActions(window.open_recipe_action, [self.open_action, self.finetune_action,
-                                                       self.drop_finetune_action])
+        menu.insertActions(
+            window.open_recipe_action, [self.open_action, self.finetune_action, self.drop_finetune_action]
+        )
         self.toolbar = window.addToolBar("Invert")
         self.toolbar.setObjectName("invertToolbar")
         self.toolbar.addActions([self.open_action, self.cancel_action])
@@ -167,7 +169,9 @@ class InvertTool(QObject):
         self.window.canvas.set_image(update.image)
         self.window.statusBar().showMessage(
             f"Inverting {self._run['path'].name}: {update.phase} {update.step}/{update.total}, "
-            f"{update.psnr_db:.1f} dB (Esc cancels)", 3000)
+            f"{update.psnr_db:.1f} dB (Esc cancels)",
+            3000,
+        )
 
     def _on_task_finished(self, result) -> None:
         if result.name != TASK_NAME or self._run is None:

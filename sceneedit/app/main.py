@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 
-
 def default_paths() -> tuple[Path, Path]:
     """Where the embedded default generator and bundle live (they may not exist)."""
     from sceneedit.resources import default_bundle_path, default_generator_path
@@ -24,18 +23,27 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sceneedit",
         description="The sceneedit editor: steer a generated scene along semantic boundaries.",
     )
-    parser.add_argument("--generator", metavar="PATH",
-                        help="generator checkpoint, or a downloaded registry model's name "
-                             "(sceneedit models list; opens with its HiGAN boundaries) "
-                             "(default: the embedded default model)")
-    parser.add_argument("--bundle", metavar="PATH",
-                        help="boundary bundle, HiGAN boundary folder or list "
-                             "(default: the embedded bundle when the default generator is used)")
+    parser.add_argument(
+        "--generator",
+        metavar="PATH",
+        help="generator checkpoint, or a downloaded registry model's name "
+        "(sceneedit models list; opens with its HiGAN boundaries) "
+        "(default: the embedded default model)",
+    )
+    parser.add_argument(
+        "--bundle",
+        metavar="PATH",
+        help="boundary bundle, HiGAN boundary folder or list "
+        "(default: the embedded bundle when the default generator is used)",
+    )
     parser.add_argument("--device", metavar="D", help="torch device: cpu, cuda, cuda:N or mps (default: automatic)")
     parser.add_argument("--seed", type=int, default=0, help="starting seed (default: 0)")
-    parser.add_argument("--quit-after-first-frame", action="store_true",
-                        help="open, show the first frame, print its timing and quit (exit 1 if the model "
-                             "failed to load): a smoke test for scripts and CI")
+    parser.add_argument(
+        "--quit-after-first-frame",
+        action="store_true",
+        help="open, show the first frame, print its timing and quit (exit 1 if the model "
+        "failed to load): a smoke test for scripts and CI",
+    )
     return parser
 
 
@@ -100,8 +108,11 @@ def _quit_after_first_frame(app, window) -> None:
     started = time.perf_counter()
 
     def on_frame(_stamp: int) -> None:
-        print(f"sceneedit: first frame on the canvas {1000 * (time.perf_counter() - started):.0f} ms after "
-              f"the window opened ({window.last_frame_ms:.1f} ms to render)", flush=True)
+        print(
+            f"sceneedit: first frame on the canvas {1000 * (time.perf_counter() - started):.0f} ms after "
+            f"the window opened ({window.last_frame_ms:.1f} ms to render)",
+            flush=True,
+        )
         window.close()
         app.exit(0)
 

@@ -12,12 +12,28 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QDialog, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton,
-    QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from ..models import (
-    DownloadCancelled, ModelEntry, all_models, bundle_path, fetch_model, is_downloaded, model_path,
+    DownloadCancelled,
+    ModelEntry,
+    all_models,
+    bundle_path,
+    fetch_model,
+    is_downloaded,
+    model_path,
 )
 
 COLUMNS = ("Model", "Architecture", "Pixels", "Downloaded", "Boundaries", "Source")
@@ -40,7 +56,8 @@ class FetchWorker(QObject):
     def run(self) -> None:
         try:
             result = fetch_model(
-                self.name, source=self.source,
+                self.name,
+                source=self.source,
                 progress=lambda done, total: self.progress.emit(done, total or 0),
                 cancelled=self.cancel_event.is_set,
                 file_started=lambda filename, index, count: self.file_started.emit(filename),
@@ -87,8 +104,10 @@ class OpenModelDialog(QDialog):
         self.open_button.setDefault(True)
         self.open_button.clicked.connect(self.open_selected)
         self.from_file_button = QPushButton("Use a downloaded file…")
-        self.from_file_button.setToolTip("For links that open in a browser (Google Drive, SharePoint): "
-                                         "pick the file you downloaded; it is verified and copied")
+        self.from_file_button.setToolTip(
+            "For links that open in a browser (Google Drive, SharePoint): "
+            "pick the file you downloaded; it is verified and copied"
+        )
         self.from_file_button.clicked.connect(self._from_file)
         self.cancel_button = QPushButton("Cancel download")
         self.cancel_button.setEnabled(False)
@@ -117,10 +136,19 @@ class OpenModelDialog(QDialog):
         self.entries: list[ModelEntry] = all_models()
         self.table.setRowCount(len(self.entries))
         for row, entry in enumerate(self.entries):
-            source = "added by hand" if entry.user_added else (entry.files[0].urls[0].split("/")[2]
-                                                               if entry.files[0].urls else "")
-            values = (entry.name, entry.arch, str(entry.resolution), "yes" if is_downloaded(entry) else "—",
-                      entry.boundaries or "—", source)
+            source = (
+                "added by hand"
+                if entry.user_added
+                else (entry.files[0].urls[0].split("/")[2] if entry.files[0].urls else "")
+            )
+            values = (
+                entry.name,
+                entry.arch,
+                str(entry.resolution),
+                "yes" if is_downloaded(entry) else "—",
+                entry.boundaries or "—",
+                source,
+            )
             for column, value in enumerate(values):
                 item = QTableWidgetItem(value)
                 if column == 0:
@@ -233,4 +261,3 @@ class OpenModelDialog(QDialog):
                 thread.quit()
                 thread.wait(10000)
         super().done(result)
-

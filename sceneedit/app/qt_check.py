@@ -49,6 +49,6 @@ def binding_warning() -> str | None:
     return (
         f"PySide6 {PySide6.__version__} on Python {sys.version_info.major}.{sys.version_info.minor} "
         "loses a reference on every Qt signal, which crashes the editor after some thousands "
-        "of slider moves. Install another PySide6 (pip install \"PySide6-Essentials<6.12\") "
+        'of slider moves. Install another PySide6 (pip install "PySide6-Essentials<6.12") '
         "or run on Python 3.12 or newer."
     )

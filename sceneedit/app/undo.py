@@ -27,8 +27,7 @@ _SESSION_STEP_ID = 0x5CE0
 class SessionStep(QUndoCommand):
     """One entry of the session's history; undo/redo delegate to the session."""
 
-    def __init__(self, mirror: "UndoMirror", label: str, continuation: bool = False,
-                 cancels: bool = False) -> None:
+    def __init__(self, mirror: UndoMirror, label: str, continuation: bool = False, cancels: bool = False) -> None:
         super().__init__(label)
         self._mirror = mirror
         self.continuation = continuation

@@ -37,8 +37,8 @@ from .docks.history import HistoryDock
 from .docks.jitter import JitterDock
 from .docks.latent import LatentDock
 from .drag_tool import DragTool
-from .invert_tool import InvertTool
 from .file_kinds import classify_path
+from .invert_tool import InvertTool
 from .qt_utils import SessionLink, icon
 from .settings import RECENT_KINDS, STATE_VERSION, WindowSettings
 from .undo import UndoMirror
@@ -65,8 +65,9 @@ class MainWindow(QMainWindow):
     #: Emitted after a load (generator or bundle) finished, successfully or not.
     load_finished = Signal(bool)
 
-    def __init__(self, settings: QSettings | None = None, device: str | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, settings: QSettings | None = None, device: str | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("sceneedit")
         self.setAcceptDrops(True)
@@ -115,8 +116,9 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.history_dock)
         self.resizeDocks([self.concepts_dock], [380], Qt.Orientation.Horizontal)
         self.resizeDocks([self.latent_dock], [280], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.latent_dock, self.jitter_dock, self.history_dock], [150, 230, 400],
-                         Qt.Orientation.Vertical)
+        self.resizeDocks(
+            [self.latent_dock, self.jitter_dock, self.history_dock], [150, 230, 400], Qt.Orientation.Vertical
+        )
         self.jitter_dock.preview_seed.connect(self._on_jitter_preview)
         self.jitter_dock.preview_stopped.connect(self._on_jitter_preview_stopped)
 
@@ -138,8 +140,7 @@ class MainWindow(QMainWindow):
         self.canvas.set_message("No generator loaded.\nFile ▸ Open generator… (Ctrl+O)")
 
     # ===== actions, menus, toolbar, status ============================================
-    def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None,
-                tip: str | None = None) -> QAction:
+    def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None, tip: str | None = None) -> QAction:
         action = QAction(text, self)
         if icon_name:
             action.setIcon(icon(icon_name))
@@ -154,20 +155,47 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         a = self._action
-        self.open_generator_action = a("&Open generator…", self.open_generator_dialog, QKeySequence.StandardKey.Open,
-                                       "fa5s.folder-open", "Open a generator checkpoint")
-        self.open_model_action = a("Open &model…", self.open_model_dialog, "Ctrl+Shift+M", "fa5s.cloud-download-alt",
-                                   "Open one of the official scene models (downloaded if needed)")
-        self.import_bundle_action = a("&Import boundary bundle…", self.import_bundle_dialog, "Ctrl+I",
-                                      "fa5s.layer-group", "Import a boundary bundle or HiGAN boundary folder")
-        self.import_folder_action = a("Import HiGAN boundary &folder…", self.import_folder_dialog, None,
-                                      "fa5s.folder", "Import a folder of HiGAN *_boundary.npy files")
-        self.open_recipe_action = a("Open &recipe…", self.open_recipe_dialog, "Ctrl+Shift+O",
-                                    "fa5s.file-import", "Open an edit recipe (.json)")
-        self.save_recipe_action = a("&Save recipe…", self.save_recipe_dialog, QKeySequence.StandardKey.Save,
-                                    "fa5s.save", "Save the current edit as a recipe (.json)")
-        self.export_action = a("&Export…", self.export_dialog, "Ctrl+E", "fa5s.film",
-                               "Export edit sequences as images, GIF or video")
+        self.open_generator_action = a(
+            "&Open generator…",
+            self.open_generator_dialog,
+            QKeySequence.StandardKey.Open,
+            "fa5s.folder-open",
+            "Open a generator checkpoint",
+        )
+        self.open_model_action = a(
+            "Open &model…",
+            self.open_model_dialog,
+            "Ctrl+Shift+M",
+            "fa5s.cloud-download-alt",
+            "Open one of the official scene models (downloaded if needed)",
+        )
+        self.import_bundle_action = a(
+            "&Import boundary bundle…",
+            self.import_bundle_dialog,
+            "Ctrl+I",
+            "fa5s.layer-group",
+            "Import a boundary bundle or HiGAN boundary folder",
+        )
+        self.import_folder_action = a(
+            "Import HiGAN boundary &folder…",
+            self.import_folder_dialog,
+            None,
+            "fa5s.folder",
+            "Import a folder of HiGAN *_boundary.npy files",
+        )
+        self.open_recipe_action = a(
+            "Open &recipe…", self.open_recipe_dialog, "Ctrl+Shift+O", "fa5s.file-import", "Open an edit recipe (.json)"
+        )
+        self.save_recipe_action = a(
+            "&Save recipe…",
+            self.save_recipe_dialog,
+            QKeySequence.StandardKey.Save,
+            "fa5s.save",
+            "Save the current edit as a recipe (.json)",
+        )
+        self.export_action = a(
+            "&Export…", self.export_dialog, "Ctrl+E", "fa5s.film", "Export edit sequences as images, GIF or video"
+        )
         self.quit_action = a("&Quit", self.close, QKeySequence.StandardKey.Quit, "fa5s.sign-out-alt")
 
         self.undo_action = self.undo.stack.createUndoAction(self, "&Undo")
@@ -178,32 +206,57 @@ class MainWindow(QMainWindow):
         self.redo_action.setIcon(icon("fa5s.redo"))
         self.addAction(self.undo_action)
         self.addAction(self.redo_action)
-        self.reset_all_action = a("Reset &all edits", self.reset_all, "Ctrl+Shift+R", "fa5s.eraser",
-                                  "Set every concept back to zero")
-        self.random_seed_action = a("&Random seed", lambda: self._seed_key(Qt.Key.Key_R, None), "R", "fa5s.dice",
-                                    "A new random scene")
-        self.prev_seed_action = a("&Previous seed", lambda: self._seed_key(Qt.Key.Key_Left, -1), "Left",
-                                  "fa5s.chevron-left", "The previous seed's scene")
-        self.next_seed_action = a("&Next seed", lambda: self._seed_key(Qt.Key.Key_Right, +1), "Right",
-                                  "fa5s.chevron-right", "The next seed's scene")
+        self.reset_all_action = a(
+            "Reset &all edits", self.reset_all, "Ctrl+Shift+R", "fa5s.eraser", "Set every concept back to zero"
+        )
+        self.random_seed_action = a(
+            "&Random seed", lambda: self._seed_key(Qt.Key.Key_R, None), "R", "fa5s.dice", "A new random scene"
+        )
+        self.prev_seed_action = a(
+            "&Previous seed",
+            lambda: self._seed_key(Qt.Key.Key_Left, -1),
+            "Left",
+            "fa5s.chevron-left",
+            "The previous seed's scene",
+        )
+        self.next_seed_action = a(
+            "&Next seed",
+            lambda: self._seed_key(Qt.Key.Key_Right, +1),
+            "Right",
+            "fa5s.chevron-right",
+            "The next seed's scene",
+        )
 
-        self.zoom_fit_action = a("Zoom to &fit", lambda: self.canvas.set_zoom("fit"), "Ctrl+0", "fa5s.expand",
-                                 "Scale the scene to the window")
-        self.zoom_actual_action = a("&Actual size", lambda: self.canvas.set_zoom(1.0), "Ctrl+1", "fa5s.compress",
-                                    "One image pixel per screen pixel")
+        self.zoom_fit_action = a(
+            "Zoom to &fit",
+            lambda: self.canvas.set_zoom("fit"),
+            "Ctrl+0",
+            "fa5s.expand",
+            "Scale the scene to the window",
+        )
+        self.zoom_actual_action = a(
+            "&Actual size",
+            lambda: self.canvas.set_zoom(1.0),
+            "Ctrl+1",
+            "fa5s.compress",
+            "One image pixel per screen pixel",
+        )
         self.zoom_in_action = a("Zoom &in", self.canvas.zoom_in, QKeySequence.StandardKey.ZoomIn, "fa5s.search-plus")
-        self.zoom_out_action = a("Zoom &out", self.canvas.zoom_out, QKeySequence.StandardKey.ZoomOut,
-                                 "fa5s.search-minus")
+        self.zoom_out_action = a(
+            "Zoom &out", self.canvas.zoom_out, QKeySequence.StandardKey.ZoomOut, "fa5s.search-minus"
+        )
 
         self.about_action = a("&About sceneedit", lambda: show_about(self), None, "fa5s.info-circle")
-        self.model_card_action = a("Generator &model card", self.show_model_card, None, "fa5s.id-card",
-                                   "The loaded generator's model card")
+        self.model_card_action = a(
+            "Generator &model card", self.show_model_card, None, "fa5s.id-card", "The loaded generator's model card"
+        )
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = self.file_menu = bar.addMenu("&File")
-        file_menu.addActions([self.open_generator_action, self.open_model_action, self.import_bundle_action,
-                              self.import_folder_action])
+        file_menu.addActions(
+            [self.open_generator_action, self.open_model_action, self.import_bundle_action, self.import_folder_action]
+        )
         file_menu.addSeparator()
         file_menu.addActions([self.open_recipe_action, self.save_recipe_action])
         file_menu.addSeparator()
@@ -226,8 +279,7 @@ class MainWindow(QMainWindow):
         for dock in (self.concepts_dock, self.latent_dock, self.jitter_dock, self.history_dock):
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addSeparator()
-        view_menu.addActions([self.zoom_fit_action, self.zoom_actual_action, self.zoom_in_action,
-                              self.zoom_out_action])
+        view_menu.addActions([self.zoom_fit_action, self.zoom_actual_action, self.zoom_in_action, self.zoom_out_action])
 
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([self.model_card_action, self.about_action])
@@ -236,8 +288,15 @@ class MainWindow(QMainWindow):
         bar = self.addToolBar("Main")
         bar.setObjectName("mainToolbar")
         bar.setMovable(True)
-        bar.addActions([self.open_generator_action, self.import_bundle_action, self.open_recipe_action,
-                        self.save_recipe_action, self.export_action])
+        bar.addActions(
+            [
+                self.open_generator_action,
+                self.import_bundle_action,
+                self.open_recipe_action,
+                self.save_recipe_action,
+                self.export_action,
+            ]
+        )
         bar.addSeparator()
         bar.addActions([self.undo_action, self.redo_action, self.reset_all_action])
         bar.addSeparator()
@@ -269,15 +328,22 @@ class MainWindow(QMainWindow):
         self.canvas.zoom_changed.connect(self.zoom_label.setText)
         status.addWidget(self.busy_bar)
         status.addWidget(self.busy_label)
-        for label in (self.device_label, self.generator_label, self.frame_label, self.pending_label,
-                      self.zoom_label):
+        for label in (self.device_label, self.generator_label, self.frame_label, self.pending_label, self.zoom_label):
             status.addPermanentWidget(label)
 
     def _update_enabled(self) -> None:
         has_session = self.session is not None
-        for action in (self.import_bundle_action, self.import_folder_action, self.open_recipe_action,
-                       self.save_recipe_action, self.export_action, self.reset_all_action,
-                       self.random_seed_action, self.prev_seed_action, self.next_seed_action):
+        for action in (
+            self.import_bundle_action,
+            self.import_folder_action,
+            self.open_recipe_action,
+            self.save_recipe_action,
+            self.export_action,
+            self.reset_all_action,
+            self.random_seed_action,
+            self.prev_seed_action,
+            self.next_seed_action,
+        ):
             action.setEnabled(has_session)
         self.compare_button.setEnabled(has_session)
         self.model_card_action.setEnabled(model_card_path(self.generator_path) is not None)
@@ -327,7 +393,8 @@ class MainWindow(QMainWindow):
         res = int(generator.resolution)
         concepts = 0 if session.bundle is None else len(session.bundle)
         self.generator_label.setText(
-            f"{generator.name} · {res}×{res} · {generator.num_layers} layers · {concepts} concepts")
+            f"{generator.name} · {res}×{res} · {generator.num_layers} layers · {concepts} concepts"
+        )
         title = Path(self.generator_path).name if self.generator_path else generator.name
         self.setWindowTitle(f"{title} — sceneedit")
 
@@ -402,9 +469,11 @@ class MainWindow(QMainWindow):
 
     def render_idle(self) -> bool:
         """True when the newest requested frame is on the canvas (nothing left to render)."""
-        return (not self._render_timer.isActive()
-                and self._last_shown["edit"] == self._last_submitted["edit"]
-                and self._last_shown["base"] == self._last_submitted["base"])
+        return (
+            not self._render_timer.isActive()
+            and self._last_shown["edit"] == self._last_submitted["edit"]
+            and self._last_shown["base"] == self._last_submitted["base"]
+        )
 
     def set_comparing(self, on: bool) -> None:
         """Show the unedited scene while ``on`` (hold-to-compare)."""
@@ -432,11 +501,11 @@ class MainWindow(QMainWindow):
         self.request_render()
 
     # ===== loading =====================================================================
-    def open_generator(self, generator_path: str | Path, bundle_path: str | Path | None = None,
-                       seed: int = 0) -> None:
+    def open_generator(self, generator_path: str | Path, bundle_path: str | Path | None = None, seed: int = 0) -> None:
         """Load a generator (and bundle) on the worker thread; the window stays responsive."""
-        request = LoadRequest(str(generator_path), None if bundle_path is None else str(bundle_path),
-                              self.device, int(seed))
+        request = LoadRequest(
+            str(generator_path), None if bundle_path is None else str(bundle_path), self.device, int(seed)
+        )
         self.canvas.set_message(f"Loading {Path(generator_path).name}…")
         self.open_generator_action.setEnabled(False)
         self.worker.request_load(request)
@@ -452,8 +521,9 @@ class MainWindow(QMainWindow):
             self.load_finished.emit(False)
             return
         request = result.request
-        self.set_session(result.session, request.generator_path,
-                         request.bundle_path if result.bundle_error is None else None)
+        self.set_session(
+            result.session, request.generator_path, request.bundle_path if result.bundle_error is None else None
+        )
         self.store.add_recent("generator", request.generator_path)
         if result.bundle_error:
             self._error("Import boundary bundle", result.bundle_error)
@@ -474,8 +544,8 @@ class MainWindow(QMainWindow):
             return
         if result.error:
             if result.hash_mismatch and self._ask(
-                "Import boundary bundle",
-                f"{result.error}\n\nUse the bundle with this generator anyway?"):
+                "Import boundary bundle", f"{result.error}\n\nUse the bundle with this generator anyway?"
+            ):
                 self.import_bundle(result.path, allow_hash_mismatch=True)
                 return
             self._error("Import boundary bundle", result.error)
@@ -540,15 +610,13 @@ class MainWindow(QMainWindow):
         its steps becomes a history step); a recipe for other weights or another bundle is
         refused with a dialog and the current edit is kept."""
         from sceneedit.editing.session import EditSession
-
         from sceneedit.inversion.finetune import base_generator_of
         from sceneedit.inversion.recipes import generator_for_recipe
 
         try:
             recipe = EditSession.load_recipe(path)
             generator = generator_for_recipe(recipe, base_generator_of(self.session.generator), path)
-            session = EditSession.from_recipe(recipe, generator, self.session.bundle,
-                                              source=str(path))
+            session = EditSession.from_recipe(recipe, generator, self.session.bundle, source=str(path))
         except (ValueError, KeyError, OSError) as exc:
             self._error("Open recipe", str(exc))
             return

@@ -16,9 +16,10 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -203,8 +204,7 @@ class RenderWorker(QObject):
             if result.error:
                 return FrameResult(job.stamp, job.kind, None, float(result.elapsed_ms), str(result.error))
             self.frames_rendered += 1
-            return FrameResult(job.stamp, job.kind, np.asarray(result.image), float(result.elapsed_ms), None,
-                               result.wp)
+            return FrameResult(job.stamp, job.kind, np.asarray(result.image), float(result.elapsed_ms), None, result.wp)
         except Exception as exc:  # reported to the UI; the next job runs normally
             elapsed = (time.perf_counter() - start) * 1000.0
             return FrameResult(job.stamp, job.kind, None, elapsed, _error_text(exc))
@@ -242,6 +242,7 @@ class RenderWorker(QObject):
     def _do_task(self, name: str, function: Callable) -> None:
         self.busy.emit(f"{name}…")
         result = TaskResult(name)
+
         def progress(done: int, total: int, message: str = "") -> None:
             self.task_progress.emit(name, int(done), int(total), str(message))
 

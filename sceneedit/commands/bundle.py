@@ -38,8 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     target.add_argument("--num-layers", type=int, help="layer count of the target generator (when no generator file)")
     imp.add_argument("--name", help="concept name (single .npy only; default: from the file name)")
     imp.add_argument("--layers", help="manipulation layers, e.g. 6-11 (single .npy only)")
-    imp.add_argument("--level", choices=("layout", "objects", "attributes", "color", "unknown"),
-                     help="abstraction level (single .npy only; default: inferred from the name)")
+    imp.add_argument(
+        "--level",
+        choices=("layout", "objects", "attributes", "color", "unknown"),
+        help="abstraction level (single .npy only; default: inferred from the name)",
+    )
     imp.set_defaults(func=_import)
 
     merge = actions.add_parser("merge", help="combine bundles of the same generator")
@@ -73,15 +76,19 @@ def _info(args: argparse.Namespace) -> int:
         return 0
     fp = bundle.generator_fingerprint or {}
     print(f"bundle: {args.path}")
-    print(f"generator: arch {fp.get('arch')}, {fp.get('resolution')} px, {fp.get('num_layers')} layers, "
-          f"w_dim {fp.get('w_dim')}, weights {fp.get('weights_hash') or 'unknown'}")
+    print(
+        f"generator: arch {fp.get('arch')}, {fp.get('resolution')} px, {fp.get('num_layers')} layers, "
+        f"w_dim {fp.get('w_dim')}, weights {fp.get('weights_hash') or 'unknown'}"
+    )
     print(f"{len(bundle)} concepts:")
     print(f"  {'name':<24} {'level':<10} {'space':<5} {'layers':<10} {'range':<14} {'acc':>6} {'Δs all':>8}  predictor")
     for c in bundle:
         acc = "-" if c.accuracy is None else f"{c.accuracy:.3f}"
         ds = "-" if c.delta_s_all is None else f"{c.delta_s_all:.4f}"
         rng = f"{c.distance_range[0]:g}..{c.distance_range[1]:g}"
-        print(f"  {c.name:<24} {c.level:<10} {c.space:<5} {format_layer_spec(c.layers):<10} {rng:<14} {acc:>6} {ds:>8}  {c.predictor or '-'}")
+        print(
+            f"  {c.name:<24} {c.level:<10} {c.space:<5} {format_layer_spec(c.layers):<10} {rng:<14} {acc:>6} {ds:>8}  {c.predictor or '-'}"
+        )
     for line in level_summary(bundle):
         print(line)
     return 0
@@ -103,8 +110,14 @@ def _import(args: argparse.Namespace) -> int:
     if not single and (args.name or args.layers or args.level):
         raise BundleError("--name, --layers and --level apply to a single .npy source only")
     if single:
-        bundle = import_array(source, name=args.name, num_layers=args.num_layers, fingerprint=fingerprint,
-                              layers=args.layers, level=args.level)
+        bundle = import_array(
+            source,
+            name=args.name,
+            num_layers=args.num_layers,
+            fingerprint=fingerprint,
+            layers=args.layers,
+            level=args.level,
+        )
     else:
         bundle = import_any(source, num_layers=args.num_layers, fingerprint=fingerprint)
     path = save_bundle(bundle, args.out)

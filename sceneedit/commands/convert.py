@@ -22,8 +22,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("output", metavar="OUT.safetensors", help="file to write")
     parser.add_argument("--arch", default=None, help="force the architecture of a foreign file")
     parser.add_argument("--codes", type=int, default=4, metavar="N", help="codes compared (default 4)")
-    parser.add_argument("--tolerance", type=float, default=None, metavar="T",
-                        help="largest allowed pixel difference, image units in [-1, 1] (default 1e-5)")
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        metavar="T",
+        help="largest allowed pixel difference, image units in [-1, 1] (default 1e-5)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.set_defaults(func=run)
 

@@ -20,7 +20,6 @@ import argparse
 from pathlib import Path
 
 
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export",
@@ -32,33 +31,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=__doc__.split("\n\n", 1)[1],
     )
     source = parser.add_argument_group("model")
-    source.add_argument("--generator", "-g", type=Path, default=None,
-                        help="generator file (default: the embedded default generator)")
+    source.add_argument(
+        "--generator", "-g", type=Path, default=None, help="generator file (default: the embedded default generator)"
+    )
     source.add_argument("--bundle", type=Path, default=None, help="boundary bundle (needed for concept sweeps)")
-    source.add_argument("--allow-hash-mismatch", action="store_true",
-                        help="use a bundle made for other weights of the same shape")
+    source.add_argument(
+        "--allow-hash-mismatch", action="store_true", help="use a bundle made for other weights of the same shape"
+    )
     source.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
 
     seq = parser.add_argument_group("sequences")
-    seq.add_argument("--sweep", action="append", default=[], metavar="NAME=START:END[@LAYERS]",
-                     help="sweep a concept's strength (distance in units of the unit normal); repeat to "
-                     "sweep several concepts together")
+    seq.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="NAME=START:END[@LAYERS]",
+        help="sweep a concept's strength (distance in units of the unit normal); repeat to "
+        "sweep several concepts together",
+    )
     seq.add_argument("--steps", type=int, default=9, help="frames per sweep (default 9)")
     seq.add_argument("--separate", action="store_true", help="one sequence per --sweep instead of a joint sweep")
-    seq.add_argument("--jitter-layers", default=None, metavar="LAYERS",
-                     help="export a jitter series re-sampling these layers, e.g. 0-1")
+    seq.add_argument(
+        "--jitter-layers",
+        default=None,
+        metavar="LAYERS",
+        help="export a jitter series re-sampling these layers, e.g. 0-1",
+    )
     seq.add_argument("--jitter-seeds", default="0-7", metavar="SEEDS", help="one frame per jitter seed (default 0-7)")
     seq.add_argument("--jitter-strength", type=float, default=1.0, help="jitter strength (default 1.0)")
     seq.add_argument("--jitter-mode", default="gaussian", choices=["gaussian", "style_mix"])
-    seq.add_argument("--recipe", type=Path, default=None,
-                     help="starting point for sweeps and jitter series (its final state)")
+    seq.add_argument(
+        "--recipe", type=Path, default=None, help="starting point for sweeps and jitter series (its final state)"
+    )
     seq.add_argument("--timeline", action="store_true", help="export the recipe's timeline, one frame per step")
     seq.add_argument("--name", default=None, help="folder name of the sequence (one sequence only)")
 
     apply = parser.add_argument_group("scenes")
     apply.add_argument("--seeds", default=None, help="seeds, e.g. 0-7 or 1,5,9 (default: the recipe's base, else 0)")
     apply.add_argument("--codes", type=Path, default=None, help=".npy of codes [N, L, D] instead of seeds")
-    apply.add_argument("--truncation-psi", type=float, default=None, help="truncation for seeds (default: the generator's)")
+    apply.add_argument(
+        "--truncation-psi", type=float, default=None, help="truncation for seeds (default: the generator's)"
+    )
 
     out = parser.add_argument_group("output")
     out.add_argument("--out", type=Path, required=True, help="output folder")
@@ -95,12 +108,14 @@ def _build_job(args: argparse.Namespace, generator, bundle):
         else:
             sequences.append(SweepSequence(tuple(sweeps), steps=args.steps))
     if args.jitter_layers is not None:
-        sequences.append(JitterSequence(
-            layers=tuple(parse_layers(args.jitter_layers)),
-            seeds=tuple(parse_seeds(args.jitter_seeds)),
-            strength=args.jitter_strength,
-            mode=args.jitter_mode,
-        ))
+        sequences.append(
+            JitterSequence(
+                layers=tuple(parse_layers(args.jitter_layers)),
+                seeds=tuple(parse_seeds(args.jitter_seeds)),
+                strength=args.jitter_strength,
+                mode=args.jitter_mode,
+            )
+        )
     if args.timeline:
         if recipe is None:
             raise ExportError("--timeline needs --recipe")
@@ -144,7 +159,6 @@ def _run(args: argparse.Namespace) -> int:
     from ..device import describe_device, resolve_device
     from ..export import ExportError, run_export
     from ..generators.checkpoints import load_generator
-
     from ..resources import default_bundle_path, default_generator_path
 
     generator_path = args.generator or default_generator_path()

@@ -29,24 +29,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="picture files")
     parser.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder (created if needed)")
-    parser.add_argument("--generator", "-g", default=None, metavar="PATH",
-                        help="generator file (default: the embedded default generator)")
+    parser.add_argument(
+        "--generator",
+        "-g",
+        default=None,
+        metavar="PATH",
+        help="generator file (default: the embedded default generator)",
+    )
     parser.add_argument("--arch", default=None, help="force the architecture of a foreign file")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
-    parser.add_argument("--encoder", default="auto", metavar="PATH",
-                        help="encoder file from `sceneedit train-encoder`; 'auto' (default) uses the shipped "
-                        "one when it fits the generator, 'none' starts from the mean code")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="optimization steps of the code (default 200; 0 = the encoder's reading alone)")
+    parser.add_argument(
+        "--encoder",
+        default="auto",
+        metavar="PATH",
+        help="encoder file from `sceneedit train-encoder`; 'auto' (default) uses the shipped "
+        "one when it fits the generator, 'none' starts from the mean code",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="optimization steps of the code (default 200; 0 = the encoder's reading alone)",
+    )
     parser.add_argument("--lr", type=float, default=None, help="Adam learning rate of the code (default 0.1)")
-    parser.add_argument("--perceptual", default="auto", choices=("auto", "world", "ssim", "none"),
-                        help="perceptual loss: world-predictor features for room-world generators, "
-                        "multi-scale SSIM for others (auto)")
-    parser.add_argument("--finetune", type=int, default=0, metavar="STEPS",
-                        help="pivotal-tuning steps of the generator (default 0 = off); the weight delta "
-                        "is written beside the code")
-    parser.add_argument("--batch-size", type=int, default=8, metavar="N",
-                        help="images optimized together (default 8; the same results as one by one, faster)")
+    parser.add_argument(
+        "--perceptual",
+        default="auto",
+        choices=("auto", "world", "ssim", "none"),
+        help="perceptual loss: world-predictor features for room-world generators, multi-scale SSIM for others (auto)",
+    )
+    parser.add_argument(
+        "--finetune",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="pivotal-tuning steps of the generator (default 0 = off); the weight delta is written beside the code",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=8,
+        metavar="N",
+        help="images optimized together (default 8; the same results as one by one, faster)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.set_defaults(func=run)
 
@@ -76,8 +101,9 @@ def run(args: argparse.Namespace) -> int:
     if args.lr is not None:
         changes["lr"] = args.lr
     settings = InversionSettings(**changes)
-    generator = load_generator(args.generator or default_generator_path(), arch=args.arch,
-                               device=resolve_device(args.device))
+    generator = load_generator(
+        args.generator or default_generator_path(), arch=args.arch, device=resolve_device(args.device)
+    )
     if args.encoder == "auto":
         encoder = "auto"
     elif args.encoder == "none":
@@ -87,13 +113,15 @@ def run(args: argparse.Namespace) -> int:
     inverter = Inverter(generator, settings, encoder=encoder)
     images = [(path, load_image_for_inversion(path, generator.resolution)) for path in args.images]
     stems: dict[str, int] = {}
-    print(f"inverting {len(images)} image(s) at {generator.resolution} px: encoder "
-          f"{'yes' if inverter.encoder is not None and settings.use_encoder else 'no (mean code)'}, "
-          f"{settings.steps} steps, perceptual={inverter.perceptual_name}, finetune={settings.finetune_steps}")
+    print(
+        f"inverting {len(images)} image(s) at {generator.resolution} px: encoder "
+        f"{'yes' if inverter.encoder is not None and settings.use_encoder else 'no (mean code)'}, "
+        f"{settings.steps} steps, perceptual={inverter.perceptual_name}, finetune={settings.finetune_steps}"
+    )
     warnings = 0
     results = []
     for start in range(0, len(images), args.batch_size):
-        chunk = images[start:start + args.batch_size]
+        chunk = images[start : start + args.batch_size]
         results += zip([path for path, _ in chunk], inverter.invert_batch([image for _, image in chunk]))
     for path, result in results:
         stem = Path(path).stem

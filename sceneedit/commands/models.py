@@ -31,8 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=run_list)
     fetch = actions.add_parser("fetch", help="download a model (resumable, verified)")
     fetch.add_argument("name", metavar="NAME")
-    fetch.add_argument("--from", dest="source", default=None, metavar="URL_OR_FILE",
-                       help="a mirror URL or a file brought by hand (a folder or URL prefix for BigGAN)")
+    fetch.add_argument(
+        "--from",
+        dest="source",
+        default=None,
+        metavar="URL_OR_FILE",
+        help="a mirror URL or a file brought by hand (a folder or URL prefix for BigGAN)",
+    )
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")
     fetch.set_defaults(func=run_fetch)
     path = actions.add_parser("path", help="print a downloaded model's path (to pass to --generator)")
@@ -52,21 +57,31 @@ def run_list(args: argparse.Namespace) -> int:
     rows = []
     for entry in all_models():
         bundle = bundle_path(entry)
-        rows.append({
-            "name": entry.name, "arch": entry.arch, "resolution": entry.resolution, "dataset": entry.dataset,
-            "downloaded": is_downloaded(entry), "path": str(model_path(entry)),
-            "files": [f.name for f in entry.files], "sources": [u for f in entry.files for u in f.urls],
-            "boundaries": entry.boundaries, "bundle": str(bundle) if bundle else None,
-            "user_added": entry.user_added,
-        })
+        rows.append(
+            {
+                "name": entry.name,
+                "arch": entry.arch,
+                "resolution": entry.resolution,
+                "dataset": entry.dataset,
+                "downloaded": is_downloaded(entry),
+                "path": str(model_path(entry)),
+                "files": [f.name for f in entry.files],
+                "sources": [u for f in entry.files for u in f.urls],
+                "boundaries": entry.boundaries,
+                "bundle": str(bundle) if bundle else None,
+                "user_added": entry.user_added,
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     print(f"models folder: {models_dir()}")
     print(f"{'name':<24} {'arch':<9} {'px':>4}  {'here':<4}  {'boundaries':<22} file")
     for row in rows:
-        print(f"{row['name']:<24} {row['arch']:<9} {row['resolution']:>4}  {'yes' if row['downloaded'] else '-':<4}  "
-              f"{row['boundaries'] or '-':<22} {', '.join(row['files'])}")
+        print(
+            f"{row['name']:<24} {row['arch']:<9} {row['resolution']:>4}  {'yes' if row['downloaded'] else '-':<4}  "
+            f"{row['boundaries'] or '-':<22} {', '.join(row['files'])}"
+        )
     return 0
 
 

@@ -18,22 +18,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Synthesize images from a generator for seeds or saved codes; writes one PNG "
         "per sample and contact_sheet.png, and prints the device and ms/image.",
     )
-    parser.add_argument("--generator", "-g", required=True, metavar="PATH",
-                        help="generator file (.safetensors, genforce/HiGAN .pth, NVIDIA .pkl, ...)")
+    parser.add_argument(
+        "--generator",
+        "-g",
+        required=True,
+        metavar="PATH",
+        help="generator file (.safetensors, genforce/HiGAN .pth, NVIDIA .pkl, ...)",
+    )
     parser.add_argument("--arch", default=None, help="force the architecture of a foreign file")
-    parser.add_argument("--device", default=None,
-                        help="cpu, cuda, cuda:N or mps (default: $SCENEEDIT_DEVICE, else the best available)")
-    parser.add_argument("--seeds", default=None, metavar="LIST",
-                        help="seeds, e.g. '0-15' or '1,5,9-12' (default 0-15 unless --codes is given)")
-    parser.add_argument("--codes", default=None, metavar="FILE.npy",
-                        help="latent codes: z [N, z_dim] or wp [N, num_layers, w_dim]")
-    parser.add_argument("--truncation", type=float, default=None, metavar="PSI",
-                        help="truncation psi for z codes (default: the generator's; 1 = none); for wp "
-                        "codes, the psi they were mapped with")
-    parser.add_argument("--truncation-layers", type=int, default=None, metavar="N",
-                        help="number of leading layers truncated (default: the generator's)")
+    parser.add_argument(
+        "--device", default=None, help="cpu, cuda, cuda:N or mps (default: $SCENEEDIT_DEVICE, else the best available)"
+    )
+    parser.add_argument(
+        "--seeds",
+        default=None,
+        metavar="LIST",
+        help="seeds, e.g. '0-15' or '1,5,9-12' (default 0-15 unless --codes is given)",
+    )
+    parser.add_argument(
+        "--codes", default=None, metavar="FILE.npy", help="latent codes: z [N, z_dim] or wp [N, num_layers, w_dim]"
+    )
+    parser.add_argument(
+        "--truncation",
+        type=float,
+        default=None,
+        metavar="PSI",
+        help="truncation psi for z codes (default: the generator's; 1 = none); for wp "
+        "codes, the psi they were mapped with",
+    )
+    parser.add_argument(
+        "--truncation-layers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="number of leading layers truncated (default: the generator's)",
+    )
     parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="samples per forward pass (default 8)")
-    parser.add_argument("--columns", type=int, default=None, metavar="N", help="contact sheet columns (default: square)")
+    parser.add_argument(
+        "--columns", type=int, default=None, metavar="N", help="contact sheet columns (default: square)"
+    )
     parser.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder (created if needed)")
     parser.set_defaults(func=run)
 

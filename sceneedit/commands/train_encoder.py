@@ -20,24 +20,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "generator's own samples. The run folder holds the resumable state (linear-stats.pt or "
         "encoder-ckpt.pt, resumed automatically), log.txt and encoder.safetensors.",
     )
-    parser.add_argument("--generator", "-g", default=None, metavar="PATH",
-                        help="generator file (default: the embedded default generator)")
+    parser.add_argument(
+        "--generator",
+        "-g",
+        default=None,
+        metavar="PATH",
+        help="generator file (default: the embedded default generator)",
+    )
     parser.add_argument("--arch", default=None, help="force the architecture of a foreign file")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
     parser.add_argument("--run-dir", required=True, metavar="DIR", help="run folder (checkpoint, log, export)")
-    parser.add_argument("--kind", default="linear", choices=("linear", "cnn"),
-                        help="linear: ridge regression from pooled pixels, fitted in closed form (default); "
-                        "cnn: a small convolutional network trained by gradient steps")
+    parser.add_argument(
+        "--kind",
+        default="linear",
+        choices=("linear", "cnn"),
+        help="linear: ridge regression from pooled pixels, fitted in closed form (default); "
+        "cnn: a small convolutional network trained by gradient steps",
+    )
     parser.add_argument("--samples", type=int, default=8192, help="linear: sampled codes fitted (default 8192)")
     parser.add_argument("--ridge", type=float, default=100.0, help="linear: ridge strength (default 100)")
     parser.add_argument("--steps", type=int, default=6000, help="cnn: training steps (default 6000)")
     parser.add_argument("--batch-size", type=int, default=16, help="samples per step (default 16)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3, cosine decay)")
-    parser.add_argument("--perceptual", default="auto", choices=("auto", "world", "ssim", "none"),
-                        help="perceptual loss: world predictor features for room-world generators, "
-                        "multi-scale SSIM otherwise (auto)")
+    parser.add_argument(
+        "--perceptual",
+        default="auto",
+        choices=("auto", "world", "ssim", "none"),
+        help="perceptual loss: world predictor features for room-world generators, multi-scale SSIM otherwise (auto)",
+    )
     parser.add_argument("--fresh", action="store_true", help="start over instead of resuming the run's checkpoint")
-    parser.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="stop (checkpointed) after this long")
+    parser.add_argument(
+        "--time-limit", type=float, default=None, metavar="SECONDS", help="stop (checkpointed) after this long"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--export", default=None, metavar="PATH", help="also copy the trained encoder here")
     parser.set_defaults(func=_run)
@@ -56,10 +70,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(int(args.threads))
-    config = EncoderTrainingConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                                   perceptual=args.perceptual)
-    generator = load_generator(args.generator or default_generator_path(), arch=args.arch,
-                               device=resolve_device(args.device))
+    config = EncoderTrainingConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, perceptual=args.perceptual)
+    generator = load_generator(
+        args.generator or default_generator_path(), arch=args.arch, device=resolve_device(args.device)
+    )
     run_dir = Path(args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -10,9 +10,7 @@ import torch
 from ..generators.base import Generator
 
 
-def codes_for_seeds(
-    generator: Generator, seeds: Sequence[int], truncation_psi: float | None = None
-) -> np.ndarray:
+def codes_for_seeds(generator: Generator, seeds: Sequence[int], truncation_psi: float | None = None) -> np.ndarray:
     """Mapped codes float32 ``[len(seeds), L, D]``; row i is seed ``seeds[i]``'s code.
 
     ``z`` for each seed is ``generator.sample_z(1, seed)`` (drawn on the CPU, identical on

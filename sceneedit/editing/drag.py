@@ -46,8 +46,9 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -128,8 +129,22 @@ class DragSettings:
     def __post_init__(self) -> None:
         if int(self.steps) < 0 or int(self.min_steps) < 0:
             raise DragError(f"steps and min_steps must be >= 0, got {self.steps} and {self.min_steps}")
-        for name in ("lr", "stop_distance", "mask_weight", "steps_per_px", "lr_ramp", "lr_floor",
-                     "keep_weight", "anchor_weight", "template_weight", "keep_tolerance", "mask_tolerance", "motion_radius", "track_radius", "keep_radius"):
+        for name in (
+            "lr",
+            "stop_distance",
+            "mask_weight",
+            "steps_per_px",
+            "lr_ramp",
+            "lr_floor",
+            "keep_weight",
+            "anchor_weight",
+            "template_weight",
+            "keep_tolerance",
+            "mask_tolerance",
+            "motion_radius",
+            "track_radius",
+            "keep_radius",
+        ):
             raw = getattr(self, name)
             if raw is None and name in ("motion_radius", "track_radius", "keep_radius"):
                 continue
@@ -155,10 +170,12 @@ class DragSettings:
             return list(range(min(self.layers, num_layers)))
         bad = [layer for layer in self.layers if layer >= num_layers]
         if bad:
-            raise DragError(f"drag layers {bad} out of range; this generator has {num_layers} layers (0-{num_layers - 1})")
+            raise DragError(
+                f"drag layers {bad} out of range; this generator has {num_layers} layers (0-{num_layers - 1})"
+            )
         return list(self.layers)
 
-    def resolved(self, generator: Generator) -> "DragSettings":
+    def resolved(self, generator: Generator) -> DragSettings:
         """These settings with every None filled in for ``generator`` (its resolution)."""
         defaults = default_settings(generator)
         return replace(
@@ -171,27 +188,36 @@ class DragSettings:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able (the mask as a nested list, or None)."""
+
         def number(value):
             return None if value is None else float(value)
 
         return {
-            "steps": int(self.steps), "lr": float(self.lr),
+            "steps": int(self.steps),
+            "lr": float(self.lr),
             "feature_block": None if self.feature_block is None else int(self.feature_block),
-            "motion_radius": number(self.motion_radius), "track_radius": number(self.track_radius),
-            "layers": (None if self.layers is None else self.layers if isinstance(self.layers, int)
-                       else list(self.layers)),
+            "motion_radius": number(self.motion_radius),
+            "track_radius": number(self.track_radius),
+            "layers": (
+                None if self.layers is None else self.layers if isinstance(self.layers, int) else list(self.layers)
+            ),
             "stop_distance": float(self.stop_distance),
             "mask": None if self.mask is None else self.mask.tolist(),
             "mask_weight": float(self.mask_weight),
-            "steps_per_px": float(self.steps_per_px), "min_steps": int(self.min_steps),
-            "lr_ramp": float(self.lr_ramp), "lr_floor": float(self.lr_floor),
-            "keep_radius": number(self.keep_radius), "keep_weight": float(self.keep_weight),
-            "anchor_weight": float(self.anchor_weight), "template_weight": float(self.template_weight),
-            "keep_tolerance": float(self.keep_tolerance), "mask_tolerance": float(self.mask_tolerance),
+            "steps_per_px": float(self.steps_per_px),
+            "min_steps": int(self.min_steps),
+            "lr_ramp": float(self.lr_ramp),
+            "lr_floor": float(self.lr_floor),
+            "keep_radius": number(self.keep_radius),
+            "keep_weight": float(self.keep_weight),
+            "anchor_weight": float(self.anchor_weight),
+            "template_weight": float(self.template_weight),
+            "keep_tolerance": float(self.keep_tolerance),
+            "mask_tolerance": float(self.mask_tolerance),
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DragSettings":
+    def from_dict(cls, data: dict[str, Any]) -> DragSettings:
         allowed = {f for f in cls.__dataclass_fields__}
         unknown = set(data) - allowed
         if unknown:
@@ -220,13 +246,18 @@ def default_settings(generator: Generator) -> DragSettings:
     resolution = int(generator.resolution)
     sizes = _block_sizes(generator)
     return DragSettings(
-        steps=200, lr=0.01, feature_block=pick_feature_block(sizes, resolution),
-        motion_radius=max(2.0, round(resolution * 3 / 100)), track_radius=max(2.5, round(resolution * 4 / 100, 1)),
-        layers=min(6, int(generator.num_layers)), keep_radius=round(resolution * 3 / 8, 1), keep_weight=0.25,
+        steps=200,
+        lr=0.01,
+        feature_block=pick_feature_block(sizes, resolution),
+        motion_radius=max(2.0, round(resolution * 3 / 100)),
+        track_radius=max(2.5, round(resolution * 4 / 100, 1)),
+        layers=min(6, int(generator.num_layers)),
+        keep_radius=round(resolution * 3 / 8, 1),
+        keep_weight=0.25,
     )
 
 
-_BLOCK_SIZES: "weakref.WeakKeyDictionary[Generator, tuple[int, ...]]" = weakref.WeakKeyDictionary()
+_BLOCK_SIZES: weakref.WeakKeyDictionary[Generator, tuple[int, ...]] = weakref.WeakKeyDictionary()
 
 
 def _block_sizes(generator: Generator) -> list[int]:
@@ -328,7 +359,9 @@ def _disk_offsets(radius: float, device: torch.device) -> torch.Tensor:
 
 
 def _inside(points: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    return points[(points[:, 0] >= 0) & (points[:, 0] <= height - 1) & (points[:, 1] >= 0) & (points[:, 1] <= width - 1)]
+    return points[
+        (points[:, 0] >= 0) & (points[:, 0] <= height - 1) & (points[:, 1] >= 0) & (points[:, 1] <= width - 1)
+    ]
 
 
 def _patch_offsets(device: torch.device) -> torch.Tensor:
@@ -371,20 +404,29 @@ def track_point(tracking: torch.Tensor, reference: torch.Tensor, handle: Point, 
     return (float(min(max(y0 + iy + sy, 0.0), height - 1.0)), float(min(max(x0 + ix + sx, 0.0), width - 1.0)))
 
 
-def tracking_map(features: Sequence[torch.Tensor], blocks: Sequence[int], size: tuple[int, int],
-                 scales: Sequence[float]) -> torch.Tensor:
+def tracking_map(
+    features: Sequence[torch.Tensor], blocks: Sequence[int], size: tuple[int, int], scales: Sequence[float]
+) -> torch.Tensor:
     """Blocks ``blocks`` of ``features``, each divided by its ``scales`` entry, upsampled to
     ``size`` and concatenated: ``[1, sum C, H, W]``."""
-    parts = [F.interpolate(features[b], size=size, mode="bilinear", align_corners=True) / s
-             for b, s in zip(blocks, scales)]
+    parts = [
+        F.interpolate(features[b], size=size, mode="bilinear", align_corners=True) / s for b, s in zip(blocks, scales)
+    ]
     return torch.cat(parts, dim=1)
 
 
-def _far_mask(height: int, width: int, points: Sequence[Point], segments: Sequence[tuple[Point, Point]],
-              radius: float, device: torch.device) -> torch.Tensor:
+def _far_mask(
+    height: int,
+    width: int,
+    points: Sequence[Point],
+    segments: Sequence[tuple[Point, Point]],
+    radius: float,
+    device: torch.device,
+) -> torch.Tensor:
     """1 where a pixel is farther than ``radius`` from every point and segment, ``[1, 1, H, W]``."""
-    ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32),
-                            indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32), indexing="ij"
+    )
     nearest = torch.full((height, width), float("inf"))
     for (hy, hx), (ty, tx) in segments:
         dy, dx = ty - hy, tx - hx
@@ -407,8 +449,15 @@ class _Frame:
 class _Drag:
     """The state of one running drag (see :func:`run_drag`)."""
 
-    def __init__(self, generator: Generator, settings: DragSettings, handles: list[Point], targets: list[Point],
-                 anchors: list[Point], truncation_psi: float | None = None) -> None:
+    def __init__(
+        self,
+        generator: Generator,
+        settings: DragSettings,
+        handles: list[Point],
+        targets: list[Point],
+        anchors: list[Point],
+        truncation_psi: float | None = None,
+    ) -> None:
         self.generator = generator
         self.truncation_psi = truncation_psi
         self.settings = settings
@@ -433,8 +482,7 @@ class _Drag:
         if settings.mask is not None:
             self.keep = 1.0 - torch.tensor(np.asarray(settings.mask), device=device).view(1, 1, *self.size)
         elif settings.keep_radius is not None:
-            self.keep = _far_mask(*self.size, anchors, list(zip(handles, targets)), float(settings.keep_radius),
-                                  device)
+            self.keep = _far_mask(*self.size, anchors, list(zip(handles, targets)), float(settings.keep_radius), device)
 
     def forward(self, wp: torch.Tensor) -> _Frame:
         result = self.generator.synthesize(wp, return_features=True, truncation_psi=self.truncation_psi)
@@ -452,13 +500,17 @@ class _Drag:
         self.first = _Frame(frame.image.detach(), frame.supervision.detach(), frame.tracking)
         for handle in handles:
             points = self.patch + torch.tensor(handle, device=frame.tracking.device)
-            points = points.clamp(min=torch.zeros(2, device=points.device),
-                                  max=torch.tensor([self.size[0] - 1.0, self.size[1] - 1.0], device=points.device))
+            points = points.clamp(
+                min=torch.zeros(2, device=points.device),
+                max=torch.tensor([self.size[0] - 1.0, self.size[1] - 1.0], device=points.device),
+            )
             self.references.append(_sample(frame.tracking, points))
 
     def track(self, frame: _Frame, handles: list[Point]) -> list[Point]:
-        return [track_point(frame.tracking, self.references[i], handle, float(self.settings.track_radius))
-                for i, handle in enumerate(handles)]
+        return [
+            track_point(frame.tracking, self.references[i], handle, float(self.settings.track_radius))
+            for i, handle in enumerate(handles)
+        ]
 
     def loss(self, frame: _Frame, handles: list[Point]) -> torch.Tensor:
         settings = self.settings
@@ -486,14 +538,18 @@ class _Drag:
                 loss = loss + (_sample(features, moved) - wanted).abs().mean()
             else:  # arrived: hold the content here while the other handles move
                 origin = torch.tensor(self.start_handles[index], device=device)
-                before = (points - centre + origin).clamp(min=torch.zeros(2, device=device),
-                                                          max=torch.tensor([height - 1.0, width - 1.0], device=device))
+                before = (points - centre + origin).clamp(
+                    min=torch.zeros(2, device=device), max=torch.tensor([height - 1.0, width - 1.0], device=device)
+                )
                 loss = loss + (_sample(features, points) - _sample(self.first.supervision, before)).abs().mean()
         for anchor in self.anchors:
             centre = torch.tensor(anchor, device=device, dtype=torch.float32)
             points = _inside(centre + self.motion_offsets, height, width)
-            loss = loss + settings.anchor_weight * (_sample(features, points)
-                                                    - _sample(self.first.supervision, points)).abs().mean()
+            loss = (
+                loss
+                + settings.anchor_weight
+                * (_sample(features, points) - _sample(self.first.supervision, points)).abs().mean()
+            )
         if self.keep is not None:
             weight = settings.mask_weight if settings.mask is not None else settings.keep_weight
             denominator = self.keep.sum().clamp_min(1.0)
@@ -590,8 +646,7 @@ def run_drag(
                 best = (distance, variable.detach().clone(), list(current))
             last = step == limit or distance <= settings.stop_distance
             if callback is not None and step > 0 and (step % every == 0 or last):
-                callback(DragProgress(step, limit, list(current), distance,
-                                      to_uint8_images(frame.image.detach())[0]))
+                callback(DragProgress(step, limit, list(current), distance, to_uint8_images(frame.image.detach())[0]))
             if last:
                 break
             loss = state.loss(frame, current)

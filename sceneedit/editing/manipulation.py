@@ -16,8 +16,8 @@ All edits keep layers outside their layer range bit-for-bit unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -53,8 +53,7 @@ def check_layers(layers: Sequence[int], num_layers: int, what: str = "layers") -
             raise ManipulationError(f"{what}: layer indices must be integers, got {layer!r}")
         if not 0 <= int(layer) < num_layers:
             raise ManipulationError(
-                f"{what}: layer {int(layer)} is out of range; this generator has layers "
-                f"0-{num_layers - 1}"
+                f"{what}: layer {int(layer)} is out of range; this generator has layers 0-{num_layers - 1}"
             )
         result.append(int(layer))
     return sorted(set(result))
@@ -79,9 +78,7 @@ def layer_normals(normal: np.ndarray, num_layers: int) -> np.ndarray:
     if n.ndim == 1:
         n = n[None]
     if n.ndim != 2 or n.shape[0] not in (1, num_layers):
-        raise ManipulationError(
-            f"normal must be [D], [1, D] or [{num_layers}, D], got {list(np.shape(normal))}"
-        )
+        raise ManipulationError(f"normal must be [D], [1, D] or [{num_layers}, D], got {list(np.shape(normal))}")
     return np.repeat(n, num_layers, axis=0) if n.shape[0] == 1 else n.copy()
 
 
@@ -98,9 +95,7 @@ def truncation_strengths(num_layers: int, truncation_psi: float, truncation_laye
     if num_layers <= 0:
         raise ManipulationError(f"num_layers must be positive, got {num_layers}")
     if not 0 <= truncation_layers <= num_layers:
-        raise ManipulationError(
-            f"truncation_layers must be in [0, {num_layers}], got {truncation_layers}"
-        )
+        raise ManipulationError(f"truncation_layers must be in [0, {num_layers}], got {truncation_layers}")
     scale = np.ones(num_layers, dtype=np.float32)
     scale[:truncation_layers] = np.float32(truncation_psi)
     return scale
@@ -124,13 +119,10 @@ class ConceptEdit:
     def __post_init__(self) -> None:
         n = len(self.layers)
         if len(self.distances) != n:
-            raise ManipulationError(
-                f"concept {self.name!r}: {len(self.distances)} distances for {n} layers"
-            )
+            raise ManipulationError(f"concept {self.name!r}: {len(self.distances)} distances for {n} layers")
         if np.ndim(self.directions) != 2 or np.shape(self.directions)[0] != n:
             raise ManipulationError(
-                f"concept {self.name!r}: directions must be [{n}, D], "
-                f"got {list(np.shape(self.directions))}"
+                f"concept {self.name!r}: directions must be [{n}, D], got {list(np.shape(self.directions))}"
             )
 
 
@@ -152,11 +144,12 @@ def concept_edit(
         distances = tuple(float(d) for d in distance)
         if len(distances) != len(layer_list):
             raise ManipulationError(
-                f"concept {name!r}: {len(distances)} per-layer strengths for "
-                f"{len(layer_list)} layers {layer_list}"
+                f"concept {name!r}: {len(distances)} per-layer strengths for {len(layer_list)} layers {layer_list}"
             )
-    directions = layer_normals(normal, num_layers)[layer_list] if layer_list else np.zeros(
-        (0, np.shape(normal)[-1]), dtype=np.float32
+    directions = (
+        layer_normals(normal, num_layers)[layer_list]
+        if layer_list
+        else np.zeros((0, np.shape(normal)[-1]), dtype=np.float32)
     )
     return ConceptEdit(name=name, directions=directions, layers=tuple(layer_list), distances=distances)
 
@@ -183,8 +176,7 @@ def joint_edit(
         check_layers(edit.layers, num_layers, what=f"concept {edit.name!r}")
         if edit.directions.shape[1:] != (dim,):
             raise ManipulationError(
-                f"concept {edit.name!r}: normal has {edit.directions.shape[1]} dimensions, "
-                f"codes have {dim}"
+                f"concept {edit.name!r}: normal has {edit.directions.shape[1]} dimensions, codes have {dim}"
             )
         for row, layer in enumerate(edit.layers):
             step = np.float32(edit.distances[row]) * scale[layer]
@@ -227,8 +219,7 @@ def sweep(
     """
     if steps < 1:
         raise ManipulationError(f"steps must be >= 1, got {steps}")
-    frames = [independent_edit(wp, normal, float(d), layers, layer_scale)
-              for d in np.linspace(start, end, steps)]
+    frames = [independent_edit(wp, normal, float(d), layers, layer_scale) for d in np.linspace(start, end, steps)]
     return np.stack(frames, axis=-3)
 
 
@@ -249,22 +240,17 @@ def conditional_normal(primal: np.ndarray, conditions: Sequence[np.ndarray]) -> 
         return unit(p).reshape(shape)
     c = np.stack([np.asarray(x, dtype=np.float64).reshape(-1) for x in conditions], axis=1)
     if c.shape[0] != p.shape[0]:
-        raise ManipulationError(
-            f"condition normals have {c.shape[0]} dimensions, the primal normal has {p.shape[0]}"
-        )
+        raise ManipulationError(f"condition normals have {c.shape[0]} dimensions, the primal normal has {p.shape[0]}")
     coeffs, *_ = np.linalg.lstsq(c, p, rcond=None)
     residual = p - c @ coeffs
     if np.linalg.norm(residual) < 1e-6 * max(np.linalg.norm(p), 1e-12):
         raise ManipulationError(
-            "the normal lies in the span of the normals it is conditioned on; "
-            "nothing is left after projection"
+            "the normal lies in the span of the normals it is conditioned on; nothing is left after projection"
         )
     return unit(residual).reshape(shape)
 
 
-def conditional_layer_normals(
-    primal: np.ndarray, conditions: Sequence[np.ndarray], num_layers: int
-) -> np.ndarray:
+def conditional_layer_normals(primal: np.ndarray, conditions: Sequence[np.ndarray], num_layers: int) -> np.ndarray:
     """Layer-wise :func:`conditional_normal`: each normal ``[D] / [1, D] / [L, D]``.
 
     Returns float32 ``[L, D]``: at layer ``l`` the primal's normal there projected
@@ -278,9 +264,7 @@ def conditional_layer_normals(
     if all(np.array_equal(x, x[:1].repeat(num_layers, 0)) for x in [p, *cs]):
         row = conditional_normal(p[0], [c[0] for c in cs])
         return np.repeat(row[None], num_layers, axis=0)
-    return np.stack(
-        [conditional_normal(p[layer], [c[layer] for c in cs]) for layer in range(num_layers)]
-    )
+    return np.stack([conditional_normal(p[layer], [c[layer] for c in cs]) for layer in range(num_layers)])
 
 
 # ----- jitter ----------------------------------------------------------------------------
@@ -310,9 +294,7 @@ def gaussian_jitter(
     return _restore(codes, single)
 
 
-def style_mix(
-    wp: np.ndarray, donor_wp: np.ndarray, layers: Sequence[int], amount: float = 1.0
-) -> np.ndarray:
+def style_mix(wp: np.ndarray, donor_wp: np.ndarray, layers: Sequence[int], amount: float = 1.0) -> np.ndarray:
     """Replace ``layers`` of ``wp`` by ``(1 - amount) * wp + amount * donor_wp``.
 
     ``wp``: ``[L, D]`` or ``[N, L, D]``; ``donor_wp``: ``[L, D]`` (or matching ``wp``).
@@ -322,9 +304,7 @@ def style_mix(
     num_layers, dim = codes.shape[1:]
     donor = np.asarray(donor_wp, dtype=np.float32)
     if donor.shape not in ((num_layers, dim), codes.shape):
-        raise ManipulationError(
-            f"donor code must be [{num_layers}, {dim}], got {list(donor.shape)}"
-        )
+        raise ManipulationError(f"donor code must be [{num_layers}, {dim}], got {list(donor.shape)}")
     if not 0.0 <= amount <= 1.0:
         raise ManipulationError(f"style-mix amount must be in [0, 1], got {amount}")
     layer_list = check_layers(layers, num_layers, what="jitter")

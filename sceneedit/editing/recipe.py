@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from ..semantics.concepts import BoundaryBundle
 from ..files import atomic_write_text
+from ..semantics.concepts import BoundaryBundle
 
 RECIPE_FORMAT = "sceneedit-recipe"
 RECIPE_VERSION = 1
@@ -107,9 +107,7 @@ def validate_recipe(recipe: Any, source: str = "recipe") -> dict[str, Any]:
     for i, edit in enumerate(recipe["edits"]):
         if not isinstance(edit, dict) or not isinstance(edit.get("op"), str) or edit["op"] not in OPERATIONS:
             op = edit.get("op") if isinstance(edit, dict) else edit
-            raise RecipeError(
-                f"{source}: edit {i} has unknown op {_short(op)}; allowed: {', '.join(OPERATIONS)}"
-            )
+            raise RecipeError(f"{source}: edit {i} has unknown op {_short(op)}; allowed: {', '.join(OPERATIONS)}")
         missing = [f for f in OPERATIONS[edit["op"]] if f not in edit]
         if missing:
             raise RecipeError(f"{source}: edit {i} ({edit['op']}) lacks {', '.join(missing)}")
@@ -175,8 +173,10 @@ def uses_concepts(recipe: dict[str, Any]) -> bool:
     """Whether replaying ``recipe`` needs concepts from a bundle."""
     if recipe["initial"].get("concepts"):
         return True
-    return any(edit["op"] not in ("set_seed", "set_truncation", "set_base_code", "set_jitter", "reset_all", "drag")
-               for edit in recipe["edits"])
+    return any(
+        edit["op"] not in ("set_seed", "set_truncation", "set_base_code", "set_jitter", "reset_all", "drag")
+        for edit in recipe["edits"]
+    )
 
 
 def check_generator(recipe: dict[str, Any], fingerprint: dict[str, Any], source: str = "recipe") -> None:
@@ -184,8 +184,10 @@ def check_generator(recipe: dict[str, Any], fingerprint: dict[str, Any], source:
     expected = recipe["generator"]
     diffs = [k for k in sorted(set(expected) | set(fingerprint)) if expected.get(k) != fingerprint.get(k)]
     if diffs:
-        detail = ", ".join(f"{_short(k, 30)}: recipe {_short(expected.get(k))} vs loaded {_short(fingerprint.get(k))}"
-                           for k in diffs[:6])
+        detail = ", ".join(
+            f"{_short(k, 30)}: recipe {_short(expected.get(k))} vs loaded {_short(fingerprint.get(k))}"
+            for k in diffs[:6]
+        )
         raise RecipeError(f"{source} was made for another generator ({detail})")
 
 

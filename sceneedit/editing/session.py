@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -40,8 +41,8 @@ from .manipulation import (
     ConceptEdit,
     ManipulationError,
     check_layers,
-    distance_from_hyperplane,
     conditional_layer_normals,
+    distance_from_hyperplane,
     truncation_strengths,
 )
 from .recipe import (
@@ -78,9 +79,12 @@ class _Snapshot:
     #: Sum of the drag edits' offsets, float32 [L, D] read-only, or None (no drag).
     drag_offset: np.ndarray | None = None
 
-    def same_as(self, other: "_Snapshot") -> bool:
+    def same_as(self, other: _Snapshot) -> bool:
         if (self.seed, self.truncation_psi, self.concepts, self.jitter) != (
-            other.seed, other.truncation_psi, other.concepts, other.jitter,
+            other.seed,
+            other.truncation_psi,
+            other.concepts,
+            other.jitter,
         ):
             return False
         if (self.drag_offset is None) != (other.drag_offset is None):
@@ -91,7 +95,7 @@ class _Snapshot:
             return False
         return self.explicit_wp is None or np.array_equal(self.explicit_wp, other.explicit_wp)
 
-    def same_base(self, other: "_Snapshot") -> bool:
+    def same_base(self, other: _Snapshot) -> bool:
         return replace(self, concepts={}, jitter=JitterSettings(), drag_offset=None).same_as(
             replace(other, concepts={}, jitter=JitterSettings(), drag_offset=None)
         )
@@ -532,9 +536,17 @@ class EditSession:
         from .drag import default_settings, run_drag
 
         settings = settings or default_settings(self.generator)
-        result = run_drag(self.generator, self.current_wp(), handles, targets, settings,
-                          callback=callback, cancel=cancel, anchors=anchors,
-                          truncation_psi=self.truncation_psi)
+        result = run_drag(
+            self.generator,
+            self.current_wp(),
+            handles,
+            targets,
+            settings,
+            callback=callback,
+            cancel=cancel,
+            anchors=anchors,
+            truncation_psi=self.truncation_psi,
+        )
         if result.steps_run > 0:
             self.apply_drag(result, handles, targets, settings, anchors)
         return result
@@ -678,10 +690,16 @@ class EditSession:
         concept's settings and the jitter. Replaying it gives exactly :meth:`current_wp`.
         """
         root = self._steps[0].snapshot
-        fresh = EditSession(self.generator, self.bundle, seed=self.seed if self.seed is not None else 0,
-                            truncation_psi=self.truncation_psi, allow_hash_mismatch=True)
-        fresh._steps[0].snapshot = replace(fresh._snap, seed=self.seed, truncation_psi=self.truncation_psi,
-                                           explicit_wp=self._snap.explicit_wp)
+        fresh = EditSession(
+            self.generator,
+            self.bundle,
+            seed=self.seed if self.seed is not None else 0,
+            truncation_psi=self.truncation_psi,
+            allow_hash_mismatch=True,
+        )
+        fresh._steps[0].snapshot = replace(
+            fresh._snap, seed=self.seed, truncation_psi=self.truncation_psi, explicit_wp=self._snap.explicit_wp
+        )
         drags: list[tuple[str, dict[str, Any]]] = []
         if root.drag_offset is not None:
             entry = _offset_entry(root.drag_offset)
@@ -718,7 +736,7 @@ class EditSession:
         base_wp: np.ndarray | None = None,
         source: str = "recipe",
         allow_hash_mismatch: bool = False,
-    ) -> "EditSession":
+    ) -> EditSession:
         """Replay ``recipe`` into a fresh session (every step becomes a history step).
 
         Refuses a recipe for another generator or bundle. ``base_seed`` / ``base_wp``
@@ -775,8 +793,16 @@ class EditSession:
             for i, edit in enumerate(recipe["edits"]):
                 op = {k: v for k, v in edit.items() if k != "label"}
                 session._replay(op, edit.get("label"))
-        except (EditError, ManipulationError, KeyError, TypeError, ValueError, AttributeError,
-                OverflowError, IndexError) as exc:  # values of the wrong type from the file
+        except (
+            EditError,
+            ManipulationError,
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            OverflowError,
+            IndexError,
+        ) as exc:  # values of the wrong type from the file
             if isinstance(exc, RecipeError):
                 raise
             message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
@@ -873,8 +899,11 @@ class EditSession:
         if kind == "reset_all":
             return replace(snap, concepts={}, jitter=replace(snap.jitter, enabled=False), drag_offset=None)
         if kind == "drag":
-            total = (np.zeros((self.num_layers, self.w_dim), np.float32) if snap.drag_offset is None
-                     else np.array(snap.drag_offset, dtype=np.float32, copy=True))
+            total = (
+                np.zeros((self.num_layers, self.w_dim), np.float32)
+                if snap.drag_offset is None
+                else np.array(snap.drag_offset, dtype=np.float32, copy=True)
+            )
             total[op["layers"]] += np.asarray(op["offset"], dtype=np.float32)
             total.setflags(write=False)
             return replace(snap, drag_offset=total)

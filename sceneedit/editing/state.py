@@ -24,8 +24,13 @@ def _frozen(array: np.ndarray | None) -> np.ndarray | None:
     so nobody can write it through a base) is shared instead of copied."""
     if array is None:
         return None
-    if (isinstance(array, np.ndarray) and array.dtype == np.float32 and array.flags.c_contiguous
-            and not array.flags.writeable and array.flags.owndata):
+    if (
+        isinstance(array, np.ndarray)
+        and array.dtype == np.float32
+        and array.flags.c_contiguous
+        and not array.flags.writeable
+        and array.flags.owndata
+    ):
         return array
     out = np.array(array, dtype=np.float32, copy=True, order="C")
     out.setflags(write=False)
@@ -53,9 +58,7 @@ class JitterSettings:
         object.__setattr__(self, "strength", float(self.strength))
         object.__setattr__(self, "seed", int(self.seed))
         if self.mode not in JITTER_MODES:
-            raise ValueError(
-                f"unknown jitter mode {self.mode!r}; allowed: {', '.join(JITTER_MODES)}"
-            )
+            raise ValueError(f"unknown jitter mode {self.mode!r}; allowed: {', '.join(JITTER_MODES)}")
         if not np.isfinite(self.strength) or self.strength < 0:
             raise ValueError(f"jitter strength must be a finite number >= 0, got {self.strength}")
 
@@ -65,11 +68,16 @@ class JitterSettings:
         return self.enabled and bool(self.layers) and self.strength > 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "layers": list(self.layers), "strength": self.strength,
-                "seed": self.seed, "mode": self.mode}
+        return {
+            "enabled": self.enabled,
+            "layers": list(self.layers),
+            "strength": self.strength,
+            "seed": self.seed,
+            "mode": self.mode,
+        }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "JitterSettings":
+    def from_dict(cls, data: dict[str, Any]) -> JitterSettings:
         unknown = set(data) - {"enabled", "layers", "strength", "seed", "mode"}
         if unknown:
             raise ValueError(f"unknown jitter settings: {', '.join(sorted(unknown))}")
@@ -104,7 +112,7 @@ class ConceptSettings:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ConceptSettings":
+    def from_dict(cls, data: dict[str, Any]) -> ConceptSettings:
         unknown = set(data) - {"strength", "layer_strengths", "layers", "conditioned_on"}
         if unknown:
             raise ValueError(f"unknown concept settings: {', '.join(sorted(unknown))}")
@@ -147,23 +155,18 @@ class EditState:
         object.__setattr__(self, "layer_scale", _frozen(self.layer_scale))
         object.__setattr__(self, "jitter_donor_wp", _frozen(self.jitter_donor_wp))
         edits = tuple(
-            replace(e, directions=_frozen(e.directions)) if e.directions.flags.writeable else e
-            for e in self.edits
+            replace(e, directions=_frozen(e.directions)) if e.directions.flags.writeable else e for e in self.edits
         )
         object.__setattr__(self, "edits", edits)
         if self.base_wp.ndim != 2:
             raise ValueError(f"base_wp must be [L, D], got {list(self.base_wp.shape)}")
         if self.layer_scale.shape != (self.base_wp.shape[0],):
-            raise ValueError(
-                f"layer_scale must be [{self.base_wp.shape[0]}], got {list(self.layer_scale.shape)}"
-            )
+            raise ValueError(f"layer_scale must be [{self.base_wp.shape[0]}], got {list(self.layer_scale.shape)}")
         if self.jitter.active and self.jitter.mode == "style_mix":
             if self.jitter_donor_wp is None or self.jitter_donor_wp.shape != self.base_wp.shape:
                 raise ValueError("style-mix jitter needs jitter_donor_wp of the base code's shape")
         if self.drag_offset is not None and self.drag_offset.shape != self.base_wp.shape:
-            raise ValueError(
-                f"drag_offset must be {list(self.base_wp.shape)}, got {list(self.drag_offset.shape)}"
-            )
+            raise ValueError(f"drag_offset must be {list(self.base_wp.shape)}, got {list(self.drag_offset.shape)}")
 
     @property
     def shape(self) -> tuple[int, int]:

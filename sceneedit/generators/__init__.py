@@ -12,12 +12,14 @@ from .checkpoints import (
     save_generator,
 )
 
-# Architecture modules register themselves on import.
+# Architecture modules register themselves on import; they need base and checkpoints first.
+# isort: off
 from . import stylegan  # noqa: F401,E402
 from . import stylegan2  # noqa: F401,E402
 from . import pggan  # noqa: F401,E402
 from . import biggan  # noqa: F401,E402
 from . import tf_pickle  # noqa: F401,E402
+# isort: on
 
 __all__ = [
     "ARCHITECTURES",

@@ -129,9 +129,7 @@ class Generator(nn.Module):
         psi = self.truncation_psi if truncation_psi is None else float(truncation_psi)
         layers = self.truncation_layers if truncation_layers is None else int(truncation_layers)
         if not 0 <= layers <= self.num_layers:
-            raise GeneratorError(
-                f"truncation_layers must be in [0, {self.num_layers}], got {layers}"
-            )
+            raise GeneratorError(f"truncation_layers must be in [0, {self.num_layers}], got {layers}")
         wp = self._map(z, psi, layers, **conditioning)
         assert wp.shape[1:] == (self.num_layers, self.w_dim), wp.shape
         return wp
@@ -166,9 +164,7 @@ class Generator(nn.Module):
         if not isinstance(z, torch.Tensor):
             z = torch.as_tensor(np.asarray(z))
         if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise GeneratorError(
-                f"{self.arch}: expected z of shape [N, {self.z_dim}], got {list(z.shape)}"
-            )
+            raise GeneratorError(f"{self.arch}: expected z of shape [N, {self.z_dim}], got {list(z.shape)}")
         if not z.is_floating_point():
             raise GeneratorError(f"{self.arch}: z must be a float tensor, got {z.dtype}")
         return z.to(device=self.device, dtype=torch.float32)
@@ -179,8 +175,7 @@ class Generator(nn.Module):
         expected = (self.num_layers, self.w_dim)
         if wp.ndim != 3 or tuple(wp.shape[1:]) != expected:
             raise GeneratorError(
-                f"{self.arch}: expected wp of shape [N, {expected[0]}, {expected[1]}], "
-                f"got {list(wp.shape)}"
+                f"{self.arch}: expected wp of shape [N, {expected[0]}, {expected[1]}], got {list(wp.shape)}"
             )
         if not wp.is_floating_point():
             raise GeneratorError(f"{self.arch}: wp must be a float tensor, got {wp.dtype}")

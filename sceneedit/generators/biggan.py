@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,8 +53,16 @@ from .checkpoints import (
 
 #: The reference's default configuration (BigGAN-deep 128).
 DEFAULT_LAYERS = (
-    (False, 16, 16), (True, 16, 16), (False, 16, 16), (True, 16, 8), (False, 8, 8),
-    (True, 8, 4), (False, 4, 4), (True, 4, 2), (False, 2, 2), (True, 2, 1),
+    (False, 16, 16),
+    (True, 16, 16),
+    (False, 16, 16),
+    (True, 16, 8),
+    (False, 8, 8),
+    (True, 8, 4),
+    (False, 4, 4),
+    (True, 4, 2),
+    (False, 2, 2),
+    (True, 2, 1),
 )
 #: Half-width of the truncated normal ``sample_z`` draws from (the reference's truncnorm(-2, 2)).
 TRUNCATION_THRESHOLD = 2.0
@@ -111,8 +120,9 @@ class SNLinear(_SpectralNormed):
 class SNConv2d(_SpectralNormed):
     """Spectrally normalized 2-D convolution (stride 1)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0,
-                 bias: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0, bias: bool = True
+    ) -> None:
         super().__init__()
         self.padding = padding
         self._init_spectral((out_channels, in_channels, kernel_size, kernel_size), bias)
@@ -122,8 +132,9 @@ class SNConv2d(_SpectralNormed):
 
 
 # ----- batch norm with pre-computed statistics --------------------------------------------
-def statistics_at(running_means: torch.Tensor, running_vars: torch.Tensor,
-                  truncation: float) -> tuple[torch.Tensor, torch.Tensor]:
+def statistics_at(
+    running_means: torch.Tensor, running_vars: torch.Tensor, truncation: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The reference's choice of pre-computed BN statistics for ``truncation`` in (0, 1].
 
     ``running_*``: ``[n_stats, C]`` for truncations ``0, 1/(n_stats-1), ..., 1``. Between
@@ -203,8 +214,9 @@ class GenBlock(nn.Module):
     upsampled (nearest) with the main path.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, cond_dim: int, upsample: bool,
-                 n_stats: int, eps: float) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, cond_dim: int, upsample: bool, n_stats: int, eps: float
+    ) -> None:
         super().__init__()
         middle = in_channels // 4
         self.upsample = upsample
@@ -237,8 +249,15 @@ class GenBlock(nn.Module):
 class BigGANDeepSynthesis(nn.Module):
     """The reference's ``generator`` submodule: codes ``[N, L, cond_dim]`` -> image."""
 
-    def __init__(self, channel_width: int, layers: Sequence[tuple[bool, int, int]], cond_dim: int,
-                 attention_layer_position: int, n_stats: int, eps: float) -> None:
+    def __init__(
+        self,
+        channel_width: int,
+        layers: Sequence[tuple[bool, int, int]],
+        cond_dim: int,
+        attention_layer_position: int,
+        n_stats: int,
+        eps: float,
+    ) -> None:
         super().__init__()
         self.initial_channels = channel_width * layers[0][1]
         self.gen_z = SNLinear(cond_dim, 4 * 4 * self.initial_channels)
@@ -246,8 +265,9 @@ class BigGANDeepSynthesis(nn.Module):
         for index, (upsample, in_mult, out_mult) in enumerate(layers):
             if index == attention_layer_position:
                 modules.append(SelfAttention(channel_width * in_mult))
-            modules.append(GenBlock(channel_width * in_mult, channel_width * out_mult, cond_dim,
-                                    bool(upsample), n_stats, eps))
+            modules.append(
+                GenBlock(channel_width * in_mult, channel_width * out_mult, cond_dim, bool(upsample), n_stats, eps)
+            )
         self.layers = nn.ModuleList(modules)
         final_channels = channel_width * layers[-1][2]
         self.bn = BatchNorm(final_channels, n_stats, eps)
@@ -341,8 +361,12 @@ class BigGANGenerator(Generator):
         self.num_blocks = len(layer_spec)
         self.embeddings = nn.Linear(self.num_classes, self.embed_dim, bias=False)
         self.generator = BigGANDeepSynthesis(
-            int(channel_width), layer_spec, self.w_dim, int(attention_layer_position),
-            int(n_stats), float(eps),
+            int(channel_width),
+            layer_spec,
+            self.w_dim,
+            int(attention_layer_position),
+            int(n_stats),
+            float(eps),
         )
 
     # ----- interface properties -------------------------------------------------------
@@ -388,8 +412,7 @@ class BigGANGenerator(Generator):
         if class_index is None:
             class_index = int(self.config["default_class"])
         if isinstance(class_index, (np.ndarray, torch.Tensor)) and np.ndim(class_index) == 2:
-            vector = torch.as_tensor(np.asarray(class_index) if isinstance(class_index, np.ndarray)
-                                     else class_index)
+            vector = torch.as_tensor(np.asarray(class_index) if isinstance(class_index, np.ndarray) else class_index)
             if tuple(vector.shape) != (n, self.num_classes) or not vector.is_floating_point():
                 raise GeneratorError(
                     f"biggan: class vector must be a float array of shape [{n}, {self.num_classes}], "
@@ -415,8 +438,7 @@ class BigGANGenerator(Generator):
         """``[n, embed_dim]``: the class half of every code row."""
         return self.embeddings(self.class_vector(class_index, n))
 
-    def with_class(self, wp: torch.Tensor, class_index: ClassSpec,
-                   rows: Sequence[int] | None = None) -> torch.Tensor:
+    def with_class(self, wp: torch.Tensor, class_index: ClassSpec, rows: Sequence[int] | None = None) -> torch.Tensor:
         """A copy of ``wp`` whose class half is replaced in ``rows`` (default: all rows)."""
         wp = self._check_wp(wp).clone()
         rows = list(range(self.num_layers)) if rows is None else list(rows)
@@ -424,15 +446,14 @@ class BigGANGenerator(Generator):
         for row in rows:
             if not 0 <= row < self.num_layers:
                 raise GeneratorError(f"biggan: row {row} outside [0, {self.num_layers})")
-            wp[:, row, self._z_dim:] = embed
+            wp[:, row, self._z_dim :] = embed
         return wp
 
-    def _map(self, z: torch.Tensor, psi: float, layers: int, class_index: ClassSpec | None = None,
-             **conditioning: Any) -> torch.Tensor:
+    def _map(
+        self, z: torch.Tensor, psi: float, layers: int, class_index: ClassSpec | None = None, **conditioning: Any
+    ) -> torch.Tensor:
         if conditioning:
-            raise GeneratorError(
-                f"biggan: unexpected arguments {sorted(conditioning)}; use class_index=..."
-            )
+            raise GeneratorError(f"biggan: unexpected arguments {sorted(conditioning)}; use class_index=...")
         _check_psi(psi)
         embed = self.class_embedding(class_index, z.shape[0])
         truncated = torch.cat([z * psi, embed], dim=1)
@@ -441,8 +462,7 @@ class BigGANGenerator(Generator):
         return torch.stack(rows, dim=1)
 
     # ----- synthesis ------------------------------------------------------------------
-    def synthesize(self, wp: torch.Tensor, return_features: bool = False,
-                   truncation_psi: float | None = None):
+    def synthesize(self, wp: torch.Tensor, return_features: bool = False, truncation_psi: float | None = None):
         """Render ``wp [N, num_layers, w_dim]`` to ``[N, 3, H, W]`` in [-1, 1].
 
         ``truncation_psi`` (default: the generator's) picks the batch-norm statistics; use
@@ -504,19 +524,32 @@ def _check_layers(layers: Sequence[Sequence[Any]]) -> list[tuple[bool, int, int]
 
 
 # ----- pytorch-pretrained-biggan ``pytorch_model.bin`` + ``config.json`` --------------------
-_CONFIG_KEYS = ("output_dim", "z_dim", "class_embed_dim", "channel_width", "num_classes",
-                "layers", "attention_layer_position", "eps", "n_stats")
+_CONFIG_KEYS = (
+    "output_dim",
+    "z_dim",
+    "class_embed_dim",
+    "channel_width",
+    "num_classes",
+    "layers",
+    "attention_layer_position",
+    "eps",
+    "n_stats",
+)
 _REFERENCE_DEFAULTS: dict[str, Any] = {
-    "output_dim": 128, "z_dim": 128, "class_embed_dim": 128, "channel_width": 128,
-    "num_classes": 1000, "layers": [list(spec) for spec in DEFAULT_LAYERS],
-    "attention_layer_position": 8, "eps": 1e-4, "n_stats": 51,
+    "output_dim": 128,
+    "z_dim": 128,
+    "class_embed_dim": 128,
+    "channel_width": 128,
+    "num_classes": 1000,
+    "layers": [list(spec) for spec in DEFAULT_LAYERS],
+    "attention_layer_position": 8,
+    "eps": 1e-4,
+    "n_stats": 51,
 }
 
 
 def _detect_pretrained_biggan(payload: Any) -> bool:
-    return isinstance(payload, dict) and "embeddings.weight" in payload and (
-        "generator.gen_z.weight_orig" in payload
-    )
+    return isinstance(payload, dict) and "embeddings.weight" in payload and ("generator.gen_z.weight_orig" in payload)
 
 
 def read_biggan_config(path: Path) -> dict[str, Any]:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -52,9 +53,7 @@ def architecture_class(arch: str) -> type[Generator]:
     try:
         return ARCHITECTURES[arch]
     except KeyError:
-        raise CheckpointError(
-            f"unknown architecture {arch!r}; allowed: {', '.join(sorted(ARCHITECTURES))}"
-        ) from None
+        raise CheckpointError(f"unknown architecture {arch!r}; allowed: {', '.join(sorted(ARCHITECTURES))}") from None
 
 
 def _ensure_architectures_imported() -> None:
@@ -95,8 +94,7 @@ def load_state_dict_strict(generator: Generator, state: dict[str, torch.Tensor],
     if missing:
         k = missing[0]
         raise CheckpointError(
-            f"{path}: missing key {k!r} (expected shape {list(own[k].shape)}); "
-            f"{len(missing)} missing in all"
+            f"{path}: missing key {k!r} (expected shape {list(own[k].shape)}); {len(missing)} missing in all"
         )
     if unexpected:
         k = unexpected[0]
@@ -109,9 +107,7 @@ def load_state_dict_strict(generator: Generator, state: dict[str, torch.Tensor],
         if problem is not None:
             raise CheckpointError(f"{path}: tensor {k!r} {problem}")
         if tuple(state[k].shape) != tuple(v.shape):
-            raise CheckpointError(
-                f"{path}: key {k!r} has shape {list(state[k].shape)}, expected {list(v.shape)}"
-            )
+            raise CheckpointError(f"{path}: key {k!r} has shape {list(state[k].shape)}, expected {list(v.shape)}")
     check_finite({k: state[k] for k in own}, path, CheckpointError)
     generator.load_state_dict({k: state[k].to(v.dtype) for k, v in own.items()}, strict=True)
     check_loaded = getattr(generator, "check_loaded", None)  # buffers an architecture must vet
@@ -189,7 +185,9 @@ def _load_own(path: Path, arch: str | None) -> Generator:
     try:
         generator = cls(**config["kwargs"])
     except (TypeError, ValueError, OverflowError) as exc:
-        raise CheckpointError(f"{path}: config does not fit {cls.__name__} ({' '.join(str(exc).split())[:300]})") from exc
+        raise CheckpointError(
+            f"{path}: config does not fit {cls.__name__} ({' '.join(str(exc).split())[:300]})"
+        ) from exc
     try:
         state = load_file(str(path))
     except Exception as exc:

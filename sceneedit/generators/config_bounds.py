@@ -76,15 +76,18 @@ def check_config(kwargs: Any, path: Path, error: type[Exception]) -> None:
             if not isinstance(value, str) or len(value) > MAX_NAME:
                 raise _fail(error, path, field, value, f"is not a string of at most {MAX_NAME} characters")
         elif isinstance(value, (list, tuple)):
-            if len(value) > MAX_LIST or any(
-                isinstance(item, (list, tuple)) and len(item) > MAX_LIST for item in value
-            ):
+            if len(value) > MAX_LIST or any(isinstance(item, (list, tuple)) and len(item) > MAX_LIST for item in value):
                 raise _fail(error, path, field, value, f"holds more than {MAX_LIST} items")
             for item in value:
                 for leaf in item if isinstance(item, (list, tuple)) else [item]:
-                    if not isinstance(leaf, (bool, int, float, str)) or (isinstance(leaf, str) and len(leaf) > 64) or (
-                        isinstance(leaf, (int, float)) and not isinstance(leaf, bool)
-                        and not (math.isfinite(leaf) and abs(leaf) <= 1 << 20)
+                    if (
+                        not isinstance(leaf, (bool, int, float, str))
+                        or (isinstance(leaf, str) and len(leaf) > 64)
+                        or (
+                            isinstance(leaf, (int, float))
+                            and not isinstance(leaf, bool)
+                            and not (math.isfinite(leaf) and abs(leaf) <= 1 << 20)
+                        )
                     ):
                         raise _fail(error, path, field, value, "holds a value that is not a small number or string")
         elif isinstance(value, float) and not math.isfinite(value):

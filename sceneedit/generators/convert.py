@@ -103,7 +103,13 @@ def convert_generator(
         output.unlink(missing_ok=True)
         raise
     return ConversionReport(
-        source=str(source), output=str(output), source_format=source_format, arch=original.arch,
-        resolution=int(original.resolution), codes=codes, max_abs_diff=diff, tolerance=tolerance,
+        source=str(source),
+        output=str(output),
+        source_format=source_format,
+        arch=original.arch,
+        resolution=int(original.resolution),
+        codes=codes,
+        max_abs_diff=diff,
+        tolerance=tolerance,
         seconds=time.perf_counter() - start,
     )

@@ -8,7 +8,7 @@ key names differ (``wscale.bias`` in StyleGAN v1, ``bias`` in StyleGAN2) and are
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

@@ -36,9 +36,10 @@ import collections
 import io
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -64,7 +65,7 @@ class PersistentObject:
     state: dict[str, Any] = field(repr=False)
     module_src_chars: int = 0
 
-    def child(self, name: str) -> "PersistentObject | None":
+    def child(self, name: str) -> PersistentObject | None:
         modules = self.state.get("_modules") or {}
         value = modules.get(name)
         return value if isinstance(value, PersistentObject) else None
@@ -127,9 +128,7 @@ def _rebuild_tensor(
     size, stride = _int_tuple(size, "size"), _int_tuple(stride, "stride")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return torch._utils._rebuild_tensor_v2(
-            storage, storage_offset, size, stride, False, collections.OrderedDict()
-        )
+        return torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, False, collections.OrderedDict())
 
 
 def _rebuild_parameter(data: Any, requires_grad: Any = False, backward_hooks: Any = None, state: Any = None):
@@ -248,7 +247,7 @@ def _pickle_options(g_ema: PersistentObject, path: Path) -> dict[str, Any]:
         activation = fc0.state.get("activation", "lrelu")
         if activation != "lrelu":
             raise CheckpointError(f"{path}: mapping layers use activation {activation!r}; only 'lrelu' is supported")
-    for name, block in ((synthesis.state.get("_modules") or {}).items() if synthesis else []):
+    for name, block in (synthesis.state.get("_modules") or {}).items() if synthesis else []:
         if isinstance(block, PersistentObject):
             architecture = block.state.get("architecture", "skip")
             if architecture != "skip":
@@ -277,9 +276,7 @@ class _Converter:
         if not isinstance(value, torch.Tensor):
             raise CheckpointError(f"{self.path}: key {key!r} is not a tensor ({type(value).__name__})")
         if ndim is not None and value.ndim != ndim:
-            raise CheckpointError(
-                f"{self.path}: key {key!r} has shape {list(value.shape)}; expected {ndim} dimensions"
-            )
+            raise CheckpointError(f"{self.path}: key {key!r} has shape {list(value.shape)}; expected {ndim} dimensions")
         self.used.add(key)
         return value.detach().float()
 
@@ -334,7 +331,11 @@ def _convert_modulated(conv: _Converter, theirs: str, ours: str, up: bool) -> No
     noise = conv.take(f"{theirs}.noise_const", ndim=2)
     conv.put(f"{ours}.noise", f"{theirs}.noise_const", noise.reshape(1, 1, *noise.shape))
     strength = conv.take(f"{theirs}.noise_strength")
-    conv.put(f"{ours}.noise_strength", f"{theirs}.noise_strength", strength.reshape(()) if strength.numel() == 1 else strength)
+    conv.put(
+        f"{ours}.noise_strength",
+        f"{theirs}.noise_strength",
+        strength.reshape(()) if strength.numel() == 1 else strength,
+    )
     kernel = conv.fir(f"{theirs}.resample_filter")
     if up:
         conv.put(f"{ours}.filter.kernel", f"{theirs}.resample_filter", kernel)
@@ -351,7 +352,7 @@ def _block_resolutions(source: dict[str, Any], path: Path) -> list[int]:
     found = set()
     for key in source:
         if key.startswith("synthesis.b"):
-            head = key[len("synthesis.b"):].split(".", 1)[0]
+            head = key[len("synthesis.b") :].split(".", 1)[0]
             if head.isdigit():
                 found.add(int(head))
     if 4 not in found:
@@ -375,7 +376,9 @@ def convert_nvidia_state(source: dict[str, Any], path: Path, **overrides: Any):
             f"{path}: key 'mapping.embed.weight': a class-conditional generator; only unconditional ones are supported"
         )
     if any(key.startswith("synthesis.input.") for key in source):
-        raise CheckpointError(f"{path}: key 'synthesis.input.weight': a StyleGAN3 generator; only StyleGAN2 is supported")
+        raise CheckpointError(
+            f"{path}: key 'synthesis.input.weight': a StyleGAN3 generator; only StyleGAN2 is supported"
+        )
     conv = _Converter(source, path)
     conv.put_mapping(lambda i: f"mapping.fc{i}")
     conv.put("truncation.w_avg", "mapping.w_avg", conv.take("mapping.w_avg"))
@@ -438,7 +441,9 @@ def _build_from_pickle(payload: Any, path: Path):
 
 
 def _nvidia_state(payload: Any) -> dict[str, Any] | None:
-    return find_state_dict(payload, lambda state: has_keys(state, "synthesis.b4.const", "mapping.fc0.weight"), ("G_ema",))
+    return find_state_dict(
+        payload, lambda state: has_keys(state, "synthesis.b4.const", "mapping.fc0.weight"), ("G_ema",)
+    )
 
 
 def _build_from_state_dict(payload: Any, path: Path):

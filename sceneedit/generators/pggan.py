@@ -141,8 +141,7 @@ class PGGANGenerator(Generator):
         resolution = int(resolution)
         if resolution not in RESOLUTIONS_ALLOWED:
             raise GeneratorError(
-                f"pggan: resolution {resolution} not supported; allowed: "
-                f"{', '.join(map(str, RESOLUTIONS_ALLOWED))}"
+                f"pggan: resolution {resolution} not supported; allowed: {', '.join(map(str, RESOLUTIONS_ALLOWED))}"
             )
         if int(z_dim) <= 0 or int(fmaps_base) <= 0 or int(fmaps_max) <= 0:
             raise GeneratorError("pggan: z_dim, fmaps_base and fmaps_max must be positive")
@@ -277,9 +276,7 @@ def _unwrap_state_dict(payload: Any) -> dict[str, Any] | None:
 
 def _detect_genforce_pggan(payload: Any) -> bool:
     state = _unwrap_state_dict(payload)
-    return state is not None and not any(
-        str(k).startswith(("mapping.", "synthesis.")) for k in state
-    )
+    return state is not None and not any(str(k).startswith(("mapping.", "synthesis.")) for k in state)
 
 
 def _infer_fmaps(channels: list[int], resolution: int) -> tuple[int, int]:
@@ -292,9 +289,7 @@ def _infer_fmaps(channels: list[int], resolution: int) -> tuple[int, int]:
             break
     candidates.append(fmaps_max * resolution)
     for base in candidates:
-        if all(
-            min(base // (INIT_RESOLUTION * 2**b), fmaps_max) == c for b, c in enumerate(channels)
-        ):
+        if all(min(base // (INIT_RESOLUTION * 2**b), fmaps_max) == c for b, c in enumerate(channels)):
             return base, fmaps_max
     return candidates[-1], fmaps_max  # the strict loader will name the mismatching key
 
@@ -306,8 +301,7 @@ def _build_genforce_pggan(payload: Any, path: Path) -> PGGANGenerator:
     first = require_key(state, "layer0.conv.weight", path)
     if first.ndim != 4 or tuple(first.shape[2:]) != (INIT_RESOLUTION, INIT_RESOLUTION):
         raise CheckpointError(
-            f"{path}: key 'layer0.conv.weight' has shape {list(first.shape)}, "
-            f"expected [C, z_dim, 4, 4]"
+            f"{path}: key 'layer0.conv.weight' has shape {list(first.shape)}, expected [C, z_dim, 4, 4]"
         )
     z_dim = int(first.shape[1])
     num_blocks = 0

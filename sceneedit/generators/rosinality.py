@@ -68,12 +68,16 @@ def _convert_styled_conv(conv: _Converter, theirs: str, ours: str, noise_key: st
     conv.put_style(ours, f"{theirs}.conv.modulation.weight", f"{theirs}.conv.modulation.bias")
     strength = conv.take(f"{theirs}.noise.weight")
     if strength.numel() != 1:
-        raise CheckpointError(f"{conv.path}: key {theirs + '.noise.weight'!r} has shape {list(strength.shape)}; expected [1]")
+        raise CheckpointError(
+            f"{conv.path}: key {theirs + '.noise.weight'!r} has shape {list(strength.shape)}; expected [1]"
+        )
     conv.put(f"{ours}.noise_strength", f"{theirs}.noise.weight", strength.reshape(()))
     conv.put(f"{ours}.bias", f"{theirs}.activate.bias", conv.take(f"{theirs}.activate.bias").reshape(-1))
     conv.put(f"{ours}.noise", noise_key, conv.take(noise_key, ndim=4))
     if up:
-        conv.put(f"{ours}.filter.kernel", f"{theirs}.conv.blur.kernel", _rosinality_fir(conv, f"{theirs}.conv.blur.kernel"))
+        conv.put(
+            f"{ours}.filter.kernel", f"{theirs}.conv.blur.kernel", _rosinality_fir(conv, f"{theirs}.conv.blur.kernel")
+        )
 
 
 def _convert_to_rgb(conv: _Converter, theirs: str, ours: str) -> None:
@@ -94,8 +98,12 @@ def convert_rosinality_state(source: dict[str, Any], path: Path, latent_avg: Any
     _convert_to_rgb(conv, "to_rgb1", "synthesis.output0")
     i = 0
     while f"to_rgbs.{i}.conv.weight" in source:
-        _convert_styled_conv(conv, f"convs.{2 * i}", f"synthesis.layer{2 * i + 1}", f"noises.noise_{2 * i + 1}", up=True)
-        _convert_styled_conv(conv, f"convs.{2 * i + 1}", f"synthesis.layer{2 * i + 2}", f"noises.noise_{2 * i + 2}", up=False)
+        _convert_styled_conv(
+            conv, f"convs.{2 * i}", f"synthesis.layer{2 * i + 1}", f"noises.noise_{2 * i + 1}", up=True
+        )
+        _convert_styled_conv(
+            conv, f"convs.{2 * i + 1}", f"synthesis.layer{2 * i + 2}", f"noises.noise_{2 * i + 2}", up=False
+        )
         _convert_to_rgb(conv, f"to_rgbs.{i}", f"synthesis.output{i + 1}")
         kernel = _rosinality_fir(conv, f"to_rgbs.{i}.upsample.kernel")
         if i == 0:
@@ -146,6 +154,4 @@ def _build(payload: Any, path: Path):
     return convert_rosinality_state(source, path, latent_avg=latent_avg, **overrides)
 
 
-register_format(
-    ForeignFormat("rosinality-stylegan2", "stylegan2", lambda p: _rosinality_state(p) is not None, _build)
-)
+register_format(ForeignFormat("rosinality-stylegan2", "stylegan2", lambda p: _rosinality_state(p) is not None, _build))

@@ -7,7 +7,8 @@ reader says which wrapper keys it accepts and how to recognise its own key layou
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 #: Wrappers genforce-style trainers put around the generator's state dict, EMA first.
 GENFORCE_WRAPPER_KEYS = ("generator_smooth", "generator", "state_dict", "model")

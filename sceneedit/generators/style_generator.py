@@ -38,8 +38,7 @@ def check_style_config(
         raise GeneratorError(f"{arch}: mapping_layers, z_dim and w_dim must be >= 1")
     if channels_at(resolution, fmaps_base, fmaps_max) < 1:
         raise GeneratorError(
-            f"{arch}: fmaps_base {fmaps_base} gives no feature maps at {resolution} px "
-            "(need fmaps_base >= resolution)"
+            f"{arch}: fmaps_base {fmaps_base} gives no feature maps at {resolution} px (need fmaps_base >= resolution)"
         )
     if truncation_layers < 0:
         raise GeneratorError(f"{arch}: truncation_layers must be >= 0, got {truncation_layers}")

@@ -321,9 +321,7 @@ class SynthesisNetwork(nn.Module):
                 x = getattr(self, f"layer{2 * block}")(x, wp[:, 2 * block], randomize_noise)
             x = getattr(self, f"layer{2 * block + 1}")(x, wp[:, 2 * block + 1], randomize_noise)
             features.append(x)
-        image = blend_lod(
-            lambda b: getattr(self, f"output{b}")(features[b]), active - 1, lod - math.floor(lod)
-        )
+        image = blend_lod(lambda b: getattr(self, f"output{b}")(features[b]), active - 1, lod - math.floor(lod))
         if active < self.num_blocks:
             image = F.interpolate(image, scale_factor=2 ** (self.num_blocks - active), mode="nearest")
         return image, features
@@ -363,7 +361,9 @@ class StyleGANGenerator(StyleGeneratorBase):
             self.arch, resolution, z_dim, w_dim, mapping_layers, fmaps_base, fmaps_max, truncation_layers
         )
         if fused_scale not in FUSED_SCALE_ALLOWED:
-            raise GeneratorError(f"stylegan: fused_scale {fused_scale!r} not allowed; allowed: {list(FUSED_SCALE_ALLOWED)}")
+            raise GeneratorError(
+                f"stylegan: fused_scale {fused_scale!r} not allowed; allowed: {list(FUSED_SCALE_ALLOWED)}"
+            )
         mapping_fmaps = w_dim if mapping_fmaps is None else int(mapping_fmaps)
         super().__init__(
             resolution=int(resolution),

@@ -299,14 +299,19 @@ class SynthesisNetwork(nn.Module):
                     f"layer{2 * b - 1}",
                     ModulatedConvBlock(res, previous, channels, w_dim, up=True, conv_clamp=conv_clamp),
                 )
-            self.add_module(
-                f"layer{2 * b}", ModulatedConvBlock(res, channels, channels, w_dim, conv_clamp=conv_clamp)
-            )
+            self.add_module(f"layer{2 * b}", ModulatedConvBlock(res, channels, channels, w_dim, conv_clamp=conv_clamp))
             self.add_module(
                 f"output{b}",
                 ModulatedConvBlock(
-                    res, channels, 3, w_dim, kernel_size=1, demodulate=False,
-                    add_noise=False, activate=False, conv_clamp=conv_clamp,
+                    res,
+                    channels,
+                    3,
+                    w_dim,
+                    kernel_size=1,
+                    demodulate=False,
+                    add_noise=False,
+                    activate=False,
+                    conv_clamp=conv_clamp,
                 ),
             )
         self.upsample = Upsample2x()
@@ -542,5 +547,7 @@ register_format(
 )
 
 # The converters of the other StyleGAN2 layouts register their formats on import.
-from . import nvidia_pickle  # noqa: E402,F401
-from . import rosinality  # noqa: E402,F401
+from . import (
+    nvidia_pickle,  # noqa: E402,F401
+    rosinality,  # noqa: E402,F401
+)

@@ -44,7 +44,10 @@ _OPTIONAL_SUFFIXES = ("truncation.truncation", "synthesis.lod", ".blur.kernel")
 # ----- detection -------------------------------------------------------------------------------
 def _is_higan_layout(state: Any) -> bool:
     return has_keys(
-        state, "synthesis.layer0.const", "mapping.dense0.fc.weight", "synthesis.layer0.epilogue.style_mod.dense.fc.weight"
+        state,
+        "synthesis.layer0.const",
+        "mapping.dense0.fc.weight",
+        "synthesis.layer0.epilogue.style_mod.dense.fc.weight",
     )
 
 
@@ -159,8 +162,7 @@ def infer_config(state: dict, path: Path, layout: str) -> dict[str, Any]:
     resolution = INIT_RES * 2 ** (num_blocks - 1)
     if resolution not in RESOLUTIONS_ALLOWED:
         raise CheckpointError(
-            f"{path}: {num_blocks} output blocks give resolution {resolution}; "
-            f"allowed: {list(RESOLUTIONS_ALLOWED)}"
+            f"{path}: {num_blocks} output blocks give resolution {resolution}; allowed: {list(RESOLUTIONS_ALLOWED)}"
         )
     channels = [_shape(state, "synthesis.layer0.const", path, 4)[1]]
     for block in range(1, num_blocks):
@@ -221,9 +223,7 @@ def build(payload: Any, path: Path) -> StyleGANGenerator:
     if layout == "v2":
         num_blocks = (config["resolution"] // INIT_RES).bit_length()
         fused_layers = {
-            2 * block
-            for block in range(1, num_blocks)
-            if uses_fused_scale(config["fused_scale"], INIT_RES * 2**block)
+            2 * block for block in range(1, num_blocks) if uses_fused_scale(config["fused_scale"], INIT_RES * 2**block)
         }
         state = _rename_genforce_v2(state, fused_layers)
     try:

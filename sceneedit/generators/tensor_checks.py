@@ -19,8 +19,18 @@ import torch
 MAX_NODES = 1_000_000
 #: Largest single tensor (elements) we accept from a foreign file: 1 GB of float32.
 MAX_TENSOR_ELEMENTS = 1 << 28
-_NUMERIC = {torch.float16, torch.bfloat16, torch.float32, torch.float64,
-            torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64, torch.bool}
+_NUMERIC = {
+    torch.float16,
+    torch.bfloat16,
+    torch.float32,
+    torch.float64,
+    torch.int8,
+    torch.uint8,
+    torch.int16,
+    torch.int32,
+    torch.int64,
+    torch.bool,
+}
 
 
 def describe_tensor_problem(tensor: torch.Tensor) -> str | None:
@@ -36,8 +46,10 @@ def describe_tensor_problem(tensor: torch.Tensor) -> str | None:
         return f"declares {numel:,} elements (shape {list(tensor.shape)}), more than a generator weight can hold"
     stored = tensor.untyped_storage().nbytes() // max(tensor.element_size(), 1)
     if numel > stored:
-        return (f"is a view of shape {list(tensor.shape)} over only {stored:,} stored elements "
-                "(an expanded or overlapping tensor); refusing to materialize it")
+        return (
+            f"is a view of shape {list(tensor.shape)} over only {stored:,} stored elements "
+            "(an expanded or overlapping tensor); refusing to materialize it"
+        )
     return None
 
 
@@ -82,5 +94,7 @@ def check_finite(state: dict[str, torch.Tensor], path: Path, error: type[Excepti
     for key, tensor in state.items():
         if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             bad = int((~torch.isfinite(tensor)).sum())
-            raise error(f"{path}: tensor {key!r} holds {bad} NaN or infinite value{'s' if bad != 1 else ''}; "
-                        "the file is corrupt (it would render black images)")
+            raise error(
+                f"{path}: tensor {key!r} holds {bad} NaN or infinite value{'s' if bad != 1 else ''}; "
+                "the file is corrupt (it would render black images)"
+            )

@@ -48,7 +48,7 @@ class TFNetwork:
     build_func_name: str = ""
     static_kwargs: dict[str, Any] = {}
     variables: dict[str, np.ndarray] = {}
-    components: dict[str, "TFNetwork"] = {}
+    components: dict[str, TFNetwork] = {}
     module_src_chars: int = 0
 
     def __setstate__(self, state: Any) -> None:
@@ -61,9 +61,7 @@ class TFNetwork:
                 "one; load it once with NVIDIA's TF code and save it again, or use the TF release"
             )
         if version not in KNOWN_STATE_VERSIONS:
-            raise UnsafePickleError(
-                f"TF network state version {version!r}; known: {list(KNOWN_STATE_VERSIONS)}"
-            )
+            raise UnsafePickleError(f"TF network state version {version!r}; known: {list(KNOWN_STATE_VERSIONS)}")
         self.version = int(version)
         self.name = _text(state.get("name"), "name")
         self.build_func_name = _text(state.get("build_func_name"), "build_func_name")

@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,15 +52,41 @@ STYLEGAN_DEFAULTS = dict(truncation_psi=0.7, truncation_cutoff=8, fused_scale="a
 STYLEGAN2_DEFAULTS = dict(truncation_psi=0.5, truncation_cutoff=None, mapping_lrmul=0.01, architecture="skip")
 #: Static kwargs whose non-default values our modules cannot reproduce: (key, default).
 _FIXED_KWARGS = {
-    "G_paper": [("use_wscale", True), ("use_pixelnorm", True), ("use_leakyrelu", True), ("normalize_latents", True),
-                ("num_channels", 3), ("label_size", 0), ("fmap_decay", 1.0)],
-    "G_mapping": [("normalize_latents", True), ("mapping_nonlinearity", "lrelu"), ("use_wscale", True),
-                  ("label_size", 0)],
-    "G_synthesis": [("use_styles", True), ("const_input_layer", True), ("use_noise", True),
-                    ("nonlinearity", "lrelu"), ("use_wscale", True), ("use_pixel_norm", False),
-                    ("use_instance_norm", True), ("blur_filter", [1, 2, 1]), ("num_channels", 3), ("fmap_decay", 1.0)],
-    "G_synthesis_stylegan2": [("architecture", "skip"), ("nonlinearity", "lrelu"), ("resample_kernel", [1, 3, 3, 1]),
-                              ("num_channels", 3), ("fmap_decay", 1.0), ("fmap_min", 1)],
+    "G_paper": [
+        ("use_wscale", True),
+        ("use_pixelnorm", True),
+        ("use_leakyrelu", True),
+        ("normalize_latents", True),
+        ("num_channels", 3),
+        ("label_size", 0),
+        ("fmap_decay", 1.0),
+    ],
+    "G_mapping": [
+        ("normalize_latents", True),
+        ("mapping_nonlinearity", "lrelu"),
+        ("use_wscale", True),
+        ("label_size", 0),
+    ],
+    "G_synthesis": [
+        ("use_styles", True),
+        ("const_input_layer", True),
+        ("use_noise", True),
+        ("nonlinearity", "lrelu"),
+        ("use_wscale", True),
+        ("use_pixel_norm", False),
+        ("use_instance_norm", True),
+        ("blur_filter", [1, 2, 1]),
+        ("num_channels", 3),
+        ("fmap_decay", 1.0),
+    ],
+    "G_synthesis_stylegan2": [
+        ("architecture", "skip"),
+        ("nonlinearity", "lrelu"),
+        ("resample_kernel", [1, 3, 3, 1]),
+        ("num_channels", 3),
+        ("fmap_decay", 1.0),
+        ("fmap_min", 1),
+    ],
 }
 
 
@@ -248,8 +275,18 @@ def convert_pggan(network: TFNetwork, path: Path) -> Generator:
         res = 4 * 2**b
         channels.append(_shape(variables, f"{res}x{res}/Conv1/weight", 4, path)[3])
     fmaps_base, fmaps_max = _infer_fmaps(channels, resolution)
-    generator = _construct(PGGANGenerator, dict(resolution=resolution, z_dim=z_dim, fmaps_base=fmaps_base,
-                                                 fmaps_max=fmaps_max, fused_scale=fused, name=path.stem), path)
+    generator = _construct(
+        PGGANGenerator,
+        dict(
+            resolution=resolution,
+            z_dim=z_dim,
+            fmaps_base=fmaps_base,
+            fmaps_max=fmaps_max,
+            fused_scale=fused,
+            name=path.stem,
+        ),
+        path,
+    )
     table = [
         VarMap("lod", "lod"),
         VarMap("layer0.conv.weight", "4x4/Dense/weight", dense_to_conv=True),
@@ -285,8 +322,9 @@ def _construct(cls: type[Generator], config: dict[str, Any], path: Path) -> Gene
         raise CheckpointError(f"{path}: {exc}") from exc
 
 
-def _style_synthesis_layout(mapping: TFNetwork, synthesis: TFNetwork, sizes: dict[str, int],
-                            path: Path) -> tuple[int, int, int, int]:
+def _style_synthesis_layout(
+    mapping: TFNetwork, synthesis: TFNetwork, sizes: dict[str, int], path: Path
+) -> tuple[int, int, int, int]:
     """``(resolution, num_blocks, fmaps_base, fmaps_max)`` of a StyleGAN / StyleGAN2 synthesis
     network, read from its variables' names and shapes (static kwargs only checked as hints)."""
     resolution = _resolutions(synthesis.variables, path, "synthesis/")
@@ -317,11 +355,18 @@ def convert_stylegan(network: TFNetwork, path: Path) -> Generator:
     num_layers = 2 * num_blocks
     fused_scale = _kwarg(synthesis, "fused_scale", STYLEGAN_DEFAULTS)
     config = dict(
-        resolution=resolution, **sizes, fmaps_base=fmaps_base, fmaps_max=fmaps_max,
+        resolution=resolution,
+        **sizes,
+        fmaps_base=fmaps_base,
+        fmaps_max=fmaps_max,
         mapping_lr_mul=float(_kwarg(mapping, "mapping_lrmul", STYLEGAN_DEFAULTS)),
-        fused_scale=fused_scale, name=path.stem,
-        **_truncation(_kwarg(network, "truncation_psi", STYLEGAN_DEFAULTS),
-                      _kwarg(network, "truncation_cutoff", STYLEGAN_DEFAULTS), num_layers),
+        fused_scale=fused_scale,
+        name=path.stem,
+        **_truncation(
+            _kwarg(network, "truncation_psi", STYLEGAN_DEFAULTS),
+            _kwarg(network, "truncation_cutoff", STYLEGAN_DEFAULTS),
+            num_layers,
+        ),
     )
     generator = _construct(StyleGANGenerator, config, path)
     table.append(VarMap("truncation.w_avg", "dlatent_avg"))
@@ -331,9 +376,11 @@ def convert_stylegan(network: TFNetwork, path: Path) -> Generator:
     for b in range(num_blocks):
         res = 4 * 2**b
         scope = f"synthesis/{res}x{res}"
-        layers = [(f"{scope}/Const", 2 * b), (f"{scope}/Conv", 2 * b + 1)] if b == 0 else [
-            (f"{scope}/Conv0_up", 2 * b), (f"{scope}/Conv1", 2 * b + 1)
-        ]
+        layers = (
+            [(f"{scope}/Const", 2 * b), (f"{scope}/Conv", 2 * b + 1)]
+            if b == 0
+            else [(f"{scope}/Conv0_up", 2 * b), (f"{scope}/Conv1", 2 * b + 1)]
+        )
         for theirs, k in layers:
             ours = f"synthesis.layer{k}"
             if theirs.endswith("/Const"):
@@ -372,10 +419,17 @@ def convert_stylegan2(network: TFNetwork, path: Path) -> Generator:
     resolution, num_blocks, fmaps_base, fmaps_max = _style_synthesis_layout(mapping, synthesis, sizes, path)
     num_layers = 2 * num_blocks
     config = dict(
-        resolution=resolution, **sizes, fmaps_base=fmaps_base, fmaps_max=fmaps_max,
-        mapping_lr_mul=float(_kwarg(mapping, "mapping_lrmul", STYLEGAN2_DEFAULTS)), name=path.stem,
-        **_truncation(_kwarg(network, "truncation_psi", STYLEGAN2_DEFAULTS),
-                      _kwarg(network, "truncation_cutoff", STYLEGAN2_DEFAULTS), num_layers),
+        resolution=resolution,
+        **sizes,
+        fmaps_base=fmaps_base,
+        fmaps_max=fmaps_max,
+        mapping_lr_mul=float(_kwarg(mapping, "mapping_lrmul", STYLEGAN2_DEFAULTS)),
+        name=path.stem,
+        **_truncation(
+            _kwarg(network, "truncation_psi", STYLEGAN2_DEFAULTS),
+            _kwarg(network, "truncation_cutoff", STYLEGAN2_DEFAULTS),
+            num_layers,
+        ),
     )
     generator = _construct(StyleGAN2Generator, config, path)
     table.append(VarMap("truncation.w_avg", "dlatent_avg"))
@@ -441,6 +495,7 @@ def _detector(arch: str) -> Callable[[Any], bool]:
             return tf_generator(payload, Path("?"))[1] == arch
         except CheckpointError:
             return arch == "pggan"  # one format reports why the file is unusable
+
     return detect
 
 
@@ -448,6 +503,7 @@ def _builder(arch: str) -> Callable[[Any, Path], Generator]:
     def build(payload: Any, path: Path) -> Generator:
         network, found = tf_generator(payload, path)
         return CONVERTERS[found](network, path)
+
     return build
 
 

@@ -83,8 +83,10 @@ class EncoderConfig:
 
 def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(cout, cout, 3, 1, 1), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(cin, cout, 4, 2, 1),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(cout, cout, 3, 1, 1),
+        nn.LeakyReLU(0.2, inplace=True),
     )
 
 
@@ -111,7 +113,8 @@ class Encoder(nn.Module):
         last = channels[-1]
         self.squeeze = nn.Sequential(nn.Conv2d(last, config.squeeze, 1), nn.LeakyReLU(0.2, inplace=True))
         self.head = nn.Sequential(
-            nn.Linear(config.squeeze * 16 + last, config.hidden), nn.LeakyReLU(0.2, inplace=True),
+            nn.Linear(config.squeeze * 16 + last, config.hidden),
+            nn.LeakyReLU(0.2, inplace=True),
             nn.Linear(config.hidden, config.num_layers * config.w_dim),
         )
         nn.init.zeros_(self.head[-1].weight)
@@ -145,8 +148,12 @@ class Encoder(nn.Module):
 
 def encoder_for(generator: Generator, **overrides: Any) -> Encoder:
     """A fresh (untrained) encoder sized for ``generator``."""
-    config = EncoderConfig(resolution=min(int(generator.resolution), 256), num_layers=int(generator.num_layers),
-                           w_dim=int(generator.w_dim), **overrides)
+    config = EncoderConfig(
+        resolution=min(int(generator.resolution), 256),
+        num_layers=int(generator.num_layers),
+        w_dim=int(generator.w_dim),
+        **overrides,
+    )
     return Encoder(config)
 
 
@@ -156,20 +163,28 @@ def default_encoder_path() -> Path:
     return resource_path(DEFAULT_ENCODER_NAME)
 
 
-def save_encoder(encoder: Encoder, path: str | os.PathLike, generator_fp: dict[str, Any],
-                 info: dict[str, Any] | None = None) -> Path:
+def save_encoder(
+    encoder: Encoder, path: str | os.PathLike, generator_fp: dict[str, Any], info: dict[str, Any] | None = None
+) -> Path:
     """Write weights (float16) + config + the generator's fingerprint, atomically."""
     from safetensors.torch import save_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().to(torch.float16 if v.is_floating_point() else v.dtype).contiguous()
-             for k, v in encoder.state_dict().items()}
+    state = {
+        k: v.detach().cpu().to(torch.float16 if v.is_floating_point() else v.dtype).contiguous()
+        for k, v in encoder.state_dict().items()
+    }
     # The code statistics stay exact (they set the output scale).
     for key in ("w_mean", "w_std"):
         state[key] = encoder.state_dict()[key].detach().cpu().float().contiguous()
-    document = {"format": ENCODER_FORMAT, "version": ENCODER_VERSION, "config": asdict(encoder.config),
-                "generator": generator_fp, "info": info or {}}
+    document = {
+        "format": ENCODER_FORMAT,
+        "version": ENCODER_VERSION,
+        "config": asdict(encoder.config),
+        "generator": generator_fp,
+        "info": info or {},
+    }
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={METADATA_KEY: json.dumps(document, sort_keys=True)})
     return path

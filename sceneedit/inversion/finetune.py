@@ -14,9 +14,10 @@ from __future__ import annotations
 import copy
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -59,7 +60,7 @@ class GeneratorDelta:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "GeneratorDelta":
+    def load(cls, path: str | os.PathLike) -> GeneratorDelta:
         from safetensors.torch import load_file
 
         from ..safetensors_metadata import read_json_metadata
@@ -82,8 +83,10 @@ class GeneratorDelta:
         """Raise :class:`DeltaError` unless the delta fits ``generator``'s weights and shapes."""
         have = generator_fingerprint(generator)
         if self.generator.get("weights_hash") != have["weights_hash"]:
-            raise DeltaError(f"{source} was made for another generator (weights hash "
-                             f"{self.generator.get('weights_hash')}, loaded {have['weights_hash']})")
+            raise DeltaError(
+                f"{source} was made for another generator (weights hash "
+                f"{self.generator.get('weights_hash')}, loaded {have['weights_hash']})"
+            )
         params = dict(generator.named_parameters())
         for name, tensor in self.tensors.items():
             if name not in params or tuple(params[name].shape) != tuple(tensor.shape):
@@ -120,9 +123,14 @@ def base_generator_of(generator: Generator) -> Generator:
     return getattr(generator, "_sceneedit_base_generator", None) or generator
 
 
-def pivotal_tuning(inverter: "Inverter", wp: torch.Tensor, target: torch.Tensor,
-                   progress: "Progress | None" = None, cancel: Callable[[], bool] | None = None,
-                   every: int = 5) -> tuple[GeneratorDelta, torch.Tensor]:
+def pivotal_tuning(
+    inverter: Inverter,
+    wp: torch.Tensor,
+    target: torch.Tensor,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+    every: int = 5,
+) -> tuple[GeneratorDelta, torch.Tensor]:
     """Tune a copy of the synthesis weights around ``wp [1, L, D]``; return ``(delta, image)``."""
     from .optimize import InversionCancelled, InversionProgress
 
@@ -144,8 +152,15 @@ def pivotal_tuning(inverter: "Inverter", wp: torch.Tensor, target: torch.Tensor,
         loss.sum().backward()
         optimizer.step()
         if progress is not None and (step + 1) % every == 0:
-            progress(InversionProgress("finetune", step + 1, settings.finetune_steps,
-                                       to_uint8_images(image.detach())[0], float(psnr(image, target)[0])))
+            progress(
+                InversionProgress(
+                    "finetune",
+                    step + 1,
+                    settings.finetune_steps,
+                    to_uint8_images(image.detach())[0],
+                    float(psnr(image, target)[0]),
+                )
+            )
     originals = dict(original.named_parameters())
     with torch.no_grad():
         tensors = {n: (params[n] - originals[n]).detach().cpu().float() for n in names}

@@ -103,8 +103,10 @@ def load_image_for_inversion(path: str | os.PathLike, resolution: int) -> np.nda
                 # JPEG: let the decoder shrink by up to 8x while staying above the target size.
                 side = min(width, height)
                 if image.format == "JPEG" and side > 2 * resolution:
-                    image.draft("RGB", (max(resolution, width * resolution // side),
-                                        max(resolution, height * resolution // side)))
+                    image.draft(
+                        "RGB",
+                        (max(resolution, width * resolution // side), max(resolution, height * resolution // side)),
+                    )
                 image.seek(0)
                 image.load()
                 image = ImageOps.exif_transpose(image)
@@ -124,7 +126,9 @@ def square_and_resize(image: np.ndarray, resolution: int) -> np.ndarray:
     height, width = array.shape[:2]
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
-    square = Image.fromarray(np.ascontiguousarray(array[top:top + side, left:left + side]))
+    square = Image.fromarray(np.ascontiguousarray(array[top : top + side, left : left + side]))
     if side != resolution:
-        square = square.resize((resolution, resolution), Image.Resampling.LANCZOS, reducing_gap=3.0 if side > 4 * resolution else None)
+        square = square.resize(
+            (resolution, resolution), Image.Resampling.LANCZOS, reducing_gap=3.0 if side > 4 * resolution else None
+        )
     return np.asarray(square.convert("RGB"), dtype=np.uint8).copy()

@@ -11,7 +11,7 @@ Images are ``[N, 3, H, W]`` in [-1, 1]; every loss returns a ``[N]`` tensor (one
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

@@ -15,8 +15,9 @@ own image). Optional pivotal tuning (:mod:`~sceneedit.inversion.finetune`) follo
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -117,8 +118,9 @@ def image_to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> to
 class Inverter:
     """Inverts images into one generator's codes (holds the encoder, prior and losses)."""
 
-    def __init__(self, generator: Generator, settings: InversionSettings | None = None,
-                 encoder: Encoder | None | str = "auto") -> None:
+    def __init__(
+        self, generator: Generator, settings: InversionSettings | None = None, encoder: Encoder | None | str = "auto"
+    ) -> None:
         self.generator = generator
         self.settings = settings or InversionSettings()
         self.encoder = find_encoder(generator) if encoder == "auto" else encoder
@@ -140,8 +142,14 @@ class Inverter:
                 return self.encoder(target).float()
         return self.prior.mean.expand(target.shape[0], -1, -1).clone()
 
-    def loss(self, wp: torch.Tensor, target: torch.Tensor, generator: Generator | None = None,
-             with_regularizers: bool = True, pixels_only: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def loss(
+        self,
+        wp: torch.Tensor,
+        target: torch.Tensor,
+        generator: Generator | None = None,
+        with_regularizers: bool = True,
+        pixels_only: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(total loss [N], image [N, 3, H, W])`` of codes ``wp`` against ``target``."""
         s = self.settings
         image = (generator or self.generator).synthesize(wp)
@@ -157,13 +165,15 @@ class Inverter:
             total = total + s.encoder_weight * ((wp - readback) / self.encoder.w_std).square().mean(dim=(1, 2))
         return total, image
 
-    def invert(self, image: np.ndarray, progress: Progress | None = None,
-               cancel: Callable[[], bool] | None = None) -> InversionResult:
+    def invert(
+        self, image: np.ndarray, progress: Progress | None = None, cancel: Callable[[], bool] | None = None
+    ) -> InversionResult:
         """Invert one uint8 ``[R, R, 3]`` image (R = the generator's resolution)."""
         return self.invert_batch([image], progress=progress, cancel=cancel)[0]
 
-    def invert_batch(self, images: Sequence[np.ndarray], progress: Progress | None = None,
-                     cancel: Callable[[], bool] | None = None) -> list[InversionResult]:
+    def invert_batch(
+        self, images: Sequence[np.ndarray], progress: Progress | None = None, cancel: Callable[[], bool] | None = None
+    ) -> list[InversionResult]:
         """Invert several uint8 ``[R, R, 3]`` images at once (one optimization over a batch:
         each code gets gradients from its own image only, so the results equal one-by-one
         runs, but a forward pass serves them all). ``seconds`` of each result is its share of
@@ -171,8 +181,10 @@ class Inverter:
         images = [np.asarray(image) for image in images]
         for image in images:
             if image.shape[:2] != (self.resolution, self.resolution):
-                raise ValueError(f"image is {image.shape[1]}x{image.shape[0]}, the generator draws "
-                                 f"{self.resolution}x{self.resolution} (load it with load_image_for_inversion)")
+                raise ValueError(
+                    f"image is {image.shape[1]}x{image.shape[0]}, the generator draws "
+                    f"{self.resolution}x{self.resolution} (load it with load_image_for_inversion)"
+                )
         if not images:
             return []
         s = self.settings
@@ -192,8 +204,11 @@ class Inverter:
             if progress is not None:
                 with torch.no_grad():
                     first = generator.synthesize(wp[:1])
-                progress(InversionProgress("encoder", 0, s.steps, to_uint8_images(first)[0],
-                                           float(psnr(first, target[:1])[0])))
+                progress(
+                    InversionProgress(
+                        "encoder", 0, s.steps, to_uint8_images(first)[0], float(psnr(first, target[:1])[0])
+                    )
+                )
             if s.whiten_floor > 0:
                 scale = self.prior.soft_scale(s.whiten_floor)
                 u = self.prior.to_coordinates(wp, scale).detach().requires_grad_(True)
@@ -206,6 +221,7 @@ class Inverter:
 
                 def code() -> torch.Tensor:
                     return variable
+
             optimizer = torch.optim.Adam([variable], lr=s.lr)
             for step in range(s.steps):
                 if cancel is not None and cancel():
@@ -219,8 +235,15 @@ class Inverter:
                 loss.sum().backward()
                 optimizer.step()
                 if progress is not None and (step + 1) % every == 0:
-                    progress(InversionProgress("code", step + 1, s.steps, to_uint8_images(current[:1].detach())[0],
-                                               float(psnr(current[:1], target[:1])[0])))
+                    progress(
+                        InversionProgress(
+                            "code",
+                            step + 1,
+                            s.steps,
+                            to_uint8_images(current[:1].detach())[0],
+                            float(psnr(current[:1], target[:1])[0]),
+                        )
+                    )
             with torch.no_grad():
                 wp = code().detach()
                 reconstruction = generator.synthesize(wp)
@@ -234,8 +257,9 @@ class Inverter:
 
                 for i in range(count):
                     tuned_start = time.perf_counter()
-                    deltas[i], finals[i] = pivotal_tuning(self, wp[i:i + 1], target[i:i + 1], progress=progress,
-                                                          cancel=cancel, every=every)
+                    deltas[i], finals[i] = pivotal_tuning(
+                        self, wp[i : i + 1], target[i : i + 1], progress=progress, cancel=cancel, every=every
+                    )
                     tuning[i] = time.perf_counter() - tuned_start
         finally:
             for p, flag in zip(parameters, flags):
@@ -246,18 +270,29 @@ class Inverter:
         for i in range(count):
             warning = None
             if code_psnr[i] < s.out_of_domain_psnr_db:
-                warning = (f"reconstruction PSNR {code_psnr[i]:.1f} dB is below {s.out_of_domain_psnr_db:.0f} dB: "
-                           f"the image looks out of the generator's domain, so edits may not behave")
-            results.append(InversionResult(
-                wp=wp[i].cpu().numpy().astype(np.float32), reconstruction=to_uint8_images(finals[i])[0],
-                target=np.asarray(images[i], dtype=np.uint8), psnr_db=float(psnr(finals[i], target[i:i + 1])[0]),
-                code_psnr_db=float(code_psnr[i]), seconds=shared + tuning[i], perceptual=self.perceptual_name,
-                encoder_used=self.encoder is not None and s.use_encoder, steps=s.steps, delta=deltas[i],
-                warning=warning, info={"prior_radius": [round(float(x), 3) for x in radius[i]], "batch": count},
-            ))
+                warning = (
+                    f"reconstruction PSNR {code_psnr[i]:.1f} dB is below {s.out_of_domain_psnr_db:.0f} dB: "
+                    f"the image looks out of the generator's domain, so edits may not behave"
+                )
+            results.append(
+                InversionResult(
+                    wp=wp[i].cpu().numpy().astype(np.float32),
+                    reconstruction=to_uint8_images(finals[i])[0],
+                    target=np.asarray(images[i], dtype=np.uint8),
+                    psnr_db=float(psnr(finals[i], target[i : i + 1])[0]),
+                    code_psnr_db=float(code_psnr[i]),
+                    seconds=shared + tuning[i],
+                    perceptual=self.perceptual_name,
+                    encoder_used=self.encoder is not None and s.use_encoder,
+                    steps=s.steps,
+                    delta=deltas[i],
+                    warning=warning,
+                    info={"prior_radius": [round(float(x), 3) for x in radius[i]], "batch": count},
+                )
+            )
         return results
 
-    def with_settings(self, **changes: Any) -> "Inverter":
+    def with_settings(self, **changes: Any) -> Inverter:
         """A copy with some settings changed (shares the encoder, prior and losses)."""
         other = object.__new__(Inverter)
         other.__dict__.update(self.__dict__)
@@ -267,7 +302,12 @@ class Inverter:
         return other
 
 
-def invert_image(generator: Generator, image: np.ndarray, settings: InversionSettings | None = None,
-                 progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> InversionResult:
+def invert_image(
+    generator: Generator,
+    image: np.ndarray,
+    settings: InversionSettings | None = None,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> InversionResult:
     """One-shot :meth:`Inverter.invert` (builds the inverter; reuse an :class:`Inverter` for many)."""
     return Inverter(generator, settings).invert(image, progress=progress, cancel=cancel)

@@ -39,7 +39,9 @@ def save_inversion(result: InversionResult, out_dir: str | os.PathLike, stem: st
     return paths
 
 
-def load_inverted_code(path: str | os.PathLike, num_layers: int, w_dim: int) -> tuple[np.ndarray, GeneratorDelta | None]:
+def load_inverted_code(
+    path: str | os.PathLike, num_layers: int, w_dim: int
+) -> tuple[np.ndarray, GeneratorDelta | None]:
     """``(wp [L, D] float32, delta or None)`` from ``X.npy`` and, if present, ``X.delta.safetensors``."""
     path = Path(path)
     try:
@@ -56,8 +58,9 @@ def load_inverted_code(path: str | os.PathLike, num_layers: int, w_dim: int) -> 
     return wp, GeneratorDelta.load(delta_path) if delta_path.is_file() else None
 
 
-def write_starting_recipe(generator, result: InversionResult, out_dir: str | os.PathLike, stem: str,
-                          source: str | None = None) -> Path:
+def write_starting_recipe(
+    generator, result: InversionResult, out_dir: str | os.PathLike, stem: str, source: str | None = None
+) -> Path:
     """``<stem>.recipe.json``: a recipe whose base is the inverted code (and, after fine-tuning,
     whose ``base.generator_delta`` names ``<stem>.delta.safetensors`` beside it), for
     ``sceneedit export --recipe`` and File ▸ Open recipe."""

@@ -34,7 +34,7 @@ class CodePrior:
 
     @classmethod
     @torch.no_grad()
-    def from_generator(cls, generator: Generator, count: int = PRIOR_SAMPLES, seed: int = PRIOR_SEED) -> "CodePrior":
+    def from_generator(cls, generator: Generator, count: int = PRIOR_SAMPLES, seed: int = PRIOR_SEED) -> CodePrior:
         """Statistics of ``generator.map(sample_z(count, seed), truncation_psi=1)``."""
         chunks = []
         for start in range(0, count, 1024):
@@ -48,7 +48,7 @@ class CodePrior:
         values, vectors = torch.linalg.eigh(cov)
         return cls(mean=mean, axes=vectors.float(), scale=values.clamp(min=_EPS).sqrt().float())
 
-    def to(self, device: torch.device | str) -> "CodePrior":
+    def to(self, device: torch.device | str) -> CodePrior:
         return CodePrior(self.mean.to(device), self.axes.to(device), self.scale.to(device))
 
     def soft_scale(self, floor_fraction: float) -> torch.Tensor:

@@ -40,7 +40,9 @@ def save_recipe_with_delta(recipe: dict[str, Any], generator: Generator, path: s
     return delta_path
 
 
-def generator_for_recipe(recipe: dict[str, Any], generator: Generator, recipe_path: str | os.PathLike | None) -> Generator:
+def generator_for_recipe(
+    recipe: dict[str, Any], generator: Generator, recipe_path: str | os.PathLike | None
+) -> Generator:
     """``generator``, or its fine-tuned copy when the recipe names a delta (read beside the recipe)."""
     name = recipe.get("base", {}).get(DELTA_KEY)
     if not name:

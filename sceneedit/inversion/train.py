@@ -22,9 +22,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -64,8 +64,9 @@ class EncoderTrainingConfig:
             raise ValueError(f"lr must be in (0, 1), got {self.lr}")
 
 
-def sample_training_codes(generator: Generator, count: int, rng: np.random.Generator,
-                          config: EncoderTrainingConfig, mean_code: torch.Tensor) -> torch.Tensor:
+def sample_training_codes(
+    generator: Generator, count: int, rng: np.random.Generator, config: EncoderTrainingConfig, mean_code: torch.Tensor
+) -> torch.Tensor:
     """``[count, L, D]`` codes: mapped at psi 1, some style-mixed, some truncated."""
     seeds = rng.integers(0, 2**31 - 1, size=2)
     wp = generator.map(generator.sample_z(count, int(seeds[0])), truncation_psi=1.0)
@@ -83,9 +84,15 @@ def sample_training_codes(generator: Generator, count: int, rng: np.random.Gener
     return mean_code + psi_t * (wp - mean_code)
 
 
-def train_encoder(generator: Generator, run_dir: str | os.PathLike, config: EncoderTrainingConfig | None = None,
-                  encoder_config: EncoderConfig | None = None, resume: bool = True,
-                  time_limit_s: float | None = None, log: Callable[[str], None] = print) -> Path:
+def train_encoder(
+    generator: Generator,
+    run_dir: str | os.PathLike,
+    config: EncoderTrainingConfig | None = None,
+    encoder_config: EncoderConfig | None = None,
+    resume: bool = True,
+    time_limit_s: float | None = None,
+    log: Callable[[str], None] = print,
+) -> Path:
     """Train (or resume) an encoder for ``generator`` in ``run_dir``; export it; return the export path."""
     config = config or EncoderTrainingConfig()
     run = Path(run_dir)
@@ -102,8 +109,12 @@ def train_encoder(generator: Generator, run_dir: str | os.PathLike, config: Enco
             raise ValueError(f"{checkpoint}: this run trains an encoder for another generator")
         encoder_config = EncoderConfig(**json.loads(state["encoder_config"]))
     if encoder_config is None:
-        encoder_config = EncoderConfig(resolution=min(int(generator.resolution), 256), kind="cnn",
-                                       num_layers=int(generator.num_layers), w_dim=int(generator.w_dim))
+        encoder_config = EncoderConfig(
+            resolution=min(int(generator.resolution), 256),
+            kind="cnn",
+            num_layers=int(generator.num_layers),
+            w_dim=int(generator.w_dim),
+        )
     encoder = Encoder(encoder_config).to(device)
     prior = prior_for(generator)
     optimizer = torch.optim.Adam(encoder.parameters(), lr=config.lr, betas=(0.9, 0.99))
@@ -121,13 +132,20 @@ def train_encoder(generator: Generator, run_dir: str | os.PathLike, config: Enco
         encoder.set_code_statistics(codes.reshape(-1, codes.shape[-1]))
     perceptual_name, perceptual = make_perceptual_loss(config.perceptual, generator)
     mean_code = prior.mean[None]
-    log(f"encoder training: {sum(p.numel() for p in encoder.parameters()):,} parameters, "
-        f"perceptual={perceptual_name}, {asdict(config)}")
+    log(
+        f"encoder training: {sum(p.numel() for p in encoder.parameters()):,} parameters, "
+        f"perceptual={perceptual_name}, {asdict(config)}"
+    )
 
     def save_checkpoint() -> None:
-        payload = {"encoder": encoder.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                   "rng": json.dumps(rng.bit_generator.state), "encoder_config": encoder_config.to_json(),
-                   "generator_hash": generator_fingerprint(generator)["weights_hash"]}
+        payload = {
+            "encoder": encoder.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "rng": json.dumps(rng.bit_generator.state),
+            "encoder_config": encoder_config.to_json(),
+            "generator_hash": generator_fingerprint(generator)["weights_hash"],
+        }
         with atomic_path(checkpoint) as tmp:
             torch.save(payload, tmp)
 
@@ -165,15 +183,16 @@ def train_encoder(generator: Generator, run_dir: str | os.PathLike, config: Enco
         if step % config.log_every == 0 or step == config.steps:
             mean = np.nanmean(window, axis=0)
             elapsed = time.perf_counter() - started
-            log(f"step {step}/{config.steps} code {mean[0]:.4f} pixel {mean[1]:.5f} perceptual {mean[2]:.4f} "
-                f"psnr {mean[3]:.2f} dB lr {lr:.2e} {elapsed:.0f} s")
+            log(
+                f"step {step}/{config.steps} code {mean[0]:.4f} pixel {mean[1]:.5f} perceptual {mean[2]:.4f} "
+                f"psnr {mean[3]:.2f} dB lr {lr:.2e} {elapsed:.0f} s"
+            )
             window.clear()
         if step % config.checkpoint_every == 0:
             save_checkpoint()
     save_checkpoint()
     encoder.eval()
-    info = {"steps": step, "batch_size": config.batch_size, "perceptual": perceptual_name,
-            "training": asdict(config)}
+    info = {"steps": step, "batch_size": config.batch_size, "perceptual": perceptual_name, "training": asdict(config)}
     out = save_encoder(encoder, run / EXPORT_NAME, generator_fingerprint(generator), info)
     log(f"exported {out}")
     return out
@@ -182,16 +201,28 @@ def train_encoder(generator: Generator, run_dir: str | os.PathLike, config: Enco
 LINEAR_STATS_NAME = "linear-stats.pt"
 
 
-def fit_linear_encoder(generator: Generator, run_dir: str | os.PathLike, samples: int = 8192, chunk: int = 256,
-                       ridge: float = 100.0, thumb: int = 16, seed: int = 0,
-                       log: Callable[[str], None] = print) -> Path:
+def fit_linear_encoder(
+    generator: Generator,
+    run_dir: str | os.PathLike,
+    samples: int = 8192,
+    chunk: int = 256,
+    ridge: float = 100.0,
+    thumb: int = 16,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> Path:
     """Fit the linear encoder of ``generator`` on ``samples`` sampled codes; export it; return the path."""
     config = EncoderTrainingConfig(seed=seed)
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     generator.eval()
-    encoder_config = EncoderConfig(resolution=min(int(generator.resolution), 256), kind="linear", thumb=thumb,
-                                   num_layers=int(generator.num_layers), w_dim=int(generator.w_dim))
+    encoder_config = EncoderConfig(
+        resolution=min(int(generator.resolution), 256),
+        kind="linear",
+        thumb=thumb,
+        num_layers=int(generator.num_layers),
+        w_dim=int(generator.w_dim),
+    )
     encoder = Encoder(encoder_config).to(generator.device)
     prior = prior_for(generator)
     with torch.no_grad():
@@ -208,11 +239,16 @@ def fit_linear_encoder(generator: Generator, run_dir: str | os.PathLike, samples
     features = 3 * thumb * thumb
     outputs = encoder_config.num_layers * encoder_config.w_dim
     if stats is None:
-        stats = {"xtx": torch.zeros(features, features, dtype=torch.float64),
-                 "xty": torch.zeros(features, outputs, dtype=torch.float64),
-                 "sx": torch.zeros(features, dtype=torch.float64), "sy": torch.zeros(outputs, dtype=torch.float64),
-                 "count": torch.zeros((), dtype=torch.int64), "generator_hash": fingerprint, "thumb": thumb,
-                 "rng": json.dumps(np.random.default_rng(seed).bit_generator.state)}
+        stats = {
+            "xtx": torch.zeros(features, features, dtype=torch.float64),
+            "xty": torch.zeros(features, outputs, dtype=torch.float64),
+            "sx": torch.zeros(features, dtype=torch.float64),
+            "sy": torch.zeros(outputs, dtype=torch.float64),
+            "count": torch.zeros((), dtype=torch.int64),
+            "generator_hash": fingerprint,
+            "thumb": thumb,
+            "rng": json.dumps(np.random.default_rng(seed).bit_generator.state),
+        }
     rng = np.random.default_rng(seed)
     rng.bit_generator.state = json.loads(stats["rng"])
     started = time.perf_counter()
@@ -241,8 +277,14 @@ def fit_linear_encoder(generator: Generator, run_dir: str | os.PathLike, samples
         encoder.linear.weight.copy_(weight.T.float())
         encoder.linear.bias.copy_((mean_y - mean_x @ weight).float())
     encoder.eval()
-    info = {"kind": "linear", "samples": int(n), "ridge": ridge, "thumb": thumb, "seed": seed,
-            "codes": "mapped at psi 1, half style-mixed at a random layer, 30 % truncated with psi in [0.5, 1]"}
+    info = {
+        "kind": "linear",
+        "samples": int(n),
+        "ridge": ridge,
+        "thumb": thumb,
+        "seed": seed,
+        "codes": "mapped at psi 1, half style-mixed at a random layer, 30 % truncated with psi in [0.5, 1]",
+    }
     out = save_encoder(encoder, run / EXPORT_NAME, generator_fingerprint(generator), info)
     log(f"exported {out}")
     return out

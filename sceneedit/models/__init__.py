@@ -17,7 +17,21 @@ from .store import (
 )
 
 __all__ = [
-    "OFFICIAL_MODELS", "ModelEntry", "ModelFile", "ChecksumMismatch", "DownloadCancelled", "DownloadError",
-    "FetchResult", "RegistryError", "add_model", "all_models", "bundle_path", "fetch_model", "find_model",
-    "is_downloaded", "model_path", "models_dir", "resolve_generator_argument",
+    "OFFICIAL_MODELS",
+    "ModelEntry",
+    "ModelFile",
+    "ChecksumMismatch",
+    "DownloadCancelled",
+    "DownloadError",
+    "FetchResult",
+    "RegistryError",
+    "add_model",
+    "all_models",
+    "bundle_path",
+    "fetch_model",
+    "find_model",
+    "is_downloaded",
+    "model_path",
+    "models_dir",
+    "resolve_generator_argument",
 ]

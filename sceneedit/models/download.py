@@ -15,8 +15,8 @@ import os
 import socket
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ProgressFn = Callable[[int, "int | None"], None]
 CancelFn = Callable[[], bool]
@@ -75,8 +75,14 @@ def fetch_to(
     return _verify_and_commit(source, part, dest, expected_sha256, expected_size, cancelled)
 
 
-def _verify_and_commit(source: str, part: Path, dest: Path, expected_sha256: str | None,
-                       expected_size: int | None, cancelled: CancelFn | None) -> str:
+def _verify_and_commit(
+    source: str,
+    part: Path,
+    dest: Path,
+    expected_sha256: str | None,
+    expected_size: int | None,
+    cancelled: CancelFn | None,
+) -> str:
     size = part.stat().st_size
     if expected_size is not None and size != expected_size:
         part.unlink(missing_ok=True)
@@ -108,8 +114,15 @@ def _copy(source: Path, part: Path, progress: ProgressFn | None, cancelled: Canc
         raise DownloadError(f"{source}: the file changed while it was copied")
 
 
-def _download(url: str, part: Path, expected_size: int | None, progress: ProgressFn | None,
-              cancelled: CancelFn | None, retries: int, timeout: float) -> None:
+def _download(
+    url: str,
+    part: Path,
+    expected_size: int | None,
+    progress: ProgressFn | None,
+    cancelled: CancelFn | None,
+    retries: int,
+    timeout: float,
+) -> None:
     failures: list[str] = []
     for _attempt in range(max(1, retries)):
         try:
@@ -118,7 +131,7 @@ def _download(url: str, part: Path, expected_size: int | None, progress: Progres
             failures.append("the connection closed before the end of the file")
         except DownloadError:
             raise
-        except (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout, TimeoutError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError) as exc:
             failures.append(str(getattr(exc, "reason", exc)) or type(exc).__name__)
     have = part.stat().st_size if part.exists() else 0
     raise DownloadError(
@@ -126,8 +139,14 @@ def _download(url: str, part: Path, expected_size: int | None, progress: Progres
     )
 
 
-def _download_once(url: str, part: Path, expected_size: int | None, progress: ProgressFn | None,
-                   cancelled: CancelFn | None, timeout: float) -> bool:
+def _download_once(
+    url: str,
+    part: Path,
+    expected_size: int | None,
+    progress: ProgressFn | None,
+    cancelled: CancelFn | None,
+    timeout: float,
+) -> bool:
     """One request; True when the file is complete. Raises DownloadError for answers that a
     retry cannot fix (404, a web page instead of the file, ...)."""
     have = part.stat().st_size if part.exists() else 0

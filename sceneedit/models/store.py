@@ -18,14 +18,21 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ..files import atomic_path
 from .catalog import OFFICIAL_MODELS, ModelEntry, ModelFile
 from .download import (
-    CancelFn, ChecksumMismatch, DownloadCancelled, DownloadError, ProgressFn, fetch_to, is_url, sha256_of,
+    CancelFn,
+    ChecksumMismatch,
+    DownloadCancelled,
+    DownloadError,
+    ProgressFn,
+    fetch_to,
+    is_url,
+    sha256_of,
 )
 
 MODELS_DIR_ENV = "SCENEEDIT_MODELS_DIR"
@@ -75,8 +82,10 @@ def recorded_checksum(model: str, filename: str) -> dict[str, Any] | None:
 def _record_checksum(model: str, filename: str, sha256: str, size: int, source: str) -> None:
     data = _read_json(CHECKSUMS_FILE)
     data[f"{model}/{filename}"] = {
-        "sha256": sha256, "size": size, "source": source,
-        "first_seen": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "sha256": sha256,
+        "size": size,
+        "source": source,
+        "first_seen": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     _write_json(CHECKSUMS_FILE, data)
 
@@ -85,12 +94,17 @@ def _record_checksum(model: str, filename: str, sha256: str, size: int, source: 
 def _user_models() -> list[ModelEntry]:
     entries = []
     for name, record in sorted(_read_json(USER_MODELS_FILE).items()):
-        entries.append(ModelEntry(
-            name=name, arch=str(record.get("arch", "")), dataset=str(record.get("dataset", "")),
-            resolution=int(record.get("resolution", 0)),
-            files=(ModelFile(str(record["file"]), (), size=record.get("size"), sha256=record.get("sha256")),),
-            note=str(record.get("note", "added by hand")), user_added=True,
-        ))
+        entries.append(
+            ModelEntry(
+                name=name,
+                arch=str(record.get("arch", "")),
+                dataset=str(record.get("dataset", "")),
+                resolution=int(record.get("resolution", 0)),
+                files=(ModelFile(str(record["file"]), (), size=record.get("size"), sha256=record.get("sha256")),),
+                note=str(record.get("note", "added by hand")),
+                user_added=True,
+            )
+        )
     return entries
 
 
@@ -169,8 +183,10 @@ def _sources(entry: ModelEntry, file: ModelFile, source: str | None) -> list[str
         return [source.rstrip("/") + "/" + file.name]
     folder = Path(source).expanduser()
     if not folder.is_dir():
-        raise RegistryError(f"{source}: {entry.name} has {len(entry.files)} files; give the folder holding "
-                            f"{', '.join(f.name for f in entry.files)}")
+        raise RegistryError(
+            f"{source}: {entry.name} has {len(entry.files)} files; give the folder holding "
+            f"{', '.join(f.name for f in entry.files)}"
+        )
     return [str(folder / file.name)]
 
 
@@ -215,8 +231,11 @@ def fetch_model(
                 )
             break
         else:
-            raise DownloadError("; ".join(errors) if len(errors) == 1 else
-                                f"{entry.name}/{file.name}: every address failed: " + " | ".join(errors))
+            raise DownloadError(
+                "; ".join(errors)
+                if len(errors) == 1
+                else f"{entry.name}/{file.name}: every address failed: " + " | ".join(errors)
+            )
     return result
 
 
@@ -238,9 +257,14 @@ def add_model(name: str, file: str | os.PathLike, progress: ProgressFn | None = 
     from ..generators import load_generator
 
     generator = load_generator(path, device="cpu")
-    entry = ModelEntry(name=name, arch=generator.arch, dataset="", resolution=int(generator.resolution),
-                       files=(ModelFile(path.name if path.is_file() else path.name + ".safetensors", ()),),
-                       user_added=True)
+    entry = ModelEntry(
+        name=name,
+        arch=generator.arch,
+        dataset="",
+        resolution=int(generator.resolution),
+        files=(ModelFile(path.name if path.is_file() else path.name + ".safetensors", ()),),
+        user_added=True,
+    )
     dest = model_folder(entry) / entry.files[0].name
     if path.is_file():
         digest = fetch_to(str(path), dest, progress=progress)
@@ -250,8 +274,14 @@ def add_model(name: str, file: str | os.PathLike, progress: ProgressFn | None = 
         save_generator(generator, dest)
         digest = sha256_of(dest)
     records = _read_json(USER_MODELS_FILE)
-    records[name] = {"arch": entry.arch, "resolution": entry.resolution, "file": entry.files[0].name,
-                     "sha256": digest, "size": dest.stat().st_size, "source": str(path)}
+    records[name] = {
+        "arch": entry.arch,
+        "resolution": entry.resolution,
+        "file": entry.files[0].name,
+        "sha256": digest,
+        "size": dest.stat().st_size,
+        "source": str(path),
+    }
     _write_json(USER_MODELS_FILE, records)
     return FetchResult(find_model(name), dest, downloaded=[entry.files[0].name])
 

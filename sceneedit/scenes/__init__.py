@@ -11,8 +11,8 @@ Public API::
 from sceneedit.scenes.batch import RenderPool, render_batch
 from sceneedit.scenes.factors import (
     CATEGORIES,
-    FACTOR_NAMES,
     FACTOR_CODE_DIMS,
+    FACTOR_NAMES,
     FACTOR_SPEC,
     WORLD_VERSION,
     FactorSpec,

@@ -86,8 +86,9 @@ class RenderPool:
         self.workers, self.resolution, self.supersample = int(workers), int(resolution), int(supersample)
         self._pool = _context().Pool(self.workers) if self.workers > 0 else None
 
-    def render(self, seeds_or_n: int | Sequence[int] | Sequence[SceneFactors], seed: int = 0,
-               start: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
+    def render(
+        self, seeds_or_n: int | Sequence[int] | Sequence[SceneFactors], seed: int = 0, start: int = 0
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         factors = _as_factors(seeds_or_n, seed, start)
         if not factors:
             return np.empty((0, self.resolution, self.resolution, 3), np.uint8), {}
@@ -96,7 +97,9 @@ class RenderPool:
         else:
             chunks = max(1, min(len(factors), self.workers * 4))
             bounds = np.linspace(0, len(factors), chunks + 1).astype(int)
-            tasks = [(factors[a:b], self.resolution, self.supersample) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+            tasks = [
+                (factors[a:b], self.resolution, self.supersample) for a, b in zip(bounds[:-1], bounds[1:]) if b > a
+            ]
             results = self._pool.map(_render_chunk, tasks)
             images = np.concatenate([r[0] for r in results])
             rows = [row for r in results for row in r[1]]
@@ -111,15 +114,21 @@ class RenderPool:
             self._pool.join()
             self._pool = None
 
-    def __enter__(self) -> "RenderPool":
+    def __enter__(self) -> RenderPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def render_batch(seeds_or_n: int | Sequence[int] | Sequence[SceneFactors], seed: int = 0, resolution: int = 64,
-                 supersample: int = 4, workers: int = 0, start: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
+def render_batch(
+    seeds_or_n: int | Sequence[int] | Sequence[SceneFactors],
+    seed: int = 0,
+    resolution: int = 64,
+    supersample: int = 4,
+    workers: int = 0,
+    start: int = 0,
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Render a batch -> ``(images [N, H, W, 3] uint8, labels)``.
 
     ``seeds_or_n``: a count (scenes ``start .. start+N-1`` of stream ``seed``), a sequence of

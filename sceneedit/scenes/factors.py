@@ -55,31 +55,93 @@ class FactorSpec:
 
 #: Every sampled factor, in a fixed order. Units: radians for angles, metres for sizes.
 FACTOR_SPEC: tuple[FactorSpec, ...] = (
-    FactorSpec("camera_yaw", "continuous", -0.26, 0.26, "layout",
-               "camera turn left(-)/right(+) in radians: moves the vanishing point sideways and "
-               "decides how much of each side wall shows"),
-    FactorSpec("camera_pitch", "continuous", -0.28, 0.02, "layout",
-               "camera tilt down(-)/up(+) in radians: moves the floor and ceiling lines"),
-    FactorSpec("camera_x", "continuous", -1.0, 1.0, "layout",
-               "camera position across the room, as a fraction of the free half-width"),
+    FactorSpec(
+        "camera_yaw",
+        "continuous",
+        -0.26,
+        0.26,
+        "layout",
+        "camera turn left(-)/right(+) in radians: moves the vanishing point sideways and "
+        "decides how much of each side wall shows",
+    ),
+    FactorSpec(
+        "camera_pitch",
+        "continuous",
+        -0.28,
+        0.02,
+        "layout",
+        "camera tilt down(-)/up(+) in radians: moves the floor and ceiling lines",
+    ),
+    FactorSpec(
+        "camera_x",
+        "continuous",
+        -1.0,
+        1.0,
+        "layout",
+        "camera position across the room, as a fraction of the free half-width",
+    ),
     FactorSpec("room_width", "continuous", 3.4, 5.0, "layout", "room width in metres"),
-    FactorSpec("room_depth", "continuous", 3.5, 5.2, "layout",
-               "room depth in metres (distance from the camera wall to the back wall)"),
+    FactorSpec(
+        "room_depth",
+        "continuous",
+        3.5,
+        5.2,
+        "layout",
+        "room depth in metres (distance from the camera wall to the back wall)",
+    ),
     FactorSpec("room_height", "continuous", 2.5, 3.2, "layout", "ceiling height in metres"),
-    FactorSpec("category", "categorical", 0, len(CATEGORIES) - 1, "objects",
-               "scene category, defined by its furniture", CATEGORIES),
-    FactorSpec("indoor_lighting", "continuous", 0.0, 1.0, "attributes",
-               "artificial light: 0 dim (dark room, small lamp glow) to 1 bright"),
-    FactorSpec("natural_light", "binary", 0, 1, "attributes",
-               "1 if a window lets daylight in (bright panes, a sun patch on the floor)"),
-    FactorSpec("clutter", "continuous", 0, 6, "attributes",
-               "number of small items (books, vases, plants, boxes) on surfaces and the floor", counted=True),
+    FactorSpec(
+        "category",
+        "categorical",
+        0,
+        len(CATEGORIES) - 1,
+        "objects",
+        "scene category, defined by its furniture",
+        CATEGORIES,
+    ),
+    FactorSpec(
+        "indoor_lighting",
+        "continuous",
+        0.0,
+        1.0,
+        "attributes",
+        "artificial light: 0 dim (dark room, small lamp glow) to 1 bright",
+    ),
+    FactorSpec(
+        "natural_light",
+        "binary",
+        0,
+        1,
+        "attributes",
+        "1 if a window lets daylight in (bright panes, a sun patch on the floor)",
+    ),
+    FactorSpec(
+        "clutter",
+        "continuous",
+        0,
+        6,
+        "attributes",
+        "number of small items (books, vases, plants, boxes) on surfaces and the floor",
+        counted=True,
+    ),
     FactorSpec("floor_wood", "binary", 0, 1, "attributes", "1 wood planks, 0 carpet"),
-    FactorSpec("wall_hue", "continuous", 0.0, 1.0, "color",
-               "wall colour along a hue arc: 0 red, 0.25 yellow, 0.5 green, 1 blue"),
+    FactorSpec(
+        "wall_hue",
+        "continuous",
+        0.0,
+        1.0,
+        "color",
+        "wall colour along a hue arc: 0 red, 0.25 yellow, 0.5 green, 1 blue",
+    ),
     FactorSpec("floor_tone", "continuous", 0.0, 1.0, "color", "floor brightness: 0 light, 1 dark"),
-    FactorSpec("furniture_warmth", "continuous", 0.0, 1.0, "color",
-               "furniture palette: 0 cool (blues, grey ash), 1 warm (terracotta, walnut)"),
+    FactorSpec(
+        "furniture_warmth",
+        "continuous",
+        0.0,
+        1.0,
+        "color",
+        "furniture palette: 0 cool (blues, grey ash), 1 warm (terracotta, walnut)",
+    ),
 )
 
 FACTOR_NAMES: tuple[str, ...] = tuple(spec.name for spec in FACTOR_SPEC)
@@ -121,9 +183,7 @@ class SceneFactors:
             if isinstance(value, str) or not isinstance(value, (int, float, np.integer, np.floating)):
                 raise ValueError(f"scene factor {spec.name}={value!r} must be a number")
             if not (spec.low <= value <= spec.high):
-                raise ValueError(
-                    f"scene factor {spec.name}={value!r} is outside its range [{spec.low}, {spec.high}]"
-                )
+                raise ValueError(f"scene factor {spec.name}={value!r} is outside its range [{spec.low}, {spec.high}]")
             if spec.integer:
                 if int(value) != value:
                     raise ValueError(f"scene factor {spec.name}={value!r} must be a whole number")
@@ -138,7 +198,7 @@ class SceneFactors:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def replace(self, **changes: Any) -> "SceneFactors":
+    def replace(self, **changes: Any) -> SceneFactors:
         """A copy with some factors changed (validated)."""
         values = self.as_dict()
         unknown = set(changes) - set(values)

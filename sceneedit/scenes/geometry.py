@@ -169,22 +169,45 @@ class Panel:
         return self.points.mean(axis=0)
 
 
-def box(x0: float, x1: float, y0: float, y1: float, z0: float, z1: float,
-        color: tuple[float, float, float], emissive: bool = False) -> Solid:
+def box(
+    x0: float,
+    x1: float,
+    y0: float,
+    y1: float,
+    z0: float,
+    z1: float,
+    color: tuple[float, float, float],
+    emissive: bool = False,
+) -> Solid:
     """An axis-aligned box."""
     return frustum(x0, x1, z0, z1, y0, y1, 1.0, color, emissive)
 
 
-def frustum(x0: float, x1: float, z0: float, z1: float, y0: float, y1: float, top_scale: float,
-            color: tuple[float, float, float], emissive: bool = False) -> Solid:
+def frustum(
+    x0: float,
+    x1: float,
+    z0: float,
+    z1: float,
+    y0: float,
+    y1: float,
+    top_scale: float,
+    color: tuple[float, float, float],
+    emissive: bool = False,
+) -> Solid:
     """A box whose top ring is scaled by ``top_scale`` about its centre (lamp shades, vases)."""
     cx, cz = (x0 + x1) / 2, (z0 + z1) / 2
     hx, hz = (x1 - x0) / 2, (z1 - z0) / 2
     tx, tz = hx * top_scale, hz * top_scale
     corners = np.array(
         [
-            [x0, y0, z0], [x1, y0, z0], [x1, y0, z1], [x0, y0, z1],
-            [cx - tx, y1, cz - tz], [cx + tx, y1, cz - tz], [cx + tx, y1, cz + tz], [cx - tx, y1, cz + tz],
+            [x0, y0, z0],
+            [x1, y0, z0],
+            [x1, y0, z1],
+            [x0, y0, z1],
+            [cx - tx, y1, cz - tz],
+            [cx + tx, y1, cz - tz],
+            [cx + tx, y1, cz + tz],
+            [cx - tx, y1, cz + tz],
         ]
     )
     return Solid(corners, color, emissive)

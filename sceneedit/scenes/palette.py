@@ -10,15 +10,20 @@ RGB = tuple[float, float, float]
 
 # Furniture roles: (cool colour, warm colour); ``furniture_warmth`` interpolates between them.
 _ROLES: dict[str, tuple[RGB, RGB]] = {
-    "primary": ((0.16, 0.30, 0.62), (0.74, 0.26, 0.12)),    # navy blue -> terracotta
+    "primary": ((0.16, 0.30, 0.62), (0.74, 0.26, 0.12)),  # navy blue -> terracotta
     "secondary": ((0.28, 0.52, 0.58), (0.86, 0.60, 0.16)),  # teal -> mustard
-    "wood": ((0.66, 0.67, 0.70), (0.50, 0.29, 0.13)),       # grey ash -> walnut
+    "wood": ((0.66, 0.67, 0.70), (0.50, 0.29, 0.13)),  # grey ash -> walnut
 }
 
 #: Bold colours of clutter items (chosen per item from the detail seed).
 CLUTTER_COLORS: tuple[RGB, ...] = (
-    (0.90, 0.15, 0.15), (0.95, 0.80, 0.10), (0.15, 0.65, 0.25), (0.15, 0.35, 0.90),
-    (0.95, 0.95, 0.95), (0.95, 0.50, 0.10), (0.60, 0.20, 0.75),
+    (0.90, 0.15, 0.15),
+    (0.95, 0.80, 0.10),
+    (0.15, 0.65, 0.25),
+    (0.15, 0.35, 0.90),
+    (0.95, 0.95, 0.95),
+    (0.95, 0.50, 0.10),
+    (0.60, 0.20, 0.75),
 )
 
 WHITE_LINEN: RGB = (0.95, 0.94, 0.90)

@@ -120,8 +120,9 @@ def render_scene(factors: SceneFactors, resolution: int = 64, supersample: int =
     return render_scene_with_labels(factors, resolution, supersample)[0]
 
 
-def render_scene_with_labels(factors: SceneFactors, resolution: int = 64,
-                             supersample: int = 4) -> tuple[np.ndarray, dict[str, Any]]:
+def render_scene_with_labels(
+    factors: SceneFactors, resolution: int = 64, supersample: int = 4
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Render and label one scene: ``(image [H, W, 3] uint8, labels)`` (see :func:`scene_labels`)."""
     _check_resolution(resolution, supersample)
     scene = build_scene(factors, int(resolution) * int(supersample))

@@ -115,11 +115,32 @@ class _Builder:
         self.surfaces.append(s)
         return s
 
-    def lamp_shade(self, g: Group, cx: float, cz: float, y0: float, size: float, height: float,
-                   top_scale: float = 0.62, layer: int = 1) -> None:
+    def lamp_shade(
+        self,
+        g: Group,
+        cx: float,
+        cz: float,
+        y0: float,
+        size: float,
+        height: float,
+        top_scale: float = 0.62,
+        layer: int = 1,
+    ) -> None:
         """An emissive lamp shade centred at (cx, cz) whose bottom is at ``y0``; registers a light."""
-        g.add(frustum(cx - size / 2, cx + size / 2, cz - size / 2, cz + size / 2, y0, y0 + height,
-                      top_scale, palette.LAMP_LIGHT, emissive=True), layer)
+        g.add(
+            frustum(
+                cx - size / 2,
+                cx + size / 2,
+                cz - size / 2,
+                cz + size / 2,
+                y0,
+                y0 + height,
+                top_scale,
+                palette.LAMP_LIGHT,
+                emissive=True,
+            ),
+            layer,
+        )
         self.lights.append(np.array([cx, y0 + height * 0.4, cz]))
 
     def front_seams(self, g: Group, x0: float, x1: float, y0: float, y1: float, z: float, pitch: float) -> None:
@@ -127,12 +148,25 @@ class _Builder:
         count = max(1, int(round((x1 - x0) / pitch)))
         for i in range(1, count):
             x = x0 + (x1 - x0) * i / count
-            g.add(Panel(np.array([[x - 0.018, y0 + 0.04, z], [x + 0.018, y0 + 0.04, z],
-                                  [x + 0.018, y1 - 0.04, z], [x - 0.018, y1 - 0.04, z]]),
-                        palette.SEAM, normal=(0.0, 0.0, -1.0)), 5)
+            g.add(
+                Panel(
+                    np.array(
+                        [
+                            [x - 0.018, y0 + 0.04, z],
+                            [x + 0.018, y0 + 0.04, z],
+                            [x + 0.018, y1 - 0.04, z],
+                            [x - 0.018, y1 - 0.04, z],
+                        ]
+                    ),
+                    palette.SEAM,
+                    normal=(0.0, 0.0, -1.0),
+                ),
+                5,
+            )
 
 
 # ----- categories --------------------------------------------------------------------------------
+
 
 def _bedroom(b: _Builder) -> None:
     bed_w, bed_l = b.u(1.45, 1.85), b.u(1.95, 2.15)
@@ -158,9 +192,21 @@ def _bedroom(b: _Builder) -> None:
         nz0, ny = b.d - 0.47, b.u(0.5, 0.58)
         stand = b.group("nightstand", (nx0, nx1, nz0, b.d))
         stand.add(box(nx0, nx1, 0.0, ny, nz0, b.d, wood), 0)
-        stand.add(Panel(np.array([[nx0 + 0.04, ny - 0.2, nz0 - 0.002], [nx1 - 0.04, ny - 0.2, nz0 - 0.002],
-                                  [nx1 - 0.04, ny - 0.17, nz0 - 0.002], [nx0 + 0.04, ny - 0.17, nz0 - 0.002]]),
-                        palette.SEAM, normal=(0.0, 0.0, -1.0)), 5)
+        stand.add(
+            Panel(
+                np.array(
+                    [
+                        [nx0 + 0.04, ny - 0.2, nz0 - 0.002],
+                        [nx1 - 0.04, ny - 0.2, nz0 - 0.002],
+                        [nx1 - 0.04, ny - 0.17, nz0 - 0.002],
+                        [nx0 + 0.04, ny - 0.17, nz0 - 0.002],
+                    ]
+                ),
+                palette.SEAM,
+                normal=(0.0, 0.0, -1.0),
+            ),
+            5,
+        )
         lcx, lcz = (nx0 + nx1) / 2, b.d - 0.25
         stand.add(box(lcx - 0.05, lcx + 0.05, ny, ny + 0.22, lcz - 0.05, lcz + 0.05, palette.SEAM), 1)
         b.lamp_shade(stand, lcx, lcz, ny + 0.2, 0.36, 0.28)
@@ -230,9 +276,21 @@ def _living_room(b: _Builder) -> None:
             ry0 = 0.1 + r * (top - 0.15) / rows
             ry1 = ry0 + (top - 0.15) / rows - 0.06
             book = palette.CLUTTER_COLORS[int(b.rng.integers(len(palette.CLUTTER_COLORS)))]
-            shelf.add(Panel(np.array([[sx0 + 0.05, ry0, sz0 - 0.002], [sx1 - 0.05, ry0, sz0 - 0.002],
-                                      [sx1 - 0.05, ry1, sz0 - 0.002], [sx0 + 0.05, ry1, sz0 - 0.002]]),
-                            palette.scale(book, 0.8), normal=(0.0, 0.0, -1.0)), 5)
+            shelf.add(
+                Panel(
+                    np.array(
+                        [
+                            [sx0 + 0.05, ry0, sz0 - 0.002],
+                            [sx1 - 0.05, ry0, sz0 - 0.002],
+                            [sx1 - 0.05, ry1, sz0 - 0.002],
+                            [sx0 + 0.05, ry1, sz0 - 0.002],
+                        ]
+                    ),
+                    palette.scale(book, 0.8),
+                    normal=(0.0, 0.0, -1.0),
+                ),
+                5,
+            )
 
 
 def _dining_room(b: _Builder) -> None:
@@ -248,12 +306,20 @@ def _dining_room(b: _Builder) -> None:
         """A chair whose seat centre is (sx, sz); its back is on the side away from the table."""
         s = 0.22
         g = b.group("chair", (sx - s, sx + s, sz - s, sz + s))
-        for lx, lz in ((sx - s + 0.03, sz - s + 0.03), (sx + s - 0.03, sz - s + 0.03),
-                       (sx - s + 0.03, sz + s - 0.03), (sx + s - 0.03, sz + s - 0.03)):
+        for lx, lz in (
+            (sx - s + 0.03, sz - s + 0.03),
+            (sx + s - 0.03, sz - s + 0.03),
+            (sx - s + 0.03, sz + s - 0.03),
+            (sx + s - 0.03, sz + s - 0.03),
+        ):
             g.add(box(lx - 0.025, lx + 0.025, 0.0, 0.44, lz - 0.025, lz + 0.025, palette.scale(chair_color, 0.7)), 0)
         g.add(box(sx - s, sx + s, 0.44, 0.50, sz - s, sz + s, chair_color), 1)
-        back = {"far": (sx - s, sx + s, sz + s - 0.06, sz + s), "near": (sx - s, sx + s, sz - s, sz - s + 0.06),
-                "left": (sx - s, sx - s + 0.06, sz - s, sz + s), "right": (sx + s - 0.06, sx + s, sz - s, sz + s)}[facing]
+        back = {
+            "far": (sx - s, sx + s, sz + s - 0.06, sz + s),
+            "near": (sx - s, sx + s, sz - s, sz - s + 0.06),
+            "left": (sx - s, sx - s + 0.06, sz - s, sz + s),
+            "right": (sx + s - 0.06, sx + s, sz - s, sz + s),
+        }[facing]
         g.add(box(back[0], back[1], 0.50, 0.98, back[2], back[3], chair_color), 2)
 
     per_side = 2 if t_l < 1.75 else 3
@@ -297,11 +363,37 @@ def _kitchen(b: _Builder) -> None:
     fridge.add(box(fx0, fx1, 0.0, f_h, fz0, b.d, steel), 0)
     split = f_h * 0.62
     z = fz0 - 0.002
-    fridge.add(Panel(np.array([[fx0 + 0.02, split, z], [fx1 - 0.02, split, z], [fx1 - 0.02, split + 0.03, z],
-                               [fx0 + 0.02, split + 0.03, z]]), palette.SEAM, normal=(0, 0, -1.0)), 5)
+    fridge.add(
+        Panel(
+            np.array(
+                [
+                    [fx0 + 0.02, split, z],
+                    [fx1 - 0.02, split, z],
+                    [fx1 - 0.02, split + 0.03, z],
+                    [fx0 + 0.02, split + 0.03, z],
+                ]
+            ),
+            palette.SEAM,
+            normal=(0, 0, -1.0),
+        ),
+        5,
+    )
     hx = fx1 - 0.1 if fridge_side < 0 else fx0 + 0.07
-    fridge.add(Panel(np.array([[hx, split - 0.45, z], [hx + 0.03, split - 0.45, z], [hx + 0.03, split - 0.08, z],
-                               [hx, split - 0.08, z]]), palette.SEAM, normal=(0, 0, -1.0)), 6)
+    fridge.add(
+        Panel(
+            np.array(
+                [
+                    [hx, split - 0.45, z],
+                    [hx + 0.03, split - 0.45, z],
+                    [hx + 0.03, split - 0.08, z],
+                    [hx, split - 0.08, z],
+                ]
+            ),
+            palette.SEAM,
+            normal=(0, 0, -1.0),
+        ),
+        6,
+    )
 
     cab_color = b.color("primary")
     stone = (0.86, 0.85, 0.82) if b.rng.random() < 0.5 else (0.22, 0.22, 0.24)
@@ -332,8 +424,18 @@ def _kitchen(b: _Builder) -> None:
         sz0 = sz1 - b.u(0.8, min(1.6, b.d - 2.4))
         side = b.group("counter", (sx0, sx1, sz0, sz1))
         side.add(box(sx0, sx1, 0.0, 0.86, sz0, sz1, cab_color), 0)
-        side.add(box(sx0 - 0.03 if fridge_side > 0 else sx0, sx1 + 0.03 if fridge_side < 0 else sx1,
-                     0.86, 0.92, sz0, sz1, stone), 1)
+        side.add(
+            box(
+                sx0 - 0.03 if fridge_side > 0 else sx0,
+                sx1 + 0.03 if fridge_side < 0 else sx1,
+                0.86,
+                0.92,
+                sz0,
+                sz1,
+                stone,
+            ),
+            1,
+        )
         b.surface(sx0 + 0.03, sx1 - 0.03, sz0 + 0.03, sz1 - 0.03, 0.92, side)
 
     light = b.group("ceiling_light")
@@ -354,6 +456,7 @@ _BUILDERS = {"bedroom": _bedroom, "living_room": _living_room, "dining_room": _d
 
 
 # ----- room shell, window, clutter ---------------------------------------------------------------
+
 
 def _plan_window(b: _Builder) -> None:
     """Decide where the window goes on the back wall (before the furniture, which may avoid it)."""
@@ -426,12 +529,18 @@ def _walls(b: _Builder) -> list[Panel]:
     ceiling = palette.ceiling_color(b.f.wall_hue)
     return [
         Panel(np.array([[-half, h, 0.0], [half, h, 0.0], [half, h, d], [-half, h, d]]), palette.scale(ceiling, 0.97)),
-        Panel(np.array([[-half, 0.0, 0.0], [-half, 0.0, d], [-half, h, d], [-half, h, 0.0]]), palette.scale(wall, 0.86)),
+        Panel(
+            np.array([[-half, 0.0, 0.0], [-half, 0.0, d], [-half, h, d], [-half, h, 0.0]]), palette.scale(wall, 0.86)
+        ),
         Panel(np.array([[half, 0.0, 0.0], [half, h, 0.0], [half, h, d], [half, 0.0, d]]), palette.scale(wall, 0.78)),
         Panel(np.array([[-half, 0.0, d], [half, 0.0, d], [half, h, d], [-half, h, d]]), wall),
         # Skirting boards along the back wall's bottom edge.
-        Panel(np.array([[-half, 0.0, d - 0.001], [half, 0.0, d - 0.001], [half, 0.09, d - 0.001],
-                        [-half, 0.09, d - 0.001]]), palette.scale(wall, 0.55)),
+        Panel(
+            np.array(
+                [[-half, 0.0, d - 0.001], [half, 0.0, d - 0.001], [half, 0.09, d - 0.001], [-half, 0.09, d - 0.001]]
+            ),
+            palette.scale(wall, 0.55),
+        ),
     ]
 
 
@@ -447,8 +556,9 @@ def _in_view(b: _Builder, point: np.ndarray, margin: float = 0.06) -> bool:
     return bool(margin <= px[0] <= 1 - margin and margin <= px[1] <= 1 - margin)
 
 
-def _overlaps(rect: tuple[float, float, float, float], others: list[tuple[float, float, float, float]],
-              gap: float = 0.03) -> bool:
+def _overlaps(
+    rect: tuple[float, float, float, float], others: list[tuple[float, float, float, float]], gap: float = 0.03
+) -> bool:
     x0, x1, z0, z1 = rect
     return any(x0 < o[1] + gap and o[0] - gap < x1 and z0 < o[3] + gap and o[2] - gap < z1 for o in others)
 
@@ -467,7 +577,9 @@ def _clutter_item(b: _Builder, kind: str, cx: float, cz: float, y: float, size: 
     if kind == "vase":
         return [frustum(cx - r * 0.55, cx + r * 0.55, cz - r * 0.55, cz + r * 0.55, y, y + size * 1.2, 0.6, color)]
     if kind == "plant":
-        pot = frustum(cx - r * 0.6, cx + r * 0.6, cz - r * 0.6, cz + r * 0.6, y, y + size * 0.5, 1.25, palette.TERRACOTTA_POT)
+        pot = frustum(
+            cx - r * 0.6, cx + r * 0.6, cz - r * 0.6, cz + r * 0.6, y, y + size * 0.5, 1.25, palette.TERRACOTTA_POT
+        )
         leaves = frustum(cx - r, cx + r, cz - r, cz + r, y + size * 0.5, y + size * 1.4, 0.55, palette.PLANT_GREEN)
         return [pot, leaves]
     if kind == "bowl":
@@ -529,8 +641,9 @@ def _place_clutter(b: _Builder) -> list[str]:
 def build_scene(factors: SceneFactors, size: int) -> Scene:
     """Assemble the geometry of ``factors`` for a square image of ``size`` pixels."""
     half_free = 0.5 * max(0.0, factors.room_width / 2 - 0.8)
-    camera = Camera((factors.camera_x * half_free, CAMERA_HEIGHT, CAMERA_Z), factors.camera_yaw,
-                    factors.camera_pitch, size)
+    camera = Camera(
+        (factors.camera_x * half_free, CAMERA_HEIGHT, CAMERA_Z), factors.camera_yaw, factors.camera_pitch, size
+    )
     b = _Builder(factors, camera)
     _plan_window(b)
     _BUILDERS[CATEGORIES[factors.category]](b)

@@ -109,7 +109,7 @@ def select_extremes(scores: np.ndarray, chosen: float = DEFAULT_CHOSEN, name: st
             "(the predictor does not respond to this concept on these samples)"
         )
     order = np.argsort(-scores, kind="stable")
-    positive, negative = order[:k], order[n - k:]
+    positive, negative = order[:k], order[n - k :]
     pos_min, neg_max = scores[positive].min(), scores[negative].max()
     dropped = 0
     if pos_min <= neg_max:
@@ -232,8 +232,14 @@ def fit_linear_boundary(
     """Boundary in one space: ``codes [N, D]``, ``scores [N]`` -> :class:`BoundaryFit`."""
     codes, selection = _select_labelled_codes(codes, scores, chosen, name, "codes must have shape [N, D]")
     return fit_on_sets(
-        codes[selection.positive], codes[selection.negative], split_ratio, seed, C, name,
-        num_total=selection.num_total, dropped_ties=selection.dropped_ties,
+        codes[selection.positive],
+        codes[selection.negative],
+        split_ratio,
+        seed,
+        C,
+        name,
+        num_total=selection.num_total,
+        dropped_ties=selection.dropped_ties,
     )
 
 
@@ -252,8 +258,14 @@ def fit_layerwise_boundaries(
     )
     fits = [
         fit_on_sets(
-            codes[selection.positive, layer], codes[selection.negative, layer], split_ratio, seed, C,
-            f"{name} (layer {layer})", num_total=selection.num_total, dropped_ties=selection.dropped_ties,
+            codes[selection.positive, layer],
+            codes[selection.negative, layer],
+            split_ratio,
+            seed,
+            C,
+            f"{name} (layer {layer})",
+            num_total=selection.num_total,
+            dropped_ties=selection.dropped_ties,
         )
         for layer in range(codes.shape[1])
     ]

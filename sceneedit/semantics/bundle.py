@@ -73,7 +73,9 @@ def validate_fingerprint(fingerprint: Any, path: Path | None = None) -> dict[str
     for key in ("num_layers", "w_dim"):
         value = fingerprint.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise BundleError(f"{_where(path)}generator fingerprint: {key!r} must be a positive integer, got {str(value)[:40]!r}")
+            raise BundleError(
+                f"{_where(path)}generator fingerprint: {key!r} must be a positive integer, got {str(value)[:40]!r}"
+            )
         clean[key] = value
     resolution = fingerprint.get("resolution")
     if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1):
@@ -87,7 +89,9 @@ def validate_fingerprint(fingerprint: Any, path: Path | None = None) -> dict[str
     return clean
 
 
-def validate_normal(normal: Any, space: str, fingerprint: dict[str, Any], name: str, path: Path | None = None) -> np.ndarray:
+def validate_normal(
+    normal: Any, space: str, fingerprint: dict[str, Any], name: str, path: Path | None = None
+) -> np.ndarray:
     """Shape-check a normal for ``space``, refuse NaN/inf/zero, renormalize tiny drift.
 
     Returns float32 ``[1, D]`` (``w``) or ``[L, D]`` (``wp``) with unit-norm rows.
@@ -140,9 +144,7 @@ def validate_concept(concept: Concept, fingerprint: dict[str, Any], path: Path |
         if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
             raise BundleError(f"{where}layer index {_clip(layer)} is not an integer")
         if not 0 <= int(layer) < num_layers:
-            raise BundleError(
-                f"{where}layer index {layer} is out of range for a generator with {num_layers} layers"
-            )
+            raise BundleError(f"{where}layer index {layer} is out of range for a generator with {num_layers} layers")
     layers = [int(x) for x in layers]
     if layers != sorted(set(layers)):
         raise BundleError(f"{where}layers {layers} must be sorted and unique")
@@ -156,22 +158,35 @@ def validate_concept(concept: Concept, fingerprint: dict[str, Any], path: Path |
     if delta_s is not None:
         if not isinstance(delta_s, (list, tuple, np.ndarray)) or len(delta_s) != num_layers:
             raise BundleError(f"{where}delta_s must list one value per layer ({num_layers})")
-        delta_s = [_finite_float(float(v) if isinstance(v, np.floating) else v, "delta_s entry", where) for v in delta_s]
+        delta_s = [
+            _finite_float(float(v) if isinstance(v, np.floating) else v, "delta_s entry", where) for v in delta_s
+        ]
     delta_s_all = None if concept.delta_s_all is None else _finite_float(concept.delta_s_all, "delta_s_all", where)
     accuracy = None if concept.accuracy is None else _finite_float(concept.accuracy, "accuracy", where)
     if accuracy is not None and not 0 <= accuracy <= 1:
         raise BundleError(f"{where}accuracy {accuracy} is outside [0, 1]")
     num_samples = concept.num_samples
-    if num_samples is not None and (isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 0):
+    if num_samples is not None and (
+        isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 0
+    ):
         raise BundleError(f"{where}num_samples must be a non-negative integer")
     if concept.predictor is not None and not isinstance(concept.predictor, str):
         raise BundleError(f"{where}predictor must be a string or null")
     if not isinstance(concept.extra, dict):
         raise BundleError(f"{where}extra must be an object")
     return Concept(
-        name=name, normal=normal, layers=layers, level=concept.level, space=concept.space,
-        distance_range=(lo, hi), delta_s=delta_s, delta_s_all=delta_s_all, accuracy=accuracy,
-        num_samples=num_samples, predictor=concept.predictor, extra=dict(concept.extra),
+        name=name,
+        normal=normal,
+        layers=layers,
+        level=concept.level,
+        space=concept.space,
+        distance_range=(lo, hi),
+        delta_s=delta_s,
+        delta_s_all=delta_s_all,
+        accuracy=accuracy,
+        num_samples=num_samples,
+        predictor=concept.predictor,
+        extra=dict(concept.extra),
     )
 
 
@@ -183,7 +198,9 @@ def validate_bundle(bundle: BoundaryBundle, path: Path | None = None) -> Boundar
         if key != concept.name:
             raise BundleError(f"{_where(path)}concept stored under {key!r} is named {concept.name!r}")
         concepts[key] = validate_concept(concept, fingerprint, path)
-    return BoundaryBundle(concepts=concepts, generator_fingerprint=fingerprint, source=bundle.source, extra=dict(bundle.extra))
+    return BoundaryBundle(
+        concepts=concepts, generator_fingerprint=fingerprint, source=bundle.source, extra=dict(bundle.extra)
+    )
 
 
 # ----- manifest ----------------------------------------------------------------------------
@@ -403,8 +420,12 @@ def merge_bundles(bundles: list[BoundaryBundle], replace: bool = False) -> Bound
                     )
         for name, concept in bundle.concepts.items():
             if name in concepts and not replace:
-                raise BundleError(f"concept {name!r} appears in more than one bundle (pass replace=True, or --replace on the command line, to keep the last)")
+                raise BundleError(
+                    f"concept {name!r} appears in more than one bundle (pass replace=True, or --replace on the command line, to keep the last)"
+                )
             concepts[name] = concept
         sources.append(bundle.source or "?")
-    merged = BoundaryBundle(concepts=concepts, generator_fingerprint=fingerprint, source=None, extra={"merged_from": sources})
+    merged = BoundaryBundle(
+        concepts=concepts, generator_fingerprint=fingerprint, source=None, extra={"merged_from": sources}
+    )
     return validate_bundle(merged)

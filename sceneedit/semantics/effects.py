@@ -33,8 +33,9 @@ The core never imports the editor: the few lines of edit arithmetic are repeated
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -63,8 +64,9 @@ HOLD_GAIN = 1.05
 RELIABLE_R2, RELIABLE_ACCURACY = 0.7, 0.9
 
 
-def reliable_scores(score_names: Sequence[str], metrics: dict[str, Any] | None,
-                    categories: Sequence[str] = ()) -> list[str] | None:
+def reliable_scores(
+    score_names: Sequence[str], metrics: dict[str, Any] | None, categories: Sequence[str] = ()
+) -> list[str] | None:
     """The scores whose factor the predictor reads reliably (see RELIABLE_R2), from its held-out
     ``metrics`` (``{"r2": {...}, "accuracy": {...}}``, category accuracy under ``"category"``);
     None (all count) when the predictor reports no metrics."""
@@ -101,7 +103,9 @@ def conditioned_directions(normal: np.ndarray, others: Sequence[np.ndarray], num
     if not others:
         return unit_rows(rows)
     for layer in range(num_layers):
-        basis = np.stack([np.broadcast_to(np.asarray(o, np.float64), (num_layers, o.shape[-1]))[layer] for o in others], 1)
+        basis = np.stack(
+            [np.broadcast_to(np.asarray(o, np.float64), (num_layers, o.shape[-1]))[layer] for o in others], 1
+        )
         coeffs, *_ = np.linalg.lstsq(basis, rows[layer], rcond=None)
         rows[layer] = rows[layer] - basis @ coeffs
     return unit_rows(rows)
@@ -120,9 +124,12 @@ class Effect:
 
     def to_json(self, score_names: Sequence[str]) -> dict[str, Any]:
         return {
-            "own_std": round(float(self.own), 4), "side_std": round(float(self.side), 4),
-            "side_score": self.side_score, "selectivity": round(float(self.selectivity), 4),
-            "flip_rate": None if self.flip_rate is None or not math.isfinite(self.flip_rate)
+            "own_std": round(float(self.own), 4),
+            "side_std": round(float(self.side), 4),
+            "side_score": self.side_score,
+            "selectivity": round(float(self.selectivity), 4),
+            "flip_rate": None
+            if self.flip_rate is None or not math.isfinite(self.flip_rate)
             else round(float(self.flip_rate), 4),
             "row": {n: round(float(v), 4) for n, v in zip(score_names, self.delta)},
         }
@@ -135,9 +142,17 @@ class EffectMeter:
     strengths; ``categories``: the score names that are category probabilities.
     """
 
-    def __init__(self, generator: Generator, predictor: Predictor, wp: np.ndarray, layer_scale: np.ndarray,
-                 categories: Sequence[str] = (), batch_size: int = 32,
-                 progress: Callable[[int], None] | None = None, reliable: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        generator: Generator,
+        predictor: Predictor,
+        wp: np.ndarray,
+        layer_scale: np.ndarray,
+        categories: Sequence[str] = (),
+        batch_size: int = 32,
+        progress: Callable[[int], None] | None = None,
+        reliable: Sequence[str] | None = None,
+    ) -> None:
         self.generator, self.predictor = generator, predictor
         self.wp = np.asarray(wp, np.float32)
         self.layer_scale = np.asarray(layer_scale, np.float32)
@@ -162,7 +177,7 @@ class EffectMeter:
         device = self.generator.device
         out = []
         for start in range(0, len(wp), self.batch_size):
-            batch = torch.from_numpy(np.ascontiguousarray(wp[start:start + self.batch_size])).to(device)
+            batch = torch.from_numpy(np.ascontiguousarray(wp[start : start + self.batch_size])).to(device)
             scores = self.predictor.score(self.generator.synthesize(batch))
             out.append(scores.detach().float().cpu().numpy())
             self.images += batch.shape[0]
@@ -179,19 +194,35 @@ class EffectMeter:
     def summarize(self, delta: np.ndarray, own_score: str, flip_rate: float | None = None) -> Effect:
         own_index = self.score_names.index(own_score)
         own_factor = self.factors[own_index]
-        others = [j for j, f in enumerate(self.factors) if f != own_factor
-                  and (self.reliable is None or self.score_names[j] in self.reliable)]
+        others = [
+            j
+            for j, f in enumerate(self.factors)
+            if f != own_factor and (self.reliable is None or self.score_names[j] in self.reliable)
+        ]
         if others:
             j = max(others, key=lambda k: abs(delta[k]))
             side, side_score = float(abs(delta[j])), self.score_names[j]
         else:
             side, side_score = 0.0, None
         own = float(delta[own_index])
-        return Effect(delta=delta, own=own, side=side, side_score=side_score,
-                      selectivity=own / max(side, SIDE_FLOOR), flip_rate=flip_rate)
+        return Effect(
+            delta=delta,
+            own=own,
+            side=side,
+            side_score=side_score,
+            selectivity=own / max(side, SIDE_FLOOR),
+            flip_rate=flip_rate,
+        )
 
-    def measure(self, directions: np.ndarray, layers: Sequence[int], lo: float, hi: float, own_score: str,
-                count: int | None = None) -> Effect:
+    def measure(
+        self,
+        directions: np.ndarray,
+        layers: Sequence[int],
+        lo: float,
+        hi: float,
+        own_score: str,
+        count: int | None = None,
+    ) -> Effect:
         """The effect of moving ``directions [L, D]`` on ``layers`` from ``lo`` to ``hi``, over
         the first ``count`` base codes."""
         count = len(self.wp) if count is None else min(int(count), len(self.wp))
@@ -230,16 +261,19 @@ def _better(a: Effect, a_len: int, b: Effect | None, b_len: int) -> bool:
     return x > y
 
 
-def choose_layers(meter: EffectMeter, directions: np.ndarray, own_score: str, half_range: float,
-                  count: int) -> tuple[list[int], Effect, dict[str, Any]]:
+def choose_layers(
+    meter: EffectMeter, directions: np.ndarray, own_score: str, half_range: float, count: int
+) -> tuple[list[int], Effect, dict[str, Any]]:
     """The contiguous layer range with the best measured effect (see module doc)."""
     num_layers = directions.shape[0]
-    per_layer = [meter.measure(directions, [l], -half_range, half_range, own_score, count).delta
-                 for l in range(num_layers)]
+    per_layer = [
+        meter.measure(directions, [l], -half_range, half_range, own_score, count).delta for l in range(num_layers)
+    ]
     screened = []
     for layers in contiguous_ranges(num_layers):
         estimate = meter.summarize(np.sum([per_layer[l] for l in layers], axis=0), own_score)
         screened.append((layers, estimate))
+
     def rank(i: int) -> tuple[bool, float, int]:
         estimate = screened[i][1]
         ok = estimate.own >= MIN_OWN_EFFECT
@@ -253,16 +287,29 @@ def choose_layers(meter: EffectMeter, directions: np.ndarray, own_score: str, ha
     for i in order[:CANDIDATES_MEASURED]:
         layers = screened[i][0]
         effect = meter.measure(directions, layers, -half_range, half_range, own_score, count)
-        measured[format_layer_spec(layers)] = {"own_std": round(effect.own, 3), "selectivity": round(effect.selectivity, 3)}
+        measured[format_layer_spec(layers)] = {
+            "own_std": round(effect.own, 3),
+            "selectivity": round(effect.selectivity, 3),
+        }
         if _better(effect, len(layers), best, len(best_layers)):
             best_layers, best = layers, effect
-    info = {"per_layer_own_std": [round(float(d[meter.score_names.index(own_score)]), 4) for d in per_layer],
-            "candidates": measured}
+    info = {
+        "per_layer_own_std": [round(float(d[meter.score_names.index(own_score)]), 4) for d in per_layer],
+        "candidates": measured,
+    }
     return best_layers, best, info
 
 
-def choose_hold(meter: EffectMeter, concept: Concept, bundle: BoundaryBundle, layers: Sequence[int],
-                half_range: float, count: int, start: Effect, max_hold: int = 2) -> tuple[list[str], np.ndarray, Effect]:
+def choose_hold(
+    meter: EffectMeter,
+    concept: Concept,
+    bundle: BoundaryBundle,
+    layers: Sequence[int],
+    half_range: float,
+    count: int,
+    start: Effect,
+    max_hold: int = 2,
+) -> tuple[list[str], np.ndarray, Effect]:
     """Concepts to hold (condition on) by default: greedily the one named for the largest
     side effect, kept while it raises the selectivity by HOLD_GAIN."""
     num_layers = meter.wp.shape[1]
@@ -276,15 +323,24 @@ def choose_hold(meter: EffectMeter, concept: Concept, bundle: BoundaryBundle, la
         trial_hold = [*hold, other]
         trial = conditioned_directions(concept.normal, [bundle[o].normal for o in trial_hold], num_layers)
         trial_effect = meter.measure(trial, layers, -half_range, half_range, concept.name, count)
-        if not (trial_effect.own >= min(MIN_OWN_EFFECT, effect.own)
-                and trial_effect.selectivity > HOLD_GAIN * effect.selectivity):
+        if not (
+            trial_effect.own >= min(MIN_OWN_EFFECT, effect.own)
+            and trial_effect.selectivity > HOLD_GAIN * effect.selectivity
+        ):
             break
         hold, directions, effect = trial_hold, trial, trial_effect
     return hold, directions, effect
 
 
-def calibrate_range(meter: EffectMeter, directions: np.ndarray, own_score: str, layers: Sequence[int],
-                    half_range: float, effect: Effect, count: int) -> tuple[float, Effect]:
+def calibrate_range(
+    meter: EffectMeter,
+    directions: np.ndarray,
+    own_score: str,
+    layers: Sequence[int],
+    half_range: float,
+    effect: Effect,
+    count: int,
+) -> tuple[float, Effect]:
     """A half-range ``a`` whose full range moves the own score by TARGET_EFFECT std (and, for a
     category, flips TARGET_FLIP of other-category seeds), by two secant-like rescalings."""
     low, high = half_range / 4, half_range * MAX_RANGE_SCALE
@@ -312,11 +368,19 @@ class ConceptMeasure:
     selection: dict[str, Any] = field(default_factory=dict)
 
 
-def measure_concepts(generator: Generator, predictor: Predictor, bundle: BoundaryBundle, wp: np.ndarray,
-                     layer_scale: np.ndarray, categories: Sequence[str] = (), rule: str = "selectivity",
-                     select_count: int = 32, batch_size: int = 32,
-                     progress: Callable[[str], None] | None = None,
-                     reliable: Sequence[str] | None = None) -> tuple[EffectMeter, dict[str, ConceptMeasure]]:
+def measure_concepts(
+    generator: Generator,
+    predictor: Predictor,
+    bundle: BoundaryBundle,
+    wp: np.ndarray,
+    layer_scale: np.ndarray,
+    categories: Sequence[str] = (),
+    rule: str = "selectivity",
+    select_count: int = 32,
+    batch_size: int = 32,
+    progress: Callable[[str], None] | None = None,
+    reliable: Sequence[str] | None = None,
+) -> tuple[EffectMeter, dict[str, ConceptMeasure]]:
     """Choose layers (``rule='selectivity'``; ``'share'`` keeps the bundle's), the hold and the
     slider range of every concept whose name is a score, then measure its row of the effect
     matrix on all codes of ``wp``. Concepts that are not scores are left out."""
@@ -341,14 +405,17 @@ def measure_concepts(generator: Generator, predictor: Predictor, bundle: Boundar
         half, _ = calibrate_range(meter, directions, concept.name, layers, half, effect, select_count)
         final = meter.measure(directions, layers, -half, half, concept.name)
         results[concept.name] = ConceptMeasure(concept.name, list(layers), hold, (-half, half), final, selection)
-        say(f"{concept.name}: layers {format_layer_spec(layers)}, range ±{half:g}, hold {hold or '-'}: "
+        say(
+            f"{concept.name}: layers {format_layer_spec(layers)}, range ±{half:g}, hold {hold or '-'}: "
             f"own {final.own:+.2f} std, side {final.side:.2f} ({final.side_score}), selectivity {final.selectivity:.2f}"
-            + ("" if final.flip_rate is None else f", flips {final.flip_rate:.0%}"))
+            + ("" if final.flip_rate is None else f", flips {final.flip_rate:.0%}")
+        )
     return meter, results
 
 
-def apply_measures(bundle: BoundaryBundle, meter: EffectMeter, results: dict[str, ConceptMeasure],
-                   rule: str, seeds: Sequence[int]) -> BoundaryBundle:
+def apply_measures(
+    bundle: BoundaryBundle, meter: EffectMeter, results: dict[str, ConceptMeasure], rule: str, seeds: Sequence[int]
+) -> BoundaryBundle:
     """Write the measured layers, ranges, holds and effects into ``bundle`` (in place; returned).
 
     Per concept: ``layers``, ``distance_range``, ``extra['hold']`` (default conditioning),
@@ -363,25 +430,42 @@ def apply_measures(bundle: BoundaryBundle, meter: EffectMeter, results: dict[str
         concept.distance_range = tuple(result.distance_range)
         concept.extra["layer_spec"] = format_layer_spec(result.layers)
         if rule == "selectivity":
-            concept.extra["layer_rule"] = (f"most selective contiguous range with own effect >= {MIN_OWN_EFFECT:g} std "
-                                           "over the slider range (concept x score matrix)")
+            concept.extra["layer_rule"] = (
+                f"most selective contiguous range with own effect >= {MIN_OWN_EFFECT:g} std "
+                "over the slider range (concept x score matrix)"
+            )
         concept.extra["hold"] = list(result.hold)
-        concept.extra["range_rule"] = (f"symmetric range calibrated so the full range moves the own score by "
-                                       f"{TARGET_EFFECT:g} std" + (f" and flips {TARGET_FLIP:.0%} of other-category seeds"
-                                                                   if result.effect.flip_rate is not None else "")
-                                       + f" (within 1/4-{MAX_RANGE_SCALE:g}x the probe's percentile range)")
-        concept.extra["effect"] = {**result.effect.to_json(meter.score_names), "num_seeds": len(seed_list),
-                                   "selection": result.selection}
+        concept.extra["range_rule"] = (
+            f"symmetric range calibrated so the full range moves the own score by "
+            f"{TARGET_EFFECT:g} std"
+            + (f" and flips {TARGET_FLIP:.0%} of other-category seeds" if result.effect.flip_rate is not None else "")
+            + f" (within 1/4-{MAX_RANGE_SCALE:g}x the probe's percentile range)"
+        )
+        concept.extra["effect"] = {
+            **result.effect.to_json(meter.score_names),
+            "num_seeds": len(seed_list),
+            "selection": result.selection,
+        }
     bundle.extra["effects"] = {
-        "concepts": names, "scores": list(meter.score_names),
+        "concepts": names,
+        "scores": list(meter.score_names),
         "matrix": [[round(float(v), 4) for v in results[n].effect.delta] for n in names],
-        "num_seeds": len(seed_list), "seeds": f"{seed_list[0]}-{seed_list[-1]}" if seed_list else "",
-        "score_std": [round(float(v), 5) for v in meter.std], "layer_rule": rule,
-        "min_own_effect": MIN_OWN_EFFECT, "side_floor": SIDE_FLOOR, "target_effect": TARGET_EFFECT,
-        "target_flip": TARGET_FLIP, "images_synthesized": int(meter.images),
+        "num_seeds": len(seed_list),
+        "seeds": f"{seed_list[0]}-{seed_list[-1]}" if seed_list else "",
+        "score_std": [round(float(v), 5) for v in meter.std],
+        "layer_rule": rule,
+        "min_own_effect": MIN_OWN_EFFECT,
+        "side_floor": SIDE_FLOOR,
+        "target_effect": TARGET_EFFECT,
+        "target_flip": TARGET_FLIP,
+        "images_synthesized": int(meter.images),
         "reliable_scores": meter.reliable,
-        "reliability_rule": (f"side effects counted on scores the predictor reads with held-out R^2 >= {RELIABLE_R2:g} "
-                             f"or accuracy >= {RELIABLE_ACCURACY:g}" if meter.reliable is not None else "all scores"),
+        "reliability_rule": (
+            f"side effects counted on scores the predictor reads with held-out R^2 >= {RELIABLE_R2:g} "
+            f"or accuracy >= {RELIABLE_ACCURACY:g}"
+            if meter.reliable is not None
+            else "all scores"
+        ),
     }
     return bundle
 
@@ -404,11 +488,16 @@ def effect_goals(bundle: BoundaryBundle) -> dict[str, Any]:
             continue
         own_factor = score_factor(name, categories)
         own = row[matrix["scores"].index(name)]
-        side = max([abs(v) for n, v in zip(matrix["scores"], row) if score_factor(n, categories) != own_factor] or [0.0])
+        side = max(
+            [abs(v) for n, v in zip(matrix["scores"], row) if score_factor(n, categories) != own_factor] or [0.0]
+        )
         all_scores.append(own / max(side, SIDE_FLOOR))
     return {
         "median_selectivity_all_scores": float(np.median(all_scores)) if all_scores else None,
-        "concepts": len(rows), "own_ok": len(rows) - len(failing), "failing": failing,
+        "concepts": len(rows),
+        "own_ok": len(rows) - len(failing),
+        "failing": failing,
         "median_selectivity": float(np.median(selectivity)),
-        "flip_rates": flips, "flip_ok": all(v >= 0.7 for v in flips.values()) if flips else None,
+        "flip_rates": flips,
+        "flip_ok": all(v >= 0.7 for v in flips.values()) if flips else None,
     }

@@ -45,13 +45,34 @@ BOUNDARY_SUFFIX = "_boundary.npy"
 #: range of HiGAN's Colab notebooks (bedroom: -3..3; stylegan2 church: -8..8).
 HIGAN_MODELS: dict[str, dict[str, Any]] = {
     **{
-        f"stylegan_{scene}": {"arch": "stylegan", "resolution": 256, "num_layers": 14, "w_dim": 512,
-                              "distance_range": (-3.0, 3.0)}
-        for scene in ("bedroom", "livingroom", "kitchen", "diningroom", "bridge", "churchoutdoor",
-                      "tower", "apartment", "restaurant", "classroom", "conferenceroom")
+        f"stylegan_{scene}": {
+            "arch": "stylegan",
+            "resolution": 256,
+            "num_layers": 14,
+            "w_dim": 512,
+            "distance_range": (-3.0, 3.0),
+        }
+        for scene in (
+            "bedroom",
+            "livingroom",
+            "kitchen",
+            "diningroom",
+            "bridge",
+            "churchoutdoor",
+            "tower",
+            "apartment",
+            "restaurant",
+            "classroom",
+            "conferenceroom",
+        )
     },
-    "stylegan2_church": {"arch": "stylegan2", "resolution": 256, "num_layers": 14, "w_dim": 512,
-                         "distance_range": (-8.0, 8.0)},
+    "stylegan2_church": {
+        "arch": "stylegan2",
+        "resolution": 256,
+        "num_layers": 14,
+        "w_dim": 512,
+        "distance_range": (-8.0, 8.0),
+    },
 }
 
 
@@ -123,7 +144,9 @@ def _unit_rows(normal: np.ndarray, path: Path) -> tuple[np.ndarray, float | None
     with np.errstate(over="ignore"):
         norms = np.linalg.norm(normal, axis=1)
     if not np.all(np.isfinite(norms)):
-        raise ImportError_(f"{path}: boundary row {int(np.argmax(~np.isfinite(norms)))} has values too large to normalize")
+        raise ImportError_(
+            f"{path}: boundary row {int(np.argmax(~np.isfinite(norms)))} has values too large to normalize"
+        )
     if np.any(norms < 1e-8):
         raise ImportError_(f"{path}: boundary row {int(np.argmin(norms))} is zero (no direction)")
     original = None if np.allclose(norms, 1.0, atol=1e-4) else float(norms.mean())
@@ -150,9 +173,7 @@ def concept_from_raw(
         if rows == 1:
             raise ImportError_(f"{path}: space 'wp' needs one row per layer ([{num_layers}, D]), got 1 row")
         if rows != num_layers:
-            raise ImportError_(
-                f"{path}: per-layer boundary has {rows} rows, but the generator has {num_layers} layers"
-            )
+            raise ImportError_(f"{path}: per-layer boundary has {rows} rows, but the generator has {num_layers} layers")
     normal, original_norm = _unit_rows(raw.normal, path)
     level = level or infer_level(name, raw.type_hint)
     extra: dict[str, Any] = {"imported_from": str(path), "import_format": raw.kind}
@@ -173,12 +194,19 @@ def concept_from_raw(
     except LayerSpecError as exc:
         raise ImportError_(f"{path}: {exc}") from None
     return Concept(
-        name=name, normal=normal, layers=chosen, level=level, space=space,
-        distance_range=tuple(float(x) for x in distance_range), extra=extra,
+        name=name,
+        normal=normal,
+        layers=chosen,
+        level=level,
+        space=space,
+        distance_range=tuple(float(x) for x in distance_range),
+        extra=extra,
     )
 
 
-def _fingerprint(num_layers: int | None, w_dim: int, fingerprint: dict[str, Any] | None, path: Path, hint: dict | None = None) -> dict[str, Any]:
+def _fingerprint(
+    num_layers: int | None, w_dim: int, fingerprint: dict[str, Any] | None, path: Path, hint: dict | None = None
+) -> dict[str, Any]:
     if fingerprint is not None:
         fp = dict(fingerprint)
     else:
@@ -189,8 +217,7 @@ def _fingerprint(num_layers: int | None, w_dim: int, fingerprint: dict[str, Any]
         raise ImportError_(f"{path}: --num-layers {num_layers} contradicts the generator's {fp['num_layers']}")
     if fp.get("num_layers") is None:
         raise ImportError_(
-            f"{path}: the number of layers of the target generator is unknown; "
-            "give the generator (or --num-layers)"
+            f"{path}: the number of layers of the target generator is unknown; give the generator (or --num-layers)"
         )
     if fp.get("w_dim") != w_dim:
         raise ImportError_(f"{path}: boundaries have {w_dim} dims, but the generator's codes have {fp.get('w_dim')}")
@@ -224,7 +251,9 @@ def import_higan_folder(
     if len(dims) != 1:
         raise ImportError_(f"{folder}: boundaries of different dimensions {sorted(dims)}")
     known = HIGAN_MODELS.get(folder.name)
-    fp = _fingerprint(num_layers, dims.pop(), fingerprint, folder, known if fingerprint is None and num_layers is None else None)
+    fp = _fingerprint(
+        num_layers, dims.pop(), fingerprint, folder, known if fingerprint is None and num_layers is None else None
+    )
     distance = known["distance_range"] if known else (-3.0, 3.0)
     concepts = {
         name: concept_from_raw(name, raw, fp["num_layers"], path, distance_range=distance)
@@ -239,9 +268,12 @@ def import_higan_folder(
                     f"with {known['num_layers']} layers; the target's {key} is {fingerprint.get(key)!r}"
                 )
                 break
-    bundle = BoundaryBundle(concepts=concepts, generator_fingerprint=fp, source=str(folder),
-                            extra={"imported": "higan-folder", "higan_model": folder.name if known else None,
-                                   "import_warnings": warnings})
+    bundle = BoundaryBundle(
+        concepts=concepts,
+        generator_fingerprint=fp,
+        source=str(folder),
+        extra={"imported": "higan-folder", "higan_model": folder.name if known else None, "import_warnings": warnings},
+    )
     return validate_bundle(bundle)
 
 
@@ -310,7 +342,9 @@ def import_boundary_list(
             raise ImportError_(f"{path}: concept {name!r} listed twice")
         distance = hint["distance_range"] if hint else (-3.0, 3.0)
         concepts[name] = concept_from_raw(name, raw, fp["num_layers"], target, space=space, distance_range=distance)
-    bundle = BoundaryBundle(concepts=concepts, generator_fingerprint=fp, source=str(path), extra={"imported": "higan-list"})
+    bundle = BoundaryBundle(
+        concepts=concepts, generator_fingerprint=fp, source=str(path), extra={"imported": "higan-list"}
+    )
     return validate_bundle(bundle)
 
 
@@ -330,7 +364,9 @@ def import_array(
         num_layers = rows
     fp = _fingerprint(num_layers, raw.normal.shape[1], fingerprint, path)
     concept = concept_from_raw(name or _concept_name(path), raw, fp["num_layers"], path, layers=layers, level=level)
-    bundle = BoundaryBundle(concepts={concept.name: concept}, generator_fingerprint=fp, source=str(path), extra={"imported": raw.kind})
+    bundle = BoundaryBundle(
+        concepts={concept.name: concept}, generator_fingerprint=fp, source=str(path), extra={"imported": raw.kind}
+    )
     return validate_bundle(bundle)
 
 

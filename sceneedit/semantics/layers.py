@@ -63,9 +63,7 @@ def _quote(spec: object) -> str:
 def _parse_index(text: str, spec: object) -> int:
     digits = text[1:] if text[:1] in "+-" else text
     if not digits or len(digits) > 7 or not (digits.isascii() and digits.isdigit()):
-        raise LayerSpecError(
-            f"invalid layer spec {_quote(spec)}: expected numbers and ranges like '6-11' or '0,2,4-5'"
-        )
+        raise LayerSpecError(f"invalid layer spec {_quote(spec)}: expected numbers and ranges like '6-11' or '0,2,4-5'")
     return int(text)
 
 
@@ -78,9 +76,7 @@ def parse_layer_spec(spec: object, num_layers: int | None = None) -> list[int]:
     memory; error messages quote at most a short excerpt of the spec.
     An empty spec (``''``/``None``/``[]``) means all layers and needs ``num_layers``.
     """
-    if spec is None or (isinstance(spec, str) and not spec.strip()) or (
-        isinstance(spec, (list, tuple)) and not spec
-    ):
+    if spec is None or (isinstance(spec, str) and not spec.strip()) or (isinstance(spec, (list, tuple)) and not spec):
         if num_layers is None:
             raise LayerSpecError("an empty layer spec means 'all layers', but the layer count is unknown")
         return list(range(num_layers))

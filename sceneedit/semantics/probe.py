@@ -19,9 +19,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,7 +81,9 @@ class ConceptFit:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "space": self.space, "accuracy": self.accuracy,
+            "name": self.name,
+            "space": self.space,
+            "accuracy": self.accuracy,
             "train_accuracy": float(np.mean([f.train_accuracy for f in self.fits])),
             "fit_seconds": float(sum(f.fit_seconds for f in self.fits)),
             "sample_counts": self.fits[0].sample_counts(),
@@ -158,7 +161,9 @@ def check_probe_matches(store: ProbeStore, generator: Generator, predictor: Pred
                 f"{other.get(key)!r} here)"
             )
     if predictor is not None:
-        if store.manifest.get("predictor") != _predictor_name(predictor) or store.score_names != list(predictor.score_names):
+        if store.manifest.get("predictor") != _predictor_name(predictor) or store.score_names != list(
+            predictor.score_names
+        ):
             raise ProbeError(
                 f"{store.root} was scored by predictor {store.manifest.get('predictor')!r} "
                 f"with other score names; this is {_predictor_name(predictor)!r}"
@@ -196,8 +201,14 @@ def sample_and_score(
 
     total = sum(size(c) for c in store.shard_chunks(config.shard))
     remaining = sum(size(c) for c in todo)
-    bar = tqdm(total=total, initial=total - remaining, unit="img", desc="sample+score",
-               disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=total,
+        initial=total - remaining,
+        unit="img",
+        desc="sample+score",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     try:
         for chunk in todo:
             start, stop = store.chunk_range(chunk)
@@ -208,7 +219,7 @@ def sample_and_score(
             if manifest["store_wp"]:
                 parts["wp"] = []
             for offset in range(0, stop - start, config.batch_size):
-                z = z_all[offset:offset + config.batch_size]
+                z = z_all[offset : offset + config.batch_size]
                 wp = generator.map(z, truncation_psi=psi, truncation_layers=trunc_layers)
                 images = generator.synthesize(wp, truncation_psi=psi)
                 scores = _check_scores(predictor.score(images), z.shape[0], names, predictor)
@@ -238,9 +249,7 @@ def resolve_concepts(names: list[str] | None, available: list[str], limit: int =
         return list(available)
     missing = [n for n in names if n not in available]
     if missing:
-        raise ProbeError(
-            f"the predictor has no score {missing[0]!r}; it has: {', '.join(available)}"
-        )
+        raise ProbeError(f"the predictor has no score {missing[0]!r}; it has: {', '.join(available)}")
     return list(dict.fromkeys(names))
 
 
@@ -278,18 +287,38 @@ def fit_concepts(
         positive = store.gather(kind, selection.positive)
         negative = store.gather(kind, selection.negative)
         if kind == "w":
-            fits = [fit_on_sets(positive, negative, split_ratio, seed, name=name,
-                                num_total=selection.num_total, dropped_ties=selection.dropped_ties)]
+            fits = [
+                fit_on_sets(
+                    positive,
+                    negative,
+                    split_ratio,
+                    seed,
+                    name=name,
+                    num_total=selection.num_total,
+                    dropped_ties=selection.dropped_ties,
+                )
+            ]
         else:
             fits = [
-                fit_on_sets(positive[:, layer], negative[:, layer], split_ratio, seed, name=f"{name} (layer {layer})",
-                            num_total=selection.num_total, dropped_ties=selection.dropped_ties)
+                fit_on_sets(
+                    positive[:, layer],
+                    negative[:, layer],
+                    split_ratio,
+                    seed,
+                    name=f"{name} (layer {layer})",
+                    num_total=selection.num_total,
+                    dropped_ties=selection.dropped_ties,
+                )
                 for layer in range(positive.shape[1])
             ]
         normal = np.concatenate([f.normal for f in fits], axis=0)
         results[name] = ConceptFit(
-            name=name, space=space, normal=normal, accuracy=float(np.mean([f.accuracy for f in fits])),
-            fits=fits, offset=np.array([f.offset for f in fits]),
+            name=name,
+            space=space,
+            normal=normal,
+            accuracy=float(np.mean([f.accuracy for f in fits])),
+            fits=fits,
+            offset=np.array([f.offset for f in fits]),
         )
     store.write_json(FITS_FILE, {name: fit.to_json() for name, fit in results.items()})
     return results
@@ -337,13 +366,23 @@ def rescore_concepts(
         if cached and cached.get("normal_digest") == fingerprint:
             results[name] = RescoreResult.from_json(cached)
             continue
-        strengths = (layer_strengths(generator.num_layers, psi, trunc_layers) if fit.space == "w"
-                     else np.ones(generator.num_layers, np.float32))
+        strengths = (
+            layer_strengths(generator.num_layers, psi, trunc_layers)
+            if fit.space == "w"
+            else np.ones(generator.num_layers, np.float32)
+        )
         with tqdm(total=count, desc=f"re-score {name}", unit="code", disable=not progress, dynamic_ncols=True) as bar:
             result = rescore_concept(
-                generator, predictor, store.score_names.index(name), fit.normal,
+                generator,
+                predictor,
+                store.score_names.index(name),
+                fit.normal,
                 lambda: base_wp_batches(generator, store, count, max(batch_size, 1)),
-                lam=lam, strengths=strengths, batch_size=batch_size, name=name, progress=bar.update,
+                lam=lam,
+                strengths=strengths,
+                batch_size=batch_size,
+                name=name,
+                progress=bar.update,
                 truncation_psi=psi,
             )
         results[name] = result
@@ -392,8 +431,9 @@ def build_bundle(
             rule = f"smallest contiguous range holding {share:.0%} of the total per-layer Δs"
         else:
             layers = default_layers(level, num_layers)
-            rule = (f"HiGAN default for level {level!r}"
-                    + (" (flat Δs profile)" if result is not None else " (not re-scored)"))
+            rule = f"HiGAN default for level {level!r}" + (
+                " (flat Δs profile)" if result is not None else " (not re-scored)"
+            )
         concepts[name] = Concept(
             name=name,
             normal=fit.normal,
@@ -422,8 +462,12 @@ def build_bundle(
         concepts={n: concepts[n] for n in ranked},
         generator_fingerprint=fingerprint,
         source=str(store.root),
-        extra={"probe": {k: store.manifest.get(k) for k in ("num", "seed", "predictor", "truncation_psi", "truncation_layers")},
-               "layer_share": share},
+        extra={
+            "probe": {
+                k: store.manifest.get(k) for k in ("num", "seed", "predictor", "truncation_psi", "truncation_layers")
+            },
+            "layer_share": share,
+        },
     )
 
 
@@ -444,10 +488,17 @@ def editor_codes(generator: Generator, seeds: list[int]) -> np.ndarray:
     return out
 
 
-def measure_effects(generator: Generator, predictor: Predictor, bundle: BoundaryBundle,
-                    num_seeds: int = DEFAULT_EFFECT_SEEDS, seed_start: int = 0, rule: str = "selectivity",
-                    select_seeds: int = DEFAULT_SELECT_SEEDS, batch_size: int = 32,
-                    progress: bool = True) -> BoundaryBundle:
+def measure_effects(
+    generator: Generator,
+    predictor: Predictor,
+    bundle: BoundaryBundle,
+    num_seeds: int = DEFAULT_EFFECT_SEEDS,
+    seed_start: int = 0,
+    rule: str = "selectivity",
+    select_seeds: int = DEFAULT_SELECT_SEEDS,
+    batch_size: int = 32,
+    progress: bool = True,
+) -> BoundaryBundle:
     """Measure the concept x score matrix and choose layers / hold / slider range by it
     (:mod:`.effects`); writes them into ``bundle`` and returns it. Side effects count only on
     the scores the predictor reads reliably when it reports held-out metrics."""
@@ -459,12 +510,24 @@ def measure_effects(generator: Generator, predictor: Predictor, bundle: Boundary
     predictor.to(generator.device)
     wp = editor_codes(generator, seeds)
     scale = layer_strengths(generator.num_layers, generator.truncation_psi, generator.truncation_layers)
-    categories = [n for n in predictor.score_names
-                  if (getattr(predictor, "score_levels", {}) or {}).get(n) == "objects"]
+    categories = [
+        n for n in predictor.score_names if (getattr(predictor, "score_levels", {}) or {}).get(n) == "objects"
+    ]
     say = (lambda m: print(f"effects: {m}", flush=True)) if progress else None
     reliable = reliable_scores(predictor.score_names, getattr(predictor, "metrics", None), categories)
-    meter, results = measure_concepts(generator, predictor, bundle, wp, scale, categories, rule,
-                                      min(select_seeds, num_seeds), batch_size, say, reliable)
+    meter, results = measure_concepts(
+        generator,
+        predictor,
+        bundle,
+        wp,
+        scale,
+        categories,
+        rule,
+        min(select_seeds, num_seeds),
+        batch_size,
+        say,
+        reliable,
+    )
     return apply_measures(bundle, meter, results, rule, seeds)
 
 
@@ -510,6 +573,15 @@ def run_probe(
 
 
 __all__ = [
-    "BoundaryError", "ConceptFit", "ProbeConfig", "ProbeError", "ProbeResult", "StoreError",
-    "build_bundle", "fit_concepts", "rescore_concepts", "run_probe", "sample_and_score",
+    "BoundaryError",
+    "ConceptFit",
+    "ProbeConfig",
+    "ProbeError",
+    "ProbeResult",
+    "StoreError",
+    "build_bundle",
+    "fit_concepts",
+    "rescore_concepts",
+    "run_probe",
+    "sample_and_score",
 ]

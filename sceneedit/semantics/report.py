@@ -19,8 +19,16 @@ from .layers import format_layer_spec
 
 # A perceptually ordered ramp (light yellow -> green -> blue -> dark purple).
 _RAMP = np.array(
-    [[255, 255, 217], [199, 233, 180], [127, 205, 187], [65, 182, 196], [29, 145, 192],
-     [34, 94, 168], [37, 52, 148], [8, 29, 88]],
+    [
+        [255, 255, 217],
+        [199, 233, 180],
+        [127, 205, 187],
+        [65, 182, 196],
+        [29, 145, 192],
+        [34, 94, 168],
+        [37, 52, 148],
+        [8, 29, 88],
+    ],
     dtype=np.float64,
 )
 
@@ -84,7 +92,8 @@ def markdown_table(bundle: BoundaryBundle) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for c in concepts:
         cells = [
-            c.level, c.name,
+            c.level,
+            c.name,
             "-" if c.accuracy is None else f"{c.accuracy:.3f}",
             "-" if c.delta_s_all is None else format_delta(c.delta_s_all),
             format_layer_spec(c.layers),
@@ -144,7 +153,9 @@ def draw_heatmap(bundle: BoundaryBundle, path: str | Path, cell: int = 28) -> Pa
                 box = (x0 + layer * cell, y, x0 + (layer + 1) * cell - 1, y + cell - 1)
                 draw.rectangle(box, outline=(220, 30, 30), width=2)
             peak = max(c.delta_s) if c.delta_s else 0.0
-            draw.text((x0 + num_layers * cell + 8, y + cell // 2 - 6), f"max {format_delta(peak)}", fill="black", font=font)
+            draw.text(
+                (x0 + num_layers * cell + 8, y + cell // 2 - 6), f"max {format_delta(peak)}", fill="black", font=font
+            )
             y += cell
         y += gap
     # color bar
@@ -194,8 +205,10 @@ def draw_effect_matrix(bundle: BoundaryBundle, path: str | Path, cell: int = 34,
     top = 30 + max(text_width(s) for s in scores) + 8
     width = label_w + len(scores) * cell + sel_w + 10
     height = top + len(concepts) * cell + 24
-    title = (f"concept x score: mean change over the slider range, std units "
-             f"({effects.get('num_seeds')} seeds {effects.get('seeds')}; outlined: own score)")
+    title = (
+        f"concept x score: mean change over the slider range, std units "
+        f"({effects.get('num_seeds')} seeds {effects.get('seeds')}; outlined: own score)"
+    )
     width = max(width, text_width(title) + 12)
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
@@ -221,8 +234,12 @@ def draw_effect_matrix(bundle: BoundaryBundle, path: str | Path, cell: int = 34,
                 draw.rectangle(box, outline=(0, 0, 0), width=2)
         effect = bundle[concept].extra.get("effect") if concept in bundle else None
         if isinstance(effect, dict):
-            draw.text((label_w + len(scores) * cell + 8, y + cell // 2 - 6), f"sel. {effect['selectivity']:.1f}",
-                      fill="black", font=font)
+            draw.text(
+                (label_w + len(scores) * cell + 8, y + cell // 2 - 6),
+                f"sel. {effect['selectivity']:.1f}",
+                fill="black",
+                font=font,
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")
     image.save(tmp)
@@ -236,15 +253,19 @@ def effect_table(bundle: BoundaryBundle) -> str:
     rows = [c for c in bundle if isinstance(c.extra.get("effect"), dict)]
     if not rows:
         return "_No measured effects._\n"
-    lines = ["| concept | own effect (std) | largest side effect (std) | selectivity | flips category | layers | slider range | holds |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| concept | own effect (std) | largest side effect (std) | selectivity | flips category | layers | slider range | holds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for c in rows:
         e = c.extra["effect"]
         flip = "-" if e.get("flip_rate") is None else f"{e['flip_rate']:.0%}"
         hold = ", ".join(c.extra.get("hold") or []) or "-"
-        lines.append(f"| {c.name} | {e['own_std']:+.2f} | {e['side_std']:.2f} ({e['side_score']}) | "
-                     f"{e['selectivity']:.2f} | {flip} | {format_layer_spec(c.layers)} | "
-                     f"±{max(abs(c.distance_range[0]), abs(c.distance_range[1])):g} | {hold} |")
+        lines.append(
+            f"| {c.name} | {e['own_std']:+.2f} | {e['side_std']:.2f} ({e['side_score']}) | "
+            f"{e['selectivity']:.2f} | {flip} | {format_layer_spec(c.layers)} | "
+            f"±{max(abs(c.distance_range[0]), abs(c.distance_range[1])):g} | {hold} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -289,8 +310,11 @@ def write_report(bundle: BoundaryBundle, out_dir: str | Path, title: str = "Prob
             "deviations of that score over the unedited samples. Selectivity = own effect / largest side "
             f"effect (another factor's score; side effects under {effects['side_floor']} std count as "
             f"{effects['side_floor']}). Side effects: {effects.get('reliability_rule', 'all scores')}"
-            + ("" if not effects.get("reliable_scores") else
-               f" (starred columns are not counted: {', '.join(n for n in effects['scores'] if n not in effects['reliable_scores'])})")
+            + (
+                ""
+                if not effects.get("reliable_scores")
+                else f" (starred columns are not counted: {', '.join(n for n in effects['scores'] if n not in effects['reliable_scores'])})"
+            )
             + ".",
             "",
             "![concept x score matrix](effects.png)",

@@ -17,8 +17,8 @@ difference never mixes two runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -46,13 +46,23 @@ class RescoreResult:
     lam: float
 
     def to_json(self) -> dict:
-        return {"name": self.name, "delta_s": self.delta_s, "delta_s_all": self.delta_s_all,
-                "num_samples": self.num_samples, "lambda": self.lam}
+        return {
+            "name": self.name,
+            "delta_s": self.delta_s,
+            "delta_s_all": self.delta_s_all,
+            "num_samples": self.num_samples,
+            "lambda": self.lam,
+        }
 
     @classmethod
-    def from_json(cls, data: dict) -> "RescoreResult":
-        return cls(data["name"], [float(v) for v in data["delta_s"]], float(data["delta_s_all"]),
-                   int(data["num_samples"]), float(data["lambda"]))
+    def from_json(cls, data: dict) -> RescoreResult:
+        return cls(
+            data["name"],
+            [float(v) for v in data["delta_s"]],
+            float(data["delta_s_all"]),
+            int(data["num_samples"]),
+            float(data["lambda"]),
+        )
 
 
 def _moves(normal: torch.Tensor, num_layers: int, lam: float, strengths: torch.Tensor) -> torch.Tensor:
@@ -72,7 +82,7 @@ def rescore_concept(
     predictor: Predictor,
     score_index: int,
     normal: np.ndarray,
-    wp_batches: Callable[[], "list[torch.Tensor] | object"],
+    wp_batches: Callable[[], list[torch.Tensor] | object],
     lam: float = 2.0,
     strengths: np.ndarray | None = None,
     batch_size: int = 64,
@@ -92,7 +102,9 @@ def rescore_concept(
     device = generator.device
     normal_t = torch.as_tensor(np.asarray(normal, dtype=np.float32), device=device)
     if normal_t.ndim != 2 or normal_t.shape[1] != generator.w_dim or normal_t.shape[0] not in (1, num_layers):
-        raise ValueError(f"{name}: normal has shape {list(normal_t.shape)}, expected [1 or {num_layers}, {generator.w_dim}]")
+        raise ValueError(
+            f"{name}: normal has shape {list(normal_t.shape)}, expected [1 or {num_layers}, {generator.w_dim}]"
+        )
     if strengths is None:
         strengths = np.ones(num_layers, dtype=np.float32)
     moves = _moves(normal_t, num_layers, lam, torch.as_tensor(np.asarray(strengths, np.float32), device=device))
@@ -103,7 +115,7 @@ def rescore_concept(
     for wp in wp_batches():
         wp = wp.to(device=device, dtype=torch.float32)
         for start in range(0, wp.shape[0], codes_per_call):
-            base = wp[start:start + codes_per_call]  # [b, L, D]
+            base = wp[start : start + codes_per_call]  # [b, L, D]
             b = base.shape[0]
             moved = base[:, None] + moves[None]  # [b, L+1, L, D]
             stacked = torch.cat([base[:, None], moved], dim=1).reshape(b * variants, num_layers, -1)
@@ -125,5 +137,10 @@ def rescore_concept(
     if count == 0:
         raise ValueError(f"{name}: no codes to re-score")
     means = (totals / count).tolist()
-    return RescoreResult(name=name, delta_s=[float(v) for v in means[:num_layers]],
-                         delta_s_all=float(means[num_layers]), num_samples=count, lam=float(lam))
+    return RescoreResult(
+        name=name,
+        delta_s=[float(v) for v in means[:num_layers]],
+        delta_s_all=float(means[num_layers]),
+        num_samples=count,
+        lam=float(lam),
+    )

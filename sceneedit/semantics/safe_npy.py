@@ -203,8 +203,10 @@ def load_npy_array(path: str | Path, max_bytes: int | None = MAX_FILE_BYTES) -> 
         raise ValueError(f"{path}: not a readable .npy file (invalid shape {str(shape)[:60]})")
     count = int(np.prod(shape, dtype=object)) if shape else 1
     if count * dtype.itemsize > len(data) - stream.tell():
-        raise ValueError(f"{path}: header declares shape {list(shape)[:8]} ({count:,} values), "
-                         "more than the file holds (truncated or corrupt)")
+        raise ValueError(
+            f"{path}: header declares shape {list(shape)[:8]} ({count:,} values), "
+            "more than the file holds (truncated or corrupt)"
+        )
     try:
         array = np.frombuffer(data, dtype=dtype, count=count, offset=stream.tell())
         array = array.reshape(shape[::-1]).transpose() if fortran else array.reshape(shape)
@@ -232,7 +234,7 @@ def load_npy_untrusted(path: str | Path) -> Any:
     shape, fortran, dtype = _read_header(stream, path)
     if dtype.kind != "O":
         return load_npy_array(path)
-    _check_pickle_opcodes(data[stream.tell():], path)
+    _check_pickle_opcodes(data[stream.tell() :], path)
     try:
         array = NpyUnpickler(stream).load()
     except UnsafeNpyError as exc:

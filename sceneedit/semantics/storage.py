@@ -21,9 +21,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -37,8 +38,16 @@ STORE_VERSION = 1
 ARRAY_KINDS = ("z", "w", "wp", "scores")
 #: Manifest fields that must agree between a resumed run (or merged shards) and its config.
 IDENTITY_KEYS = (
-    "num", "seed", "chunk_size", "generator", "predictor", "score_names",
-    "truncation_psi", "truncation_layers", "w_shared", "store_wp",
+    "num",
+    "seed",
+    "chunk_size",
+    "generator",
+    "predictor",
+    "score_names",
+    "truncation_psi",
+    "truncation_layers",
+    "w_shared",
+    "store_wp",
 )
 
 
@@ -82,7 +91,7 @@ class ProbeStore:
 
     # ----- creation / opening ---------------------------------------------------------------
     @classmethod
-    def create_or_resume(cls, root: str | os.PathLike, manifest: dict[str, Any]) -> "ProbeStore":
+    def create_or_resume(cls, root: str | os.PathLike, manifest: dict[str, Any]) -> ProbeStore:
         """Open ``root`` for writing ``manifest``'s run: a fresh folder gets the manifest; an
         existing run must be the same run (same :data:`IDENTITY_KEYS`), else an error."""
         root = Path(root)
@@ -97,9 +106,7 @@ class ProbeStore:
                         f"{manifest.get(key)!r} now); use another output folder"
                     )
             if existing.manifest.get("shard") != manifest.get("shard"):
-                raise StoreError(
-                    f"{root} holds shard {existing.manifest.get('shard')}, not {manifest.get('shard')}"
-                )
+                raise StoreError(f"{root} holds shard {existing.manifest.get('shard')}, not {manifest.get('shard')}")
             for folder in (root, root / CHUNK_DIR):  # half-written files of a killed run
                 remove_stale_temporaries(folder)
             return existing
@@ -110,7 +117,7 @@ class ProbeStore:
         return cls(root, manifest)
 
     @classmethod
-    def open(cls, root: str | os.PathLike) -> "ProbeStore":
+    def open(cls, root: str | os.PathLike) -> ProbeStore:
         """Open an existing run folder (read)."""
         root = Path(root)
         path = root / MANIFEST_NAME
@@ -236,7 +243,7 @@ class ProbeStore:
                 result = np.empty((indices.size, *block.shape[1:]), dtype=np.float32)
             result[rows] = block
         if result is None:
-            shape = self.load_chunk(0, kind).shape[1 if layer is None else 2:]
+            shape = self.load_chunk(0, kind).shape[1 if layer is None else 2 :]
             result = np.empty((0, *shape), dtype=np.float32)
         return result
 

@@ -19,9 +19,10 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -118,8 +119,7 @@ def _is_verified(path: Path) -> bool:
         return False
 
 
-def save_checkpoint(run_dir: str | os.PathLike, iteration: int, payload: dict[str, Any],
-                    keep: int = 3) -> Path:
+def save_checkpoint(run_dir: str | os.PathLike, iteration: int, payload: dict[str, Any], keep: int = 3) -> Path:
     """Write ``payload`` as the checkpoint of ``iteration``; keep the newest ``keep`` good ones.
 
     Older checkpoints are deleted only after the new one is completely on disk, and only
@@ -178,8 +178,9 @@ def verify_checkpoint(path: Path) -> dict[str, Any]:
     return payload
 
 
-def load_latest_checkpoint(run_dir: str | os.PathLike,
-                           validate: Callable[[dict[str, Any], Path], None] | None = None) -> LoadedCheckpoint:
+def load_latest_checkpoint(
+    run_dir: str | os.PathLike, validate: Callable[[dict[str, Any], Path], None] | None = None
+) -> LoadedCheckpoint:
     """The newest checkpoint that verifies (and passes ``validate``), skipping corrupt ones.
 
     Raises :class:`TrainingCheckpointError` when the run has none usable, listing why each
@@ -198,6 +199,4 @@ def load_latest_checkpoint(run_dir: str | os.PathLike,
             skipped.append(str(exc))
             continue
         return LoadedCheckpoint(path=path, iteration=iteration, payload=payload, skipped=skipped)
-    raise TrainingCheckpointError(
-        f"{checkpoint_dir(run_dir)}: no usable checkpoint; " + "; ".join(skipped)
-    )
+    raise TrainingCheckpointError(f"{checkpoint_dir(run_dir)}: no usable checkpoint; " + "; ".join(skipped))

@@ -26,7 +26,8 @@ import queue
 import signal
 import sys
 import time
-from typing import Any, Callable, Protocol, Union
+from collections.abc import Callable
+from typing import Any, Protocol, Union
 
 import numpy as np
 
@@ -51,7 +52,7 @@ def render_rooms(seed: int, count: int, resolution: int) -> tuple[np.ndarray, np
     return np.asarray(images), codes
 
 
-def to_training_tensor(images: np.ndarray, device: "torch.device", channels_last: bool) -> "torch.Tensor":
+def to_training_tensor(images: np.ndarray, device: torch.device, channels_last: bool) -> torch.Tensor:
     """uint8 ``[N, H, W, 3]`` -> float ``[N, 3, H, W]`` in [-1, 1] on ``device``."""
     import torch  # imported here so render workers never load torch
 
@@ -85,8 +86,10 @@ class NoCodesError(ValueError):
     """Paired batches were asked of a stream whose render function returns no codes."""
 
     def __init__(self) -> None:
-        super().__init__("paired reconstruction needs a render function that returns (images, codes); "
-                         "this one returns images only (set the reconstruction weight to 0)")
+        super().__init__(
+            "paired reconstruction needs a render function that returns (images, codes); "
+            "this one returns images only (set the reconstruction weight to 0)"
+        )
 
 
 class ImageStream(Protocol):
@@ -143,8 +146,9 @@ class RenderedStream:
         pass
 
 
-def _worker_loop(render: RenderFunction, resolution: int, chunk: int, seed: int,
-                 requests: "mp.Queue", out: "mp.Queue", niceness: int) -> None:
+def _worker_loop(
+    render: RenderFunction, resolution: int, chunk: int, seed: int, requests: mp.Queue, out: mp.Queue, niceness: int
+) -> None:
     """Render one chunk per request from ``requests`` into ``out``; ``None`` stops.
 
     Seeds come from a private sequence starting at ``seed``.
@@ -202,9 +206,18 @@ class PooledStream:
     waits for them.
     """
 
-    def __init__(self, render: RenderFunction, resolution: int, pool_size: int, seed: int = 0,
-                 workers: int = 1, chunk: int = 64, refresh_ratio: float = 1.0, niceness: int = 5,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+    def __init__(
+        self,
+        render: RenderFunction,
+        resolution: int,
+        pool_size: int,
+        seed: int = 0,
+        workers: int = 1,
+        chunk: int = 64,
+        refresh_ratio: float = 1.0,
+        niceness: int = 5,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
         if pool_size < 1:
             raise ValueError(f"pool_size must be >= 1, got {pool_size}")
         if refresh_ratio < 0:
@@ -222,11 +235,11 @@ class PooledStream:
         while filled < pool_size:
             n = min(chunk, pool_size - filled)
             images, codes = check_rendered(render(base + filled // chunk, n, resolution), n, resolution)
-            self.pool[filled:filled + n] = images
+            self.pool[filled : filled + n] = images
             if codes is not None:
                 if self.codes is None:
                     self.codes = np.zeros((pool_size, codes.shape[1]), dtype=np.float32)
-                self.codes[filled:filled + n] = codes
+                self.codes[filled : filled + n] = codes
             filled += n
             if progress is not None:
                 progress(filled, pool_size)

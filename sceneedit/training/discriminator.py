@@ -25,8 +25,9 @@ LRELU_SLOPE = 0.2
 class EqualConv2d(nn.Module):
     """3x3 / 1x1 convolution with runtime He scaling; optional leaky ReLU (times sqrt 2)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
-                 bias: bool = True, activate: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True, activate: bool = True
+    ) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
@@ -100,8 +101,9 @@ class ResidualDiscriminator(nn.Module):
     :func:`channels_for`.
     """
 
-    def __init__(self, resolution: int, fmaps_base: int = 2048, fmaps_max: int = 128,
-                 mbstd_group_size: int = 4) -> None:
+    def __init__(
+        self, resolution: int, fmaps_base: int = 2048, fmaps_max: int = 128, mbstd_group_size: int = 4
+    ) -> None:
         super().__init__()
         if resolution < 8 or resolution & (resolution - 1):
             raise ValueError(f"discriminator resolution must be a power of two >= 8, got {resolution}")
@@ -132,8 +134,7 @@ class ResidualDiscriminator(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.ndim != 4 or images.shape[1:] != (3, self.resolution, self.resolution):
             raise ValueError(
-                f"discriminator expects images [N, 3, {self.resolution}, {self.resolution}], "
-                f"got {list(images.shape)}"
+                f"discriminator expects images [N, 3, {self.resolution}, {self.resolution}], got {list(images.shape)}"
             )
         x = self.from_rgb(images)
         for block in self.blocks:

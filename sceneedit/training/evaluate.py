@@ -35,10 +35,11 @@ import re
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -152,7 +153,7 @@ class FeatureStats:
 
     @classmethod
     @_one_thread()
-    def of(cls, features: np.ndarray) -> "FeatureStats":
+    def of(cls, features: np.ndarray) -> FeatureStats:
         features = np.asarray(features, dtype=np.float64)
         if features.ndim != 2 or features.shape[0] < 2:
             raise EvaluationError(f"need features [N >= 2, D] for a covariance, got shape {list(features.shape)}")
@@ -168,8 +169,11 @@ def frechet_distance(first: FeatureStats, second: FeatureStats) -> float:
     if first.mean.shape != second.mean.shape:
         raise EvaluationError(f"feature sizes differ: {first.mean.shape[0]} vs {second.mean.shape[0]}")
     diff = first.mean - second.mean
-    value = float((diff * diff).sum()) + float(np.trace(first.cov) + np.trace(second.cov)) \
+    value = (
+        float((diff * diff).sum())
+        + float(np.trace(first.cov) + np.trace(second.cov))
         - 2 * trace_sqrt_product(first.cov, second.cov)
+    )
     return float(max(value, 0.0))
 
 
@@ -181,8 +185,10 @@ def pooled_features_and_scores(predictor: WorldPredictor, images: torch.Tensor) 
     :data:`FEATURE_DESCRIPTION`) while :meth:`WorldPredictor.score` runs.
     """
     pooled: list[torch.Tensor] = []
-    hooks = [stage.register_forward_hook(lambda _m, _i, out: pooled.append(out.mean(dim=(2, 3))))
-             for stage in predictor.net.stages]
+    hooks = [
+        stage.register_forward_hook(lambda _m, _i, out: pooled.append(out.mean(dim=(2, 3))))
+        for stage in predictor.net.stages
+    ]
     try:
         with torch.no_grad():
             scores = predictor.score(images.detach())
@@ -199,8 +205,8 @@ def pooled_features_and_scores(predictor: WorldPredictor, images: torch.Tensor) 
 class ImageSet:
     """Predictor outputs of one evaluation set."""
 
-    features: np.ndarray            # [N, F]
-    scores: np.ndarray              # [N, S]
+    features: np.ndarray  # [N, F]
+    scores: np.ndarray  # [N, S]
     true_categories: np.ndarray | None = None  # [N] (rendered sets only)
 
     def predicted_categories(self, num_categories: int) -> np.ndarray:
@@ -213,21 +219,28 @@ def _batches(total: int, size: int):
 
 
 @torch.no_grad()
-def generate(generator: Generator, z: torch.Tensor, truncation_psi: float,
-             truncation_layers: int | None = None) -> torch.Tensor:
+def generate(
+    generator: Generator, z: torch.Tensor, truncation_psi: float, truncation_layers: int | None = None
+) -> torch.Tensor:
     """``z [N, z_dim]`` -> images ``[N, 3, R, R]`` in [-1, 1] (psi 1.0 means no truncation)."""
     wp = generator.map(z.to(generator.device), truncation_psi=truncation_psi, truncation_layers=truncation_layers)
     return generator.synthesize(wp)
 
 
-def generated_set(generator: Generator, predictor: WorldPredictor, count: int, seed: int,
-                  truncation_psi: float, truncation_layers: int | None = None,
-                  batch_size: int = 100) -> ImageSet:
+def generated_set(
+    generator: Generator,
+    predictor: WorldPredictor,
+    count: int,
+    seed: int,
+    truncation_psi: float,
+    truncation_layers: int | None = None,
+    batch_size: int = 100,
+) -> ImageSet:
     """Predictor outputs of ``generator`` on ``sample_z(count, seed)``."""
     z = generator.sample_z(count, seed)
     features, scores = [], []
     for start, size in _batches(count, batch_size):
-        images = generate(generator, z[start:start + size], truncation_psi, truncation_layers)
+        images = generate(generator, z[start : start + size], truncation_psi, truncation_layers)
         f, s = pooled_features_and_scores(predictor, images)
         features.append(f)
         scores.append(s)
@@ -240,8 +253,9 @@ def uint8_to_tensor(images: np.ndarray, device: torch.device | str = "cpu") -> t
     return x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
 
 
-def rendered_set(predictor: WorldPredictor, count: int, seed: int, resolution: int,
-                 batch_size: int = 250, workers: int = 0) -> tuple[ImageSet, np.ndarray]:
+def rendered_set(
+    predictor: WorldPredictor, count: int, seed: int, resolution: int, batch_size: int = 250, workers: int = 0
+) -> tuple[ImageSet, np.ndarray]:
     """Predictor outputs of scenes ``0 .. count-1`` of world stream ``seed`` rendered at
     ``resolution``; also returns the first 64 images (uint8 ``[64, R, R, 3]``) for a grid."""
     features, scores, categories, first = [], [], [], None
@@ -249,7 +263,7 @@ def rendered_set(predictor: WorldPredictor, count: int, seed: int, resolution: i
         for start, size in _batches(count, batch_size):
             images, labels = pool.render(size, seed=seed, start=start)
             if first is None:
-                first = images[:len(GRID_SEEDS)]
+                first = images[: len(GRID_SEEDS)]
             f, s = pooled_features_and_scores(predictor, uint8_to_tensor(images, predictor.device))
             features.append(f)
             scores.append(s)
@@ -281,9 +295,15 @@ def _as_named(shares: np.ndarray) -> dict[str, float]:
     return {name: round(float(shares[i]), 5) for i, name in enumerate(CATEGORIES)}
 
 
-def category_check(generator: Generator, predictor: WorldPredictor, count: int = CHECK_COUNT,
-                   seed: int = CHECK_SEED, truncation_psi: float = CHECK_PSI,
-                   world_shares: np.ndarray | None = None, batch_size: int = 128) -> dict[str, Any]:
+def category_check(
+    generator: Generator,
+    predictor: WorldPredictor,
+    count: int = CHECK_COUNT,
+    seed: int = CHECK_SEED,
+    truncation_psi: float = CHECK_PSI,
+    world_shares: np.ndarray | None = None,
+    batch_size: int = 128,
+) -> dict[str, Any]:
     """Predicted category shares of ``sample_z(count, seed)`` vs the world's, and their largest gap.
 
     Returns ``{count, z_seed, truncation_psi, histogram, world, max_gap_pp}`` (shares as fractions).
@@ -294,26 +314,35 @@ def category_check(generator: Generator, predictor: WorldPredictor, count: int =
     images = generated_set(generator, predictor, count, seed, truncation_psi, batch_size=batch_size)
     shares = category_shares(images.predicted_categories(len(CATEGORIES)))
     return {
-        "count": int(count), "z_seed": int(seed), "truncation_psi": float(truncation_psi),
-        "histogram": _as_named(shares), "world": _as_named(world),
+        "count": int(count),
+        "z_seed": int(seed),
+        "truncation_psi": float(truncation_psi),
+        "histogram": _as_named(shares),
+        "world": _as_named(world),
         "max_gap_pp": round(max_gap_pp(shares, world), 3),
     }
 
 
 def score_statistics(scores: np.ndarray) -> list[dict[str, float]]:
     """Per column of ``scores [N, S]``: ``{mean, std}``."""
-    return [{"mean": round(float(m), 5), "std": round(float(s), 5)}
-            for m, s in zip(scores.mean(axis=0), scores.std(axis=0))]
+    return [
+        {"mean": round(float(m), 5), "std": round(float(s), 5)} for m, s in zip(scores.mean(axis=0), scores.std(axis=0))
+    ]
 
 
 # ----- grids -------------------------------------------------------------------------------------
-def sample_grid(generator: Generator, truncation_psi: float | None = None,
-                truncation_layers: int | None = None, seeds: tuple[int, ...] = GRID_SEEDS) -> np.ndarray:
+def sample_grid(
+    generator: Generator,
+    truncation_psi: float | None = None,
+    truncation_layers: int | None = None,
+    seeds: tuple[int, ...] = GRID_SEEDS,
+) -> np.ndarray:
     """8-column uint8 contact sheet of the generator on ``seeds`` (default truncation if None)."""
     z = generator.sample_z_for_seeds(list(seeds))
     psi = generator.truncation_psi if truncation_psi is None else truncation_psi
-    images = np.concatenate([to_uint8_images(generate(generator, z[i:i + 16], psi, truncation_layers))
-                             for i in range(0, len(seeds), 16)])
+    images = np.concatenate(
+        [to_uint8_images(generate(generator, z[i : i + 16], psi, truncation_layers)) for i in range(0, len(seeds), 16)]
+    )
     return make_contact_sheet(images, columns=GRID_COLUMNS, padding=2)
 
 
@@ -331,9 +360,16 @@ def describe_machine(device: torch.device) -> str:
     return f"{describe_device(device)}, {describe_cpu()} ({os.cpu_count()} cores visible), torch {torch.__version__}"
 
 
-def _cached_rendered_set(predictor: WorldPredictor, predictor_hash: str, count: int, seed: int,
-                         resolution: int, batch_size: int, workers: int,
-                         cache_dir: Path | None) -> tuple[ImageSet, np.ndarray]:
+def _cached_rendered_set(
+    predictor: WorldPredictor,
+    predictor_hash: str,
+    count: int,
+    seed: int,
+    resolution: int,
+    batch_size: int,
+    workers: int,
+    cache_dir: Path | None,
+) -> tuple[ImageSet, np.ndarray]:
     """:func:`rendered_set`, kept as ``.npz`` in ``cache_dir`` (keyed by everything it depends on)."""
     if cache_dir is None:
         return rendered_set(predictor, count, seed, resolution, batch_size, workers)
@@ -347,17 +383,29 @@ def _cached_rendered_set(predictor: WorldPredictor, predictor_hash: str, count: 
     result, grid_images = rendered_set(predictor, count, seed, resolution, batch_size, workers)
     cache_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        np.savez(tmp, features=result.features, scores=result.scores,
-                 true_categories=result.true_categories, grid_images=grid_images)
+        np.savez(
+            tmp,
+            features=result.features,
+            scores=result.scores,
+            true_categories=result.true_categories,
+            grid_images=grid_images,
+        )
     return result, grid_images
 
 
-def evaluate_generator(generator: Generator, predictor: WorldPredictor, num: int = 5000, *,
-                       generator_path: str | os.PathLike | None = None,
-                       predictor_path: str | os.PathLike | None = None,
-                       truncated: bool = True, batch_size: int = 100, workers: int = 0,
-                       cache_dir: str | os.PathLike | None = None,
-                       log: Log | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def evaluate_generator(
+    generator: Generator,
+    predictor: WorldPredictor,
+    num: int = 5000,
+    *,
+    generator_path: str | os.PathLike | None = None,
+    predictor_path: str | os.PathLike | None = None,
+    truncated: bool = True,
+    batch_size: int = 100,
+    workers: int = 0,
+    cache_dir: str | os.PathLike | None = None,
+    log: Log | None = None,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Measure ``generator`` against the world; returns ``(figures, grids)``.
 
     ``figures`` is JSON-ready (see the module docstring); ``grids`` maps a PNG file name to a
@@ -369,9 +417,10 @@ def evaluate_generator(generator: Generator, predictor: WorldPredictor, num: int
     if batch_size < 1:
         raise EvaluationError(f"batch size must be >= 1, got {batch_size}")
     names = list(predictor.score_names)
-    if names[:len(CATEGORIES)] != list(CATEGORIES):
-        raise EvaluationError(f"predictor's first scores {names[:len(CATEGORIES)]} are not the world's "
-                              f"categories {list(CATEGORIES)}")
+    if names[: len(CATEGORIES)] != list(CATEGORIES):
+        raise EvaluationError(
+            f"predictor's first scores {names[: len(CATEGORIES)]} are not the world's categories {list(CATEGORIES)}"
+        )
     k = len(CATEGORIES)
     resolution = int(generator.resolution)
     predictor_hash = file_hash(predictor_path) if predictor_path is not None else "unknown"
@@ -387,27 +436,40 @@ def evaluate_generator(generator: Generator, predictor: WorldPredictor, num: int
 
     # The cache is keyed by the predictor file's hash, so it needs the file.
     cache = Path(cache_dir) if cache_dir is not None and predictor_path is not None else None
-    rendered, real_grid_images = timed("rendered", f"rendered + scored {num} rooms (stream {RENDERED_SEED})",
-                                       lambda: _cached_rendered_set(predictor, predictor_hash, num, RENDERED_SEED,
-                                                                    resolution, 250, workers, cache))
-    reference, _ = timed("rendered_reference", f"rendered + scored {num} reference rooms (stream {REFERENCE_SEED})",
-                         lambda: _cached_rendered_set(predictor, predictor_hash, num, REFERENCE_SEED,
-                                                      resolution, 250, workers, cache))
+    rendered, real_grid_images = timed(
+        "rendered",
+        f"rendered + scored {num} rooms (stream {RENDERED_SEED})",
+        lambda: _cached_rendered_set(predictor, predictor_hash, num, RENDERED_SEED, resolution, 250, workers, cache),
+    )
+    reference, _ = timed(
+        "rendered_reference",
+        f"rendered + scored {num} reference rooms (stream {REFERENCE_SEED})",
+        lambda: _cached_rendered_set(predictor, predictor_hash, num, REFERENCE_SEED, resolution, 250, workers, cache),
+    )
     sets: dict[str, ImageSet] = {"rendered": rendered, "rendered_reference": reference}
-    sets["generated"] = timed("generated", f"generated + scored {num} images (psi 1.0)",
-                              lambda: generated_set(generator, predictor, num, GENERATED_SEED, 1.0,
-                                                    batch_size=batch_size))
+    sets["generated"] = timed(
+        "generated",
+        f"generated + scored {num} images (psi 1.0)",
+        lambda: generated_set(generator, predictor, num, GENERATED_SEED, 1.0, batch_size=batch_size),
+    )
     if truncated:
         sets["generated_truncated"] = timed(
             "generated_truncated",
             f"generated + scored {num} images (psi {generator.truncation_psi} on {generator.truncation_layers} layers)",
-            lambda: generated_set(generator, predictor, num, GENERATED_SEED, generator.truncation_psi,
-                                  generator.truncation_layers, batch_size=batch_size))
+            lambda: generated_set(
+                generator,
+                predictor,
+                num,
+                GENERATED_SEED,
+                generator.truncation_psi,
+                generator.truncation_layers,
+                batch_size=batch_size,
+            ),
+        )
 
     t0 = time.perf_counter()
     stats = {name: FeatureStats.of(s.features) for name, s in sets.items()}
-    fd = {name: round(frechet_distance(stats[name], stats["rendered"]), 4)
-          for name in sets if name != "rendered"}
+    fd = {name: round(frechet_distance(stats[name], stats["rendered"]), 4) for name in sets if name != "rendered"}
     timing["frechet"] = round(time.perf_counter() - t0, 2)
 
     world = category_shares(rendered.true_categories, k)
@@ -423,8 +485,10 @@ def evaluate_generator(generator: Generator, predictor: WorldPredictor, num: int
     for name, image_set in sets.items():
         if name != "rendered_reference":
             top = image_set.scores[:, :k].max(axis=1)
-            confidence[name] = {"mean_top_probability": round(float(top.mean()), 4),
-                                "share_top_above_0.9": round(float((top > CONFIDENT).mean()), 4)}
+            confidence[name] = {
+                "mean_top_probability": round(float(top.mean()), 4),
+                "share_top_above_0.9": round(float((top > CONFIDENT).mean()), 4),
+            }
 
     per_set_scores = {name: score_statistics(s.scores) for name, s in sets.items() if name != "rendered_reference"}
     factors: dict[str, Any] = {}
@@ -436,18 +500,26 @@ def evaluate_generator(generator: Generator, predictor: WorldPredictor, num: int
         for set_name in per_set_scores:
             if set_name.startswith("generated"):
                 entry[f"{set_name}_mean_shift_in_rendered_std"] = round(
-                    abs(entry[set_name]["mean"] - entry["rendered"]["mean"]) / max(spread, 1e-6), 3)
+                    abs(entry[set_name]["mean"] - entry["rendered"]["mean"]) / max(spread, 1e-6), 3
+                )
         factors[name] = entry
 
-    check = timed("check", f"category check ({CHECK_COUNT} samples, seed {CHECK_SEED})",
-                  lambda: category_check(generator, predictor, world_shares=world_category_shares()))
+    check = timed(
+        "check",
+        f"category check ({CHECK_COUNT} samples, seed {CHECK_SEED})",
+        lambda: category_check(generator, predictor, world_shares=world_category_shares()),
+    )
     check.update(bound_pp=CATEGORY_BOUND_PP, passed=bool(check["max_gap_pp"] <= CATEGORY_BOUND_PP))
 
-    grids = timed("grids", "sample grids", lambda: {
-        "samples.png": sample_grid(generator),
-        "samples_psi1.png": sample_grid(generator, truncation_psi=1.0),
-        "reals.png": make_contact_sheet(real_grid_images, columns=GRID_COLUMNS, padding=2),
-    })
+    grids = timed(
+        "grids",
+        "sample grids",
+        lambda: {
+            "samples.png": sample_grid(generator),
+            "samples_psi1.png": sample_grid(generator, truncation_psi=1.0),
+            "reals.png": make_contact_sheet(real_grid_images, columns=GRID_COLUMNS, padding=2),
+        },
+    )
     timing["total"] = round(time.perf_counter() - started, 1)
 
     metadata = getattr(generator, "checkpoint_metadata", None) or {}
@@ -471,9 +543,13 @@ def evaluate_generator(generator: Generator, predictor: WorldPredictor, num: int
             "metrics": predictor.metrics,
         },
         "settings": {
-            "num": int(num), "resolution": resolution, "world_version": WORLD_VERSION,
-            "rendered_stream": RENDERED_SEED, "reference_stream": REFERENCE_SEED,
-            "generated_z_seed": GENERATED_SEED, "grid_seeds": f"{GRID_SEEDS[0]}-{GRID_SEEDS[-1]}",
+            "num": int(num),
+            "resolution": resolution,
+            "world_version": WORLD_VERSION,
+            "rendered_stream": RENDERED_SEED,
+            "reference_stream": REFERENCE_SEED,
+            "generated_z_seed": GENERATED_SEED,
+            "grid_seeds": f"{GRID_SEEDS[0]}-{GRID_SEEDS[-1]}",
             "default_truncation": {"psi": generator.truncation_psi, "layers": generator.truncation_layers},
             "noise": "fixed noise buffers (randomize_noise off)",
         },
@@ -534,7 +610,8 @@ def parse_quality_block(markdown: str, source: str = "model card") -> dict[str, 
     found = _QUALITY_BLOCK.findall(markdown)
     if len(found) != 1:
         raise EvaluationError(
-            f"{source}: expected exactly one '<!-- {QUALITY_BLOCK_TAG} {{...}} -->' block, found {len(found)}")
+            f"{source}: expected exactly one '<!-- {QUALITY_BLOCK_TAG} {{...}} -->' block, found {len(found)}"
+        )
     try:
         values = json.loads(found[0])
     except json.JSONDecodeError as exc:
@@ -549,22 +626,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sceneedit.training.evaluate",
         description="Measure a generator trained on the room world: FD in the world predictor's feature "
-                    "space (not FID: no Inception weights offline), category histogram, per-factor scores, "
-                    "sample grids. Writes DIR/figures.json and PNG grids.")
-    parser.add_argument("--generator", type=Path, default=None,
-                        help=f"generator file (default: resources/{DEFAULT_GENERATOR_FILE})")
-    parser.add_argument("--predictor", type=Path, default=None,
-                        help="world predictor file (default: resources/world_predictor.safetensors)")
+        "space (not FID: no Inception weights offline), category histogram, per-factor scores, "
+        "sample grids. Writes DIR/figures.json and PNG grids.",
+    )
+    parser.add_argument(
+        "--generator", type=Path, default=None, help=f"generator file (default: resources/{DEFAULT_GENERATOR_FILE})"
+    )
+    parser.add_argument(
+        "--predictor",
+        type=Path,
+        default=None,
+        help="world predictor file (default: resources/world_predictor.safetensors)",
+    )
     parser.add_argument("--num", type=int, default=5000, help="images per set (default 5000)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--batch-size", type=int, default=100, help="generator batch size (default 100)")
     parser.add_argument("--workers", type=int, default=0, help="render worker processes (default 0: in this process)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
-    parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="keep the rendered sets' predictor outputs here and reuse them")
-    parser.add_argument("--no-truncated", action="store_true",
-                        help="skip the set at the generator's default truncation")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help="keep the rendered sets' predictor outputs here and reuse them"
+    )
+    parser.add_argument(
+        "--no-truncated", action="store_true", help="skip the set at the generator's default truncation"
+    )
     return parser
 
 
@@ -583,22 +668,34 @@ def main(argv: list[str] | None = None) -> int:
         generator = load_generator(generator_path, device=device)
         predictor = load_world_predictor(predictor_path, device=device)
         figures, grids = evaluate_generator(
-            generator, predictor, args.num, generator_path=generator_path, predictor_path=predictor_path,
-            truncated=not args.no_truncated, batch_size=args.batch_size, workers=args.workers,
-            cache_dir=args.cache_dir)
+            generator,
+            predictor,
+            args.num,
+            generator_path=generator_path,
+            predictor_path=predictor_path,
+            truncated=not args.no_truncated,
+            batch_size=args.batch_size,
+            workers=args.workers,
+            cache_dir=args.cache_dir,
+        )
         figures["command"] = "python -m sceneedit.training.evaluate " + shlex.join(
-            argv if argv is not None else sys.argv[1:])
+            argv if argv is not None else sys.argv[1:]
+        )
         path = write_outputs(figures, grids, args.out)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     fd, gaps = figures["frechet_distance"], figures["categories"]["max_gap_pp_vs_world"]
-    print(f"FD-world (world predictor features, not FID): generated {fd['generated']:.3f}"
-          + (f", truncated {fd['generated_truncated']:.3f}" if "generated_truncated" in fd else "")
-          + f", rendered-vs-rendered floor {fd['rendered_reference']:.3f}")
+    print(
+        f"FD-world (world predictor features, not FID): generated {fd['generated']:.3f}"
+        + (f", truncated {fd['generated_truncated']:.3f}" if "generated_truncated" in fd else "")
+        + f", rendered-vs-rendered floor {fd['rendered_reference']:.3f}"
+    )
     print("largest category gap vs the world: " + ", ".join(f"{k} {v:.1f} pp" for k, v in gaps.items()))
-    print(f"category check ({figures['check']['count']} samples): {figures['check']['max_gap_pp']:.1f} pp "
-          f"(bound {figures['check']['bound_pp']:.0f} pp) -> {'pass' if figures['check']['passed'] else 'FAIL'}")
+    print(
+        f"category check ({figures['check']['count']} samples): {figures['check']['max_gap_pp']:.1f} pp "
+        f"(bound {figures['check']['bound_pp']:.0f} pp) -> {'pass' if figures['check']['passed'] else 'FAIL'}"
+    )
     print(f"wrote {path} in {figures['timing_s']['total']:.0f} s")
     return 0
 

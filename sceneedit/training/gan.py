@@ -35,8 +35,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 if __name__ == "__main__":  # before torch loads (see prefer_passive_openmp)
     from sceneedit.training.gan_cli import prefer_passive_openmp
@@ -59,7 +60,7 @@ from .checkpointing import (
     load_latest_checkpoint,
     save_checkpoint,
 )
-from .data import PooledStream, RenderFunction, RenderedStream, check_rendered, render_rooms, to_training_tensor
+from .data import PooledStream, RenderedStream, RenderFunction, check_rendered, render_rooms, to_training_tensor
 from .discriminator import ResidualDiscriminator
 from .gan_config import LEGACY_DEFAULTS, RUN_CONTROL_FIELDS, TUNABLE_ON_RESUME, TrainConfig
 
@@ -86,7 +87,7 @@ def image_grid(images: np.ndarray, columns: int) -> np.ndarray:
     grid = np.zeros((rows * h, columns * w, c), dtype=np.uint8)
     for i, image in enumerate(images):
         r, col = divmod(i, columns)
-        grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = image
+        grid[r * h : (r + 1) * h, col * w : (col + 1) * w] = image
     return grid
 
 
@@ -102,9 +103,14 @@ def _write_json_atomic(path: Path, value: Any) -> None:
 class GANTrainer:
     """Owns G, G_ema, D, their optimizers, the data stream and the run folder."""
 
-    def __init__(self, config: TrainConfig, run_dir: str | os.PathLike,
-                 render: RenderFunction = render_rooms,
-                 log: Callable[[str], None] | None = None, start_from_file: bool = True) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        run_dir: str | os.PathLike,
+        render: RenderFunction = render_rooms,
+        log: Callable[[str], None] | None = None,
+        start_from_file: bool = True,
+    ) -> None:
         self.config = config.validate()
         self.run_dir = Path(run_dir)
         self.render = render
@@ -122,8 +128,9 @@ class GANTrainer:
         self.G.randomize_noise = True
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.G_ema.randomize_noise = False
-        self.D = ResidualDiscriminator(config.resolution, config.d_fmaps_base, config.d_fmaps_max,
-                                       config.mbstd_group_size).to(self.device)
+        self.D = ResidualDiscriminator(
+            config.resolution, config.d_fmaps_base, config.d_fmaps_max, config.mbstd_group_size
+        ).to(self.device)
         if config.channels_last:
             for net in (self.G, self.G_ema, self.D):
                 net.to(memory_format=torch.channels_last)
@@ -159,14 +166,24 @@ class GANTrainer:
         start = load_start_generator(path)
         wanted = self.config.generator_kwargs()
         check_fits(start, wanted, path)
-        grown = grow_generator(start, self.config.resolution, name=wanted["name"],
-                               truncation_psi=wanted["truncation_psi"],
-                               truncation_layers=wanted["truncation_layers"])
+        grown = grow_generator(
+            start,
+            self.config.resolution,
+            name=wanted["name"],
+            truncation_psi=wanted["truncation_psi"],
+            truncation_layers=wanted["truncation_layers"],
+        )
         self.G.load_state_dict(grown.state_dict())
         self.fade_start_lod = float(grown.synthesis.lod)
-        self.log(f"started from {path} ({start.config['resolution']} px"
-                 + (f", grown to {self.config.resolution} px, lod {self.fade_start_lod:g} fading over "
-                    f"{self.config.fade_kimg:g} kimg)" if self.fade_start_lod else ")"))
+        self.log(
+            f"started from {path} ({start.config['resolution']} px"
+            + (
+                f", grown to {self.config.resolution} px, lod {self.fade_start_lod:g} fading over "
+                f"{self.config.fade_kimg:g} kimg)"
+                if self.fade_start_lod
+                else ")"
+            )
+        )
 
     def _apply_fade(self) -> None:
         """Set G's and G_ema's ``lod`` for the images seen so far (see growing.fade_lod)."""
@@ -181,9 +198,13 @@ class GANTrainer:
 
     # ----- construction from a run folder ---------------------------------------------------
     @classmethod
-    def resume(cls, run_dir: str | os.PathLike, overrides: dict[str, Any] | None = None,
-               render: RenderFunction = render_rooms,
-               log: Callable[[str], None] | None = None) -> "GANTrainer":
+    def resume(
+        cls,
+        run_dir: str | os.PathLike,
+        overrides: dict[str, Any] | None = None,
+        render: RenderFunction = render_rooms,
+        log: Callable[[str], None] | None = None,
+    ) -> GANTrainer:
         """Rebuild a trainer from the newest good checkpoint in ``run_dir``.
 
         ``overrides`` may change run-control settings (iterations, intervals, device, ...);
@@ -196,8 +217,11 @@ class GANTrainer:
         config = merge_resume_config(loaded.payload["config"], overrides or {})
         trainer = cls(config, run_dir, render=render, log=log, start_from_file=False)
         trainer.load_state_dict(loaded.payload)
-        changed = {k: (loaded.payload["config"][k], getattr(config, k)) for k in sorted(TUNABLE_ON_RESUME)
-                   if loaded.payload["config"][k] != getattr(config, k)}
+        changed = {
+            k: (loaded.payload["config"][k], getattr(config, k))
+            for k in sorted(TUNABLE_ON_RESUME)
+            if loaded.payload["config"][k] != getattr(config, k)
+        }
         if changed:
             say("retuned on resume: " + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items()))
             trainer.run_dir.mkdir(parents=True, exist_ok=True)
@@ -208,9 +232,14 @@ class GANTrainer:
         return trainer
 
     @classmethod
-    def from_portable(cls, path: str | os.PathLike, run_dir: str | os.PathLike,
-                      overrides: dict[str, Any] | None = None, render: RenderFunction = render_rooms,
-                      log: Callable[[str], None] | None = None) -> "GANTrainer":
+    def from_portable(
+        cls,
+        path: str | os.PathLike,
+        run_dir: str | os.PathLike,
+        overrides: dict[str, Any] | None = None,
+        render: RenderFunction = render_rooms,
+        log: Callable[[str], None] | None = None,
+    ) -> GANTrainer:
         """Continue the run saved in a portable checkpoint (``portable.py``) in a new ``run_dir``.
 
         ``overrides`` may change the same settings as :meth:`resume`. Adam's second moments are
@@ -227,8 +256,10 @@ class GANTrainer:
             trainer.load_portable(payload)
         except (RuntimeError, KeyError, ValueError) as exc:
             raise TrainingCheckpointError(f"{path}: does not fit the run's networks ({exc})") from exc
-        say(f"continuing {path} at iteration {trainer.iteration} ({trainer.images_seen} images; "
-            f"optimizer: {info['optimizer']})")
+        say(
+            f"continuing {path} at iteration {trainer.iteration} ({trainer.images_seen} images; "
+            f"optimizer: {info['optimizer']})"
+        )
         return trainer
 
     def load_portable(self, payload: dict[str, Any]) -> None:
@@ -243,8 +274,9 @@ class GANTrainer:
             for index, moment in moments.items():
                 param = params[int(index)]
                 if moment.shape != param.shape:
-                    raise ValueError(f"{name} moment {index} has shape {list(moment.shape)}, "
-                                     f"parameter {list(param.shape)}")
+                    raise ValueError(
+                        f"{name} moment {index} has shape {list(moment.shape)}, parameter {list(param.shape)}"
+                    )
                 optimizer.state[param] = {
                     "step": torch.tensor(float(steps.get(index, 0))),
                     "exp_avg": torch.zeros_like(param),
@@ -316,8 +348,7 @@ class GANTrainer:
         hardware = describe_hardware(self.device)
         if hardware not in self.hardware:
             self.hardware.append(hardware)
-        return save_checkpoint(self.run_dir, self.iteration, self.state_dict(),
-                               keep=self.config.keep_checkpoints)
+        return save_checkpoint(self.run_dir, self.iteration, self.state_dict(), keep=self.config.keep_checkpoints)
 
     # ----- data -----------------------------------------------------------------------------
     def open_data(self) -> None:
@@ -331,12 +362,13 @@ class GANTrainer:
             started = time.perf_counter()
             # A resumed pool gets fresh images: its seed moves with the iteration.
             seed = cfg.seed + 7 * self.iteration
-            self.stream = PooledStream(self.render, cfg.resolution, cfg.pool_size, seed=seed,
-                                       workers=cfg.data_workers)
+            self.stream = PooledStream(self.render, cfg.resolution, cfg.pool_size, seed=seed, workers=cfg.data_workers)
             elapsed = time.perf_counter() - started
-            self.log(f"rendered a pool of {cfg.pool_size} images in {elapsed:.1f} s "
-                     f"({cfg.pool_size / max(elapsed, 1e-9):.0f} images/s); "
-                     f"{cfg.data_workers} worker(s) refresh it")
+            self.log(
+                f"rendered a pool of {cfg.pool_size} images in {elapsed:.1f} s "
+                f"({cfg.pool_size / max(elapsed, 1e-9):.0f} images/s); "
+                f"{cfg.data_workers} worker(s) refresh it"
+            )
         self.stream.load_state_dict(self._stream_state)
 
     def close(self) -> None:
@@ -392,8 +424,11 @@ class GANTrainer:
         real_logits = self.D(real)
         fake_logits = self.D(fake.detach())
         loss_d = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
-        stats = {"loss_d": loss_d.item(), "real_score": real_logits.detach().mean().item(),
-                 "fake_score": fake_logits.detach().mean().item()}
+        stats = {
+            "loss_d": loss_d.item(),
+            "real_score": real_logits.detach().mean().item(),
+            "fake_score": fake_logits.detach().mean().item(),
+        }
         if do_r1:
             (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
             r1 = grad.square().sum(dim=(1, 2, 3)).mean()
@@ -494,9 +529,11 @@ class GANTrainer:
 
     def save_reals(self) -> Path:
         # Rendered from their own seed, so the training stream is not advanced.
-        images, _codes = check_rendered(self.render(self.config.seed + 424_242, SAMPLE_GRID_SIZE**2,
-                                                    self.config.resolution),
-                                        SAMPLE_GRID_SIZE**2, self.config.resolution)
+        images, _codes = check_rendered(
+            self.render(self.config.seed + 424_242, SAMPLE_GRID_SIZE**2, self.config.resolution),
+            SAMPLE_GRID_SIZE**2,
+            self.config.resolution,
+        )
         path = self.run_dir / "samples" / "reals.png"
         save_png_atomic(image_grid(images, SAMPLE_GRID_SIZE), path)
         return path
@@ -529,9 +566,11 @@ class GANTrainer:
             self.save_reals()
         if cfg.sample_every and self.iteration == 0:
             self.save_samples()
-        self.log(f"training {self.G.describe()['parameters']:,} G + "
-                 f"{sum(p.numel() for p in self.D.parameters()):,} D parameters on "
-                 f"{describe_hardware(self.device)}; run folder {self.run_dir}")
+        self.log(
+            f"training {self.G.describe()['parameters']:,} G + "
+            f"{sum(p.numel() for p in self.D.parameters()):,} D parameters on "
+            f"{describe_hardware(self.device)}; run folder {self.run_dir}"
+        )
 
         previous_handler = None
         try:
@@ -541,9 +580,15 @@ class GANTrainer:
         from tqdm import tqdm
 
         interactive = sys.stderr.isatty()
-        bar = tqdm(total=cfg.iterations, initial=self.iteration, unit="it", dynamic_ncols=True,
-                   disable=not cfg.progress, mininterval=1.0 if interactive else 60.0,
-                   file=sys.stderr)
+        bar = tqdm(
+            total=cfg.iterations,
+            initial=self.iteration,
+            unit="it",
+            dynamic_ncols=True,
+            disable=not cfg.progress,
+            mininterval=1.0 if interactive else 60.0,
+            file=sys.stderr,
+        )
         session_start = last_checkpoint = window_start = time.monotonic()
         loop_clock = time.monotonic()
         window_iterations = 0
@@ -564,16 +609,23 @@ class GANTrainer:
                 if self.iteration % cfg.log_every == 0:
                     elapsed = max(now - window_start, 1e-9)
                     speed = window_iterations / elapsed
-                    record = {"iteration": self.iteration, "images": self.images_seen,
-                              "train_seconds": round(self.train_seconds, 1),
-                              "it_per_s": round(speed, 4),
-                              "images_per_s": round(speed * cfg.batch_size, 2),
-                              **{k: round(v, 5) for k, v in stats.items() if k != "r1"},
-                              "r1_last": None if last_r1 is None else round(last_r1, 5),
-                              **{f"data_{k}": round(v, 2) for k, v in self.stream.stats().items()}}
+                    record = {
+                        "iteration": self.iteration,
+                        "images": self.images_seen,
+                        "train_seconds": round(self.train_seconds, 1),
+                        "it_per_s": round(speed, 4),
+                        "images_per_s": round(speed * cfg.batch_size, 2),
+                        **{k: round(v, 5) for k, v in stats.items() if k != "r1"},
+                        "r1_last": None if last_r1 is None else round(last_r1, 5),
+                        **{f"data_{k}": round(v, 2) for k, v in self.stream.stats().items()},
+                    }
                     self._log_line(record)
-                    bar.set_postfix(G=f"{stats['loss_g']:.3f}", D=f"{stats['loss_d']:.3f}",
-                                    img_s=f"{speed * cfg.batch_size:.1f}", refresh=False)
+                    bar.set_postfix(
+                        G=f"{stats['loss_g']:.3f}",
+                        D=f"{stats['loss_d']:.3f}",
+                        img_s=f"{speed * cfg.batch_size:.1f}",
+                        refresh=False,
+                    )
                     window_start, window_iterations = now, 0
                 if cfg.sample_every and self.iteration % cfg.sample_every == 0:
                     self.save_samples()
@@ -693,8 +745,9 @@ def merge_resume_config(saved: dict[str, Any], explicit: dict[str, Any]) -> Trai
 
 
 # ----- export ---------------------------------------------------------------------------------
-def export_generator(run_dir: str | os.PathLike, out_path: str | os.PathLike,
-                     log: Callable[[str], None] | None = None) -> Path:
+def export_generator(
+    run_dir: str | os.PathLike, out_path: str | os.PathLike, log: Callable[[str], None] | None = None
+) -> Path:
     """Write the newest good checkpoint's G_ema in our safetensors format; returns the path."""
     say = log or (lambda message: print(message, file=sys.stderr, flush=True))
     loaded = load_latest_checkpoint(run_dir, validate=_validate_payload)
@@ -713,19 +766,37 @@ def export_generator(run_dir: str | os.PathLike, out_path: str | os.PathLike,
         "hardware": list(payload.get("hardware", [])),
         "retunes": list(payload["retunes"]) if "retunes" in payload else retunes_from_log(Path(run_dir)),
         "checkpoint": loaded.path.name,
-        "recipe": {k: config[k] for k in (
-            "batch_size", "g_lr", "d_lr", "adam_beta1", "adam_beta2", "r1_gamma", "r1_interval",
-            "style_mixing_prob", "ema_kimg", "ema_rampup", "d_fmaps_base", "d_fmaps_max", "seed",
-            "recon_weight", "recon_feature_weight", "recon_batch", "recon_warmup_kimg",
-        )},
+        "recipe": {
+            k: config[k]
+            for k in (
+                "batch_size",
+                "g_lr",
+                "d_lr",
+                "adam_beta1",
+                "adam_beta2",
+                "r1_gamma",
+                "r1_interval",
+                "style_mixing_prob",
+                "ema_kimg",
+                "ema_rampup",
+                "d_fmaps_base",
+                "d_fmaps_max",
+                "seed",
+                "recon_weight",
+                "recon_feature_weight",
+                "recon_batch",
+                "recon_warmup_kimg",
+            )
+        },
     }
     path = save_generator(generator, out_path, dataset=DATASET_DESCRIPTION, training=training)
     say(f"exported G_ema of {loaded.path} (iteration {payload['iteration']}) to {path}")
     return path
 
 
-def export_portable_checkpoint(run_dir: str | os.PathLike, out_path: str | os.PathLike,
-                               log: Callable[[str], None] | None = None) -> Path:
+def export_portable_checkpoint(
+    run_dir: str | os.PathLike, out_path: str | os.PathLike, log: Callable[[str], None] | None = None
+) -> Path:
     """Write the newest good checkpoint of ``run_dir`` as a small portable file (portable.py),
     with a Markdown note beside it (same name, ``.md``) saying how to continue."""
     from .portable import portable_card, write_portable_checkpoint
@@ -736,8 +807,10 @@ def export_portable_checkpoint(run_dir: str | os.PathLike, out_path: str | os.Pa
         say(f"warning: skipping unusable checkpoint: {reason}")
     path, info = write_portable_checkpoint(loaded.payload, out_path, source=loaded.path.name)
     atomic_write_text(path.with_suffix(".md"), portable_card(path, info))
-    say(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB; iteration {info['iteration']}, "
-        f"optimizer: {info['optimizer']}); continue with: sceneedit train --run-dir NEW_RUN --resume-from {path}")
+    say(
+        f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB; iteration {info['iteration']}, "
+        f"optimizer: {info['optimizer']}); continue with: sceneedit train --run-dir NEW_RUN --resume-from {path}"
+    )
     return path
 
 
@@ -764,15 +837,18 @@ def run_from_args(args: argparse.Namespace) -> int:
         if args.resume:
             raise ValueError("--resume continues a run folder, --resume-from a portable file: give one")
         if list_checkpoints(run_dir):
-            raise ValueError(f"{run_dir} already holds checkpoints; continue it with --resume "
-                             f"(--resume-from starts a new run folder from {resume_from})")
+            raise ValueError(
+                f"{run_dir} already holds checkpoints; continue it with --resume "
+                f"(--resume-from starts a new run folder from {resume_from})"
+            )
         trainer = GANTrainer.from_portable(resume_from, run_dir, settings)
     elif args.resume:
         trainer = GANTrainer.resume(run_dir, settings)
     else:
         if list_checkpoints(run_dir):
-            raise ValueError(f"{run_dir} already holds checkpoints; pass --resume to continue it "
-                             f"or choose a new --run-dir")
+            raise ValueError(
+                f"{run_dir} already holds checkpoints; pass --resume to continue it or choose a new --run-dir"
+            )
         if settings.get("init_from"):
             from .growing import architecture_settings
 

@@ -43,15 +43,27 @@ _FIELD_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--ema-kimg", "ema_kimg", float, "G_ema half-life in thousands of images (default 10)"),
     ("--ema-rampup", "ema_rampup", float, "EMA ramp-up fraction of images seen (default 0.05)"),
     ("--recon-weight", "recon_weight", float, "paired reconstruction weight (default 1; 0 = plain GAN)"),
-    ("--recon-feature-weight", "recon_feature_weight", float,
-     "world-predictor feature term inside the reconstruction (default 1)"),
+    (
+        "--recon-feature-weight",
+        "recon_feature_weight",
+        float,
+        "world-predictor feature term inside the reconstruction (default 1)",
+    ),
     ("--recon-batch", "recon_batch", int, "rooms per iteration in the reconstruction (default 16; 0 = batch)"),
-    ("--recon-warmup-kimg", "recon_warmup_kimg", float,
-     "thousands of images of reconstruction-only training before D starts (default 200)"),
+    (
+        "--recon-warmup-kimg",
+        "recon_warmup_kimg",
+        float,
+        "thousands of images of reconstruction-only training before D starts (default 200)",
+    ),
     ("--seed", "seed", int, "random seed (default 0)"),
-    ("--init-from", "init_from", str,
-     "start from this generator file (e.g. the shipped default) with a fresh D; its architecture "
-     "is taken, and it is grown (a new block faded in) when --resolution is higher"),
+    (
+        "--init-from",
+        "init_from",
+        str,
+        "start from this generator file (e.g. the shipped default) with a fresh D; its architecture "
+        "is taken, and it is grown (a new block faded in) when --resolution is higher",
+    ),
     ("--fade-kimg", "fade_kimg", float, "thousands of images over which a grown block fades in (default 0)"),
     ("--data", "data_source", str, "'pool' (in-memory pool refreshed by workers) or 'stream'"),
     ("--pool-size", "pool_size", int, "images in the pool (default 8192)"),
@@ -72,20 +84,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``sceneedit train`` (shared with ``python -m sceneedit.training.gan``)."""
     parser.add_argument("--run-dir", required=True, type=Path, help="run folder (checkpoints, samples, log)")
     parser.add_argument("--resume", action="store_true", help="continue from the run's newest good checkpoint")
-    parser.add_argument("--export", type=Path, metavar="PATH",
-                        help="write the newest checkpoint's G_ema as a sceneedit .safetensors and exit")
-    parser.add_argument("--export-checkpoint", type=Path, metavar="PATH",
-                        help="write the newest checkpoint as one small portable file (G, G_ema, D in fp16, "
-                             "Adam second moments if they fit) and exit; continue it with --resume-from")
-    parser.add_argument("--resume-from", type=Path, metavar="PATH",
-                        help="continue training in a new --run-dir from a portable checkpoint "
-                             "(--export-checkpoint), e.g. resources/training/grow128_checkpoint.safetensors")
+    parser.add_argument(
+        "--export",
+        type=Path,
+        metavar="PATH",
+        help="write the newest checkpoint's G_ema as a sceneedit .safetensors and exit",
+    )
+    parser.add_argument(
+        "--export-checkpoint",
+        type=Path,
+        metavar="PATH",
+        help="write the newest checkpoint as one small portable file (G, G_ema, D in fp16, "
+        "Adam second moments if they fit) and exit; continue it with --resume-from",
+    )
+    parser.add_argument(
+        "--resume-from",
+        type=Path,
+        metavar="PATH",
+        help="continue training in a new --run-dir from a portable checkpoint "
+        "(--export-checkpoint), e.g. resources/training/grow128_checkpoint.safetensors",
+    )
     for flag, field_name, kind, help_text in _FIELD_FLAGS:
         parser.add_argument(flag, dest=field_name, type=kind, default=argparse.SUPPRESS, help=help_text)
-    parser.add_argument("--channels-last", dest="channels_last", action=argparse.BooleanOptionalAction,
-                        default=argparse.SUPPRESS, help="channels-last memory format (default on)")
-    parser.add_argument("--progress", dest="progress", action=argparse.BooleanOptionalAction,
-                        default=argparse.SUPPRESS, help="show a progress bar (default on)")
+    parser.add_argument(
+        "--channels-last",
+        dest="channels_last",
+        action=argparse.BooleanOptionalAction,
+        default=argparse.SUPPRESS,
+        help="channels-last memory format (default on)",
+    )
+    parser.add_argument(
+        "--progress",
+        dest="progress",
+        action=argparse.BooleanOptionalAction,
+        default=argparse.SUPPRESS,
+        help="show a progress bar (default on)",
+    )
 
 
 def explicit_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -94,9 +128,9 @@ def explicit_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in vars(args).items() if k in names}
 
 
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sceneedit.training.gan",
-                                     description="Train the default StyleGAN on the procedural room world.")
+    parser = argparse.ArgumentParser(
+        prog="python -m sceneedit.training.gan", description="Train the default StyleGAN on the procedural room world."
+    )
     add_arguments(parser)
     return parser

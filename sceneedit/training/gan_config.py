@@ -11,23 +11,54 @@ from ..scenes.factors import FACTOR_CODE_DIMS
 DATA_SOURCES_ALLOWED = ("pool", "stream")
 
 #: Settings that may change when a run is resumed (how it runs, not what it trains).
-RUN_CONTROL_FIELDS = frozenset({
-    "iterations", "minutes", "checkpoint_minutes", "checkpoint_every", "keep_checkpoints",
-    "sample_every", "log_every", "device", "threads", "data_source", "pool_size",
-    "data_workers", "channels_last", "progress",
-})
+RUN_CONTROL_FIELDS = frozenset(
+    {
+        "iterations",
+        "minutes",
+        "checkpoint_minutes",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "sample_every",
+        "log_every",
+        "device",
+        "threads",
+        "data_source",
+        "pool_size",
+        "data_workers",
+        "channels_last",
+        "progress",
+    }
+)
 
 #: Loss and optimiser settings that may be retuned on resume (for example a stronger R1
 #: when D starts to dominate); the change is logged. Architecture settings never change.
-TUNABLE_ON_RESUME = frozenset({
-    "g_lr", "d_lr", "r1_gamma", "r1_interval", "style_mixing_prob", "ema_kimg", "ema_rampup",
-    "recon_weight", "recon_feature_weight", "recon_batch", "recon_warmup_kimg", "fade_kimg",
-})
+TUNABLE_ON_RESUME = frozenset(
+    {
+        "g_lr",
+        "d_lr",
+        "r1_gamma",
+        "r1_interval",
+        "style_mixing_prob",
+        "ema_kimg",
+        "ema_rampup",
+        "recon_weight",
+        "recon_feature_weight",
+        "recon_batch",
+        "recon_warmup_kimg",
+        "fade_kimg",
+    }
+)
 
 #: Settings added after the first runs, with the value that reproduces those runs: a checkpoint
 #: saved without them resumes as it was trained.
-LEGACY_DEFAULTS = {"recon_weight": 0.0, "recon_feature_weight": 0.0, "recon_batch": 0, "recon_warmup_kimg": 0.0,
-                   "init_from": "", "fade_kimg": 0.0}
+LEGACY_DEFAULTS = {
+    "recon_weight": 0.0,
+    "recon_feature_weight": 0.0,
+    "recon_batch": 0,
+    "recon_warmup_kimg": 0.0,
+    "init_from": "",
+    "fade_kimg": 0.0,
+}
 
 
 @dataclass
@@ -111,65 +142,85 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown training settings: {', '.join(unknown)}")
         return cls(**values)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Raise ``ValueError`` naming the first nonsensical setting; returns self."""
+
         def need(condition: bool, message: str) -> None:
             if not condition:
                 raise ValueError(message)
 
         res = self.resolution
-        need(isinstance(res, int) and res >= 8 and res & (res - 1) == 0,
-             f"resolution must be a power of two >= 8 (8, 16, 32, 64, 128, ...), got {res}")
+        need(
+            isinstance(res, int) and res >= 8 and res & (res - 1) == 0,
+            f"resolution must be a power of two >= 8 (8, 16, 32, 64, 128, ...), got {res}",
+        )
         need(res <= 1024, f"resolution must be <= 1024, got {res}")
         need(self.batch_size > 0, f"batch size must be > 0, got {self.batch_size}")
         for name in ("g_lr", "d_lr"):
             value = getattr(self, name)
             need(value > 0 and value < 1, f"{name.replace('_', ' ')} must be in (0, 1), got {value}")
-        need(0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1,
-             f"Adam betas must be in [0, 1), got ({self.adam_beta1}, {self.adam_beta2})")
+        need(
+            0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1,
+            f"Adam betas must be in [0, 1), got ({self.adam_beta1}, {self.adam_beta2})",
+        )
         need(self.z_dim >= 1 and self.w_dim >= 1, f"z_dim and w_dim must be >= 1, got {self.z_dim}, {self.w_dim}")
         need(self.mapping_layers >= 1, f"mapping layers must be >= 1, got {self.mapping_layers}")
         need(self.mapping_lr_mul > 0, f"mapping lr multiplier must be > 0, got {self.mapping_lr_mul}")
         for name in ("g_fmaps_base", "d_fmaps_base"):
-            need(getattr(self, name) >= res,
-                 f"{name.replace('_', ' ')} must be >= the resolution ({res}) so every layer has channels, "
-                 f"got {getattr(self, name)}")
+            need(
+                getattr(self, name) >= res,
+                f"{name.replace('_', ' ')} must be >= the resolution ({res}) so every layer has channels, "
+                f"got {getattr(self, name)}",
+            )
         for name in ("g_fmaps_max", "d_fmaps_max"):
             need(getattr(self, name) >= 1, f"{name.replace('_', ' ')} must be >= 1, got {getattr(self, name)}")
         need(0 < self.truncation_psi <= 1, f"truncation psi must be in (0, 1], got {self.truncation_psi}")
         need(self.truncation_layers >= 0, f"truncation layers must be >= 0, got {self.truncation_layers}")
         need(self.r1_gamma >= 0, f"R1 gamma must be >= 0, got {self.r1_gamma}")
         need(self.r1_interval >= 1, f"R1 interval must be >= 1, got {self.r1_interval}")
-        need(0 <= self.style_mixing_prob <= 1, f"style mixing probability must be in [0, 1], got {self.style_mixing_prob}")
+        need(
+            0 <= self.style_mixing_prob <= 1,
+            f"style mixing probability must be in [0, 1], got {self.style_mixing_prob}",
+        )
         need(self.ema_kimg >= 0, f"EMA half-life (kimg) must be >= 0, got {self.ema_kimg}")
         need(self.ema_rampup >= 0, f"EMA ramp-up must be >= 0, got {self.ema_rampup}")
         need(self.recon_weight >= 0, f"reconstruction weight must be >= 0 (0 = off), got {self.recon_weight}")
-        need(self.recon_weight == 0 or self.z_dim >= FACTOR_CODE_DIMS,
-             f"paired reconstruction feeds the {FACTOR_CODE_DIMS} factor codes into z: z_dim must be >= "
-             f"{FACTOR_CODE_DIMS}, got {self.z_dim}")
-        need(self.recon_feature_weight >= 0,
-             f"reconstruction feature weight must be >= 0, got {self.recon_feature_weight}")
+        need(
+            self.recon_weight == 0 or self.z_dim >= FACTOR_CODE_DIMS,
+            f"paired reconstruction feeds the {FACTOR_CODE_DIMS} factor codes into z: z_dim must be >= "
+            f"{FACTOR_CODE_DIMS}, got {self.z_dim}",
+        )
+        need(
+            self.recon_feature_weight >= 0,
+            f"reconstruction feature weight must be >= 0, got {self.recon_feature_weight}",
+        )
         need(self.recon_warmup_kimg >= 0, f"reconstruction warm-up must be >= 0 kimg, got {self.recon_warmup_kimg}")
         need(self.recon_batch >= 0, f"reconstruction batch must be >= 0 (0 = the batch size), got {self.recon_batch}")
         need(self.mbstd_group_size >= 1, f"minibatch-stddev group size must be >= 1, got {self.mbstd_group_size}")
-        need(self.data_source in DATA_SOURCES_ALLOWED,
-             f"data source must be one of {', '.join(DATA_SOURCES_ALLOWED)}, got {self.data_source!r}")
-        need(self.pool_size >= self.batch_size,
-             f"pool size ({self.pool_size}) must be >= the batch size ({self.batch_size})")
+        need(
+            self.data_source in DATA_SOURCES_ALLOWED,
+            f"data source must be one of {', '.join(DATA_SOURCES_ALLOWED)}, got {self.data_source!r}",
+        )
+        need(
+            self.pool_size >= self.batch_size,
+            f"pool size ({self.pool_size}) must be >= the batch size ({self.batch_size})",
+        )
         need(self.data_workers >= 0, f"data workers must be >= 0, got {self.data_workers}")
         need(self.iterations >= 1, f"iterations must be >= 1, got {self.iterations}")
         need(self.minutes >= 0, f"minutes must be >= 0 (0 = no limit), got {self.minutes}")
         need(self.checkpoint_minutes > 0, f"checkpoint interval (minutes) must be > 0, got {self.checkpoint_minutes}")
         need(self.checkpoint_every >= 0, f"checkpoint interval (iterations) must be >= 0, got {self.checkpoint_every}")
-        need(self.keep_checkpoints >= 2,
-             f"keep at least 2 checkpoints (so a corrupt newest one has a fallback), got {self.keep_checkpoints}")
+        need(
+            self.keep_checkpoints >= 2,
+            f"keep at least 2 checkpoints (so a corrupt newest one has a fallback), got {self.keep_checkpoints}",
+        )
         need(self.sample_every >= 0, f"sample interval must be >= 0 (0 = never), got {self.sample_every}")
         need(self.log_every >= 1, f"log interval must be >= 1, got {self.log_every}")
         need(self.threads >= 1, f"threads must be >= 1, got {self.threads}")

@@ -24,8 +24,12 @@ from ..generators.stylegan import StyleGANGenerator
 
 #: TrainConfig fields read from the starting generator (``--init-from``) unless given.
 ARCHITECTURE_FROM_FILE = {
-    "z_dim": "z_dim", "w_dim": "w_dim", "mapping_layers": "mapping_layers",
-    "mapping_lr_mul": "mapping_lr_mul", "g_fmaps_base": "fmaps_base", "g_fmaps_max": "fmaps_max",
+    "z_dim": "z_dim",
+    "w_dim": "w_dim",
+    "mapping_layers": "mapping_layers",
+    "mapping_lr_mul": "mapping_lr_mul",
+    "g_fmaps_base": "fmaps_base",
+    "g_fmaps_max": "fmaps_max",
     "truncation_psi": "truncation_psi",
 }
 
@@ -37,8 +41,10 @@ def load_start_generator(path: str | os.PathLike) -> StyleGANGenerator:
 
     generator = load_generator(Path(path))
     if not isinstance(generator, StyleGANGenerator):
-        raise ValueError(f"--init-from {path}: a {type(generator).__name__} ({generator.arch}); "
-                         f"training starts only from a StyleGAN (v1) generator")
+        raise ValueError(
+            f"--init-from {path}: a {type(generator).__name__} ({generator.arch}); "
+            f"training starts only from a StyleGAN (v1) generator"
+        )
     return generator
 
 
@@ -52,15 +58,21 @@ def check_fits(generator: StyleGANGenerator, wanted: dict[str, Any], path: str |
     """Refuse a start generator whose architecture differs from the run's settings ``wanted``
     (TrainConfig generator kwargs), or whose resolution is above the run's."""
     config = generator.config
-    differ = [f"{key} {config[key]} vs {wanted[key]}" for key in
-              ("z_dim", "w_dim", "mapping_layers", "mapping_lr_mul", "fmaps_base", "fmaps_max")
-              if config[key] != wanted[key]]
+    differ = [
+        f"{key} {config[key]} vs {wanted[key]}"
+        for key in ("z_dim", "w_dim", "mapping_layers", "mapping_lr_mul", "fmaps_base", "fmaps_max")
+        if config[key] != wanted[key]
+    ]
     if differ:
-        raise ValueError(f"--init-from {path}: the file's architecture differs from the run's "
-                         f"({'; '.join(differ)}); leave those options out to take the file's")
+        raise ValueError(
+            f"--init-from {path}: the file's architecture differs from the run's "
+            f"({'; '.join(differ)}); leave those options out to take the file's"
+        )
     if config["resolution"] > wanted["resolution"]:
-        raise ValueError(f"--init-from {path}: the file is {config['resolution']} px, above the run's "
-                         f"{wanted['resolution']} px (a generator grows, never shrinks)")
+        raise ValueError(
+            f"--init-from {path}: the file is {config['resolution']} px, above the run's "
+            f"{wanted['resolution']} px (a generator grows, never shrinks)"
+        )
 
 
 def grow_generator(source: StyleGANGenerator, resolution: int, **overrides: Any) -> StyleGANGenerator:
@@ -75,8 +87,10 @@ def grow_generator(source: StyleGANGenerator, resolution: int, **overrides: Any)
     old = int(source.config["resolution"])
     steps = math.log2(resolution / old) if resolution >= old else -1.0
     if steps < 0 or steps != int(steps):
-        raise ValueError(f"cannot grow a {old} px generator to {resolution} px "
-                         f"(the new resolution must be {old} px times a power of two)")
+        raise ValueError(
+            f"cannot grow a {old} px generator to {resolution} px "
+            f"(the new resolution must be {old} px times a power of two)"
+        )
     kwargs = {**source.config, **overrides, "resolution": int(resolution)}
     grown = StyleGANGenerator(**kwargs)
     target = grown.state_dict()
@@ -85,8 +99,9 @@ def grow_generator(source: StyleGANGenerator, resolution: int, **overrides: Any)
         if key in ("truncation.truncation", "synthesis.lod"):
             continue  # rebuilt for the new number of layers / set below
         if key not in target or target[key].shape != tensor.shape:
-            raise ValueError(f"cannot grow: {key} {list(tensor.shape)} has no counterpart in the "
-                             f"{resolution} px generator")
+            raise ValueError(
+                f"cannot grow: {key} {list(tensor.shape)} has no counterpart in the {resolution} px generator"
+            )
         carried[key] = tensor
     grown.load_state_dict(carried, strict=False)
     with torch.no_grad():

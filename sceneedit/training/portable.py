@@ -51,7 +51,9 @@ def _adam_moments(optimizer_state: dict[str, Any]) -> tuple[dict[str, torch.Tens
     return moments, steps
 
 
-def portable_tensors(payload: dict[str, Any], with_optimizer: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def portable_tensors(
+    payload: dict[str, Any], with_optimizer: bool = True
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The tensors and metadata of the portable file for a run-folder checkpoint ``payload``."""
     tensors: dict[str, torch.Tensor] = {}
     for net in ("G", "G_ema", "D"):
@@ -63,12 +65,18 @@ def portable_tensors(payload: dict[str, Any], with_optimizer: bool = True) -> tu
             moments, steps[name] = _adam_moments(payload[name])
             tensors.update({f"{name}.{i}.exp_avg_sq": t for i, t in moments.items()})
     info = {
-        "format": PORTABLE_FORMAT, "version": PORTABLE_VERSION,
-        "iteration": int(payload["iteration"]), "images_seen": int(payload["images_seen"]),
-        "train_seconds": float(payload["train_seconds"]), "hardware": list(payload.get("hardware", [])),
-        "retunes": list(payload.get("retunes", [])), "fade_start_lod": float(payload.get("fade_start_lod", 0.0)),
-        "config": payload["config"], "generator_config": payload["generator_config"],
-        "adam_steps": steps, "optimizer": "exp_avg_sq bfloat16" if with_optimizer else "none (fresh Adam)",
+        "format": PORTABLE_FORMAT,
+        "version": PORTABLE_VERSION,
+        "iteration": int(payload["iteration"]),
+        "images_seen": int(payload["images_seen"]),
+        "train_seconds": float(payload["train_seconds"]),
+        "hardware": list(payload.get("hardware", [])),
+        "retunes": list(payload.get("retunes", [])),
+        "fade_start_lod": float(payload.get("fade_start_lod", 0.0)),
+        "config": payload["config"],
+        "generator_config": payload["generator_config"],
+        "adam_steps": steps,
+        "optimizer": "exp_avg_sq bfloat16" if with_optimizer else "none (fresh Adam)",
     }
     return tensors, info
 
@@ -77,8 +85,9 @@ def _nbytes(tensors: dict[str, torch.Tensor]) -> int:
     return sum(t.numel() * t.element_size() for t in tensors.values())
 
 
-def write_portable_checkpoint(payload: dict[str, Any], path: str | os.PathLike,
-                              max_bytes: int = DEFAULT_MAX_BYTES, source: str = "") -> tuple[Path, dict[str, Any]]:
+def write_portable_checkpoint(
+    payload: dict[str, Any], path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES, source: str = ""
+) -> tuple[Path, dict[str, Any]]:
     """Write ``payload`` (a run-folder checkpoint) to ``path``; returns the path and its metadata.
 
     Adam moments are dropped when the file would exceed ``max_bytes``; if even the weights do
@@ -91,8 +100,9 @@ def write_portable_checkpoint(payload: dict[str, Any], path: str | os.PathLike,
         tensors, info = portable_tensors(payload, with_optimizer=False)
     size = _nbytes(tensors)
     if size > max_bytes:
-        raise ValueError(f"{path}: G, G_ema and D in fp16 take {size / 2**20:.1f} MiB, over the "
-                         f"{max_bytes / 2**20:.1f} MiB limit")
+        raise ValueError(
+            f"{path}: G, G_ema and D in fp16 take {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.1f} MiB limit"
+        )
     info["source"] = source
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +117,9 @@ def portable_card(path: str | os.PathLike, info: dict[str, Any]) -> str:
     from .growing import fade_lod
 
     config = info["config"]
-    lod = fade_lod(float(info.get("fade_start_lod", 0.0)), int(info["images_seen"]), float(config.get("fade_kimg", 0.0)))
+    lod = fade_lod(
+        float(info.get("fade_start_lod", 0.0)), int(info["images_seen"]), float(config.get("fade_kimg", 0.0))
+    )
     name = Path(path).name
     lines = [
         f"# Training checkpoint `{name}`",
@@ -119,8 +131,12 @@ def portable_card(path: str | os.PathLike, info: dict[str, Any]) -> str:
         f"- Generator: {config['resolution']} px ({config.get('name')}), z {config['z_dim']}, w {config['w_dim']}, "
         f"fmaps base {config['g_fmaps_base']} / max {config['g_fmaps_max']}.",
         f"- Started from: `{config.get('init_from') or 'random weights'}`"
-        + (f" (grown; the new block fades in over {config.get('fade_kimg')} kimg, lod now {lod:.3f})"
-           if info.get("fade_start_lod") else "") + ".",
+        + (
+            f" (grown; the new block fades in over {config.get('fade_kimg')} kimg, lod now {lod:.3f})"
+            if info.get("fade_start_lod")
+            else ""
+        )
+        + ".",
         f"- Progress: iteration {info['iteration']:,}, {info['images_seen']:,} images, "
         f"{info['train_seconds'] / 3600:.2f} h of training steps on {', '.join(info.get('hardware') or ['?'])}.",
         f"- Recipe: batch {config['batch_size']}, lr {config['g_lr']} / {config['d_lr']}, R1 gamma "

@@ -16,9 +16,10 @@ import math
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,7 +47,7 @@ class Targets:
     binary: torch.Tensor
     continuous: torch.Tensor
 
-    def __getitem__(self, index: Any) -> "Targets":
+    def __getitem__(self, index: Any) -> Targets:
         return Targets(self.category[index], self.binary[index], self.continuous[index])
 
 
@@ -65,8 +66,9 @@ def images_to_tensor(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
 
 
-def render_dataset(count: int, seed: int, resolution: int, workers: int,
-                   cache_dir: str | Path | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+def render_dataset(
+    count: int, seed: int, resolution: int, workers: int, cache_dir: str | Path | None = None
+) -> tuple[np.ndarray, dict[str, Any]]:
     """``count`` scenes of stream ``seed``; with ``cache_dir``, reuse / store them as ``.npz`` (numeric labels only)."""
     cache = None
     if cache_dir is not None:
@@ -88,16 +90,19 @@ def losses(raw: torch.Tensor, targets: Targets, config: WorldNetConfig) -> dict[
     k, b = len(config.categories), len(config.binary)
     return {
         "category": F.cross_entropy(raw[:, :k], targets.category),
-        "binary": F.binary_cross_entropy_with_logits(raw[:, k:k + b], targets.binary),
-        "continuous": F.mse_loss(raw[:, k + b:], (targets.continuous - 0.5) / CONTINUOUS_STD),
+        "binary": F.binary_cross_entropy_with_logits(raw[:, k : k + b], targets.binary),
+        "continuous": F.mse_loss(raw[:, k + b :], (targets.continuous - 0.5) / CONTINUOUS_STD),
     }
 
 
-def evaluate(predictor: WorldPredictor, images: np.ndarray, labels: dict[str, Any],
-             batch_size: int = 256) -> dict[str, dict[str, float]]:
+def evaluate(
+    predictor: WorldPredictor, images: np.ndarray, labels: dict[str, Any], batch_size: int = 256
+) -> dict[str, dict[str, float]]:
     """Held-out figures: ``{"accuracy": {factor: acc}, "r2": {factor: R^2}}`` (R^2 in the factor's units)."""
-    chunks = [predictor.predict(images_to_tensor(images[i:i + batch_size]), batch_size)
-              for i in range(0, len(images), batch_size)]
+    chunks = [
+        predictor.predict(images_to_tensor(images[i : i + batch_size]), batch_size)
+        for i in range(0, len(images), batch_size)
+    ]
     predicted = {key: np.concatenate([c[key] for c in chunks]) for key in chunks[0]}
     config = predictor.config
     accuracy = {"category": float((predicted["category"] == np.asarray(labels["category"])).mean())}
@@ -120,7 +125,9 @@ class TrainResult:
     log: list[str] = field(default_factory=list)
 
 
-def _augment(x: torch.Tensor, targets: Targets, config: WorldNetConfig, generator: torch.Generator) -> tuple[torch.Tensor, Targets]:
+def _augment(
+    x: torch.Tensor, targets: Targets, config: WorldNetConfig, generator: torch.Generator
+) -> tuple[torch.Tensor, Targets]:
     n = x.shape[0]
     flip = torch.rand(n, generator=generator) < 0.5
     x = torch.where(flip[:, None, None, None], x.flip(3), x)
@@ -157,7 +164,12 @@ def train_world_predictor(
     the larger of step and time fraction). ``cache_dir``: keep the rendered sets there as
     ``.npz`` and reuse them next time. Returns the predictor (with ``metrics``).
     """
-    for name, value in (("train_size", train_size), ("val_size", val_size), ("steps", steps), ("batch_size", batch_size)):
+    for name, value in (
+        ("train_size", train_size),
+        ("val_size", val_size),
+        ("steps", steps),
+        ("batch_size", batch_size),
+    ):
         if value < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
     if lr <= 0:
@@ -220,10 +232,19 @@ def train_world_predictor(
     predictor = WorldPredictor(net)
     metrics = evaluate(predictor, val_images, val_labels)
     metrics["training"] = {
-        "world_version": WORLD_VERSION, "train_size": train_size, "val_size": val_size, "steps_run": step, "steps": steps,
-        "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed,
-        "render_seconds": round(render_seconds, 1), "train_seconds": round(train_seconds, 1),
-        "torch_threads": torch.get_num_threads(), "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "world_version": WORLD_VERSION,
+        "train_size": train_size,
+        "val_size": val_size,
+        "steps_run": step,
+        "steps": steps,
+        "batch_size": batch_size,
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "seed": seed,
+        "render_seconds": round(render_seconds, 1),
+        "train_seconds": round(train_seconds, 1),
+        "torch_threads": torch.get_num_threads(),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
     }
     predictor.metrics = metrics
     seconds = time.perf_counter() - started
@@ -315,10 +336,12 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sceneedit.training.predictor",
-                                     description="Train the world predictor on rendered rooms.")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output .safetensors (default: resources/world_predictor.safetensors)")
+    parser = argparse.ArgumentParser(
+        prog="python -m sceneedit.training.predictor", description="Train the world predictor on rendered rooms."
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output .safetensors (default: resources/world_predictor.safetensors)"
+    )
     parser.add_argument("--card", type=Path, default=None, help="model card .md (default: next to --out)")
     parser.add_argument("--train-size", type=int, default=16000)
     parser.add_argument("--val-size", type=int, default=1500)
@@ -328,29 +351,51 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2, help="render worker processes")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="keep rendered data sets here (.npz) and reuse them (e.g. cache/)")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help="keep rendered data sets here (.npz) and reuse them (e.g. cache/)"
+    )
     parser.add_argument("--time-limit", type=float, default=None, help="stop the training loop after this many seconds")
     defaults = WorldNetConfig()
     parser.add_argument("--input-size", type=int, default=defaults.input_size, help="network input size in px")
-    parser.add_argument("--stem-stride", type=int, default=defaults.stem_stride,
-                        help="patchify stem size and stride (smaller sees smaller things; more compute)")
-    parser.add_argument("--channels", type=_int_list, default=defaults.channels,
-                        help="stem + four stage channels, comma-separated")
-    parser.add_argument("--stage-strides", type=_int_list, default=defaults.stage_strides,
-                        help="stride (1 or 2) of each of the four stages, comma-separated")
+    parser.add_argument(
+        "--stem-stride",
+        type=int,
+        default=defaults.stem_stride,
+        help="patchify stem size and stride (smaller sees smaller things; more compute)",
+    )
+    parser.add_argument(
+        "--channels", type=_int_list, default=defaults.channels, help="stem + four stage channels, comma-separated"
+    )
+    parser.add_argument(
+        "--stage-strides",
+        type=_int_list,
+        default=defaults.stage_strides,
+        help="stride (1 or 2) of each of the four stages, comma-separated",
+    )
     parser.add_argument("--hidden", type=int, default=defaults.hidden, help="head MLP width")
     args = parser.parse_args(argv)
     out = args.out or default_predictor_path()
     command = "python -m sceneedit.training.predictor " + " ".join(argv if argv is not None else sys.argv[1:])
     try:
         result = train_world_predictor(
-            out, train_size=args.train_size, val_size=args.val_size, steps=args.steps, batch_size=args.batch_size,
-            lr=args.lr, seed=args.seed, workers=args.workers, threads=args.threads, time_limit_s=args.time_limit,
+            out,
+            train_size=args.train_size,
+            val_size=args.val_size,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            workers=args.workers,
+            threads=args.threads,
+            time_limit_s=args.time_limit,
             cache_dir=args.cache_dir,
-            config=WorldNetConfig(input_size=args.input_size, stem_stride=args.stem_stride,
-                                  channels=tuple(args.channels), stage_strides=tuple(args.stage_strides),
-                                  hidden=args.hidden),
+            config=WorldNetConfig(
+                input_size=args.input_size,
+                stem_stride=args.stem_stride,
+                channels=tuple(args.channels),
+                stage_strides=tuple(args.stage_strides),
+                hidden=args.hidden,
+            ),
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -32,9 +32,10 @@ import struct
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -73,11 +74,19 @@ def tiny_bundle():
     from sceneedit.semantics.concepts import BoundaryBundle, Concept
 
     concepts = {
-        "view": Concept("view", unit_rows(1, 0).astype(np.float32), [0, 1], level="layout", space="w",
-                        delta_s=[0.3, 0.2, 0.01, 0.0, 0.0, 0.0], delta_s_all=0.4, accuracy=0.9, num_samples=100,
-                        predictor="world"),
-        "wood": Concept("wood", unit_rows(NUM_LAYERS, 1).astype(np.float32), [3, 4, 5], level="attributes",
-                        space="wp"),
+        "view": Concept(
+            "view",
+            unit_rows(1, 0).astype(np.float32),
+            [0, 1],
+            level="layout",
+            space="w",
+            delta_s=[0.3, 0.2, 0.01, 0.0, 0.0, 0.0],
+            delta_s_all=0.4,
+            accuracy=0.9,
+            num_samples=100,
+            predictor="world",
+        ),
+        "wood": Concept("wood", unit_rows(NUM_LAYERS, 1).astype(np.float32), [3, 4, 5], level="attributes", space="wp"),
     }
     return BoundaryBundle(concepts=concepts, generator_fingerprint=fingerprint_for(tiny_stylegan()), source="fuzz")
 
@@ -106,7 +115,8 @@ def build_base(kind: str, folder: Path) -> Path:
         write_nvidia_pickle(path, nvidia_state(), "class Generator: pass\n")
         return path
     if kind == "rosinality_pt":
-        from test_stylegan2 import W_DIM as ROS_W, rosinality_state
+        from test_stylegan2 import W_DIM as ROS_W
+        from test_stylegan2 import rosinality_state
 
         path = folder / "stylegan2-tiny.pt"
         torch.save({"g_ema": rosinality_state(), "latent_avg": torch.randn(ROS_W)}, path)
@@ -125,8 +135,13 @@ def build_base(kind: str, folder: Path) -> Path:
         return path
     if kind == "higan_dict_npy":
         path = folder / "indoor_lighting_boundary.npy"
-        _save_npy_object(path, {"boundary": unit_rows(1, 3), "meta_data": {
-            "manipulate_layers": "2-4", "type": "attribute", "accuracy": 0.9, "name": "lighting"}})
+        _save_npy_object(
+            path,
+            {
+                "boundary": unit_rows(1, 3),
+                "meta_data": {"manipulate_layers": "2-4", "type": "attribute", "accuracy": 0.9, "name": "lighting"},
+            },
+        )
         return path
     if kind == "interfacegan_npy":
         path = folder / "stylegan_smile_w_boundary.npy"
@@ -167,9 +182,22 @@ def build_base(kind: str, folder: Path) -> Path:
     raise KeyError(kind)
 
 
-KINDS = ("generator", "genforce_pth", "nvidia_pkl", "rosinality_pt", "biggan_folder", "bundle",
-         "higan_plain_npy", "higan_dict_npy", "interfacegan_npy", "lxd_npy", "recipe", "code_npy",
-         "image_png", "image_jpeg")
+KINDS = (
+    "generator",
+    "genforce_pth",
+    "nvidia_pkl",
+    "rosinality_pt",
+    "biggan_folder",
+    "bundle",
+    "higan_plain_npy",
+    "higan_dict_npy",
+    "interfacegan_npy",
+    "lxd_npy",
+    "recipe",
+    "code_npy",
+    "image_png",
+    "image_jpeg",
+)
 
 
 # ----- readers: what the CLI and the editor call ----------------------------------------------------
@@ -298,8 +326,19 @@ def _jpeg_with_size(data: bytes, width: int, height: int) -> bytes:
 def mutate_image(path: Path, base: Path, rng: random.Random) -> None:
     data = base.read_bytes()
     if rng.random() < 0.3:  # a small file declaring a huge, empty or odd picture
-        width, height = rng.choice([(0, 40), (48, 0), (65535, 65535), (20000, 20000), (12000, 12000),
-                                    (1, 100000), (100000, 1), (2**31 - 1, 2), (4097, 4097)])
+        width, height = rng.choice(
+            [
+                (0, 40),
+                (48, 0),
+                (65535, 65535),
+                (20000, 20000),
+                (12000, 12000),
+                (1, 100000),
+                (100000, 1),
+                (2**31 - 1, 2),
+                (4097, 4097),
+            ]
+        )
         if base.suffix == ".png":
             data = _png_with_size(data, width, height)
         else:
@@ -310,11 +349,20 @@ def mutate_image(path: Path, base: Path, rng: random.Random) -> None:
 
 
 READERS: dict[str, Callable[[Path], str]] = {
-    "generator": read_generator, "genforce_pth": read_generator, "nvidia_pkl": read_generator,
-    "rosinality_pt": read_generator, "biggan_folder": read_generator, "bundle": read_bundle,
-    "higan_plain_npy": read_boundary, "higan_dict_npy": read_boundary, "interfacegan_npy": read_boundary,
-    "lxd_npy": read_boundary, "recipe": read_recipe, "code_npy": read_code,
-    "image_png": read_image, "image_jpeg": read_image,
+    "generator": read_generator,
+    "genforce_pth": read_generator,
+    "nvidia_pkl": read_generator,
+    "rosinality_pt": read_generator,
+    "biggan_folder": read_generator,
+    "bundle": read_bundle,
+    "higan_plain_npy": read_boundary,
+    "higan_dict_npy": read_boundary,
+    "interfacegan_npy": read_boundary,
+    "lxd_npy": read_boundary,
+    "recipe": read_recipe,
+    "code_npy": read_code,
+    "image_png": read_image,
+    "image_jpeg": read_image,
 }
 
 
@@ -325,9 +373,31 @@ def _deep_json(rng: random.Random) -> str:
 
 
 #: Replacement values for JSON edits: wrong types, extremes, nesting (as JSON text).
-JSON_VALUES = ["null", "true", "-1", "0", "1e308", "-1e308", "1e400", "NaN", "Infinity", "-Infinity",
-               "9" * 5000, "\"x\"", "\"" + "a" * 100_000 + "\"", "[]", "{}", "[99]", "{\"a\": 1}",
-               "1048576", "4294967296", "[[1, 2], [3]]", "\"0-50000000\"", "0.5", "[1e308, 1e308]"]
+JSON_VALUES = [
+    "null",
+    "true",
+    "-1",
+    "0",
+    "1e308",
+    "-1e308",
+    "1e400",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "9" * 5000,
+    '"x"',
+    '"' + "a" * 100_000 + '"',
+    "[]",
+    "{}",
+    "[99]",
+    '{"a": 1}',
+    "1048576",
+    "4294967296",
+    "[[1, 2], [3]]",
+    '"0-50000000"',
+    "0.5",
+    "[1e308, 1e308]",
+]
 
 
 def _json_paths(value: Any, prefix: tuple = ()) -> list[tuple]:
@@ -345,7 +415,7 @@ def mutate_json_text(text: str, rng: random.Random) -> str:
     """A structural edit of a JSON document: replace, delete or add a value somewhere."""
     doc = json.loads(text)
     paths = [p for p in _json_paths(doc) if p]
-    marker = "\"__FUZZ__\""
+    marker = '"__FUZZ__"'
     op = rng.random()
     if not paths or op < 0.1:
         return _deep_json(rng) if rng.random() < 0.5 else rng.choice(JSON_VALUES)
@@ -501,8 +571,11 @@ def mutate_nvidia(path: Path, base: Path, rng: random.Random) -> None:
     from test_stylegan2 import nvidia_state, write_nvidia_pickle
 
     flat = _mutate_state_dict(dict(nvidia_state()), rng)
-    flat = {k: v for k, v in flat.items()  # the writer copies tensors: no huge expanded views
-            if isinstance(v, torch.Tensor) and v.layout == torch.strided and v.numel() < 1 << 20}
+    flat = {
+        k: v
+        for k, v in flat.items()  # the writer copies tensors: no huge expanded views
+        if isinstance(v, torch.Tensor) and v.layout == torch.strided and v.numel() < 1 << 20
+    }
     try:
         write_nvidia_pickle(path, flat, "class Generator: pass\n")
     except Exception:  # the writer itself needs some keys: fall back to a byte mutation
@@ -559,19 +632,43 @@ def mutate_npy(path: Path, base: Path, rng: random.Random, kind: str) -> None:
     if kind == "higan_dict_npy" and op < 0.85:
         value = {"boundary": unit_rows(1, 3), "meta_data": {"manipulate_layers": "2-4", "type": "attribute"}}
         target = rng.choice(["boundary", "meta", "meta", "top"])
-        replacement = rng.choice([
-            None, "0-50000000", "0-" + "9" * 5000, "3-" + "9" * 400, [1, 2, 99], [[1]], 1e308, float("nan"),
-            "six", {"a": {"b": {}}}, _fan_out(rng), np.full((1, 32), np.nan), np.zeros((0, 32)),
-            np.zeros((1, 31)), np.ones((3, 7, 32)), np.array(["x"] * 32), "x" * 100_000,
-            np.full((1, 32), 1e308), np.zeros((1, 32)),
-        ])
+        replacement = rng.choice(
+            [
+                None,
+                "0-50000000",
+                "0-" + "9" * 5000,
+                "3-" + "9" * 400,
+                [1, 2, 99],
+                [[1]],
+                1e308,
+                float("nan"),
+                "six",
+                {"a": {"b": {}}},
+                _fan_out(rng),
+                np.full((1, 32), np.nan),
+                np.zeros((0, 32)),
+                np.zeros((1, 31)),
+                np.ones((3, 7, 32)),
+                np.array(["x"] * 32),
+                "x" * 100_000,
+                np.full((1, 32), 1e308),
+                np.zeros((1, 32)),
+            ]
+        )
         if target == "boundary":
             value["boundary"] = replacement
         elif target == "meta":
             value["meta_data"][rng.choice(["manipulate_layers", "type", "name", "deep"])] = replacement
         else:
-            value = rng.choice([{"meta_data": {}}, [1, 2], "boundary", {"boundary": value, "meta_data": [1]},
-                                {"boundary": unit_rows(1, 3), "meta_data": _fan_out(rng)}])
+            value = rng.choice(
+                [
+                    {"meta_data": {}},
+                    [1, 2],
+                    "boundary",
+                    {"boundary": value, "meta_data": [1]},
+                    {"boundary": unit_rows(1, 3), "meta_data": _fan_out(rng)},
+                ]
+            )
         _save_npy_object(path, value)
         return
     array = unit_rows(1, 3) if kind == "higan_dict_npy" else np.load(base, allow_pickle=False)
@@ -611,7 +708,9 @@ def mutate_biggan(folder: Path, base: Path, rng: random.Random) -> None:
     if rng.random() < 0.5:
         config = folder / "config.json"
         text = config.read_text()
-        config.write_text(mutate_json_text(text, rng) if rng.random() < 0.8 else mutate_bytes(text.encode(), rng).decode("latin1"))
+        config.write_text(
+            mutate_json_text(text, rng) if rng.random() < 0.8 else mutate_bytes(text.encode(), rng).decode("latin1")
+        )
     else:
         mutate_torch_file(folder / "pytorch_model.bin", base / "pytorch_model.bin", rng)
 
@@ -726,8 +825,16 @@ def warm_up(kinds: tuple[str, ...] = KINDS) -> None:
             read_generator(build_base(kind, Path(folder) / kind))
 
 
-def run_cases(kind: str, base: Path, indices: list[int], work_root: Path, seed: int = 0, parallel: int = 2,
-              time_limit: float = TIME_LIMIT_S, memory_limit_mb: float = MEMORY_LIMIT_MB) -> list[Result]:
+def run_cases(
+    kind: str,
+    base: Path,
+    indices: list[int],
+    work_root: Path,
+    seed: int = 0,
+    parallel: int = 2,
+    time_limit: float = TIME_LIMIT_S,
+    memory_limit_mb: float = MEMORY_LIMIT_MB,
+) -> list[Result]:
     """Run mutants ``indices`` of ``kind`` (``parallel`` at a time), each in a forked child."""
     import shutil
 
@@ -836,7 +943,10 @@ def hostile_files(folder: Path, marker: Path) -> list[tuple[str, Path, str]]:
         "opcode_global_reduce": b"cos\nsystem\n(V" + command.encode() + b"\ntR.",
         "opcode_inst": b"(V" + command.encode() + b"\nios\nsystem\n.",
         "opcode_persid": b"P0\n.",
-        "opcode_stack_global": b"\x80\x04\x8c\x02os\x8c\x06system\x93\x8c" + bytes([len(command)]) + command.encode() + b"\x85R.",
+        "opcode_stack_global": b"\x80\x04\x8c\x02os\x8c\x06system\x93\x8c"
+        + bytes([len(command)])
+        + command.encode()
+        + b"\x85R.",
     }
     for name, data in raw.items():
         path = folder / f"{name}.pkl"
@@ -864,4 +974,3 @@ def run_hostile(folder: Path) -> list[tuple[str, str, str]]:
             marker.unlink()
         results.append((name, outcome, detail))
     return results
-

@@ -32,8 +32,9 @@ def warm(tmp_path_factory):
 def test_every_mutant_is_accepted_finite_or_one_clean_error(warm, kind):
     base = fuzzlib.build_base(kind, warm / "base" / kind)
     assert fuzzlib.READERS[kind](base) == "accepted"  # the unmutated base file reads
-    results = fuzzlib.run_cases(kind, base, list(range(MUTANTS)), warm / "work", seed=SEED,
-                                parallel=max(1, min(2, os.cpu_count() or 1)))
+    results = fuzzlib.run_cases(
+        kind, base, list(range(MUTANTS)), warm / "work", seed=SEED, parallel=max(1, min(2, os.cpu_count() or 1))
+    )
     bad = [r for r in results if r.outcome not in fuzzlib.GOOD]
     counts = fuzzlib.summarize(results)
     assert len(results) == MUTANTS

@@ -87,8 +87,13 @@ def effect_badge(concept) -> tuple[str, str, str] | None:
     trusted = own >= 1.0 and selectivity >= TRUSTED_SELECTIVITY
     fair = own >= 1.0 and selectivity >= FAIR_SELECTIVITY
     colour = "#2e7d32" if trusted else "#b26a00" if fair else "#c62828"
-    verdict = ("does what its name says" if trusted else "mostly does what its name says, with side effects"
-               if fair else "moves other factors about as much as its own: use with care")
+    verdict = (
+        "does what its name says"
+        if trusted
+        else "mostly does what its name says, with side effects"
+        if fair
+        else "moves other factors about as much as its own: use with care"
+    )
     lines = [
         f"Measured on {effect.get('num_seeds', '?')} seeds over the slider range:",
         f"own score ({concept.name}): {own:+.2f} std",
@@ -96,8 +101,10 @@ def effect_badge(concept) -> tuple[str, str, str] | None:
         f"selectivity (own / largest side): {selectivity:.1f}",
     ]
     if effect.get("flip_rate") is not None:
-        lines.append(f"slider end makes the predictor call it {concept.name} for "
-                     f"{float(effect['flip_rate']):.0%} of other-category seeds")
+        lines.append(
+            f"slider end makes the predictor call it {concept.name} for "
+            f"{float(effect['flip_rate']):.0%} of other-category seeds"
+        )
     hold = (concept.extra or {}).get("hold") or []
     if hold:
         lines.append(f"holds {', '.join(hold)} by default (conditional manipulation)")
@@ -182,7 +189,8 @@ class ConceptRow(QFrame):
         self.name_label.setToolTip(self._describe())
         self.rank_label = QLabel(f"Δs #{rank}" if rank is not None else "Δs –")
         self.rank_label.setToolTip(
-            f"Rank {rank} of {total} concepts by re-scoring response Δs" if rank is not None
+            f"Rank {rank} of {total} concepts by re-scoring response Δs"
+            if rank is not None
             else "This bundle has no re-scoring (Δs) figures for the concept"
         )
         self.rank_label.setStyleSheet("color: #707070;")
@@ -226,9 +234,7 @@ class ConceptRow(QFrame):
         self.layer_label.setStyleSheet("color: #606060;")
         self.range_slider = DeltaRangeSlider(self.num_layers)
         self.range_slider.set_delta_s(concept.delta_s)
-        self.range_slider.setToolTip(
-            "Layers the edit acts on (bars: per-layer re-scoring response Δs)"
-        )
+        self.range_slider.setToolTip("Layers the edit acts on (bars: per-layer re-scoring response Δs)")
         layers_row = QHBoxLayout()
         layers_row.setContentsMargins(0, 0, 0, 0)
         layers_row.addWidget(self.layer_label)
@@ -325,9 +331,7 @@ class ConceptRow(QFrame):
             return dict(zip(layers, per_layer))
         if len(per_layer) == self.num_layers:
             return {layer: per_layer[layer] for layer in layers}
-        raise ValueError(
-            f"concept {self.name!r}: {len(per_layer)} per-layer strengths for layers {layers}"
-        )
+        raise ValueError(f"concept {self.name!r}: {len(per_layer)} per-layer strengths for layers {layers}")
 
     # ----- widgets -> model ------------------------------------------------------------
     def _end_drag(self) -> None:
@@ -372,8 +376,7 @@ class ConceptRow(QFrame):
     # ----- description -----------------------------------------------------------------
     def _describe(self) -> str:
         c = self.concept
-        lines = [f"{c.name} ({LEVEL_TITLES.get(c.level, c.level)})",
-                 f"bundle layers: {format_layers(list(c.layers))}"]
+        lines = [f"{c.name} ({LEVEL_TITLES.get(c.level, c.level)})", f"bundle layers: {format_layers(list(c.layers))}"]
         if c.accuracy is not None:
             lines.append(f"boundary accuracy: {c.accuracy:.3f}")
         if c.delta_s_all is not None:
@@ -406,7 +409,8 @@ class ConceptsDock(QDockWidget):
 
         self.rows_widget = QWidget()
         self.rows_widget.setStyleSheet(
-            'QFrame#conceptRow[edited="true"] { border: 1px solid #4a90d9; border-radius: 3px; }')
+            'QFrame#conceptRow[edited="true"] { border: 1px solid #4a90d9; border-radius: 3px; }'
+        )
         self.rows_layout = QVBoxLayout(self.rows_widget)
         self.rows_layout.setContentsMargins(2, 2, 2, 2)
         self.rows_layout.setSpacing(4)

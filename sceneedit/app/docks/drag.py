@@ -50,9 +50,13 @@ class DragDock(QDockWidget):
         kind_row = QHBoxLayout()
         for kind, label in POINT_KINDS.items():
             button = QRadioButton(label)
-            button.setToolTip({"handle": "Click a point on the object, then where it should go",
-                               "anchor": "Click points that must stay where they are",
-                               "mask": "Paint the region allowed to change (click and drag)"}[kind])
+            button.setToolTip(
+                {
+                    "handle": "Click a point on the object, then where it should go",
+                    "anchor": "Click points that must stay where they are",
+                    "mask": "Paint the region allowed to change (click and drag)",
+                }[kind]
+            )
             button.toggled.connect(lambda on, kind=kind: on and self.tool.set_point_kind(kind))
             self._kind_group.addButton(button)
             self.kind_buttons[kind] = button
@@ -201,8 +205,17 @@ class DragDock(QDockWidget):
             self.mask_label.setText(f"none: what is over {settings.keep_radius:g} px from the points is kept")
         else:
             self.mask_label.setText("none: the drag may change anything")
-        widgets = [*self.kind_buttons.values(), self.brush_box, self.steps_box, self.lr_box, self.first_layer,
-                   self.last_layer, self.defaults_button, self.remove_pair_button, self.remove_anchor_button]
+        widgets = [
+            *self.kind_buttons.values(),
+            self.brush_box,
+            self.steps_box,
+            self.lr_box,
+            self.first_layer,
+            self.last_layer,
+            self.defaults_button,
+            self.remove_pair_button,
+            self.remove_anchor_button,
+        ]
         with signals_blocked(*widgets):
             self.kind_buttons[tool.point_kind].setChecked(True)
             self.brush_box.setValue(int(round(tool.brush_radius)))
@@ -222,5 +235,6 @@ class DragDock(QDockWidget):
         self.remove_anchor_button.setEnabled(has_session and not running and bool(tool.anchors))
         if not running:
             distance = tool.last_distance
-            self.distance_label.setText("Distance to target: –" if distance is None
-                                        else f"Distance to target: {distance:.2f} px (last drag)")
+            self.distance_label.setText(
+                "Distance to target: –" if distance is None else f"Distance to target: {distance:.2f} px (last drag)"
+            )

@@ -124,8 +124,14 @@ class JitterDock(QDockWidget):
     def refresh(self) -> None:
         jitter = self.session.jitter
         layers = [int(i) for i in jitter.layers]
-        widgets = (self.enabled_box, self.mode_box, self.range_slider, self.strength_slider,
-                   self.strength_box, self.seed_box)
+        widgets = (
+            self.enabled_box,
+            self.mode_box,
+            self.range_slider,
+            self.strength_slider,
+            self.strength_box,
+            self.seed_box,
+        )
         with signals_blocked(*widgets):
             self.enabled_box.setChecked(bool(jitter.enabled))
             self.mode_box.setCurrentIndex(max(0, self.mode_box.findData(jitter.mode)))

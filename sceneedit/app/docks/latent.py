@@ -45,9 +45,7 @@ def read_code(path: str | Path, num_layers: int, w_dim: int) -> np.ndarray:
     if array.ndim == 2 and array.shape[0] == 1 and array.shape[1] == w_dim:
         array = np.repeat(array, num_layers, axis=0)
     if array.shape != (num_layers, w_dim):
-        raise ValueError(
-            f"{path}: code has shape {list(array.shape)}, this generator needs [{num_layers}, {w_dim}]"
-        )
+        raise ValueError(f"{path}: code has shape {list(array.shape)}, this generator needs [{num_layers}, {w_dim}]")
     with np.errstate(over="ignore"):
         array = array.astype(np.float32)
     if not np.all(np.isfinite(array)):
@@ -157,8 +155,7 @@ class LatentDock(QDockWidget):
         # Truncation shapes codes mapped from seeds; an explicit code is used as it is.
         self.truncation_box.setEnabled(session.seed is not None)
         self.source_label.setText(
-            "Base: a loaded code (seed controls replace it)" if session.seed is None
-            else f"Base: seed {session.seed}"
+            "Base: a loaded code (seed controls replace it)" if session.seed is None else f"Base: seed {session.seed}"
         )
 
     # ----- actions ---------------------------------------------------------------------

@@ -148,12 +148,14 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if isinstance(payload, dict) and isinstance(payload.get("state_dict"), dict):
         payload = payload["state_dict"]
     if not isinstance(payload, dict):
-        raise PredictorLoadError(f"{path}: expected a state dict (or {{'state_dict': ...}}), got {type(payload).__name__}")
+        raise PredictorLoadError(
+            f"{path}: expected a state dict (or {{'state_dict': ...}}), got {type(payload).__name__}"
+        )
     state = {}
     for key, value in payload.items():
         if not isinstance(key, str):
             raise PredictorLoadError(f"{path}: non-string key {key!r}")
-        state[key[len("module."):] if key.startswith("module.") else key] = value
+        state[key[len("module.") :] if key.startswith("module.") else key] = value
     return state
 
 
@@ -166,14 +168,18 @@ def load_network(path: Path, num_classes: int) -> WideResNet18:
     missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in state if k not in own]
     if missing:
-        raise PredictorLoadError(f"{path}: missing key {missing[0]!r} (expected shape {list(own[missing[0]].shape)}); {len(missing)} missing")
+        raise PredictorLoadError(
+            f"{path}: missing key {missing[0]!r} (expected shape {list(own[missing[0]].shape)}); {len(missing)} missing"
+        )
     if unexpected:
         raise PredictorLoadError(f"{path}: unexpected key {unexpected[0]!r}; {len(unexpected)} unexpected")
     for key, value in state.items():
         if not isinstance(value, torch.Tensor):
             raise PredictorLoadError(f"{path}: key {key!r} is not a tensor")
         if tuple(value.shape) != tuple(own[key].shape):
-            raise PredictorLoadError(f"{path}: key {key!r} has shape {list(value.shape)}, expected {list(own[key].shape)}")
+            raise PredictorLoadError(
+                f"{path}: key {key!r} has shape {list(value.shape)}, expected {list(own[key].shape)}"
+            )
     merged = {k: state.get(k, own[k]).to(own[k].dtype) for k in own}
     net.load_state_dict(merged, strict=True)
     with torch.no_grad():
@@ -187,7 +193,9 @@ class Places365Predictor(nn.Module):
 
     name = "places365"
 
-    def __init__(self, net: WideResNet18, attribute_weight: np.ndarray, categories: list[str], attributes: list[str]) -> None:
+    def __init__(
+        self, net: WideResNet18, attribute_weight: np.ndarray, categories: list[str], attributes: list[str]
+    ) -> None:
         super().__init__()
         self.net = net
         self.register_buffer("attribute_weight", torch.as_tensor(np.asarray(attribute_weight, np.float32)))
@@ -197,7 +205,10 @@ class Places365Predictor(nn.Module):
         self.category_names = [f"{c}_scene" if c in attribute_set else c for c in categories]
         self.attribute_names = list(attributes)
         self.score_names = self.category_names + self.attribute_names
-        self.score_levels = {**{c: "objects" for c in self.category_names}, **{a: "attributes" for a in self.attribute_names}}
+        self.score_levels = {
+            **{c: "objects" for c in self.category_names},
+            **{a: "attributes" for a in self.attribute_names},
+        }
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """``[N, 3, H, W]`` in [-1, 1] -> normalized ``[N, 3, 224, 224]``."""

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable
 from importlib import metadata
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -84,8 +85,7 @@ def resolve_factory(spec: str) -> Callable[..., Any]:
     if ":" in spec:
         return _import_target(spec, spec)
     raise PredictorSpecError(
-        f"unknown predictor {spec!r}; available: {', '.join(available_predictors())} "
-        "(or give 'module.path:factory')"
+        f"unknown predictor {spec!r}; available: {', '.join(available_predictors())} (or give 'module.path:factory')"
     )
 
 

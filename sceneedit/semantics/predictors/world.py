@@ -91,7 +91,7 @@ class WorldNetConfig:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "WorldNetConfig":
+    def from_json(cls, text: str) -> WorldNetConfig:
         raw = json.loads(text)
         for key in ("channels", "stage_strides", "categories", "binary", "continuous"):
             if key in raw:
@@ -120,12 +120,16 @@ class WorldNet(nn.Module):
         c, k = config.channels, config.stem_stride
         self.stem = nn.Sequential(nn.Conv2d(3, c[0], k, k, 0, bias=False), nn.BatchNorm2d(c[0]), nn.ReLU(inplace=True))
         self.stages = nn.ModuleList(
-            [nn.Sequential(_conv(c[i], c[i + 1], config.stage_strides[i]), _conv(c[i + 1], c[i + 1], 1)) for i in range(4)]
+            [
+                nn.Sequential(_conv(c[i], c[i + 1], config.stage_strides[i]), _conv(c[i + 1], c[i + 1], 1))
+                for i in range(4)
+            ]
         )
         grid = config.input_size // config.total_stride
         self.squeeze = nn.Sequential(nn.Conv2d(c[4], config.squeeze, 1), nn.ReLU(inplace=True))
         self.head = nn.Sequential(
-            nn.Linear(config.squeeze * grid * grid + c[4], config.hidden), nn.ReLU(inplace=True),
+            nn.Linear(config.squeeze * grid * grid + c[4], config.hidden),
+            nn.ReLU(inplace=True),
             nn.Linear(config.hidden, config.num_outputs),
         )
 
@@ -172,7 +176,7 @@ class WorldPredictor(nn.Module):
     def device(self) -> torch.device:
         return next(self.net.parameters()).device
 
-    def train(self, mode: bool = True) -> "WorldPredictor":
+    def train(self, mode: bool = True) -> WorldPredictor:
         # The predictor is a frozen scorer; training goes through ``self.net`` directly.
         super().train(False)
         return self
@@ -191,7 +195,9 @@ class WorldPredictor(nn.Module):
     def _outputs_to_scores(self, raw: torch.Tensor) -> torch.Tensor:
         cfg = self.config
         k, b = len(cfg.categories), len(cfg.binary)
-        return torch.cat([raw[:, :k].softmax(dim=1), raw[:, k:k + b].sigmoid(), 0.5 + CONTINUOUS_STD * raw[:, k + b:]], dim=1)
+        return torch.cat(
+            [raw[:, :k].softmax(dim=1), raw[:, k : k + b].sigmoid(), 0.5 + CONTINUOUS_STD * raw[:, k + b :]], dim=1
+        )
 
     def score(self, images: torch.Tensor) -> torch.Tensor:
         with torch.set_grad_enabled(images.requires_grad):
@@ -213,7 +219,9 @@ class WorldPredictor(nn.Module):
     def predict(self, images: torch.Tensor, batch_size: int = 256) -> dict[str, np.ndarray]:
         """Factors in their own units: ``category`` (index), binary (0/1), continuous (denormalised)."""
         cfg = self.config
-        chunks = [self.score(images[i:i + batch_size].detach()).cpu().numpy() for i in range(0, len(images), batch_size)]
+        chunks = [
+            self.score(images[i : i + batch_size].detach()).cpu().numpy() for i in range(0, len(images), batch_size)
+        ]
         scores = np.concatenate(chunks) if chunks else np.zeros((0, len(self.score_names)), np.float32)
         k, b = len(cfg.categories), len(cfg.binary)
         out: dict[str, np.ndarray] = {"category": scores[:, :k].argmax(axis=1)}
@@ -227,12 +235,14 @@ class WorldPredictor(nn.Module):
 
 # ----- files ---------------------------------------------------------------------------------------
 
+
 def default_predictor_path() -> Path:
     return resource_path(DEFAULT_FILE)
 
 
-def save_world_predictor(predictor: WorldPredictor, path: str | os.PathLike,
-                         metrics: dict[str, Any] | None = None, **extra: str) -> Path:
+def save_world_predictor(
+    predictor: WorldPredictor, path: str | os.PathLike, metrics: dict[str, Any] | None = None, **extra: str
+) -> Path:
     """Write weights + config (+ metrics) as safetensors; a temp file is renamed into place."""
     from safetensors.torch import save_file
 
@@ -269,12 +279,15 @@ def read_predictor_metadata(path: str | os.PathLike) -> dict[str, str]:
     except Exception as exc:  # safetensors raises several types for a corrupt header
         raise PredictorLoadError(f"{path}: not a readable safetensors file ({exc})") from exc
     if metadata.get("format") != PREDICTOR_FORMAT:
-        raise PredictorLoadError(f"{path}: not a sceneedit world predictor (metadata format={metadata.get('format')!r})")
+        raise PredictorLoadError(
+            f"{path}: not a sceneedit world predictor (metadata format={metadata.get('format')!r})"
+        )
     return metadata
 
 
-def load_world_predictor(path: str | os.PathLike | None = None, device: str | torch.device | None = None,
-                         name: str | None = None) -> WorldPredictor:
+def load_world_predictor(
+    path: str | os.PathLike | None = None, device: str | torch.device | None = None, name: str | None = None
+) -> WorldPredictor:
     """Load a world predictor (default: ``resources/world_predictor.safetensors``) onto ``device``."""
     from safetensors.torch import load_file
 
@@ -299,7 +312,9 @@ def load_world_predictor(path: str | os.PathLike | None = None, device: str | to
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise PredictorLoadError(f"{path}: weights do not fit the config (missing {missing[:5]}, unexpected {unexpected[:5]})")
+        raise PredictorLoadError(
+            f"{path}: weights do not fit the config (missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
     for key, tensor in state.items():
         if tuple(tensor.shape) != tuple(expected[key].shape):
             raise PredictorLoadError(
@@ -320,4 +335,3 @@ def category_histogram(predictor: WorldPredictor, images: torch.Tensor, batch_si
     counts = np.bincount(categories, minlength=len(predictor.config.categories))
     total = max(1, len(categories))
     return {name: float(counts[i]) / total for i, name in enumerate(predictor.config.categories)}
-
