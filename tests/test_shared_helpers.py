@@ -82,3 +82,11 @@ def test_training_sample_grid_is_a_touching_contact_sheet():
     assert grid.shape == (4, 6, 3)
     assert (grid[:2, :3] == 10).all() and (grid[:2, 3:] == 20).all()
     assert (grid[2:, :3] == 30).all() and (grid[2:, 3:] == 0).all()  # a short row is black
+
+
+def test_thumbnails_fit_large_frames_and_keep_small_ones():
+    from sceneedit.imaging import thumbnail
+
+    small = np.zeros((8, 12, 3), np.uint8)
+    assert thumbnail(small, 16) is small
+    assert thumbnail(np.zeros((300, 600, 3), np.uint8), 256).shape == (128, 256, 3)

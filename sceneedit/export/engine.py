@@ -200,7 +200,7 @@ class _SequenceExport:
             self.report.written.append(path)
         if self.need_sheet:
             for step, frame in enumerate(frames):
-                self.thumbnails[(source, step)] = writers.thumbnail(frame)
+                self.thumbnails[(source, step)] = writers.sheet_tile(frame)
 
     def _list_frames_and_animations(self) -> None:
         """Everything but the sheet is on disk now: list it, and report what was skipped."""

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..files import WriteError, atomic_path
-from ..imaging import make_contact_sheet, save_png
+from ..imaging import make_contact_sheet, save_png, thumbnail
 from .jobs import ExportError
 
 #: Largest contact-sheet tile side; bigger frames are downscaled for the sheet only.
@@ -84,16 +84,9 @@ def write_mp4(frames: list[np.ndarray], path: Path, fps: float) -> None:
             writer.close()
 
 
-def thumbnail(image: np.ndarray) -> np.ndarray:
-    """``image`` downscaled (Lanczos) so its longer side is at most :data:`SHEET_TILE_MAX`."""
-    side = max(image.shape[:2])
-    if side <= SHEET_TILE_MAX:
-        return image
-    from PIL import Image
-
-    scale = SHEET_TILE_MAX / side
-    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
-    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
+def sheet_tile(image: np.ndarray) -> np.ndarray:
+    """``image`` as a contact-sheet tile: longer side at most :data:`SHEET_TILE_MAX`."""
+    return thumbnail(image, SHEET_TILE_MAX)
 
 
 def write_contact_sheet(tiles: Sequence[np.ndarray], columns: int, labels: Sequence[str], path: Path) -> None:
