@@ -19,10 +19,21 @@ import argparse
 import os
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..files import atomic_copy, atomic_write_text
+from ..scenes import FACTOR_SPEC
+from .evaluate import (
+    CATEGORY_BOUND_PP,
+    CHECK_COUNT,
+    CHECK_PSI,
+    CHECK_SEED,
+    WORLD_SHARES_COUNT,
+    WORLD_SHARES_SEED,
+    format_quality_block,
+)
 from .run_folder import FINAL_WINDOW, read_run_log
 
 #: The checkout this module is part of (the card's default sample-grid path is in its docs/).
@@ -59,6 +70,69 @@ def _hours(seconds: float) -> str:
     return f"{seconds:,.0f} s ({seconds / 3600:.2f} h)"
 
 
+@dataclass(frozen=True)
+class _Figures:
+    """The parts of an evaluation's ``figures.json`` the card's sections read."""
+
+    figures: dict[str, Any]
+
+    @property
+    def gen(self) -> dict[str, Any]:
+        return self.figures["generator"]
+
+    @property
+    def desc(self) -> dict[str, Any]:
+        return self.gen["describe"]
+
+    @property
+    def training(self) -> dict[str, Any]:
+        return self.gen.get("training") or {}
+
+    @property
+    def recipe(self) -> dict[str, Any]:
+        return self.training.get("recipe", {})
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.figures["settings"]
+
+    @property
+    def trunc(self) -> dict[str, Any]:
+        return self.settings["default_truncation"]
+
+    @property
+    def fd(self) -> dict[str, Any]:
+        return self.figures["frechet_distance"]
+
+    @property
+    def truncated(self) -> bool:
+        return "generated_truncated" in self.fd
+
+    @property
+    def cats(self) -> dict[str, Any]:
+        return self.figures["categories"]
+
+    @property
+    def gaps(self) -> dict[str, float]:
+        return self.cats["max_gap_pp_vs_world"]
+
+    @property
+    def confidence(self) -> dict[str, Any]:
+        return self.cats.get("confidence", {})
+
+    @property
+    def check(self) -> dict[str, Any]:
+        return self.figures["check"]
+
+    @property
+    def predictor(self) -> dict[str, Any]:
+        return self.figures["predictor"]
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.predictor.get("metrics") or {}
+
+
 def model_card_markdown(
     figures: dict[str, Any],
     generator_name: str,
@@ -69,36 +143,31 @@ def model_card_markdown(
     card_command: str | None = None,
 ) -> str:
     """The card's Markdown text (see the module docstring)."""
-    from sceneedit.scenes import FACTOR_SPEC
-    from sceneedit.training.evaluate import (
-        CATEGORY_BOUND_PP,
-        CHECK_COUNT,
-        CHECK_PSI,
-        CHECK_SEED,
-        WORLD_SHARES_COUNT,
-        WORLD_SHARES_SEED,
-        format_quality_block,
-    )
+    v = _Figures(figures)
+    sections = [
+        _intro(v, generator_name, samples_link),
+        _data(v, run),
+        _architecture(v),
+        _training(v),
+        _training_log(v, run),
+        _quality_sets(v),
+        _distance_table(v),
+        _category_histogram(v),
+        _score_table(v),
+        _category_bound(v),
+        _reproduce(v, evaluate_command, card_command),
+        _limitations(v),
+        _score_drift(v),
+        [*_closing_notes(v, notes), *_quality_block(v)],
+    ]
+    return "\n".join(line for section in sections for line in section)
 
-    gen = figures["generator"]
-    cfg, desc = gen["config"], gen["describe"]
-    training = gen.get("training") or {}
-    recipe = training.get("recipe", {})
-    settings = figures["settings"]
-    fd = figures["frechet_distance"]
-    cats = figures["categories"]
-    hist, gaps = cats["histograms"], cats["max_gap_pp_vs_world"]
-    check = figures["check"]
-    predictor = figures["predictor"]
-    metrics = predictor.get("metrics") or {}
-    r2 = metrics.get("r2", {})
-    accuracy = metrics.get("accuracy", {})
-    res, layers = desc["resolution"], desc["num_layers"]
-    trunc = settings["default_truncation"]
-    truncated = "generated_truncated" in fd
+
+def _intro(v: _Figures, generator_name: str, samples_link: str) -> list[str]:
+    """Title, what the generator is, the sample grid."""
+    trunc, layers = v.trunc, v.desc["num_layers"]
     lines: list[str] = []
     add = lines.append
-
     add(f"# Default generator (`{generator_name}`)")
     add("")
     add(
@@ -119,6 +188,14 @@ def model_card_markdown(
     )
     add("")
 
+    return lines
+
+
+def _data(v: _Figures, run: dict[str, Any] | None) -> list[str]:
+    """Where the training images came from."""
+    gen, settings, res = v.gen, v.settings, v.desc["resolution"]
+    lines: list[str] = []
+    add = lines.append
     add("## Data")
     add(
         f"- {gen.get('dataset') or 'sceneedit procedural room world'}; world version {settings['world_version']}, "
@@ -141,6 +218,15 @@ def model_card_markdown(
         add(f"| {spec.name} | {spec.level} | {spec.kind} | {span} | {spec.description} |")
     add("")
 
+    return lines
+
+
+def _architecture(v: _Figures) -> list[str]:
+    """The networks."""
+    desc, cfg, trunc, recipe = v.desc, v.gen["config"], v.trunc, v.recipe
+    res, layers = desc["resolution"], desc["num_layers"]
+    lines: list[str] = []
+    add = lines.append
     add("## Architecture")
     channels = desc.get("channels")
     add(
@@ -169,6 +255,14 @@ def model_card_markdown(
         )
     add("")
 
+    return lines
+
+
+def _training(v: _Figures) -> list[str]:
+    """How long and with which recipe the weights were trained."""
+    training, recipe = v.training, v.recipe
+    lines: list[str] = []
+    add = lines.append
     add("## Training")
     if training:
         add(
@@ -206,6 +300,14 @@ def model_card_markdown(
                 )
     else:
         add("- The generator file carries no training metadata.")
+    return lines
+
+
+def _training_log(v: _Figures, run: dict[str, Any] | None) -> list[str]:
+    """Retuning events and the run's final losses."""
+    training = v.training
+    lines: list[str] = []
+    add = lines.append
     exported_at = training.get("iterations")
     retunes = training.get("retunes")
     if retunes is None:  # files exported before the trainer stored them: take the run's log
@@ -226,6 +328,14 @@ def model_card_markdown(
         )
     add("")
 
+    return lines
+
+
+def _quality_sets(v: _Figures) -> list[str]:
+    """What FD-world is and which sets it compares."""
+    predictor, settings = v.predictor, v.settings
+    lines: list[str] = []
+    add = lines.append
     add("## Quality")
     add("")
     add(
@@ -242,7 +352,15 @@ def model_card_markdown(
         f"(stream {settings['reference_stream']}) against the first."
     )
     add("")
-    confidence = cats.get("confidence", {})
+    return lines
+
+
+def _distance_table(v: _Figures) -> list[str]:
+    """FD-world, category gaps and confidence per set."""
+    fd, gaps, trunc, truncated = v.fd, v.gaps, v.trunc, v.truncated
+    lines: list[str] = []
+    add = lines.append
+    confidence = v.confidence
 
     def sure(name: str) -> str:
         c = confidence.get(name)
@@ -267,6 +385,15 @@ def model_card_markdown(
         f"{gaps['rendered_predicted']:.1f} pp (predicted vs true labels) | {sure('rendered')} |"
     )
     add("")
+    return lines
+
+
+def _category_histogram(v: _Figures) -> list[str]:
+    """Category shares per set."""
+    cats, trunc, truncated = v.cats, v.trunc, v.truncated
+    hist = cats["histograms"]
+    lines: list[str] = []
+    add = lines.append
     add(
         "Category histogram (argmax of the predictor's four category scores; "
         '"world" is the rendered set\'s true labels):'
@@ -284,6 +411,15 @@ def model_card_markdown(
     for name in cats["names"]:
         add(f"| {name} | " + " | ".join(_pct(hist[c][name]) for c in columns) + " |")
     add("")
+    return lines
+
+
+def _score_table(v: _Figures) -> list[str]:
+    """Predicted factor scores per set, with how far the predictor can be trusted."""
+    cats, trunc, truncated, figures = v.cats, v.trunc, v.truncated, v.figures
+    accuracy, r2 = v.metrics.get("accuracy", {}), v.metrics.get("r2", {})
+    lines: list[str] = []
+    add = lines.append
     add(
         "Predicted factor scores, mean (std) over each set. Categories and binary factors are probabilities; "
         "continuous factors are normalised to [0, 1] over their range. The predictor's held-out accuracy / R^2 "
@@ -310,6 +446,14 @@ def model_card_markdown(
             + " |"
         )
     add("")
+    return lines
+
+
+def _category_bound(v: _Figures) -> list[str]:
+    """The category check the tests repeat."""
+    check, gaps, n = v.check, v.gaps, v.settings["num"]
+    lines: list[str] = []
+    add = lines.append
     verdict = "passes" if check["passed"] else "**fails**"
     add(
         f"**Category bound**: on the {check['count']} samples `sample_z({check['count']}, {check['z_seed']})` at psi "
@@ -321,6 +465,14 @@ def model_card_markdown(
         f"({'within' if gaps['generated'] <= check['bound_pp'] else '**outside**'} the same bound)."
     )
     add("")
+    return lines
+
+
+def _reproduce(v: _Figures, evaluate_command: str | None, card_command: str | None) -> list[str]:
+    """The commands behind the card."""
+    figures = v.figures
+    lines: list[str] = []
+    add = lines.append
     timing = figures.get("timing_s", {})
     add(f"Reproduce (the evaluation took {timing.get('total', float('nan')):.0f} s on `{figures.get('hardware')}`):")
     add("")
@@ -335,6 +487,15 @@ def model_card_markdown(
     add("```")
     add("")
 
+    return lines
+
+
+def _limitations(v: _Figures) -> list[str]:
+    """What the figures cannot say (size, distance floor, weak predictor reads)."""
+    training, desc, fd, confidence = v.training, v.desc, v.fd, v.confidence
+    res = desc["resolution"]
+    lines: list[str] = []
+    add = lines.append
     add("## Limitations")
     iterations = training.get("iterations")
     images = training.get("images_seen")
@@ -348,7 +509,7 @@ def model_card_markdown(
         f"- FD-world of the generated set is {ratio:.1f}x the rendered-vs-rendered floor ({fd['generated']:.2f} vs "
         f"{fd['rendered_reference']:.2f}): the generated distribution is measurably different from the world's."
     )
-    weak = [name for name, value in r2.items() if value < WEAK_R2]
+    weak = _weak_factors(v)
     if weak:
         add(
             f"- The predictor barely reads {', '.join(weak)} (held-out R^2 < {WEAK_R2}); FD-world and the score table "
@@ -366,6 +527,15 @@ def model_card_markdown(
                 f"generated images against {_pct(r)} of rendered rooms: many samples are not clearly any room type, "
                 "so a matching category histogram says less than it seems."
             )
+    return lines
+
+
+def _score_drift(v: _Figures) -> list[str]:
+    """Factors whose generated scores moved or narrowed, and the truncation trade."""
+    figures, fd, trunc, gaps, truncated = v.figures, v.fd, v.trunc, v.gaps, v.truncated
+    weak = _weak_factors(v)
+    lines: list[str] = []
+    add = lines.append
     shifted, narrow = [], []
     for name, entry in figures["factors"].items():
         if name in weak:
@@ -389,10 +559,26 @@ def model_card_markdown(
             f"{'+' if delta >= 0 else ''}{delta:.2f}, largest category gap {gaps['generated_truncated']:.1f} pp "
             f"(vs {gaps['generated']:.1f} pp untruncated)."
         )
+    return lines
+
+
+def _closing_notes(v: _Figures, notes: list[str] | None) -> list[str]:
+    """The sample-size caveat and the caller's notes."""
+    n = v.settings["num"]
+    lines: list[str] = []
+    add = lines.append
     add(f"- FD-world with {n:,} samples per set carries a bias that grows as N shrinks; compare figures at the same N.")
     for note in notes or []:
         add(f"- {note}")
     add("")
+    return lines
+
+
+def _quality_block(v: _Figures) -> list[str]:
+    """The machine-readable block the tests read."""
+    gen, check, predictor = v.gen, v.check, v.predictor
+    lines: list[str] = []
+    add = lines.append
     block = {
         "weights_hash": gen["fingerprint"]["weights_hash"],
         "predictor_sha256_16": predictor.get("file_sha256_16"),
@@ -413,7 +599,12 @@ def model_card_markdown(
         print("warning: the figures' category check differs from this sceneedit's defaults", file=sys.stderr)
     add(format_quality_block(block))
     add("")
-    return "\n".join(lines)
+    return lines
+
+
+def _weak_factors(v: _Figures) -> list[str]:
+    """Factors the predictor barely reads (held-out R^2 below :data:`WEAK_R2`)."""
+    return [name for name, value in v.metrics.get("r2", {}).items() if value < WEAK_R2]
 
 
 def write_model_card(
