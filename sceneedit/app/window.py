@@ -44,7 +44,6 @@ from .settings import RECENT_KINDS, STATE_VERSION, WindowSettings
 from .undo import UndoMirror
 from .worker import BundleResult, FrameResult, LoadRequest, LoadResult, RenderJob, WorkerThread
 
-MAX_SEED = 2**31 - 1
 GENERATOR_FILTER = "Generators (*.safetensors *.pth *.pkl *.pt);;All files (*)"
 BUNDLE_FILTER = "Boundary bundles (*.safetensors);;HiGAN boundary lists (*.txt);;Boundary arrays (*.npy);;All files (*)"
 RECIPE_FILTER = "Recipes (*.json);;All files (*)"

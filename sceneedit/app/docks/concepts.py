@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QDoubleSlider, QRangeSlider
 
+from ...semantics.layers import format_layer_list
 from ..qt_utils import SessionLink, icon, signals_blocked
 
 #: Display names of the bundle levels, in the order the dock shows them.
@@ -40,21 +41,6 @@ LEVEL_TITLES = {
     "color": "Color scheme",
     "unknown": "Other",
 }
-
-
-def format_layers(layers: list[int]) -> str:
-    """``[2, 3, 4, 7]`` -> ``"2–4, 7"`` (0-based layer indices)."""
-    if not layers:
-        return "none"
-    parts, start, prev = [], layers[0], layers[0]
-    for layer in list(layers[1:]) + [None]:
-        if layer is not None and layer == prev + 1:
-            prev = layer
-            continue
-        parts.append(str(start) if start == prev else f"{start}–{prev}")
-        if layer is not None:
-            start = prev = layer
-    return ", ".join(parts)
 
 
 def delta_s_ranks(bundle) -> dict[str, int]:
@@ -278,7 +264,7 @@ class ConceptRow(QFrame):
                 self.range_slider.setValue((min(layers), max(layers)))
             self._expanded = self._expanded or per_layer is not None
             self.expand_button.setChecked(self._expanded)
-        self.layer_label.setText(f"layers {format_layers(layers)}")
+        self.layer_label.setText(f"layers {format_layer_list(layers)}")
         expanded = self._expanded
         self.per_layer_panel.setVisible(expanded)
         self.expand_button.setIcon(icon("fa5s.chevron-down" if expanded else "fa5s.chevron-right"))
@@ -328,7 +314,7 @@ class ConceptRow(QFrame):
             return {layer: value for layer in layers}
         per_layer = [float(v) for v in per_layer]
         if len(per_layer) == len(layers):
-            return dict(zip(layers, per_layer))
+            return dict(zip(layers, per_layer, strict=True))
         if len(per_layer) == self.num_layers:
             return {layer: per_layer[layer] for layer in layers}
         raise ValueError(f"concept {self.name!r}: {len(per_layer)} per-layer strengths for layers {layers}")
@@ -347,7 +333,7 @@ class ConceptRow(QFrame):
 
     def _on_range_moving(self, values: tuple[int, int]) -> None:
         lo, hi = int(values[0]), int(values[1])
-        self.layer_label.setText(f"layers {format_layers(list(range(lo, hi + 1)))}")
+        self.layer_label.setText(f"layers {format_layer_list(list(range(lo, hi + 1)))}")
         if not self.range_slider.isSliderDown():
             self._commit_range()  # keyboard, wheel or a programmatic change
 
@@ -376,7 +362,10 @@ class ConceptRow(QFrame):
     # ----- description -----------------------------------------------------------------
     def _describe(self) -> str:
         c = self.concept
-        lines = [f"{c.name} ({LEVEL_TITLES.get(c.level, c.level)})", f"bundle layers: {format_layers(list(c.layers))}"]
+        lines = [
+            f"{c.name} ({LEVEL_TITLES.get(c.level, c.level)})",
+            f"bundle layers: {format_layer_list(list(c.layers))}",
+        ]
         if c.accuracy is not None:
             lines.append(f"boundary accuracy: {c.accuracy:.3f}")
         if c.delta_s_all is not None:

@@ -25,12 +25,12 @@ from PySide6.QtWidgets import (
 )
 from superqt import QDoubleSlider, QRangeSlider
 
+from ...seeds import MAX_SEED
+from ...semantics.layers import format_layer_list
 from ..qt_utils import SessionLink, icon, signals_blocked
-from .concepts import format_layers
 
 #: Jitter modes the engine supports, with their labels.
 JITTER_MODES = {"gaussian": "Gaussian noise", "style_mix": "Style mixing"}
-MAX_SEED = 2**31 - 1
 STRENGTH_RANGE = (0.0, 2.0)
 
 
@@ -140,7 +140,7 @@ class JitterDock(QDockWidget):
             self.strength_slider.setValue(float(jitter.strength))
             self.strength_box.setValue(float(jitter.strength))
             self.seed_box.setValue(int(jitter.seed))
-        self.layer_label.setText(format_layers(layers))
+        self.layer_label.setText(format_layer_list(layers))
 
     # ----- widgets -> model ------------------------------------------------------------
     def _write(self, merge: bool = False, **changes) -> None:
@@ -161,7 +161,7 @@ class JitterDock(QDockWidget):
 
     def _on_range(self, values) -> None:
         lo, hi = int(values[0]), int(values[1])
-        self.layer_label.setText(format_layers(list(range(lo, hi + 1))))
+        self.layer_label.setText(format_layer_list(list(range(lo, hi + 1))))
         if not self.range_slider.isSliderDown():
             self._commit_range()
 
