@@ -869,6 +869,8 @@ class EditSession:
         if merge and merge_key is not None and self._merge_open and top.merge_key == merge_key and self._index > 0:
             previous = self._steps[self._index - 1].snapshot
             new = self._reduce(previous, op)
+            if new.same_as(current):
+                return  # a continuing change that changes nothing: no step, no event
             if new.same_as(previous):
                 # The drag came back to where it started: the step disappears.
                 del self._steps[self._index :]

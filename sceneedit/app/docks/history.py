@@ -56,7 +56,15 @@ class HistoryDock(QDockWidget):
                     item.setFont(font)
                 self.list.addItem(item)
             self.list.setCurrentRow(current)
-            self.list.scrollToItem(self.list.item(current))
+        self.keep_current_in_view()
+
+    def keep_current_in_view(self) -> None:
+        """Scroll so the current entry is visible (the list lays its rows out lazily: lay
+        them out first, or a refill scrolls to where the row is not yet)."""
+        item = self.list.currentItem()
+        if item is not None:
+            self.list.doItemsLayout()
+            self.list.scrollToItem(item, QAbstractItemView.ScrollHint.EnsureVisible)
 
     def _on_clicked(self, item: QListWidgetItem) -> None:
         self.jump(self.list.row(item))

@@ -23,9 +23,10 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QWidget,
 )
-from superqt import QDoubleSlider, QRangeSlider
+from superqt import QRangeSlider
 
 from ..qt_utils import SessionLink, icon, signals_blocked
+from ..sliders import StepSlider
 from .concepts import format_layers
 
 #: Jitter modes the engine supports, with their labels.
@@ -52,7 +53,7 @@ class JitterDock(QDockWidget):
         self.layer_label = QLabel()
         self.range_slider = QRangeSlider(Qt.Orientation.Horizontal)
         self.range_slider.setToolTip("Layers whose codes are jittered")
-        self.strength_slider = QDoubleSlider(Qt.Orientation.Horizontal)
+        self.strength_slider = StepSlider()
         self.strength_slider.setRange(*STRENGTH_RANGE)
         self.strength_box = QDoubleSpinBox()
         self.strength_box.setRange(*STRENGTH_RANGE)
