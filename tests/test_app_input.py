@@ -229,41 +229,37 @@ def test_shrinking_and_enlarging_the_window_keeps_the_docks_usable(qtbot, window
     assert window.concepts_dock.width() >= 260
 
 
+def squeeze_concepts_dock(window, width: int = 60) -> None:
+    """The Concepts dock (and the Drag panel tabbed with it) squeezed to ``width`` px, as a
+    layout of a version without minimum dock widths could be."""
+    for dock in (window.concepts_dock, window.drag_dock):
+        dock.setMinimumWidth(1)
+        dock.widget().setMinimumWidth(1)
+    window.resizeDocks([window.concepts_dock], [width], Qt.Orientation.Horizontal)
+    QApplication.processEvents()
+
+
 def test_an_unusable_saved_layout_is_discarded(qtbot, settings, generator):
-    from sceneedit.app.settings import STATE_VERSION, WindowSettings
+    from sceneedit.app.layout_guard import layout_problems
 
     first = open_main_window(qtbot, settings, EditSession(generator, many_concepts_bundle(generator), seed=3))
     show_focused(qtbot, first)
-    for dock in (first.concepts_dock, first.concepts_dock.widget()):
-        dock.setMinimumWidth(0)  # as a layout saved by an older version, without minimum widths
-    first.concepts_dock.widget().setMinimumSize(0, 0)
-    first.resizeDocks([first.concepts_dock], [60], Qt.Orientation.Horizontal)
-    QApplication.processEvents()
-    narrow = first.concepts_dock.width()
-    WindowSettings(settings).save_layout(first.saveGeometry(), first.saveState(STATE_VERSION))
-    first._closed = True  # keep the saved layout: stop without saving again
-    first.worker_thread.stop()
-    first.close()
-    assert narrow < 120, "the test needs a narrow saved dock"
+    squeeze_concepts_dock(first)
+    assert first.concepts_dock.width() < 200, "the test needs a narrow dock"
+    first.close()  # saves the layout
 
     second = open_main_window(qtbot, settings, EditSession(generator, many_concepts_bundle(generator), seed=3))
     show_focused(qtbot, second)
     QApplication.processEvents()
     assert second.concepts_dock.width() >= second.concepts_dock.minimumWidth() >= 260
-    qtbot.waitUntil(second.render_idle, timeout=WAIT_MS)
-    second.close()
+    assert layout_problems(second) == []
 
-
-def test_a_saved_geometry_off_every_screen_is_discarded(qtbot, settings, generator):
-    first = open_main_window(qtbot, settings, EditSession(generator, seed=3))
-    show_focused(qtbot, first)
-    first.move(30000, 30000)
+    # The guard itself: a layout found unusable gives way to the default one.
+    second.move(30000, 30000)
     QApplication.processEvents()
-    first.close()
-    second = open_main_window(qtbot, settings, EditSession(generator, seed=3))
-    show_focused(qtbot, second)
-    screens = [screen.availableGeometry() for screen in QApplication.screens()]
-    assert any(screen.intersects(second.frameGeometry()) for screen in screens)
+    assert second.layout_guard.check() == ["the window is off every screen"]
+    assert layout_problems(second) == []
+    qtbot.waitUntil(second.render_idle, timeout=WAIT_MS)
     second.close()
 
 

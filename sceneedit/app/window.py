@@ -16,6 +16,7 @@ import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -37,12 +38,14 @@ from .drag_tool import DragTool
 from .file_kinds import classify_path
 from .input_rules import InputRules
 from .invert_tool import InvertTool
+from .layout_guard import LayoutGuard, set_min_width
 from .qt_utils import SessionLink, icon
 from .settings import RECENT_KINDS, STATE_VERSION, WindowSettings
 from .undo import UndoMirror
 from .worker import BundleResult, FrameResult, LoadRequest, LoadResult, RenderJob, WorkerThread
 
 MAX_SEED = 2**31 - 1
+DEFAULT_SIZE = (1400, 900)
 GENERATOR_FILTER = "Generators (*.safetensors *.pth *.pkl *.pt);;All files (*)"
 BUNDLE_FILTER = "Boundary bundles (*.safetensors);;HiGAN boundary lists (*.txt);;Boundary arrays (*.npy);;All files (*)"
 RECIPE_FILTER = "Recipes (*.json);;All files (*)"
@@ -735,14 +738,19 @@ class MainWindow(QMainWindow):
 
     # ===== window state ================================================================
     def _restore_layout(self) -> None:
+        for dock in self.findChildren(QDockWidget):
+            set_min_width(dock)
+        default_state = self.saveState(STATE_VERSION)
         geometry = self.store.geometry()
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1400, 900)
+            self.resize(*DEFAULT_SIZE)
         state = self.store.window_state()
         if state is not None:
             self.restoreState(state, STATE_VERSION)
+        # An unusable saved layout (a squeezed dock, off screen) gives way to the default on first show.
+        self.layout_guard = LayoutGuard(self, default_state, STATE_VERSION, DEFAULT_SIZE)
 
     def shutdown(self) -> None:
         """Save the layout and stop the render thread (idempotent)."""
