@@ -214,6 +214,22 @@ def test_shortcuts_work_after_typing_in_a_spin_box_and_the_canvas_takes_the_focu
     qtbot.waitUntil(window.render_idle, timeout=WAIT_MS)
 
 
+# ----- 5. the default jitter ------------------------------------------------------------------
+def test_the_default_jitter_is_the_measured_one_not_every_layer_at_full_strength(qtbot, window):
+    from sceneedit.editing.state import default_jitter
+
+    # docs/benchmarks.md "Jitter defaults": layers 0-3 of the default generator's 10, strength 0.75.
+    assert default_jitter(10).layers == [0, 1, 2, 3] and default_jitter(10).strength == 0.75
+    assert default_jitter(14).layers == list(range(6)) and default_jitter(1).layers == [0]
+    jitter = window.session.jitter
+    num_layers = window.session.generator.num_layers
+    assert jitter == default_jitter(num_layers) and not jitter.enabled
+    assert len(jitter.layers) < num_layers and jitter.strength < 1.0
+    dock = window.jitter_dock
+    assert dock.strength_box.value() == pytest.approx(0.75)
+    assert tuple(dock.range_slider.value()) == (0, len(jitter.layers) - 1)
+
+
 # ----- 6. dock widths ------------------------------------------------------------------------
 def test_shrinking_and_enlarging_the_window_keeps_the_docks_usable(qtbot, window):
     docks = (window.concepts_dock, window.latent_dock, window.jitter_dock, window.history_dock)
