@@ -72,13 +72,8 @@ class InputRules(QObject):
         self._canvas = canvas
         self._set_comparing = set_comparing
         canvas.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a click on the canvas takes the focus
+        # A child of the window: Qt drops the filter from the application when the window goes.
         QApplication.instance().installEventFilter(self)
-        window.destroyed.connect(self._uninstall)
-
-    def _uninstall(self, *_args) -> None:
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
         kind = event.type()
