@@ -329,7 +329,7 @@ class ConceptRow(QFrame):
             return {layer: value for layer in layers}
         per_layer = [float(v) for v in per_layer]
         if len(per_layer) == len(layers):
-            return dict(zip(layers, per_layer))
+            return dict(zip(layers, per_layer, strict=True))
         if len(per_layer) == self.num_layers:
             return {layer: per_layer[layer] for layer in layers}
         raise ValueError(f"concept {self.name!r}: {len(per_layer)} per-layer strengths for layers {layers}")
