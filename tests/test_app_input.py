@@ -256,8 +256,6 @@ def squeeze_concepts_dock(window, width: int = 60) -> None:
 
 
 def test_an_unusable_saved_layout_is_discarded(qtbot, settings, generator):
-    from sceneedit.app.layout_guard import layout_problems
-
     first = open_main_window(qtbot, settings, EditSession(generator, many_concepts_bundle(generator), seed=3))
     show_focused(qtbot, first)
     squeeze_concepts_dock(first)
@@ -268,6 +266,8 @@ def test_an_unusable_saved_layout_is_discarded(qtbot, settings, generator):
     show_focused(qtbot, second)
     QApplication.processEvents()
     assert second.concepts_dock.width() >= second.concepts_dock.minimumWidth() >= 260
+    from sceneedit.app.layout_guard import layout_problems
+
     assert layout_problems(second) == []
 
     # The guard itself: a layout found unusable gives way to the default one.
