@@ -57,7 +57,7 @@ from .recipe import (
 )
 from .recipe import load_recipe as _load_recipe_file
 from .recipe import save_recipe as _save_recipe_file
-from .state import ConceptSettings, EditState, JitterSettings, edited_wp
+from .state import ConceptSettings, EditState, JitterSettings, default_jitter, edited_wp
 
 Listener = Callable[[str, dict], None]
 MAX_SEED = 2**32 - 1
@@ -180,7 +180,7 @@ class EditSession:
             seed=self._check_seed(seed),
             truncation_psi=psi,
             explicit_wp=None,
-            jitter=JitterSettings(layers=list(range(self.num_layers))),
+            jitter=default_jitter(self.num_layers),
         )
         self._steps: list[_Step] = [_Step("Start", None, root)]
         self._index = 0
@@ -790,7 +790,7 @@ class EditSession:
                 jitter=jitter,
                 drag_offset=session._initial_drag(initial.get("drag")),
             )
-            for i, edit in enumerate(recipe["edits"]):
+            for edit in recipe["edits"]:
                 op = {k: v for k, v in edit.items() if k != "label"}
                 session._replay(op, edit.get("label"))
         except (
@@ -869,6 +869,8 @@ class EditSession:
         if merge and merge_key is not None and self._merge_open and top.merge_key == merge_key and self._index > 0:
             previous = self._steps[self._index - 1].snapshot
             new = self._reduce(previous, op)
+            if new.same_as(current):
+                return  # a continuing change that changes nothing: no step, no event
             if new.same_as(previous):
                 # The drag came back to where it started: the step disappears.
                 del self._steps[self._index :]
@@ -937,7 +939,7 @@ class EditSession:
         old_layers = list(current.layers) if current.layers is not None else default
         layer_strengths = current.layer_strengths
         if layer_strengths is not None:
-            by_layer = dict(zip(old_layers, layer_strengths))
+            by_layer = dict(zip(old_layers, layer_strengths, strict=False))
             layer_strengths = tuple(by_layer.get(layer, current.strength) for layer in layers)
         return replace(current, layers=None if layers == default else tuple(layers), layer_strengths=layer_strengths)
 

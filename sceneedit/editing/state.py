@@ -84,6 +84,20 @@ class JitterSettings:
         return cls(**data)
 
 
+#: The editor's starting jitter, measured on the default generator (``benchmarks/bench_jitter_defaults.py``,
+#: docs/benchmarks.md "Jitter defaults"): the first 40% of the layers (the layout layers) at strength
+#: 0.75 varies a scene visibly and keeps it a room; all layers at 1.0 turned scenes into colour blobs.
+DEFAULT_JITTER_LAYER_FRACTION = 0.4
+DEFAULT_JITTER_STRENGTH = 0.75
+
+
+def default_jitter(num_layers: int) -> JitterSettings:
+    """The starting jitter (off) of a generator with ``num_layers`` layer-wise codes: layers
+    ``0 .. round(0.4 * num_layers) - 1`` (at least one), strength :data:`DEFAULT_JITTER_STRENGTH`."""
+    count = max(1, round(int(num_layers) * DEFAULT_JITTER_LAYER_FRACTION))
+    return JitterSettings(layers=list(range(min(count, int(num_layers)))), strength=DEFAULT_JITTER_STRENGTH)
+
+
 @dataclass(frozen=True)
 class ConceptSettings:
     """What the user set for one concept.

@@ -28,10 +28,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QDoubleSlider, QRangeSlider
+from superqt import QRangeSlider
 
 from ...semantics.layers import format_layer_list
 from ..qt_utils import SessionLink, icon, signals_blocked
+from ..sliders import StepSlider
 
 #: Display names of the bundle levels, in the order the dock shows them.
 LEVEL_TITLES = {
@@ -209,7 +210,7 @@ class ConceptRow(QFrame):
         header.addWidget(self.value_box)
         header.addWidget(self.reset_button)
 
-        self.slider = QDoubleSlider(Qt.Orientation.Horizontal)
+        self.slider = StepSlider()
         self.slider.setRange(lo, hi)
         self.slider.setSingleStep((hi - lo) / 100)
         self.slider.setPageStep((hi - lo) / 10)
@@ -230,7 +231,7 @@ class ConceptRow(QFrame):
         self.per_layer_grid = QGridLayout(self.per_layer_panel)
         self.per_layer_grid.setContentsMargins(18, 0, 0, 0)
         self.per_layer_grid.setVerticalSpacing(2)
-        self.per_layer_sliders: dict[int, QDoubleSlider] = {}
+        self.per_layer_sliders: dict[int, StepSlider] = {}
         self.per_layer_panel.setVisible(False)
 
         layout = QVBoxLayout(self)
@@ -287,7 +288,7 @@ class ConceptRow(QFrame):
             self.per_layer_sliders = {}
             lo, hi = self.value_range
             for row, layer in enumerate(layers):
-                slider = QDoubleSlider(Qt.Orientation.Horizontal)
+                slider = StepSlider()
                 slider.setRange(lo, hi)
                 slider.setSingleStep((hi - lo) / 100)
                 slider.setToolTip(f"Strength of {self.name} at layer {layer}")

@@ -23,11 +23,12 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QWidget,
 )
-from superqt import QDoubleSlider, QRangeSlider
+from superqt import QRangeSlider
 
 from ...seeds import MAX_SEED
 from ...semantics.layers import format_layer_list
 from ..qt_utils import SessionLink, icon, signals_blocked
+from ..sliders import StepSlider
 
 #: Jitter modes the engine supports, with their labels.
 JITTER_MODES = {"gaussian": "Gaussian noise", "style_mix": "Style mixing"}
@@ -52,7 +53,7 @@ class JitterDock(QDockWidget):
         self.layer_label = QLabel()
         self.range_slider = QRangeSlider(Qt.Orientation.Horizontal)
         self.range_slider.setToolTip("Layers whose codes are jittered")
-        self.strength_slider = QDoubleSlider(Qt.Orientation.Horizontal)
+        self.strength_slider = StepSlider()
         self.strength_slider.setRange(*STRENGTH_RANGE)
         self.strength_box = QDoubleSpinBox()
         self.strength_box.setRange(*STRENGTH_RANGE)
