@@ -28,12 +28,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import SceneeditError
 from ..generators.base import Generator, SynthesisResult
 
 _MODULES: weakref.WeakKeyDictionary[Generator, list[nn.Module]] = weakref.WeakKeyDictionary()
 
 
-class BlendError(ValueError):
+class BlendError(SceneeditError, ValueError):
     """A blend that cannot be applied (mask of the wrong size, block out of range)."""
 
 
