@@ -115,3 +115,17 @@ def test_recipes_without_the_blend_and_bad_masks(generator):
     recipe["edits"][-1]["settings"]["mask"] = [[1.0] * 4] * 4
     with pytest.raises(RecipeError, match="mask must be 16 x 16"):
         EditSession.from_recipe(recipe, generator, None)
+
+
+def test_masked_drags_survive_a_history_restart(generator, tmp_path):
+    session = EditSession(generator, None, seed=3)
+    session.drag([(8.0, 8.0)], [(8.0, 10.0)], DragSettings(**{**QUICK.to_dict(), "mask": None}))
+    session.drag([HANDLE], [TARGET], QUICK)
+    after = pixels(generator, session)
+    session.set_bundle(None)  # the history restarts; the drags are now part of its start
+    assert session.history == ["Start"] and session.state().drag_mask is not None
+    path = tmp_path / "r.json"
+    session.save_recipe(path)
+    for recipe, seed in ((EditSession.load_recipe(path), None), (session.current_edit_recipe(), 3)):
+        replayed = EditSession.from_recipe(recipe, generator, None, base_seed=seed)
+        assert np.array_equal(pixels(generator, replayed), after)

@@ -600,6 +600,21 @@ class EditSession:
         kept[op["layers"]] += np.asarray(op["offset"], dtype=np.float32)
         return {"drag_kept_offset": kept}
 
+    def _initial_drag_mask(self, entry: Any) -> dict[str, Any]:
+        """``drag_mask`` / ``drag_kept_offset`` of a recipe's ``initial.drag`` (its optional
+        ``mask`` ``[H, W]`` and ``kept`` ``{layers, offset}``); ``{}`` without a mask."""
+        if not isinstance(entry, dict) or entry.get("mask") is None:
+            return {}
+        try:
+            mask = np.asarray(entry["mask"], dtype=np.float32)
+        except (TypeError, ValueError):
+            raise EditError("initial drag: 'mask' must be a list of number lists") from None
+        size = int(self.generator.resolution)
+        if mask.shape != (size, size) or not np.all(np.isfinite(mask)):
+            raise EditError(f"initial drag: mask must be {size} x {size} finite numbers")
+        mask.setflags(write=False)
+        return {"drag_mask": mask, "drag_kept_offset": self._initial_drag(entry.get("kept"))}
+
     def _initial_drag(self, entry: Any) -> np.ndarray | None:
         """A recipe's ``initial.drag`` (``{layers, offset}``) as a full ``[L, D]`` offset."""
         if entry is None:
@@ -726,6 +741,10 @@ class EditSession:
         if root.drag_offset is not None:
             # Drags made before the history restarted (a new bundle): kept as the start's offset.
             initial["drag"] = _offset_entry(root.drag_offset)
+            if root.drag_mask is not None:  # masked drags among them: their mask and the kept code
+                initial["drag"]["mask"] = root.drag_mask.tolist()
+                kept = root.drag_kept_offset
+                initial["drag"]["kept"] = None if kept is None else _offset_entry(kept)
             has_drag = True
         return {
             "format": RECIPE_FORMAT,
@@ -759,14 +778,23 @@ class EditSession:
             fresh._snap, seed=self.seed, truncation_psi=self.truncation_psi, explicit_wp=self._snap.explicit_wp
         )
         drags: list[tuple[str, dict[str, Any]]] = []
-        if root.drag_offset is not None:
+        masked_start = root.drag_mask is not None  # earlier masked drags: the start keeps them, mask and all
+        if root.drag_offset is not None and not masked_start:
             entry = _offset_entry(root.drag_offset)
             drags.append(("Earlier drags", {"op": "drag", **entry, "handles": [], "targets": [], "settings": {}}))
         for step in self._steps[1 : self._index + 1]:
             if step.snapshot.drag_offset is None:
                 drags = []  # this step removed the drags made before it (new base, reset all)
+                masked_start = False
             elif step.op["op"] == "drag":
                 drags.append((step.label, step.op))
+        if masked_start:
+            fresh._steps[0].snapshot = replace(
+                fresh._snap,
+                drag_offset=root.drag_offset,
+                drag_mask=root.drag_mask,
+                drag_kept_offset=root.drag_kept_offset,
+            )
         for label, op in drags:
             fresh._replay(copy.deepcopy(op), label)
         for name in self.edited_concepts():
@@ -847,6 +875,7 @@ class EditSession:
                 concepts=concepts,
                 jitter=jitter,
                 drag_offset=session._initial_drag(initial.get("drag")),
+                **session._initial_drag_mask(initial.get("drag")),
             )
             for edit in recipe["edits"]:
                 op = {k: v for k, v in edit.items() if k != "label"}
