@@ -10,7 +10,7 @@ import pytest
 import torch
 from gui_support import tiny_generator
 
-from sceneedit.editing.drag import DragSettings
+from sceneedit.editing.drag import DragSettings, run_drag
 from sceneedit.editing.recipe import RecipeError
 from sceneedit.editing.session import EditSession
 from sceneedit.editing.spatial_blend import (
@@ -129,3 +129,24 @@ def test_masked_drags_survive_a_history_restart(generator, tmp_path):
     for recipe, seed in ((EditSession.load_recipe(path), None), (session.current_edit_recipe(), 3)):
         replayed = EditSession.from_recipe(recipe, generator, None, base_seed=seed)
         assert np.array_equal(pixels(generator, replayed), after)
+
+
+def test_stylegan2_blends_its_image_too():
+    """StyleGAN2's image adds every block's RGB output, so the blended blocks alone would
+    leave the coarse blocks' colours of the edited code outside the mask."""
+    from sceneedit.editing.spatial_blend import needs_image_blend
+    from sceneedit.generators.stylegan2 import StyleGAN2Generator
+
+    torch.manual_seed(0)
+    generator = StyleGAN2Generator(resolution=16, z_dim=8, w_dim=8, mapping_layers=1, fmaps_base=32, fmaps_max=8)
+    generator = generator.eval().requires_grad_(False)
+    assert needs_image_blend(generator) and not needs_image_blend(tiny_generator())
+    rng = np.random.RandomState(0)
+    edited, kept = (rng.standard_normal((generator.num_layers, 8)).astype(np.float32) for _ in range(2))
+    with torch.no_grad():
+        plain = to_uint8_images(generator.synthesize(torch.from_numpy(kept)[None]))[0]
+    half = to_uint8_images(synthesize_masked(generator, edited, kept, rectangle(0, SIZE, 0, SIZE // 2)))[0]
+    assert np.array_equal(half[:, SIZE // 2 :], plain[:, SIZE // 2 :])
+    assert not np.array_equal(half[:, : SIZE // 2], plain[:, : SIZE // 2])
+    result = run_drag(generator, edited, [HANDLE], [TARGET], QUICK)  # a masked drag runs through the blend
+    assert result.steps_run > 0

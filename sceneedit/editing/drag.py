@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 
 from ..generators.base import Generator, to_uint8_images
-from .spatial_blend import blended_synthesis, block_masks, default_blend_blocks, kept_features
+from .spatial_blend import blended_synthesis, block_masks, default_blend_blocks, kept_features, needs_image_blend
 
 Point = tuple[float, float]
 #: Side of the feature patch matched by the tracker (px).
@@ -508,10 +508,16 @@ class _Drag:
         self.blend_blocks: list[int] = []
         self.blend_masks: list[torch.Tensor] = []
         self.kept: list[torch.Tensor] = []
+        self.image_blend: dict[str, torch.Tensor] = {}  # the image too (StyleGAN2, see needs_image_blend)
         if blend_mask is not None:
             self.blend_blocks = default_blend_blocks(sizes, resolution)
             self.blend_masks = block_masks(blend_mask, [sizes[b] for b in self.blend_blocks], device)
             self.kept = kept_features(generator, kept_wp, self.blend_blocks, truncation_psi)
+            if needs_image_blend(generator):
+                with torch.no_grad():
+                    kept_image = generator.synthesize(kept_wp, truncation_psi=truncation_psi)
+                image_mask = block_masks(blend_mask, [resolution], device)[0]
+                self.image_blend = {"kept_image": kept_image, "image_mask": image_mask}
         if blend_mask is not None:
             self.keep = None  # the blend keeps the rest; a keep-the-rest loss would only hold the handles back
         elif settings.mask is not None:
@@ -531,6 +537,7 @@ class _Drag:
                 self.blend_blocks,
                 return_features=True,
                 truncation_psi=self.truncation_psi,
+                **self.image_blend,
             )
         else:
             result = self.generator.synthesize(wp, return_features=True, truncation_psi=self.truncation_psi)

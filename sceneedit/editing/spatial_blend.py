@@ -32,6 +32,7 @@ from ..errors import SceneeditError
 from ..generators.base import Generator, SynthesisResult
 
 _MODULES: weakref.WeakKeyDictionary[Generator, list[nn.Module]] = weakref.WeakKeyDictionary()
+_IMAGE_BLEND: weakref.WeakKeyDictionary[Generator, bool] = weakref.WeakKeyDictionary()
 
 
 class BlendError(SceneeditError, ValueError):
@@ -90,11 +91,15 @@ def blended_synthesis(
     blocks: Sequence[int],
     return_features: bool = False,
     truncation_psi: float | None = None,
+    kept_image: torch.Tensor | None = None,
+    image_mask: torch.Tensor | None = None,
 ):
     """Synthesize ``wp [N, L, D]`` with block ``blocks[i]``'s output replaced by
     ``masks[i] * output + (1 - masks[i]) * kept[i]`` (``kept[i]`` ``[1 or N, C, s, s]``,
-    the kept code's features of that block). Returns what ``generator.synthesize`` does;
-    differentiable in ``wp``."""
+    the kept code's features of that block), and, given ``kept_image`` ``[1, 3, H, W]``
+    and ``image_mask`` ``[1, 1, H, W]``, the image blended the same way (for architectures
+    whose image also sums coarse blocks' outputs, see :func:`needs_image_blend`). Returns
+    what ``generator.synthesize`` does; differentiable in ``wp``."""
     modules = block_modules(generator)
     hooks = []
     try:
@@ -106,10 +111,36 @@ def blended_synthesis(
                 return torch.lerp(feature.to(output.dtype), output, mask.to(output.dtype))
 
             hooks.append(modules[block].register_forward_hook(blend))
-        return generator.synthesize(wp, return_features=return_features, truncation_psi=truncation_psi)
+        result = generator.synthesize(wp, return_features=return_features, truncation_psi=truncation_psi)
     finally:
         for hook in hooks:
             hook.remove()
+    if kept_image is None:
+        return result
+    if return_features:
+        image = torch.lerp(kept_image.to(result.image.dtype), result.image, image_mask.to(result.image.dtype))
+        return SynthesisResult(image=image, features=result.features)
+    return torch.lerp(kept_image.to(result.dtype), result, image_mask.to(result.dtype))
+
+
+def needs_image_blend(generator: Generator) -> bool:
+    """Whether blending the default blocks leaves the image outside the mask different from
+    the kept code's (True for StyleGAN2, whose image adds every block's RGB output; False for
+    StyleGAN and PGGAN, whose image is the last block's alone). Found once per generator
+    with two fixed random codes and an empty mask."""
+    if generator not in _IMAGE_BLEND:
+        rng = torch.Generator().manual_seed(0)
+        shape = (1, int(generator.num_layers), int(generator.w_dim))
+        edited = torch.randn(shape, generator=rng).to(generator.device)
+        kept_wp = torch.randn(shape, generator=rng).to(generator.device)
+        with torch.no_grad():
+            full = generator.synthesize(kept_wp, return_features=True)
+            sizes = [int(f.shape[-1]) for f in full.features]
+            blocks = default_blend_blocks(sizes, int(generator.resolution))
+            empty = [torch.zeros(1, 1, sizes[b], sizes[b], device=generator.device) for b in blocks]
+            image = blended_synthesis(generator, edited, [full.features[b] for b in blocks], empty, blocks)
+        _IMAGE_BLEND[generator] = not torch.equal(image, full.image)
+    return _IMAGE_BLEND[generator]
 
 
 def kept_features(
@@ -146,4 +177,7 @@ def synthesize_masked(
         chosen = list(default_blend_blocks(sizes, resolution) if blocks is None else blocks)
         masks = block_masks(mask, [sizes[b] for b in chosen], device)
         kept = [full.features[b] for b in chosen]
-        return blended_synthesis(generator, edited_t, kept, masks, chosen, truncation_psi=truncation_psi)
+        image_blend = {}
+        if needs_image_blend(generator):
+            image_blend = {"kept_image": full.image, "image_mask": block_masks(mask, [resolution], device)[0]}
+        return blended_synthesis(generator, edited_t, kept, masks, chosen, truncation_psi=truncation_psi, **image_blend)
