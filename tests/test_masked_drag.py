@@ -20,6 +20,7 @@ from sceneedit.editing.spatial_blend import (
     synthesize_masked,
 )
 from sceneedit.editing.state import kept_wp
+from sceneedit.export import ExportJob, JitterSequence, plan_export
 from sceneedit.generators.base import to_uint8_images
 from sceneedit.render import render, render_batch
 
@@ -86,6 +87,17 @@ def test_a_masked_drag_keeps_the_outside_and_replays_bit_exactly(generator):
         assert np.array_equal(pixels(generator, replayed), after)
     (batched,) = render_batch(generator, [state])
     assert np.array_equal(batched.image, after)
+    # The exporter's plan from "start from the current edit" (a zero-strength jitter frame).
+    job = ExportJob(
+        sequences=[JitterSequence((0,), (0,), strength=0.0)],
+        out_dir="unused",
+        bundle=None,
+        recipe=session.current_edit_recipe(),
+        seeds=[3],
+        truncation_psi=session.truncation_psi,
+    )
+    (plan,) = plan_export(generator, job)
+    assert np.array_equal(render(generator, plan.states[0][0]).image, after)
     session.undo()
     assert session.state().drag_mask is None and np.array_equal(pixels(generator, session), before)
 
