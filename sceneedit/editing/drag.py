@@ -24,9 +24,12 @@ step:
    fixed template) so the content keeps its look on the way instead of fading into
    something else (the main cause of the drags that ended far from the target). A handle
    that has arrived is *held*: its neighbourhood is pulled to its first-frame look.
-4. **Keep the rest**: with a ``mask`` (1 = may change) the features *and* pixels outside
-   it are pulled to their first-frame values (DragGAN's term, weighted ``mask_weight``);
-   without one, everything farther than ``keep_radius`` px from every handle and target
+4. **Keep the rest**: with a ``mask`` (1 = may change) and ``blend`` (the default), the
+   frames are synthesized with the mask's spatial feature blend between this code and the
+   kept one (:mod:`~sceneedit.editing.spatial_blend`), so the outside *is* the kept scene
+   and no loss term is needed; with ``blend=False`` the features *and* pixels outside it
+   are pulled to their first-frame values (DragGAN's term, weighted ``mask_weight``);
+   without a mask, everything farther than ``keep_radius`` px from every handle and target
    is (weight ``keep_weight``). Anchors pull their neighbourhood to the first frame.
 5. Update the chosen layers of ``wp`` with Adam; the learning rate shrinks with the
    distance left (``lr * clip(distance / lr_ramp, lr_floor, 1)``) so short drags and the
