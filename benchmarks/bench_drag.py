@@ -15,7 +15,9 @@ For each setting it prints: the distance from the target to where the content en
 locality region (pixels farther than ``--region`` px from the handle-target segment; mean
 absolute change in 0-255 levels), the world predictor's score change (mean |delta| over its
 17 scores, and over the 6 layout scores: camera and room shape), steps, ms per step and
-s per drag. ``masked`` runs pass that region as the drag's mask (1 = may change).
+s per drag. ``masked`` runs pass that region as the drag's mask (1 = may change) and render
+the result as the editor does (with ``blend``, the default: the spatial feature blend of the
+dragged and the original code, :mod:`sceneedit.editing.spatial_blend`).
 
     python benchmarks/bench_drag.py                  # default settings, no mask and masked
     python benchmarks/bench_drag.py --modes nomask --drags 8
