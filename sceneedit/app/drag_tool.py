@@ -282,6 +282,7 @@ class DragTool(QObject):
         settings = self._settings_for(generator)
         handles, targets, anchors = list(self.handles), list(self.targets), list(self.anchors)
         start_wp = session.current_wp()
+        blend = session.masked_drag_inputs(settings)  # a masked drag: the kept code and the masks' union
         psi = session.truncation_psi
         cancel = threading.Event()
         every = max(1, int(self.preview_every))
@@ -303,6 +304,7 @@ class DragTool(QObject):
                 callback_every=every,
                 anchors=anchors,
                 truncation_psi=psi,
+                **blend,
             )
 
         self._cancel = cancel
@@ -372,7 +374,7 @@ class DragTool(QObject):
         for anchor in self.anchors:
             self._dot(painter, self.canvas.image_to_widget(*anchor), ANCHOR_COLOR)
         handles = self.tracked if self.tracked is not None else self.handles
-        for handle, target in zip(handles, self.targets):
+        for handle, target in zip(handles, self.targets, strict=False):
             start = self.canvas.image_to_widget(*handle)
             end = self.canvas.image_to_widget(*target)
             self._arrow(painter, start, end)

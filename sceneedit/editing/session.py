@@ -57,7 +57,7 @@ from .recipe import (
 )
 from .recipe import load_recipe as _load_recipe_file
 from .recipe import save_recipe as _save_recipe_file
-from .state import ConceptSettings, EditState, JitterSettings, default_jitter, edited_wp
+from .state import ConceptSettings, EditState, JitterSettings, default_jitter, edited_wp, kept_wp
 
 Listener = Callable[[str, dict], None]
 MAX_SEED = 2**32 - 1
@@ -78,6 +78,10 @@ class _Snapshot:
     jitter: JitterSettings = JitterSettings()
     #: Sum of the drag edits' offsets, float32 [L, D] read-only, or None (no drag).
     drag_offset: np.ndarray | None = None
+    #: Masked (spatially blended) drags: the union of their masks [H, W] and the drag
+    #: offset of the code kept outside it (see EditState.drag_mask); None without one.
+    drag_mask: np.ndarray | None = None
+    drag_kept_offset: np.ndarray | None = None
 
     def same_as(self, other: _Snapshot) -> bool:
         if (self.seed, self.truncation_psi, self.concepts, self.jitter) != (
@@ -91,14 +95,20 @@ class _Snapshot:
             return False
         if self.drag_offset is not None and not np.array_equal(self.drag_offset, other.drag_offset):
             return False
+        for mine, theirs in ((self.drag_mask, other.drag_mask), (self.drag_kept_offset, other.drag_kept_offset)):
+            if (mine is None) != (theirs is None) or (mine is not None and not np.array_equal(mine, theirs)):
+                return False
         if (self.explicit_wp is None) != (other.explicit_wp is None):
             return False
         return self.explicit_wp is None or np.array_equal(self.explicit_wp, other.explicit_wp)
 
     def same_base(self, other: _Snapshot) -> bool:
-        return replace(self, concepts={}, jitter=JitterSettings(), drag_offset=None).same_as(
-            replace(other, concepts={}, jitter=JitterSettings(), drag_offset=None)
+        return replace(self, concepts={}, jitter=JitterSettings(), **_NO_DRAG).same_as(
+            replace(other, concepts={}, jitter=JitterSettings(), **_NO_DRAG)
         )
+
+
+_NO_DRAG = {"drag_offset": None, "drag_mask": None, "drag_kept_offset": None}
 
 
 @dataclass
@@ -546,10 +556,64 @@ class EditSession:
             cancel=cancel,
             anchors=anchors,
             truncation_psi=self.truncation_psi,
+            **self.masked_drag_inputs(settings),
         )
         if result.steps_run > 0:
             self.apply_drag(result, handles, targets, settings, anchors)
         return result
+
+    def masked_drag_inputs(self, settings) -> dict[str, Any]:
+        """The extra :func:`~sceneedit.editing.drag.run_drag` arguments of a drag with
+        ``settings`` from the current step: for a blended masked drag, ``kept_wp`` (the code
+        kept outside the masks, float32 ``[L, D]``) and ``blend_mask`` (the union of this
+        mask and the earlier masked drags', ``[H, W]``), so the drag sees what the renderer
+        will show; ``{}`` otherwise."""
+        if settings is None or settings.mask is None or not settings.blend:
+            return {}
+        snap = self._snap
+        mask = np.asarray(settings.mask, dtype=np.float32)
+        if snap.drag_mask is not None and snap.drag_mask.shape == mask.shape:
+            mask = np.maximum(snap.drag_mask, mask)
+        kept = self.state() if snap.drag_mask is not None else None
+        kept_code = kept_wp(kept) if kept is not None else self.current_wp()
+        return {"kept_wp": kept_code, "blend_mask": mask}
+
+    def _masked_drag_after(self, snap: _Snapshot, op: dict[str, Any]) -> dict[str, Any]:
+        """``drag_mask`` / ``drag_kept_offset`` after drag ``op``: a blended masked drag adds
+        its mask to the union and leaves the kept code alone; any other drag moves the kept
+        code too (it applies everywhere)."""
+        settings = op.get("settings") or {}
+        mask = settings.get("mask")
+        if mask is not None and settings.get("blend", False):
+            mask = np.asarray(mask, dtype=np.float32)
+            if snap.drag_mask is not None:
+                mask = np.maximum(snap.drag_mask, mask) if snap.drag_mask.shape == mask.shape else snap.drag_mask
+            kept = snap.drag_kept_offset if snap.drag_mask is not None else snap.drag_offset
+            return {"drag_mask": mask, "drag_kept_offset": kept}
+        if snap.drag_mask is None:
+            return {}
+        kept = (
+            np.zeros((self.num_layers, self.w_dim), np.float32)
+            if snap.drag_kept_offset is None
+            else np.array(snap.drag_kept_offset, dtype=np.float32, copy=True)
+        )
+        kept[op["layers"]] += np.asarray(op["offset"], dtype=np.float32)
+        return {"drag_kept_offset": kept}
+
+    def _initial_drag_mask(self, entry: Any) -> dict[str, Any]:
+        """``drag_mask`` / ``drag_kept_offset`` of a recipe's ``initial.drag`` (its optional
+        ``mask`` ``[H, W]`` and ``kept`` ``{layers, offset}``); ``{}`` without a mask."""
+        if not isinstance(entry, dict) or entry.get("mask") is None:
+            return {}
+        try:
+            mask = np.asarray(entry["mask"], dtype=np.float32)
+        except (TypeError, ValueError):
+            raise EditError("initial drag: 'mask' must be a list of number lists") from None
+        size = int(self.generator.resolution)
+        if mask.shape != (size, size) or not np.all(np.isfinite(mask)):
+            raise EditError(f"initial drag: mask must be {size} x {size} finite numbers")
+        mask.setflags(write=False)
+        return {"drag_mask": mask, "drag_kept_offset": self._initial_drag(entry.get("kept"))}
 
     def _initial_drag(self, entry: Any) -> np.ndarray | None:
         """A recipe's ``initial.drag`` (``{layers, offset}``) as a full ``[L, D]`` offset."""
@@ -583,6 +647,15 @@ class EditSession:
                 raise EditError(f"drag: '{key}' must be a list of [y, x] pairs")
         if not isinstance(op["settings"], dict):
             raise EditError("drag: 'settings' must be an object")
+        mask = op["settings"].get("mask")
+        if mask is not None and op["settings"].get("blend", False):
+            try:
+                mask = np.asarray(mask, dtype=np.float32)
+            except (TypeError, ValueError):
+                raise EditError("drag: the settings' 'mask' must be a list of number lists") from None
+            size = int(self.generator.resolution)
+            if mask.shape != (size, size) or not np.all(np.isfinite(mask)):
+                raise EditError(f"drag: the settings' mask must be {size} x {size} finite numbers")
         self._change(dict(op, layers=layers), False, None)
 
     # ----- history ---------------------------------------------------------------------
@@ -668,6 +741,10 @@ class EditSession:
         if root.drag_offset is not None:
             # Drags made before the history restarted (a new bundle): kept as the start's offset.
             initial["drag"] = _offset_entry(root.drag_offset)
+            if root.drag_mask is not None:  # masked drags among them: their mask and the kept code
+                initial["drag"]["mask"] = root.drag_mask.tolist()
+                kept = root.drag_kept_offset
+                initial["drag"]["kept"] = None if kept is None else _offset_entry(kept)
             has_drag = True
         return {
             "format": RECIPE_FORMAT,
@@ -701,14 +778,23 @@ class EditSession:
             fresh._snap, seed=self.seed, truncation_psi=self.truncation_psi, explicit_wp=self._snap.explicit_wp
         )
         drags: list[tuple[str, dict[str, Any]]] = []
-        if root.drag_offset is not None:
+        masked_start = root.drag_mask is not None  # earlier masked drags: the start keeps them, mask and all
+        if root.drag_offset is not None and not masked_start:
             entry = _offset_entry(root.drag_offset)
             drags.append(("Earlier drags", {"op": "drag", **entry, "handles": [], "targets": [], "settings": {}}))
         for step in self._steps[1 : self._index + 1]:
             if step.snapshot.drag_offset is None:
                 drags = []  # this step removed the drags made before it (new base, reset all)
+                masked_start = False
             elif step.op["op"] == "drag":
                 drags.append((step.label, step.op))
+        if masked_start:
+            fresh._steps[0].snapshot = replace(
+                fresh._snap,
+                drag_offset=root.drag_offset,
+                drag_mask=root.drag_mask,
+                drag_kept_offset=root.drag_kept_offset,
+            )
         for label, op in drags:
             fresh._replay(copy.deepcopy(op), label)
         for name in self.edited_concepts():
@@ -789,6 +875,7 @@ class EditSession:
                 concepts=concepts,
                 jitter=jitter,
                 drag_offset=session._initial_drag(initial.get("drag")),
+                **session._initial_drag_mask(initial.get("drag")),
             )
             for edit in recipe["edits"]:
                 op = {k: v for k, v in edit.items() if k != "label"}
@@ -893,13 +980,13 @@ class EditSession:
         """The snapshot after ``op`` (inputs are already validated by the setters)."""
         kind = op["op"]
         if kind == "set_seed":
-            return replace(snap, seed=op["seed"], explicit_wp=None, drag_offset=None)
+            return replace(snap, seed=op["seed"], explicit_wp=None, **_NO_DRAG)
         if kind == "set_truncation":
             return replace(snap, truncation_psi=op["psi"])
         if kind == "set_base_code":
-            return replace(snap, seed=None, explicit_wp=op["wp"], drag_offset=None)
+            return replace(snap, seed=None, explicit_wp=op["wp"], **_NO_DRAG)
         if kind == "reset_all":
-            return replace(snap, concepts={}, jitter=replace(snap.jitter, enabled=False), drag_offset=None)
+            return replace(snap, concepts={}, jitter=replace(snap.jitter, enabled=False), **_NO_DRAG)
         if kind == "drag":
             total = (
                 np.zeros((self.num_layers, self.w_dim), np.float32)
@@ -908,7 +995,7 @@ class EditSession:
             )
             total[op["layers"]] += np.asarray(op["offset"], dtype=np.float32)
             total.setflags(write=False)
-            return replace(snap, drag_offset=total)
+            return replace(snap, drag_offset=total, **self._masked_drag_after(snap, op))
         if kind == "set_jitter":
             return replace(snap, jitter=replace(snap.jitter, **op["changes"]))
         name = op["concept"]
@@ -1065,6 +1152,8 @@ class EditSession:
             seed=snap.seed,
             truncation_psi=snap.truncation_psi,
             drag_offset=snap.drag_offset,
+            drag_mask=snap.drag_mask,
+            drag_kept_offset=snap.drag_kept_offset,
         )
         self._state_cache[index] = state
         return state
