@@ -38,6 +38,7 @@ import numpy as np
 from .editing.recipe import RecipeError, bundle_fingerprint, validate_recipe
 from .editing.session import EditSession
 from .editing.state import JITTER_MODES, EditState
+from .errors import SceneeditError
 from .files import WriteError, atomic_path, atomic_write_text
 from .generators.base import Generator
 from .generators.fingerprint import generator_fingerprint
@@ -55,7 +56,7 @@ SHEET_TILE_MAX = 256
 ProgressCallback = Callable[[int, int, str], None]
 
 
-class ExportError(ValueError):
+class ExportError(SceneeditError, ValueError):
     """The export cannot run as asked (bad input, unwritable folder, a frame failed)."""
 
 
@@ -379,7 +380,7 @@ def plan_export(generator: Generator, job: ExportJob) -> list[_Plan]:
                 recipe = spec.recipe
             else:
                 raise ExportError(f"unknown sequence type {type(spec).__name__}")
-        except ValueError as exc:  # EditError, RecipeError, BundleError: bad input
+        except SceneeditError as exc:  # EditError, RecipeError, BundleError: bad input
             if isinstance(exc, ExportError):
                 raise
             raise ExportError(str(exc)) from None

@@ -17,6 +17,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import SceneeditError
+
 
 def _current_umask() -> int:
     mask = os.umask(0)
@@ -24,7 +26,7 @@ def _current_umask() -> int:
     return mask
 
 
-class WriteError(OSError):
+class WriteError(SceneeditError, OSError):
     """A file could not be written (disk full, quota, permissions); the message names it."""
 
 

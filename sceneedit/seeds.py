@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from .errors import SceneeditError
+
 #: Largest seed accepted (numpy's RandomState takes seeds in [0, 2**32 - 1]).
 MAX_SEED = 2**32 - 1
 #: Refuse absurd lists (a typo like ``0-1000000000``) before allocating them.
 MAX_SEEDS = 1_000_000
 
 
-class SeedSyntaxError(ValueError):
+class SeedSyntaxError(SceneeditError, ValueError):
     """A seed specification could not be parsed."""
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny_models import tiny_stylegan
 
 from sceneedit.cli import main as cli_main
 from sceneedit.generators import load_generator
@@ -46,8 +47,8 @@ TRAIN_FLAGS = [
 
 
 def small_generator(resolution: int = 16) -> StyleGANGenerator:
-    torch.manual_seed(0)
-    generator = StyleGANGenerator(resolution=resolution, truncation_layers=4, **ARCH)
+    """A tiny StyleGAN in training mode with a trained-looking ``w_avg``."""
+    generator = tiny_stylegan(resolution=resolution, truncation_layers=4, eval_mode=False, **ARCH)
     with torch.no_grad():  # a trained-looking w_avg, so carrying it over is checked
         generator.truncation.w_avg.normal_()
     return generator

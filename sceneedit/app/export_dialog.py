@@ -33,7 +33,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sceneedit.errors import SceneeditError
+
 from .docks.concepts import format_layers
+from .error_dialog import show_error
 
 #: Sequence kinds the dialog offers, with their labels.
 SEQUENCE_KINDS = {"sweep": "Concept sweep", "jitter": "Jitter series", "timeline": "History timeline"}
@@ -300,7 +303,7 @@ class ExportDialog(QDialog):
             return
         try:
             job = self.build_job()
-        except ValueError as exc:
+        except SceneeditError as exc:
             QMessageBox.critical(self, "Export", str(exc))
             return
         from sceneedit.export import run_export
@@ -349,7 +352,7 @@ class ExportDialog(QDialog):
         self.last_report, self.last_error = result.value, result.error or ""
         self.export_finished.emit(result.value, result.error or "")
         if result.error:
-            QMessageBox.critical(self, "Export failed", result.error)
+            show_error(self, "Export failed", result.error)
             return
         report = result.value
         folders = ", ".join(str(s.folder) for s in report.sequences)

@@ -54,6 +54,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import SceneeditError
 from ..generators.base import Generator, to_uint8_images
 
 Point = tuple[float, float]
@@ -63,7 +64,7 @@ TRACK_IMAGE = True
 TRACK_FRACTION = 1
 
 
-class DragError(ValueError):
+class DragError(SceneeditError, ValueError):
     """Drag input that cannot be used (no points, points outside the image, bad settings)."""
 
 

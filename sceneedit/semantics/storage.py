@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import SceneeditError
 from ..files import atomic_path, atomic_write_text, remove_stale_temporaries
 from ..json_input import parse_json
 
@@ -51,7 +52,7 @@ IDENTITY_KEYS = (
 )
 
 
-class StoreError(ValueError):
+class StoreError(SceneeditError, ValueError):
     """A probe folder is missing, corrupt, or belongs to a different run."""
 
 

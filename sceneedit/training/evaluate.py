@@ -45,6 +45,7 @@ import numpy as np
 import torch
 
 from ..device import describe_cpu, describe_device, resolve_device
+from ..errors import SceneeditError
 from ..files import atomic_path, atomic_write_text
 from ..generators.base import Generator, to_uint8_images
 from ..generators.checkpoints import load_generator
@@ -94,7 +95,7 @@ _QUALITY_BLOCK = re.compile(r"<!--\s*" + re.escape(QUALITY_BLOCK_TAG) + r"\s*(\{
 Log = Callable[[str], None]
 
 
-class EvaluationError(ValueError):
+class EvaluationError(SceneeditError, ValueError):
     """Evaluation settings or inputs that cannot work (named in the message)."""
 
 

@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sceneedit.errors import USER_ERRORS, user_message
+
 from ..qt_utils import SessionLink, icon, signals_blocked
 
 MAX_SEED = 2**31 - 1
@@ -194,8 +196,8 @@ class LatentDock(QDockWidget):
         if path:
             try:
                 self.load_code(path)
-            except (ValueError, OSError) as exc:
-                QMessageBox.critical(self, "Load code", str(exc))
+            except USER_ERRORS as exc:
+                QMessageBox.critical(self, "Load code", user_message(exc))
 
     def save_code_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save latent code", "code.npy", "NumPy arrays (*.npy)")
@@ -204,5 +206,5 @@ class LatentDock(QDockWidget):
                 path += ".npy"
             try:
                 self.save_code(path)
-            except (ValueError, OSError) as exc:
-                QMessageBox.critical(self, "Save code", str(exc))
+            except USER_ERRORS as exc:
+                QMessageBox.critical(self, "Save code", user_message(exc))

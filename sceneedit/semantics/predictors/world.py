@@ -29,6 +29,8 @@ from torch import nn
 from sceneedit.resources import resource_path
 from sceneedit.scenes.factors import CATEGORIES, FACTOR_SPEC, factor_spec
 
+from ...errors import MissingFileError, SceneeditError
+
 PREDICTOR_FORMAT = "sceneedit-world-predictor"
 FORMAT_VERSION = 1
 DEFAULT_FILE = "world_predictor.safetensors"
@@ -42,7 +44,7 @@ CONTINUOUS_FACTORS = tuple(s.name for s in FACTOR_SPEC if s.kind == "continuous"
 CONTINUOUS_STD = 1.0 / np.sqrt(12.0)
 
 
-class PredictorLoadError(ValueError):
+class PredictorLoadError(SceneeditError, ValueError):
     """A predictor file is missing, malformed, or does not fit the architecture."""
 
 
@@ -270,7 +272,7 @@ def read_predictor_metadata(path: str | os.PathLike) -> dict[str, str]:
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"world predictor file not found: {path} (train one with: python -m sceneedit.training.predictor)"
         )
     try:
