@@ -53,6 +53,9 @@ from tiny_models import save_tiny_stylegan, tiny_stylegan  # noqa: E402
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(SANDBOX, ignore_errors=True)
+    if _fingerprint(REAL_CONFIG_FILE) != REAL_CONFIG_DIGEST:
+        print(f"\nERROR: the tests changed the user's real editor settings {REAL_CONFIG_FILE}")
+        session.exitstatus = 1
 
 
 @pytest.fixture(autouse=True)

@@ -104,6 +104,7 @@ def test_shipped_model_card_belongs_to_the_shipped_weights(shipped, shipped_card
     assert samples.shape == (8 * cell + 2, 8 * cell + 2, 3)
 
 
+@pytest.mark.slow
 def test_shipped_category_histogram_stays_within_the_card_bound(shipped, shipped_card, predictor):
     world = world_category_shares(shipped_card["world_shares_count"], shipped_card["world_shares_seed"])
     result = category_check(
@@ -194,6 +195,7 @@ def test_quality_block_round_trip_and_errors():
 
 
 # ----- the evaluation end to end on a tiny generator ---------------------------------------------------
+@pytest.mark.slow
 def test_evaluation_and_model_card_end_to_end(tmp_path, predictor):
     generator = tiny_stylegan(0, w_dim=16, fmaps_max=16, truncation_psi=0.7, truncation_layers=2, name="tiny0")
     generator_path = save_generator(

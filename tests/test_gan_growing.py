@@ -84,6 +84,7 @@ def test_fade_schedule_runs_from_the_start_lod_to_zero():
     assert fade_lod(1.0, 0, 0.0) == 0.0 and fade_lod(0.0, 10, 2.0) == 0.0
 
 
+@pytest.mark.slow
 def test_cli_grows_the_shipped_style_generator_and_carries_the_run_in_a_portable_file(tmp_path, capsys):
     start = save_generator(small_generator(16), tmp_path / "start.safetensors")
     run = tmp_path / "run"

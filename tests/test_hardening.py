@@ -382,6 +382,7 @@ def test_disk_full_during_bundle_import_is_one_clear_line(tmp_path):
     assert not out.exists() and not list(tmp_path.glob(".b.safetensors*"))
 
 
+@pytest.mark.slow
 def test_disk_full_during_synth_is_one_clear_line(tmp_path):
     gen_path = save_generator(tiny_stylegan(name="tiny", frozen=True), tmp_path / "g.safetensors")
     done = run_disk_full(["synth", "-g", str(gen_path), "--seeds", "0-3", "--out", str(tmp_path / "o")], limit=200)
@@ -389,6 +390,7 @@ def test_disk_full_during_synth_is_one_clear_line(tmp_path):
     assert "Traceback" not in done.stderr and "cannot write" in done.stderr, done.stderr
 
 
+@pytest.mark.slow
 def test_disk_full_during_probe_is_one_clear_line(tmp_path):
     from sceneedit.semantics.predictors import world
 
@@ -429,6 +431,7 @@ def test_disk_full_during_probe_is_one_clear_line(tmp_path):
     assert "full" in done.stderr or "too large" in done.stderr, done.stderr
 
 
+@pytest.mark.slow
 def test_disk_full_during_train_export_is_one_clear_line(tmp_path):
     from sceneedit.training.gan import GANTrainer
     from sceneedit.training.gan_config import TrainConfig
@@ -465,6 +468,7 @@ def test_disk_full_during_train_export_is_one_clear_line(tmp_path):
     assert not list(tmp_path.glob(".g.safetensors*"))
 
 
+@pytest.mark.slow
 def test_disk_full_during_a_torch_checkpoint_write_is_a_clear_error(tmp_path):
     code = f"""
     import resource, signal, torch
@@ -533,6 +537,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.slow
 def test_sigkilled_trainer_leaves_no_worker_and_resume_is_accepted(tmp_path):
     run_dir = tmp_path / "run"
     command = [
@@ -661,6 +666,7 @@ def test_a_4300_digit_int_in_generator_metadata_names_the_file(tmp_path):
 
 
 # ----- 12. a double Ctrl-C never leaves a hidden partial file ---------------------------------------
+@pytest.mark.slow
 def test_double_ctrl_c_while_an_mp4_is_written_leaves_no_partial_file(tmp_path):
     code = f"""
     import os, signal

@@ -261,6 +261,7 @@ def test_rescore_cache_and_per_layer_space(generator, tmp_path):
 
 
 # ----- end to end: a tiny real StyleGAN through the command line -----------------------------
+@pytest.mark.slow
 def test_command_line_probe_sharded_and_merged(tmp_path, capsys, monkeypatch, tiny_stylegan_file):
     from sceneedit.cli import main
 
@@ -327,6 +328,7 @@ def test_command_line_probe_sharded_and_merged(tmp_path, capsys, monkeypatch, ti
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow
 def test_end_to_end_tiny_stylegan_and_world_predictor(tmp_path, capsys, tiny_stylegan_file):
     """The whole pipeline at N = 200 on a real (tiny, untrained) StyleGAN and the world
     predictor's real network (random weights: its scores are still functions of the image)."""

@@ -29,7 +29,7 @@ from torch import nn
 from sceneedit.resources import resource_path
 from sceneedit.scenes.factors import CATEGORIES, FACTOR_SPEC, factor_spec
 
-from ...errors import MissingFileError, SceneeditError
+from ...errors import MissingFileError, SceneeditError, SettingsError
 
 PREDICTOR_FORMAT = "sceneedit-world-predictor"
 FORMAT_VERSION = 1
@@ -72,14 +72,14 @@ class WorldNetConfig:
 
     def __post_init__(self) -> None:
         if self.input_size % self.total_stride or self.input_size < self.total_stride:
-            raise ValueError(f"input_size must be a positive multiple of {self.total_stride}, got {self.input_size}")
+            raise SettingsError(f"input_size must be a positive multiple of {self.total_stride}, got {self.input_size}")
         if len(self.channels) != 5 or min(self.channels) < 1:
-            raise ValueError(f"channels must be 5 positive integers (stem + 4 stages), got {self.channels}")
+            raise SettingsError(f"channels must be 5 positive integers (stem + 4 stages), got {self.channels}")
         if len(self.stage_strides) != 4 or any(s not in (1, 2) for s in self.stage_strides):
-            raise ValueError(f"stage_strides must be 4 values in (1, 2), got {self.stage_strides}")
+            raise SettingsError(f"stage_strides must be 4 values in (1, 2), got {self.stage_strides}")
         missing = [n for n in self.continuous if n not in self.ranges]
         if missing:
-            raise ValueError(f"ranges lacks continuous factor(s) {missing}")
+            raise SettingsError(f"ranges lacks continuous factor(s) {missing}")
 
     @property
     def total_stride(self) -> int:
