@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sceneedit.errors import SceneeditError
+from sceneedit.errors import SceneeditError, SettingsError
 
 from .docks.concepts import format_layers
 from .error_dialog import show_error
@@ -255,7 +255,7 @@ class ExportDialog(QDialog):
                         )
                     )
             if not concepts:
-                raise ValueError("choose at least one concept to sweep")
+                raise SettingsError("choose at least one concept to sweep")
             spec = SweepSequence(tuple(concepts), steps=int(self.sweep_steps.value()), name=name)
         elif kind == "jitter":
             spec = JitterSequence(
@@ -278,10 +278,10 @@ class ExportDialog(QDialog):
                 codes = session.base_wp[None].copy()
         formats = tuple(fmt for fmt, box in self.format_boxes.items() if box.isChecked())
         if not formats:
-            raise ValueError("choose at least one output format")
+            raise SettingsError("choose at least one output format")
         folder = self.folder_edit.text().strip()
         if not folder:
-            raise ValueError("choose an output folder")
+            raise SettingsError("choose an output folder")
         return ExportJob(
             sequences=[spec],
             out_dir=Path(folder).expanduser(),
