@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_models import tiny_stylegan
 
 from sceneedit.generators.checkpoints import save_generator
-from sceneedit.generators.stylegan import StyleGANGenerator
 from sceneedit.inversion import (
     GeneratorDelta,
     ImageLoadError,
@@ -30,17 +30,6 @@ from sceneedit.inversion.finetune import DeltaError
 from sceneedit.inversion.losses import MultiScaleSSIMLoss, psnr
 from sceneedit.inversion.prior import prior_for
 from sceneedit.inversion.train import EncoderTrainingConfig, fit_linear_encoder, train_encoder
-
-
-def tiny_generator(seed: int = 0) -> StyleGANGenerator:
-    torch.manual_seed(seed)
-    return (
-        StyleGANGenerator(
-            resolution=16, z_dim=16, w_dim=16, mapping_layers=2, fmaps_base=64, fmaps_max=32, name=f"tiny{seed}"
-        )
-        .eval()
-        .requires_grad_(False)
-    )
 
 
 def sample_image(generator, seed: int = 3) -> np.ndarray:
@@ -122,7 +111,7 @@ def test_ms_ssim_is_zero_for_identical_images_and_grows_with_noise():
 
 
 def test_prior_penalty_is_small_for_mapped_codes_and_large_off_domain():
-    generator = tiny_generator()
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
     prior = prior_for(generator)
     codes = generator.map(generator.sample_z(64, 123), truncation_psi=1.0)
     far = codes + 3.0 * torch.randn_like(codes)
@@ -131,7 +120,7 @@ def test_prior_penalty_is_small_for_mapped_codes_and_large_off_domain():
 
 # ----- inversion --------------------------------------------------------------------------
 def test_inversion_improves_on_the_start_reports_progress_and_writes_files(tmp_path):
-    generator = tiny_generator()
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
     image = sample_image(generator)
     frames = []
     inverter = Inverter(generator, InversionSettings(**FAST), encoder=None)
@@ -149,7 +138,7 @@ def test_inversion_improves_on_the_start_reports_progress_and_writes_files(tmp_p
 
 
 def test_cancel_stops_the_inversion():
-    generator = tiny_generator()
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
     calls = []
 
     def cancel() -> bool:
@@ -162,9 +151,9 @@ def test_cancel_stops_the_inversion():
 
 
 def test_pivotal_tuning_beats_the_code_alone_and_is_an_undoable_delta(tmp_path):
-    generator = tiny_generator()
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
     before = {k: v.clone() for k, v in generator.state_dict().items()}
-    other = tiny_generator(seed=1)
+    other = tiny_stylegan(1, w_dim=16, name="tiny1", frozen=True)
     image = sample_image(other)  # another generator's picture: the code alone fits it poorly
     settings = InversionSettings(**{**FAST, "finetune_steps": 30, "finetune_lr": 3e-3})
     result = Inverter(generator, settings, encoder=None).invert(image)
@@ -185,7 +174,7 @@ def test_pivotal_tuning_beats_the_code_alone_and_is_an_undoable_delta(tmp_path):
 
 # ----- encoder ---------------------------------------------------------------------------------
 def test_encoder_training_resumes_and_the_file_refuses_another_generator(tmp_path):
-    generator = tiny_generator()
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
     config = EncoderTrainingConfig(steps=6, batch_size=4, perceptual="ssim", checkpoint_every=3, log_every=3)
     lines = []
     train_encoder(
@@ -197,7 +186,7 @@ def test_encoder_training_resumes_and_the_file_refuses_another_generator(tmp_pat
     wp = encoder(torch.zeros(2, 3, 16, 16))
     assert wp.shape == (2, generator.num_layers, generator.w_dim)
     with pytest.raises(EncoderError):
-        load_encoder(out, tiny_generator(seed=1))
+        load_encoder(out, tiny_stylegan(1, w_dim=16, name="tiny1", frozen=True))
     result = Inverter(generator, InversionSettings(**{**FAST, "steps": 0}), encoder=encoder).invert(
         sample_image(generator)
     )
@@ -205,7 +194,7 @@ def test_encoder_training_resumes_and_the_file_refuses_another_generator(tmp_pat
 
 
 def test_linear_encoder_fit_resumes_and_reads_codes_back_better_than_the_mean(tmp_path):
-    generator = tiny_generator()
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
     lines = []
     fit_linear_encoder(generator, tmp_path / "lin", samples=256, chunk=128, thumb=8, log=lines.append)
     assert any("256/256" in line for line in lines)
@@ -226,7 +215,7 @@ def test_linear_encoder_fit_resumes_and_reads_codes_back_better_than_the_mean(tm
 def test_cli_invert_writes_code_reconstruction_and_a_line_per_image(tmp_path, capsys):
     from sceneedit.cli import main
 
-    generator = tiny_generator()
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
     generator_path = save_generator(generator, tmp_path / "tiny.safetensors")
     Image.fromarray(sample_image(generator)).resize((40, 30)).save(tmp_path / "a.jpg")
     Image.fromarray(sample_image(generator, 5)).convert("L").save(tmp_path / "b.png")
@@ -263,9 +252,9 @@ def test_cli_recipe_from_a_fine_tuned_inversion_replays_in_export(tmp_path, caps
     from sceneedit.editing.session import EditSession
     from sceneedit.render import render
 
-    generator = tiny_generator()
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
     generator_path = save_generator(generator, tmp_path / "tiny.safetensors")
-    Image.fromarray(sample_image(tiny_generator(seed=2))).save(tmp_path / "photo.png")
+    Image.fromarray(sample_image(tiny_stylegan(2, w_dim=16, name="tiny2", frozen=True))).save(tmp_path / "photo.png")
     assert (
         main(
             [
@@ -330,7 +319,7 @@ def test_world_feature_loss_never_reuses_another_targets_features():
 
 
 def test_a_batch_inverts_like_one_by_one():
-    generator = tiny_generator()
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
     images = [sample_image(generator, seed) for seed in (3, 4, 5)]
     inverter = Inverter(generator, InversionSettings(**{**FAST, "steps": 10}), encoder=None)
     batch = inverter.invert_batch(images)

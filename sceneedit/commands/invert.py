@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import CommandError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -91,10 +93,10 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(int(args.threads))
     if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+        raise CommandError(f"--batch-size must be >= 1, got {args.batch_size}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out}: a file has that name; give a folder")
+        raise CommandError(f"--out {out}: a file has that name; give a folder")
     changes = {"perceptual": args.perceptual, "finetune_steps": args.finetune}
     if args.steps is not None:
         changes["steps"] = args.steps

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import SceneeditError
 from ..files import atomic_write_text
 from ..semantics.concepts import BoundaryBundle
 
@@ -62,7 +63,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-class RecipeError(ValueError):
+class RecipeError(SceneeditError, ValueError):
     """A recipe file is malformed, of an unknown version, or for another generator/bundle."""
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import SceneeditError
 from ..generators.base import Generator
 from ..generators.fingerprint import generator_fingerprint
 from ..semantics.concepts import BoundaryBundle
@@ -63,7 +64,7 @@ Listener = Callable[[str, dict], None]
 MAX_SEED = 2**32 - 1
 
 
-class EditError(ValueError):
+class EditError(SceneeditError, ValueError):
     """A change the session cannot make (unknown concept, bad layer, bad value)."""
 
 

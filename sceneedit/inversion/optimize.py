@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import SettingsError
 from ..generators.base import Generator, to_uint8_images
 from .encoder import Encoder, find_encoder
 from .losses import make_perceptual_loss, pixel_loss, psnr
@@ -61,11 +62,11 @@ class InversionSettings:
     def __post_init__(self) -> None:
         for name in ("steps", "finetune_steps", "preview_frames"):
             if int(getattr(self, name)) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+                raise SettingsError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("lr", "finetune_lr", "pixel_weight", "perceptual_weight", "prior_weight", "encoder_weight"):
             value = float(getattr(self, name))
             if not np.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+                raise SettingsError(f"{name} must be a finite number >= 0, got {value}")
 
 
 @dataclass(frozen=True)
