@@ -288,6 +288,8 @@ def test_cli_invert_writes_code_reconstruction_and_a_line_per_image(tmp_path, ca
             "none",
             "--perceptual",
             "ssim",
+            "--prior-weight",
+            "0.01",
         ]
     )
     assert code == 0
@@ -299,6 +301,9 @@ def test_cli_invert_writes_code_reconstruction_and_a_line_per_image(tmp_path, ca
     (tmp_path / "bad.png").write_bytes(b"")
     assert main(["invert", str(tmp_path / "bad.png"), "-g", str(generator_path), "--out", str(tmp_path / "o2")]) == 2
     assert "bad.png: the file is empty" in capsys.readouterr().err
+    negative = ["invert", str(tmp_path / "a.jpg"), "-g", str(generator_path), "--out", str(tmp_path / "o3")]
+    assert main([*negative, "--prior-weight", "-1"]) == 2
+    assert "prior_weight" in capsys.readouterr().err
 
 
 def test_cli_recipe_from_a_fine_tuned_inversion_replays_in_export(tmp_path, capsys):
