@@ -28,6 +28,7 @@ from sceneedit.inversion import (
 from sceneedit.inversion.encoder import EncoderError
 from sceneedit.inversion.finetune import DeltaError
 from sceneedit.inversion.losses import MultiScaleSSIMLoss, psnr
+from sceneedit.inversion.optimize import cosine_second_half
 from sceneedit.inversion.prior import prior_for
 from sceneedit.inversion.train import EncoderTrainingConfig, fit_linear_encoder, train_encoder
 
@@ -116,6 +117,48 @@ def test_prior_penalty_is_small_for_mapped_codes_and_large_off_domain():
     codes = generator.map(generator.sample_z(64, 123), truncation_psi=1.0)
     far = codes + 3.0 * torch.randn_like(codes)
     assert prior.penalty(codes).mean() < 0.3 < prior.penalty(far).mean()
+
+
+def test_prior_parts_add_up_and_the_spread_is_zero_for_one_code_on_every_layer():
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
+    prior = prior_for(generator)
+    codes = generator.map(generator.sample_z(8, 5), truncation_psi=1.0)  # the same w on every layer
+    outside, spread = prior.penalty_parts(codes)
+    assert torch.allclose(outside + spread, prior.penalty(codes))
+    assert spread.abs().max() < 1e-6
+    mixed = codes.clone()
+    mixed[:, 1:] = generator.map(generator.sample_z(8, 6), truncation_psi=1.0)[:, 1:]
+    assert (prior.penalty_parts(mixed)[1] > 0.1).all()
+
+
+def test_spread_weight_defaults_to_the_prior_weight_and_is_validated():
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
+    image = torch.zeros(1, 3, 16, 16)
+    mixed = generator.map(generator.sample_z(1, 1), truncation_psi=1.0)
+    mixed[:, 1:] = generator.map(generator.sample_z(1, 2), truncation_psi=1.0)[:, 1:]
+    base = dict(perceptual="none", prior_weight=1.0)
+    same = Inverter(generator, InversionSettings(**base), encoder=None).loss(mixed, image)[0]
+    explicit = Inverter(generator, InversionSettings(**base, spread_weight=1.0), encoder=None).loss(mixed, image)[0]
+    without = Inverter(generator, InversionSettings(**base, spread_weight=0.0), encoder=None).loss(mixed, image)[0]
+    assert torch.allclose(same, explicit)
+    assert (without < same).all()
+    with pytest.raises(ValueError, match="spread_weight"):
+        InversionSettings(spread_weight=-1.0)
+
+
+def test_regularizer_schedule_scales_only_the_regularizers():
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
+    image = torch.zeros(1, 3, 16, 16)
+    far = generator.map(generator.sample_z(1, 1), truncation_psi=1.0) + 3.0
+    inverter = Inverter(generator, InversionSettings(perceptual="none", prior_weight=1.0), encoder=None)
+    plain = Inverter(generator, InversionSettings(perceptual="none", prior_weight=0.0), encoder=None)
+    assert torch.allclose(inverter.loss(far, image, regularizer_scale=0.0)[0], plain.loss(far, image)[0])
+    half = inverter.loss(far, image, regularizer_scale=0.5)[0] - plain.loss(far, image)[0]
+    full = inverter.loss(far, image)[0] - plain.loss(far, image)[0]
+    assert torch.allclose(2 * half, full, rtol=1e-4)
+    factors = [cosine_second_half(step, 10) for step in range(11)]
+    assert factors[:5] == [1.0] * 5 and factors[-1] < 1e-6
+    assert all(a >= b for a, b in zip(factors, factors[1:], strict=False))
 
 
 # ----- inversion --------------------------------------------------------------------------
@@ -234,6 +277,8 @@ def test_cli_invert_writes_code_reconstruction_and_a_line_per_image(tmp_path, ca
             "none",
             "--perceptual",
             "ssim",
+            "--prior-weight",
+            "0.01",
         ]
     )
     assert code == 0
@@ -245,6 +290,9 @@ def test_cli_invert_writes_code_reconstruction_and_a_line_per_image(tmp_path, ca
     (tmp_path / "bad.png").write_bytes(b"")
     assert main(["invert", str(tmp_path / "bad.png"), "-g", str(generator_path), "--out", str(tmp_path / "o2")]) == 2
     assert "bad.png: the file is empty" in capsys.readouterr().err
+    negative = ["invert", str(tmp_path / "a.jpg"), "-g", str(generator_path), "--out", str(tmp_path / "o3")]
+    assert main([*negative, "--prior-weight", "-1"]) == 2
+    assert "prior_weight" in capsys.readouterr().err
 
 
 def test_cli_recipe_from_a_fine_tuned_inversion_replays_in_export(tmp_path, capsys):
@@ -323,7 +371,7 @@ def test_a_batch_inverts_like_one_by_one():
     images = [sample_image(generator, seed) for seed in (3, 4, 5)]
     inverter = Inverter(generator, InversionSettings(**{**FAST, "steps": 10}), encoder=None)
     batch = inverter.invert_batch(images)
-    for image, together in zip(images, batch):
+    for image, together in zip(images, batch, strict=True):
         alone = inverter.invert(image)
         assert np.allclose(alone.wp, together.wp, atol=1e-4)
         assert abs(alone.psnr_db - together.psnr_db) < 0.05

@@ -55,6 +55,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--lr", type=float, default=None, help="Adam learning rate of the code (default 0.1)")
     parser.add_argument(
+        "--prior-weight",
+        type=float,
+        default=None,
+        metavar="W",
+        help="weight of the in-domain prior (default 0.002): higher keeps edits behaving as on sampled codes, "
+        "lower fits the picture closer (the trade-off: docs/benchmarks.md, GAN inversion)",
+    )
+    parser.add_argument(
         "--perceptual",
         default="auto",
         choices=("auto", "world", "ssim", "none"),
@@ -102,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         changes["steps"] = args.steps
     if args.lr is not None:
         changes["lr"] = args.lr
+    if args.prior_weight is not None:
+        changes["prior_weight"] = args.prior_weight
     settings = InversionSettings(**changes)
     generator = load_generator(
         args.generator or default_generator_path(), arch=args.arch, device=resolve_device(args.device)
@@ -124,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     results = []
     for start in range(0, len(images), args.batch_size):
         chunk = images[start : start + args.batch_size]
-        results += zip([path for path, _ in chunk], inverter.invert_batch([image for _, image in chunk]))
+        results += zip([path for path, _ in chunk], inverter.invert_batch([image for _, image in chunk]), strict=True)
     for path, result in results:
         stem = Path(path).stem
         count = stems.get(stem, 0)

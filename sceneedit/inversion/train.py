@@ -5,12 +5,13 @@ codes, in units of the codes' spread: chunks of sampled codes are rendered and t
 statistics (``X^T X``, ``X^T Y``, sums, count) accumulated in ``RUN/linear-stats.pt`` after
 every chunk, so an interrupted fit resumes; the solve at the end takes a second.
 
-The CNN kind (:func:`train_encoder`): each step draws codes from the generator (mapped ``z`` at psi 1, half of them style-mixed at
-a random layer, a third pulled toward the mean code by a random psi in [0.5, 1]), renders them,
-and trains the encoder to read the codes back: ``code_weight * |(E(x) - wp) / w_std|^2``
-plus, every ``image_every`` steps on half the batch, through the frozen generator, ``pixel_weight * MSE(G(E(x)), x) + perceptual_weight *
-P(G(E(x)), x)`` (IDInvert trains its encoder with the image-space terms; the code term makes
-the short CPU runs converge).
+The CNN kind (:func:`train_encoder`): each step draws codes from the generator (mapped ``z``
+at psi 1, half of them style-mixed at a random layer, a third pulled toward the mean code by a
+random psi in [0.5, 1]), renders them, and trains the encoder to read the codes back:
+``code_weight * |(E(x) - wp) / w_std|^2`` plus, every ``image_every`` steps on half the batch,
+through the frozen generator, ``pixel_weight * MSE(G(E(x)), x) + perceptual_weight * P(G(E(x)), x)``
+(IDInvert trains its encoder with the image-space terms; the code term makes the short CPU runs
+converge).
 
 Run folder: ``RUN/encoder-ckpt.pt`` (written atomically every ``checkpoint_every`` steps and
 at the end: weights, optimizer, step, RNG state), ``RUN/log.txt`` (one line per ``log_every``
