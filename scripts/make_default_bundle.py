@@ -35,7 +35,7 @@ import shlex
 import shutil
 import sys
 import time
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -199,7 +199,7 @@ def verdict_lines(levels: list[dict], concepts: list[dict]) -> list[str]:
             )
     ordered = [r for r in levels if not np.isnan(r["centroid"])]
     centroids = ", ".join(f"{r['level']} {r['centroid']:.1f}" for r in ordered)
-    monotone = all(a["centroid"] <= b["centroid"] for a, b in zip(ordered, ordered[1:]))
+    monotone = all(a["centroid"] <= b["centroid"] for a, b in zip(ordered, ordered[1:], strict=False))
     lines.append(
         f"Δs-weighted mean layers in the paper's order: {centroids} — "
         + (
@@ -259,7 +259,7 @@ def write_readme(bundle, path: Path, info: dict) -> Path:
             "- Layer rule: by what the concept does — the most selective contiguous layer range whose own effect "
             "reaches 1 std over the slider range (see *What each concept does* below); the Δs profiles below are "
             "HiGAN's re-scoring, kept to place the levels against the paper."
-            if (bundle.extra or {}).get("effects", {}).get("layer_rule") == "selectivity"
+            if (bundle.extra or {}).get("effects", {}).get("layer_rule") in ("selectivity", "kept")
             else f"- Layer rule: {(bundle.extra or {}).get('layer_share', 0.6):.0%} share — the smallest contiguous "
             "layer range holding that share of a concept's total per-layer Δs (`sceneedit/semantics/layers.py`)."
         ),
@@ -288,7 +288,8 @@ def write_readme(bundle, path: Path, info: dict) -> Path:
         "images counts for any concept the predictor reads partly from colour. Look at edits before "
         "trusting a layer range.",
         "",
-        "| level | concepts | peak layer | layers >= half the peak | Δs-weighted mean layer | paper's range here | peak in range? |",
+        "| level | concepts | peak layer | layers >= half the peak | Δs-weighted mean layer | paper's range here "
+        "| peak in range? |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in levels:
@@ -310,7 +311,8 @@ def write_readme(bundle, path: Path, info: dict) -> Path:
             "every profile shows how the remaining layers order the levels (a secondary reading: the "
             "concepts' strongest handle is still the last layer).",
             "",
-            f"| level | peak layer (without {last}) | layers >= half the peak | Δs-weighted mean layer | paper's range here | peak in range? |",
+            f"| level | peak layer (without {last}) | layers >= half the peak | Δs-weighted mean layer "
+            "| paper's range here | peak in range? |",
             "|---|---|---|---|---|---|",
         ]
         for r in below:
@@ -326,7 +328,8 @@ def write_readme(bundle, path: Path, info: dict) -> Path:
         "Predictor quality is the world predictor's held-out figure for that factor "
         "(`resources/world_predictor.md`); a poorly read factor gives a poorly defined concept.",
         "",
-        "| level | concept | predictor quality | SVM held-out acc. | Δs all layers | peak layer (share of Δs) | Δs-weighted mean layer | chosen layers (share of Δs) |",
+        "| level | concept | predictor quality | SVM held-out acc. | Δs all layers | peak layer (share of Δs) "
+        "| Δs-weighted mean layer | chosen layers (share of Δs) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for c in concepts:
@@ -340,6 +343,7 @@ def write_readme(bundle, path: Path, info: dict) -> Path:
         )
     lines.append("")
     lines += effect_lines(bundle)
+    lines += direction_lines(bundle)
     if info.get("effects"):
         e = info["effects"]
         lines.append(
@@ -393,7 +397,7 @@ def effect_lines(bundle) -> list[str]:
         "change of another factor's score (a category concept lowering the other categories is not counted); "
         f"selectivity: own / side (side effects under {effects['side_floor']} std count as {effects['side_floor']}). "
         f"Layers: the most selective contiguous range whose own effect reaches {MIN_OWN_EFFECT:g} std "
-        f"(`--layer-rule {effects['layer_rule']}`); slider ranges calibrated so the full range moves the own "
+        f"({layer_rule_words(effects)}); slider ranges calibrated so the full range moves the own "
         f"score by {effects['target_effect']:g} std (category concepts: and flips "
         f"{effects['target_flip']:.0%} of other-category seeds at the top end); the default hold is the "
         "conditional manipulation on the concept named for the largest side effect, kept when it raises the "
@@ -447,7 +451,13 @@ def measure_only(
         bundle.concepts.pop(name, None)
     start = time.perf_counter()
     measure_effects(
-        generator, predictor, bundle, args.effect_seeds, select_seeds=args.select_seeds, progress=not args.no_progress
+        generator,
+        predictor,
+        bundle,
+        args.effect_seeds,
+        select_seeds=args.select_seeds,
+        progress=not args.no_progress,
+        **effect_options(args),
     )
     seconds = time.perf_counter() - start
     save_bundle(bundle, bundle_path)
@@ -459,6 +469,7 @@ def measure_only(
         "command": "python scripts/make_default_bundle.py --effects-only "
         + shlex.join(
             ["--effect-seeds", str(args.effect_seeds), "--select-seeds", str(args.select_seeds)]
+            + effect_option_args(args)
             + (["--drop", *args.drop] if args.drop else [])
         ),
         "wall_time": f"{seconds:.0f} s",
@@ -470,6 +481,79 @@ def measure_only(
     readme = write_readme(bundle, docs / "README.md", info)
     print(f"README: {readme}; effects measured in {seconds:.0f} s")
     return 0
+
+
+# ----- issue 13: refined directions and kept layers in --effects-only -------------------------------
+def add_effect_options(parser: argparse.ArgumentParser) -> None:
+    """``--gradient-seeds`` and ``--keep-layers`` (used with ``--effects-only``)."""
+    parser.add_argument(
+        "--gradient-seeds",
+        type=int,
+        default=64,
+        help="codes whose mean score gradients may refine each direction (0 = the SVM normals; default 64)",
+    )
+    parser.add_argument(
+        "--keep-layers",
+        action="store_true",
+        help="with --effects-only: keep the bundle's layers (chosen by an earlier measurement) instead of "
+        "choosing them again (saves about 830 images per concept)",
+    )
+
+
+def layer_rule_words(effects: dict) -> str:
+    """How the layers were chosen, for the README's effects section."""
+    if effects.get("layer_rule") == "kept":
+        return (
+            "`--layer-rule selectivity` with the SVM normals in the previous measurement, kept in this one "
+            "(`--keep-layers`)"
+        )
+    return f"`--layer-rule {effects['layer_rule']}`"
+
+
+def direction_lines(bundle) -> list[str]:
+    """README section: how each concept's direction was made (SVM normal or refined)."""
+    from sceneedit.semantics.effects import DIRECTION_METHODS, HOLD_GAIN, MAX_REFINE_STEPS, REFINE_BELOW
+
+    effects = (bundle.extra or {}).get("effects") or {}
+    if not effects.get("gradient_seeds"):
+        return []
+    methods: dict[str, list[str]] = {}
+    for c in bundle:
+        selection = (c.extra.get("effect") or {}).get("selection") or {}
+        held = selection.get("scores_held") or []
+        methods.setdefault(selection.get("direction", "svm"), []).append(
+            c.name + (f" (held: {', '.join(held)})" if held else "")
+        )
+    lines = [
+        "### How the directions were made",
+        "",
+        "Every boundary starts as HiGAN's: a linear SVM on the generator's own samples scored by the world "
+        f"predictor (N above). A concept whose SVM normal falls short (selectivity < {REFINE_BELOW:g}, own "
+        "effect < 1 std or below a side effect, or a category flipping < 75% of other-category seeds) is "
+        "refined (`sceneedit/semantics/refine.py`, `effects.refine_direction`): the mean gradient of each "
+        f"leaked score with respect to each layer's code, over the editor's codes of seeds {effects['gradient_seeds']} "
+        "(divided by the score's std; categories and binary factors on their log-odds), is projected out of "
+        "the direction per layer, greedily, the score named for the largest side effect first, at most "
+        f"{MAX_REFINE_STEPS} scores, a step kept while the measured selectivity rises by {HOLD_GAIN:g}x. Two "
+        "starting points are tried, the SVM normal (`svm+held`) and the own score's mean gradient "
+        "(`gradient+held`); the shipped direction is the best measured one (own effect >= 1 std, then the "
+        "category flip goal, then selectivity). A refined direction ships as a per-layer normal (space `wp`); "
+        "the SVM normal stays in the bundle (`extra['svm_normal']`) so that a re-measurement starts from it.",
+        "",
+    ]
+    for method, names in methods.items():
+        lines.append(f"- `{method}` ({DIRECTION_METHODS.get(method, method)}): {', '.join(names)}.")
+    return lines + [""]
+
+
+def effect_options(args) -> dict:
+    """Keyword arguments of ``measure_effects`` from the options above."""
+    return {"gradient_seeds": args.gradient_seeds, "rule": "kept" if args.keep_layers else "selectivity"}
+
+
+def effect_option_args(args) -> list[str]:
+    """The options above as command-line words (for the recorded command)."""
+    return ["--gradient-seeds", str(args.gradient_seeds)] + (["--keep-layers"] if args.keep_layers else [])
 
 
 # ----- running the probe ---------------------------------------------------------------------
@@ -531,6 +615,7 @@ def main(argv: list[str] | None = None) -> int:
         help="concepts left out of the shipped bundle (state the reason in docs/probe/README.md)",
     )
     parser.add_argument("--no-progress", action="store_true")
+    add_effect_options(parser)
     args = parser.parse_args(argv)
 
     os.chdir(REPO)
@@ -581,6 +666,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.effects_only:
         return measure_only(args, generator_path, predictor_path, bundle_path, docs, run_file)
     command += ["--effect-seeds", str(args.effect_seeds), "--select-seeds", str(args.select_seeds)]
+    command += ["--gradient-seeds", str(args.gradient_seeds)]
     if args.drop:
         command[command.index("--concepts") + 1 : command.index("--out")] = [c for c in concepts if c not in args.drop]
     if args.readme_only:
