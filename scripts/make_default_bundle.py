@@ -498,6 +498,12 @@ def add_effect_options(parser: argparse.ArgumentParser) -> None:
         help="with --effects-only: keep the bundle's layers (chosen by an earlier measurement) instead of "
         "choosing them again (saves about 830 images per concept)",
     )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        help="with --effects-only: measure only these concepts (the others keep their stored figures)",
+    )
 
 
 def layer_rule_words(effects: dict) -> str:
@@ -548,12 +554,20 @@ def direction_lines(bundle) -> list[str]:
 
 def effect_options(args) -> dict:
     """Keyword arguments of ``measure_effects`` from the options above."""
-    return {"gradient_seeds": args.gradient_seeds, "rule": "kept" if args.keep_layers else "selectivity"}
+    return {
+        "gradient_seeds": args.gradient_seeds,
+        "rule": "kept" if args.keep_layers else "selectivity",
+        "concepts": args.only,
+    }
 
 
 def effect_option_args(args) -> list[str]:
     """The options above as command-line words (for the recorded command)."""
-    return ["--gradient-seeds", str(args.gradient_seeds)] + (["--keep-layers"] if args.keep_layers else [])
+    return (
+        ["--gradient-seeds", str(args.gradient_seeds)]
+        + (["--keep-layers"] if args.keep_layers else [])
+        + (["--only", *args.only] if args.only else [])
+    )
 
 
 # ----- running the probe ---------------------------------------------------------------------

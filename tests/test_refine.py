@@ -68,10 +68,11 @@ def test_a_leaking_concept_ships_the_refined_direction(tmp_path):
     assert bundle.extra["effects"]["gradient_seeds"] == "100000-100007"
     assert effect_goals(bundle)["own_ok"] == 2
 
-    # Saved and measured again (layers kept): it starts from the kept SVM normal, so it lands on
-    # the same direction.
+    # Saved and "a" alone measured again (layers kept): it starts from the kept SVM normal, so it
+    # lands on the same direction; c keeps its stored row.
     again = load_bundle(save_bundle(bundle, tmp_path / "refined.safetensors"))
     assert np.allclose(svm_normal(again["a"]), original, atol=1e-6)
+    c_row = bundle.extra["effects"]["matrix"][1]
     measure_effects(
         generator,
         ChannelPredictor(),
@@ -81,9 +82,11 @@ def test_a_leaking_concept_ships_the_refined_direction(tmp_path):
         progress=False,
         gradient_seeds=8,
         rule="kept",
+        concepts=["a"],
     )
     assert np.allclose(again["a"].normal, a.normal, atol=1e-5)
     assert again["a"].layers == a.layers and again.extra["effects"]["layer_rule"] == "kept"
+    assert again.extra["effects"]["concepts"] == ["a", "c"] and again.extra["effects"]["matrix"][1] == c_row
 
     # Measured without refinement: back to the SVM normal the probe fitted.
     measure_effects(generator, ChannelPredictor(), again, num_seeds=20, select_seeds=10, progress=False, rule="kept")

@@ -467,14 +467,21 @@ def choose_direction(
     (:func:`refine_direction`) from the normal (``'svm+held'``) or from the own score's mean
     gradient (``'gradient+held'``); the best by :func:`_better_direction`.
     Returns (method, directions ``[L, D]``, scores held, effect, half range)."""
-    best = ("svm", conditioned_directions(normal, [], meter.wp.shape[1]), [], start, half_range)
+    svm_rows = conditioned_directions(normal, [], meter.wp.shape[1])
+    best = ("svm", svm_rows, [], start, half_range)
     if meets_goals(start):
         return best
+    category = start.flip_rate is not None
+    if category:  # compared at the ranges that reach the flip goal, as they will ship
+        a, effect = calibrate_range(meter, svm_rows, name, layers, half_range, start, count)
+        best = ("svm", svm_rows, [], effect, a)
     own_rows = gradients[meter.score_names.index(name)]
     for method, rows in (("svm+held", normal), ("gradient+held", own_rows)):
         directions, held, effect, a = refine_direction(
             meter, rows, gradients, name, layers, half_range, count, effect=start if method == "svm+held" else None
         )
+        if category:
+            a, effect = calibrate_range(meter, directions, name, layers, a, effect, count)
         if _better_direction(effect, best[3]):
             best = (method, directions, held, effect, a)
     return best
@@ -513,12 +520,14 @@ def measure_concepts(
     progress: Callable[[str], None] | None = None,
     reliable: Sequence[str] | None = None,
     gradient_wp: np.ndarray | None = None,
+    only: Sequence[str] | None = None,
 ) -> tuple[EffectMeter, dict[str, ConceptMeasure]]:
     """Choose layers (``rule='selectivity'``; ``'share'`` keeps the bundle's), the direction (with
     ``gradient_wp [M, L, D]``: refined by the predictor's mean score gradients over those codes,
     see :func:`choose_direction`; without: the SVM normal), the hold and the slider range of every
     concept whose name is a score, then measure its row of the effect matrix on all codes of
-    ``wp``. Concepts that are not scores are left out.
+    ``wp``. Concepts that are not scores are left out, and with ``only``, concepts not named there
+    (the others keep their directions, which the holds then condition on).
 
     Two passes: first every concept's layers and direction, then holds (conditioning on the
     other concepts' *chosen* directions, as the editor will), ranges and the final row."""
@@ -536,7 +545,7 @@ def measure_concepts(
         )
     chosen: dict[str, tuple[list[int], str, np.ndarray, list[str], float, Effect, dict[str, Any]]] = {}
     for concept in bundle:
-        if concept.name not in meter.score_names:
+        if concept.name not in meter.score_names or (only is not None and concept.name not in set(only)):
             continue
         half = float(max(abs(concept.distance_range[0]), abs(concept.distance_range[1])))
         normal = svm_normal(concept)
@@ -592,8 +601,17 @@ def apply_measures(
     ``extra['effect']`` (own / side / selectivity / row / flip rate); bundle: ``extra['effects']``
     (the matrix). Older readers ignore the extra keys (the format is unchanged).
     """
-    names = list(results)
     seed_list = [int(s) for s in seeds]
+    seeds_text = f"{seed_list[0]}-{seed_list[-1]}" if seed_list else ""
+    # Rows of concepts not measured this time stay, when they were measured on the same seeds and scores.
+    previous = (bundle.extra or {}).get("effects") or {}
+    same = previous.get("seeds") == seeds_text and previous.get("scores") == list(meter.score_names)
+    kept = {
+        n: row
+        for n, row in zip(previous.get("concepts", []), previous.get("matrix", []), strict=False)
+        if same and n in bundle and n not in results
+    }
+    names = [c.name for c in bundle if c.name in results or c.name in kept]
     for name, result in results.items():
         concept = bundle[name]
         method = result.selection.get("direction", "svm")
@@ -630,16 +648,16 @@ def apply_measures(
     bundle.extra["effects"] = {
         "concepts": names,
         "scores": list(meter.score_names),
-        "matrix": [[round(float(v), 4) for v in results[n].effect.delta] for n in names],
+        "matrix": [[round(float(v), 4) for v in results[n].effect.delta] if n in results else kept[n] for n in names],
         "num_seeds": len(seed_list),
-        "seeds": f"{seed_list[0]}-{seed_list[-1]}" if seed_list else "",
+        "seeds": seeds_text,
         "score_std": [round(float(v), 5) for v in meter.std],
         "layer_rule": rule,
         "min_own_effect": MIN_OWN_EFFECT,
         "side_floor": SIDE_FLOOR,
         "target_effect": TARGET_EFFECT,
         "target_flip": TARGET_FLIP,
-        "images_synthesized": int(meter.images),
+        "images_synthesized": int(meter.images) + (int(previous.get("images_synthesized", 0)) if kept else 0),
         "reliable_scores": meter.reliable,
         "reliability_rule": (
             f"side effects counted on scores the predictor reads with held-out R^2 >= {RELIABLE_R2:g} "

@@ -504,12 +504,14 @@ def measure_effects(
     batch_size: int = 32,
     progress: bool = True,
     gradient_seeds: int = 0,
+    concepts: list[str] | None = None,
 ) -> BoundaryBundle:
     """Measure the concept x score matrix and choose layers / direction / hold / slider range by
     it (:mod:`.effects`); writes them into ``bundle`` and returns it. Side effects count only on
     the scores the predictor reads reliably when it reports held-out metrics. ``gradient_seeds``
     > 0: directions may be refined by the mean score gradients over that many codes
-    (:mod:`.refine`); 0 keeps the SVM normals."""
+    (:mod:`.refine`); 0 keeps the SVM normals. ``concepts``: measure only these (the others keep
+    their stored rows when those were measured on the same seeds)."""
     from .effects import apply_measures, measure_concepts, reliable_scores
 
     if num_seeds < 1:
@@ -538,6 +540,7 @@ def measure_effects(
         editor_codes(generator, list(range(GRADIENT_SEED_START, GRADIENT_SEED_START + gradient_seeds)))
         if gradient_seeds > 0
         else None,
+        concepts,
     )
     bundle = apply_measures(bundle, meter, results, rule, seeds)
     if gradient_seeds > 0:

@@ -108,6 +108,9 @@ def effect_badge(concept) -> tuple[str, str, str] | None:
     hold = (concept.extra or {}).get("hold") or []
     if hold:
         lines.append(f"holds {', '.join(hold)} by default (conditional manipulation)")
+    held = (effect.get("selection") or {}).get("scores_held") or []
+    if held:
+        lines.append(f"direction refined to hold {', '.join(held)} still (score gradients projected out)")
     lines.append(verdict)
     return f"×{selectivity:.1f}", colour, "\n".join(lines)
 
@@ -328,7 +331,7 @@ class ConceptRow(QFrame):
             return {layer: value for layer in layers}
         per_layer = [float(v) for v in per_layer]
         if len(per_layer) == len(layers):
-            return dict(zip(layers, per_layer))
+            return dict(zip(layers, per_layer, strict=True))
         if len(per_layer) == self.num_layers:
             return {layer: per_layer[layer] for layer in layers}
         raise ValueError(f"concept {self.name!r}: {len(per_layer)} per-layer strengths for layers {layers}")
