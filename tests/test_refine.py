@@ -36,6 +36,8 @@ def test_mean_score_gradients_follow_the_planted_layers_and_axes():
     # Divided by the score's std; log-odds for probability scores.
     halved = mean_score_gradients(generator, predictor, wp, np.full(3, 2.0), batch_size=8)
     assert np.allclose(halved, grads / 2, atol=1e-6)
+    only_c = mean_score_gradients(generator, predictor, wp, np.ones(3), scores=[2])
+    assert np.allclose(only_c[2], grads[2], atol=1e-6) and not only_c[:2].any()
 
 
 def test_project_out_is_orthogonal_per_layer_and_unit():
@@ -112,3 +114,17 @@ def test_the_editor_edits_along_the_refined_direction():
     moved = session.current_wp() - base
     assert abs(moved[1, 0]) > 0.1  # on the layer that draws both, a's axis moves ...
     assert abs(moved[1, 1]) < 1e-3  # ... b's does not
+
+
+def test_refining_along_the_path_holds_the_leak_where_the_edit_goes():
+    from sceneedit.semantics.effects import EffectMeter, refine_along_path
+
+    generator, predictor = SharedLayerGenerator().eval(), ChannelPredictor()
+    meter = EffectMeter(generator, predictor, editor_codes(generator, list(range(24))), np.ones(NUM_LAYERS))
+    start = planted_bundle()["a"].normal  # e0 + 0.9 e1: moves b as much as a on layer 1
+    leaky = meter.measure(np.repeat(start, NUM_LAYERS, 0), [1], -1.0, 1.0, "a")
+    assert leaky.side_score == "b" and leaky.selectivity < 2
+    path = editor_codes(generator, list(range(100, 108)))
+    directions, held, effect, half = refine_along_path(meter, start, "a", [1], 1.0, 24, path, ())
+    assert held == ["b"] and abs(directions[1, 1]) < 1e-3 and directions.shape == (NUM_LAYERS, W_DIM)
+    assert effect.selectivity > 5 * leaky.selectivity and effect.own >= leaky.own * 0.9 and half >= 1.0

@@ -61,6 +61,8 @@ CANDIDATES_MEASURED = 3
 HOLD_GAIN = 1.05
 #: Leaked scores held still, at most, by the direction refinement (:func:`refine_direction`).
 MAX_REFINE_STEPS = 4
+#: Codes (the first of the gradient codes) along whose edits :func:`refine_along_path` takes gradients.
+PATH_CODES = 16
 #: Directions are refined only for concepts whose SVM normal is less selective than this (the goal's median).
 REFINE_BELOW = 3.0
 #: A score counts as a side effect only when the predictor reads its factor at least this well
@@ -189,8 +191,11 @@ class EffectMeter:
                 self.progress(batch.shape[0])
         return np.concatenate(out) if out else np.zeros((0, len(self.score_names)), np.float32)
 
-    def edited(self, directions: np.ndarray, layers: Sequence[int], distance: float, count: int) -> np.ndarray:
-        codes = self.wp[:count].copy()
+    def edited(
+        self, directions: np.ndarray, layers: Sequence[int], distance: float, count: int, base: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The first ``count`` base codes (or of ``base [N, L, D]``) moved by ``distance`` on ``layers``."""
+        codes = (self.wp if base is None else np.asarray(base, np.float32))[:count].copy()
         for layer in layers:
             codes[:, layer] += np.float32(distance * self.layer_scale[layer]) * directions[layer]
         return codes
@@ -375,7 +380,64 @@ def refine_direction(
         before, after = first_order_own(directions), first_order_own(trial)
         if before <= 0 or after <= 0:
             break
-        trial_a = float(min(a * max(before / after, 1.0), MAX_RANGE_SCALE * half_range))
+        trial_a = round(float(min(a * max(before / after, 1.0), MAX_RANGE_SCALE * half_range)), 1)
+        trial_effect = meter.measure(trial, layers, -trial_a, trial_a, own_score, count)
+        if not (
+            trial_effect.own >= min(MIN_OWN_EFFECT, effect.own)
+            and trial_effect.selectivity > HOLD_GAIN * effect.selectivity
+        ):
+            break
+        held, directions, effect, a = trial_held, trial, trial_effect, trial_a
+    return directions, held, effect, a
+
+
+def refine_along_path(
+    meter: EffectMeter,
+    start: np.ndarray,
+    own_score: str,
+    layers: Sequence[int],
+    half_range: float,
+    count: int,
+    path_codes: np.ndarray,
+    log_odds: Sequence[str],
+    max_steps: int = MAX_REFINE_STEPS,
+    effect: Effect | None = None,
+) -> tuple[np.ndarray, list[str], Effect, float]:
+    """:func:`refine_direction` with the gradients taken where the edit goes: at each step the mean
+    gradients of the own and the held scores are computed over ``path_codes [M, L, D]`` moved to
+    both ends of the current range along the current direction (and unmoved), so a leak that only
+    appears far along the slider (category edits travel far) is held still where it happens."""
+    from .refine import mean_score_gradients, project_out
+
+    num_layers = meter.wp.shape[1]
+    directions = project_out(start, np.zeros((1, num_layers, meter.wp.shape[2]), np.float32), [])
+    if effect is None:
+        effect = meter.measure(directions, layers, -half_range, half_range, own_score, count)
+    own = meter.score_names.index(own_score)
+    held: list[str] = []
+    a = half_range
+
+    def first_order_own(gradients: np.ndarray, rows: np.ndarray) -> float:
+        return float(sum(meter.layer_scale[layer] * gradients[own, layer] @ rows[layer] for layer in layers))
+
+    for _ in range(max_steps):
+        other = effect.side_score
+        if other is None or other in held:
+            break
+        trial_held = [*held, other]
+        indices = [meter.score_names.index(n) for n in trial_held]
+        codes = np.concatenate(
+            [path_codes]
+            + [meter.edited(directions, layers, sign * a, len(path_codes), base=path_codes) for sign in (-1.0, 1.0)]
+        )
+        gradients = mean_score_gradients(
+            meter.generator, meter.predictor, codes, meter.std, log_odds, scores=[own, *indices]
+        )
+        trial = project_out(start, gradients, indices)
+        before, after = first_order_own(gradients, directions), first_order_own(gradients, trial)
+        if before <= 0 or after <= 0:
+            break
+        trial_a = round(float(min(a * max(before / after, 1.0), MAX_RANGE_SCALE * half_range)), 1)
         trial_effect = meter.measure(trial, layers, -trial_a, trial_a, own_score, count)
         if not (
             trial_effect.own >= min(MIN_OWN_EFFECT, effect.own)
@@ -429,6 +491,8 @@ DIRECTION_METHODS = {
     "svm": "HiGAN's linear SVM normal on the generator's own samples scored by the predictor",
     "svm+held": "the SVM normal with the mean score gradients of the leaked scores projected out per layer",
     "gradient+held": "the own score's mean gradient over generator samples, the leaked scores' projected out per layer",
+    "svm+path": "the SVM normal with the leaked scores' mean gradients, taken along the edit (both slider ends), "
+    "projected out per layer",
 }
 
 
@@ -462,10 +526,14 @@ def choose_direction(
     half_range: float,
     start: Effect,
     count: int,
+    path_codes: np.ndarray | None = None,
+    log_odds: Sequence[str] = (),
 ) -> tuple[str, np.ndarray, list[str], Effect, float]:
     """The direction a concept ships: its SVM normal as is (``start`` is its effect), or refined
     (:func:`refine_direction`) from the normal (``'svm+held'``) or from the own score's mean
-    gradient (``'gradient+held'``); the best by :func:`_better_direction`.
+    gradient (``'gradient+held'``), and for a category with ``path_codes`` from the normal with
+    the gradients taken along the edit (``'svm+path'``, :func:`refine_along_path`); the best by
+    :func:`_better_direction` (categories at their flip-calibrated ranges).
     Returns (method, directions ``[L, D]``, scores held, effect, half range)."""
     svm_rows = conditioned_directions(normal, [], meter.wp.shape[1])
     best = ("svm", svm_rows, [], start, half_range)
@@ -476,10 +544,17 @@ def choose_direction(
         a, effect = calibrate_range(meter, svm_rows, name, layers, half_range, start, count)
         best = ("svm", svm_rows, [], effect, a)
     own_rows = gradients[meter.score_names.index(name)]
-    for method, rows in (("svm+held", normal), ("gradient+held", own_rows)):
-        directions, held, effect, a = refine_direction(
-            meter, rows, gradients, name, layers, half_range, count, effect=start if method == "svm+held" else None
-        )
+    methods = ["svm+held", "gradient+held"] + (["svm+path"] if category and path_codes is not None else [])
+    for method in methods:
+        if method == "svm+path":
+            directions, held, effect, a = refine_along_path(
+                meter, normal, name, layers, half_range, count, path_codes, log_odds, effect=start
+            )
+        else:
+            rows = normal if method == "svm+held" else own_rows
+            directions, held, effect, a = refine_direction(
+                meter, rows, gradients, name, layers, half_range, count, effect=start if method == "svm+held" else None
+            )
         if category:
             a, effect = calibrate_range(meter, directions, name, layers, a, effect, count)
         if _better_direction(effect, best[3]):
@@ -547,7 +622,9 @@ def measure_concepts(
     for concept in bundle:
         if concept.name not in meter.score_names or (only is not None and concept.name not in set(only)):
             continue
-        half = float(max(abs(concept.distance_range[0]), abs(concept.distance_range[1])))
+        # A refined concept is measured again from its SVM normal and the range it had then.
+        start_range = concept.extra.get("svm_range") or concept.distance_range
+        half = float(max(abs(start_range[0]), abs(start_range[1])))
         normal = svm_normal(concept)
         directions = conditioned_directions(normal, [], num_layers)
         if rule == "selectivity":
@@ -559,7 +636,16 @@ def measure_concepts(
         method, held = "svm", []
         if gradients is not None:
             method, directions, held, effect, half = choose_direction(
-                meter, concept.name, normal, gradients, layers, half, effect, select_count
+                meter,
+                concept.name,
+                normal,
+                gradients,
+                layers,
+                half,
+                effect,
+                select_count,
+                gradient_wp[:PATH_CODES],
+                probability_scores(predictor, meter.categories),
             )
             say(
                 f"{concept.name}: direction {method}"
@@ -619,10 +705,12 @@ def apply_measures(
             if "svm_normal" not in concept.extra:
                 concept.extra["svm_normal"] = [round(float(v), 7) for v in np.asarray(concept.normal).ravel()]
                 concept.extra["svm_space"] = concept.space
+                concept.extra["svm_range"] = [float(v) for v in concept.distance_range]
             concept.normal, concept.space = np.asarray(result.normal, np.float32), "wp"
         elif "svm_normal" in concept.extra:  # back to the SVM normal the probe fitted
             concept.normal, concept.space = svm_normal(concept), concept.extra.pop("svm_space", "w")
             concept.extra.pop("svm_normal")
+            concept.extra.pop("svm_range", None)
         concept.extra["direction"] = DIRECTION_METHODS.get(method, method)
         concept.extra["scores_held"] = list(result.selection.get("scores_held") or [])
         concept.layers = list(result.layers)

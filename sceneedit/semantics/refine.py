@@ -40,26 +40,29 @@ def mean_score_gradients(
     log_odds: Sequence[str] = (),
     batch_size: int = 16,
     progress: Callable[[int], None] | None = None,
+    scores: Sequence[int] | None = None,
 ) -> np.ndarray:
     """``[S, L, D]`` float32: per score, the mean over ``wp [N, L, D]`` of its gradient with
     respect to each layer's code, divided by ``std [S]`` (the score's std over the samples).
 
     Scores named in ``log_odds`` (probabilities) are differentiated as ``log(p / (1 - p))``
-    and not divided by ``std`` (their scale is not the score's)."""
+    and not divided by ``std`` (their scale is not the score's). ``scores``: only these score
+    indices (the other rows stay zero)."""
     wp = np.asarray(wp, np.float32)
     names = list(predictor.score_names)
     odds = torch.tensor([n in set(log_odds) for n in names])
     scale = torch.from_numpy(np.where(odds.numpy(), 1.0, 1.0 / np.asarray(std, np.float64)).astype(np.float32))
     total = np.zeros((len(names), *wp.shape[1:]), np.float64)
     device = generator.device
+    wanted = list(range(len(names))) if scores is None else sorted({int(j) for j in scores})
     for start in range(0, len(wp), batch_size):
         codes = torch.from_numpy(np.ascontiguousarray(wp[start : start + batch_size])).to(device).requires_grad_(True)
         with torch.enable_grad():
-            scores = predictor.score(generator.synthesize(codes)).float()
-            p = scores.clamp(_EPS, 1 - _EPS)
-            values = torch.where(odds.to(scores.device), torch.log(p / (1 - p)), scores) * scale.to(scores.device)
-            for j in range(len(names)):
-                (grad,) = torch.autograd.grad(values[:, j].sum(), codes, retain_graph=j + 1 < len(names))
+            raw = predictor.score(generator.synthesize(codes)).float()
+            p = raw.clamp(_EPS, 1 - _EPS)
+            values = torch.where(odds.to(raw.device), torch.log(p / (1 - p)), raw) * scale.to(raw.device)
+            for k, j in enumerate(wanted):
+                (grad,) = torch.autograd.grad(values[:, j].sum(), codes, retain_graph=k + 1 < len(wanted))
                 total[j] += grad.double().sum(0).cpu().numpy()
         if progress is not None:
             progress(codes.shape[0])
