@@ -346,6 +346,11 @@ def write_readme(bundle, path: Path, info: dict) -> Path:
     lines += direction_lines(bundle)
     if info.get("effects"):
         e = info["effects"]
+        for before in e.get("earlier") or []:
+            lines.append(
+                f"Earlier pass, measured {before['date']} with `{before['command']}` ({before['images']} images, "
+                f"{before['wall_time']}); its figures stand for the concepts the later pass did not measure."
+            )
         lines.append(
             f"Effects measured {e['date']} with `{e['command']}` ({e['images']} images, {e['wall_time']})"
             + (f"; concepts dropped: {', '.join(e['dropped'])}" if e.get("dropped") else "")
@@ -463,7 +468,11 @@ def measure_only(
     save_bundle(bundle, bundle_path)
     write_report(bundle, docs)
     info = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
-    info["drop_reasons"] = {name: DROPPED.get(name, "left out with --drop") for name in args.drop}
+    info["drop_reasons"] = {
+        **{name: reason for name, reason in DROPPED.items() if name not in bundle},
+        **{name: DROPPED.get(name, "left out with --drop") for name in args.drop},
+    }
+    earlier = earlier_effect_records(info, args)
     info["effects"] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python scripts/make_default_bundle.py --effects-only "
@@ -475,6 +484,7 @@ def measure_only(
         "wall_time": f"{seconds:.0f} s",
         "images": bundle.extra["effects"]["images_synthesized"],
         "dropped": list(args.drop),
+        **({"earlier": earlier} if earlier else {}),
     }
     run_file.write_text(json.dumps(info, indent=2), encoding="utf-8")
     info = {**info, "predictor_metrics": predictor.metrics}
@@ -504,6 +514,14 @@ def add_effect_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="with --effects-only: measure only these concepts (the others keep their stored figures)",
     )
+
+
+def earlier_effect_records(info: dict, args) -> list[dict]:
+    """With ``--only``, the earlier passes (whose figures stand for the other concepts) stay recorded."""
+    if not args.only or not info.get("effects"):
+        return []
+    previous = dict(info["effects"])
+    return [*previous.pop("earlier", []), previous]
 
 
 def layer_rule_words(effects: dict) -> str:

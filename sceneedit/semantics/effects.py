@@ -456,10 +456,14 @@ def calibrate_range(
     half_range: float,
     effect: Effect,
     count: int,
+    longest: float | None = None,
 ) -> tuple[float, Effect]:
     """A half-range ``a`` whose full range moves the own score by TARGET_EFFECT std (and, for a
-    category, flips TARGET_FLIP of other-category seeds), by two secant-like rescalings."""
-    low, high = half_range / 4, half_range * MAX_RANGE_SCALE
+    category, flips TARGET_FLIP of other-category seeds), by two secant-like rescalings. A longer
+    range that moves the own score *less* (or flips fewer seeds: the edit has left the images the
+    generator draws well) is not taken: the range stays where the effect peaked. ``longest``: the
+    longest half-range allowed (default MAX_RANGE_SCALE x ``half_range``)."""
+    low, high = half_range / 4, half_range * MAX_RANGE_SCALE if longest is None else longest
     a, current = half_range, effect
     for _ in range(2):
         ratio = TARGET_EFFECT / current.own if current.own > 1e-3 else MAX_RANGE_SCALE
@@ -469,9 +473,19 @@ def calibrate_range(
         new_a = max(0.1, round(new_a, 1))
         if abs(new_a - a) < 0.05 * a:
             break
-        a = new_a
-        current = meter.measure(directions, layers, -a, a, own_score, count)
+        trial = meter.measure(directions, layers, -new_a, new_a, own_score, count)
+        if new_a > a and _past_the_peak(trial, current):
+            break
+        a, current = new_a, trial
     return a, current
+
+
+def _past_the_peak(longer: Effect, shorter: Effect) -> bool:
+    """Whether the longer range moved the own score less, or flipped fewer seeds, than the shorter."""
+    if longer.own < shorter.own:
+        return True
+    flips = (longer.flip_rate, shorter.flip_rate)
+    return None not in flips and all(math.isfinite(f) for f in flips) and flips[0] < flips[1]
 
 
 @dataclass
@@ -540,8 +554,9 @@ def choose_direction(
     if meets_goals(start):
         return best
     category = start.flip_rate is not None
+    longest = MAX_RANGE_SCALE * half_range
     if category:  # compared at the ranges that reach the flip goal, as they will ship
-        a, effect = calibrate_range(meter, svm_rows, name, layers, half_range, start, count)
+        a, effect = calibrate_range(meter, svm_rows, name, layers, half_range, start, count, longest)
         best = ("svm", svm_rows, [], effect, a)
     own_rows = gradients[meter.score_names.index(name)]
     methods = ["svm+held", "gradient+held"] + (["svm+path"] if category and path_codes is not None else [])
@@ -556,7 +571,7 @@ def choose_direction(
                 meter, rows, gradients, name, layers, half_range, count, effect=start if method == "svm+held" else None
             )
         if category:
-            a, effect = calibrate_range(meter, directions, name, layers, a, effect, count)
+            a, effect = calibrate_range(meter, directions, name, layers, a, effect, count, longest)
         if _better_direction(effect, best[3]):
             best = (method, directions, held, effect, a)
     return best
@@ -619,12 +634,13 @@ def measure_concepts(
             generator, predictor, gradient_wp, meter.std, probability_scores(predictor, meter.categories)
         )
     chosen: dict[str, tuple[list[int], str, np.ndarray, list[str], float, Effect, dict[str, Any]]] = {}
+    longest: dict[str, float] = {}  # per concept, the longest half-range: MAX_RANGE_SCALE x where it started
     for concept in bundle:
         if concept.name not in meter.score_names or (only is not None and concept.name not in set(only)):
             continue
         # A refined concept is measured again from its SVM normal and the range it had then.
         start_range = concept.extra.get("svm_range") or concept.distance_range
-        half = float(max(abs(start_range[0]), abs(start_range[1])))
+        half = start_half = float(max(abs(start_range[0]), abs(start_range[1])))
         normal = svm_normal(concept)
         directions = conditioned_directions(normal, [], num_layers)
         if rule == "selectivity":
@@ -653,6 +669,7 @@ def measure_concepts(
                 + f", selectivity {effect.selectivity:.2f} on {select_count} seeds"
             )
         chosen[concept.name] = (list(layers), method, directions, held, half, effect, selection)
+        longest[concept.name] = MAX_RANGE_SCALE * start_half
     # The directions the editor will use, for the holds (conditioning) below.
     shipped = {name: c[2] if c[1] != "svm" else svm_normal(bundle[name]) for name, c in chosen.items()}
     view = BoundaryBundle(
@@ -664,7 +681,7 @@ def measure_concepts(
     results: dict[str, ConceptMeasure] = {}
     for name, (layers, method, directions, held, half, start, selection) in chosen.items():
         hold, directions, effect = choose_hold(meter, view[name], view, layers, half, select_count, start)
-        half, _ = calibrate_range(meter, directions, name, layers, half, effect, select_count)
+        half, _ = calibrate_range(meter, directions, name, layers, half, effect, select_count, longest[name])
         final = meter.measure(directions, layers, -half, half, name)
         selection = {**selection, "direction": method, "scores_held": held}
         result = ConceptMeasure(name, list(layers), hold, (-half, half), final, selection)
