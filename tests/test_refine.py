@@ -128,3 +128,27 @@ def test_refining_along_the_path_holds_the_leak_where_the_edit_goes():
     directions, held, effect, half = refine_along_path(meter, start, "a", [1], 1.0, 24, path, ())
     assert held == ["b"] and abs(directions[1, 1]) < 1e-3 and directions.shape == (NUM_LAYERS, W_DIM)
     assert effect.selectivity > 5 * leaky.selectivity and effect.own >= leaky.own * 0.9 and half >= 1.0
+
+
+class BumpGenerator(SharedLayerGenerator):
+    """Channel 0 = sin(code axis 0 on layer 1): moving along axis 0 raises it only up to a point."""
+
+    def _synthesize(self, wp):
+        channels = [torch.sin(wp[:, 1, 0]), torch.tanh(wp[:, 1, 1]), torch.tanh(wp[:, 3, 2])]
+        image = torch.stack(channels, dim=1)[:, :, None, None].expand(-1, -1, 4, 4)
+        return image.contiguous(), [image]
+
+
+def test_the_slider_range_stops_where_the_effect_peaks():
+    from sceneedit.semantics.effects import TARGET_EFFECT, EffectMeter, calibrate_range
+
+    generator = BumpGenerator().eval()
+    meter = EffectMeter(generator, ChannelPredictor(), 1.5 * editor_codes(generator, list(range(64))), np.ones(5))
+    directions = np.zeros((NUM_LAYERS, W_DIM), np.float32)
+    directions[:, 0] = 1
+    start = meter.measure(directions, [1], -1.2, 1.2, "a")
+    assert start.own < TARGET_EFFECT / 2  # the target asks for a much longer range ...
+    half, effect = calibrate_range(meter, directions, "a", [1], 1.2, start, 64)
+    # ... but past pi / 2 the own effect falls (below zero by 3.5): the range stays before that.
+    assert half <= np.pi / 2 + 0.4 and effect.own >= start.own
+    assert meter.measure(directions, [1], -3.5, 3.5, "a").own < effect.own
