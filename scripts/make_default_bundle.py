@@ -536,7 +536,14 @@ def layer_rule_words(effects: dict) -> str:
 
 def direction_lines(bundle) -> list[str]:
     """README section: how each concept's direction was made (SVM normal or refined)."""
-    from sceneedit.semantics.effects import DIRECTION_METHODS, HOLD_GAIN, MAX_REFINE_STEPS, REFINE_BELOW
+    from sceneedit.semantics.effects import (
+        DIRECTION_METHODS,
+        HOLD_GAIN,
+        MAX_REFINE_STEPS,
+        PATH_CODES,
+        REFINE_BELOW,
+        TARGET_FLIP,
+    )
 
     effects = (bundle.extra or {}).get("effects") or {}
     if not effects.get("gradient_seeds"):
@@ -553,15 +560,18 @@ def direction_lines(bundle) -> list[str]:
         "",
         "Every boundary starts as HiGAN's: a linear SVM on the generator's own samples scored by the world "
         f"predictor (N above). A concept whose SVM normal falls short (selectivity < {REFINE_BELOW:g}, own "
-        "effect < 1 std or below a side effect, or a category flipping < 75% of other-category seeds) is "
+        f"effect < 1 std or below a side effect, or a category flipping < {TARGET_FLIP:.0%} of other-category "
+        "seeds) is "
         "refined (`sceneedit/semantics/refine.py`, `effects.refine_direction`): the mean gradient of each "
         f"leaked score with respect to each layer's code, over the editor's codes of seeds {effects['gradient_seeds']} "
         "(divided by the score's std; categories and binary factors on their log-odds), is projected out of "
         "the direction per layer, greedily, the score named for the largest side effect first, at most "
         f"{MAX_REFINE_STEPS} scores, a step kept while the measured selectivity rises by {HOLD_GAIN:g}x. Two "
         "starting points are tried, the SVM normal (`svm+held`) and the own score's mean gradient "
-        "(`gradient+held`); the shipped direction is the best measured one (own effect >= 1 std, then the "
-        "category flip goal, then selectivity). A refined direction ships as a per-layer normal (space `wp`); "
+        "(`gradient+held`), and for a category, whose edits travel far, also the SVM normal with the gradients "
+        f"taken along the edit, at both slider ends of the first {PATH_CODES} of those codes (`svm+path`); the "
+        "shipped direction is the best measured one (own effect >= 1 std, then the category flip goal at a "
+        "range calibrated for it, then selectivity). A refined direction ships as a per-layer normal (space `wp`); "
         "the SVM normal stays in the bundle (`extra['svm_normal']`) so that a re-measurement starts from it.",
         "",
     ]

@@ -152,3 +152,25 @@ def test_the_slider_range_stops_where_the_effect_peaks():
     # ... but past pi / 2 the own effect falls (below zero by 3.5): the range stays before that.
     assert half <= np.pi / 2 + 0.4 and effect.own >= start.own
     assert meter.measure(directions, [1], -3.5, 3.5, "a").own < effect.own
+
+
+def test_distances_from_the_boundary_stay_the_svms_for_a_refined_concept():
+    from sceneedit.editing.manipulation import distance_from_hyperplane
+    from sceneedit.editing.session import EditSession
+    from sceneedit.semantics.bundle import fingerprint_for
+
+    generator = SharedLayerGenerator().eval()
+    bundle = planted_bundle()
+    bundle.concepts.pop("b")
+    original = bundle["a"].normal.copy()
+    measure_effects(
+        generator, ChannelPredictor(), bundle, num_seeds=30, select_seeds=15, progress=False, gradient_seeds=8
+    )
+    assert bundle["a"].space == "wp" and np.allclose(bundle["a"].boundary_normal, original)
+    bundle.generator_fingerprint = fingerprint_for(generator)
+    session = EditSession(generator, bundle, seed=5)
+    layer = session.layers("a")[0]
+    expected = distance_from_hyperplane(session.base_wp, original, layer)
+    assert abs(session.hyperplane_distance("a", edited=False) - expected) < 1e-5
+    session.set_strength("a", session.strength_for_distance("a", 1.5))
+    assert abs(session.hyperplane_distance("a") - 1.5) < 1e-4

@@ -52,7 +52,7 @@ SIDE_FLOOR = 0.05
 #: The full slider range is calibrated to move the own score by this many std.
 TARGET_EFFECT = 2.5
 #: Category concepts: share of other-category seeds the slider's top end should flip.
-TARGET_FLIP = 0.75
+TARGET_FLIP = 0.8
 #: The calibrated half-range stays within [a0 / 4, MAX_RANGE_SCALE * a0].
 MAX_RANGE_SCALE = 3.0
 #: Ranges measured directly after the per-layer screening.
@@ -513,10 +513,7 @@ DIRECTION_METHODS = {
 def svm_normal(concept: Concept) -> np.ndarray:
     """The normal the probe fitted (``[1, D]`` or ``[L, D]``): kept in ``extra['svm_normal']``
     once a refined direction replaced it, so that measuring again starts from the same place."""
-    kept = concept.extra.get("svm_normal")
-    if kept is None:
-        return np.asarray(concept.normal, np.float32)
-    return np.asarray(kept, np.float32).reshape(-1, concept.dim)
+    return np.asarray(concept.boundary_normal, np.float32)
 
 
 #: ``selectivity``: choose by the matrix; ``share``: keep the bundle's layers (HiGAN's Δs share);
