@@ -67,6 +67,17 @@ DROPPED: dict[str, str] = {
         "itself is not read well enough to ship a slider named for it."
     ),
     "room_width": "read with R² 0.39 (< 0.7): at 64 px the side walls' positions confound width with camera x.",
+    # issue 13: a category concept must flip >= 70% of other-category seeds at its slider's end.
+    "living_room": (
+        "dropped from the shipped bundle: no direction found makes the predictor call 70% of other rooms a "
+        "living room. Best (the SVM normal with the floor_tone, furniture_warmth and indoor_lighting gradients "
+        "projected out, layers 1-9, ±12.1): own +1.68 std, largest side effect 0.87 std (wall_hue), selectivity "
+        "1.94, flips 66% of the 200 seeds 0-199 and 66% of 128 held-out seeds; longer ranges flip fewer (55% at "
+        "±15, 34% at ±18); on other layer ranges (96 held-out seeds, ±10 / ±14) 2-6: 38 / 41%, 3-7: 35 / 45%, "
+        "2-9: 55 / 50%, 3-9: 56 / 65%, 4-9: 58 / 70% (own 1.70 vs side 1.07 std: at the goal's edge on 96 seeds, "
+        "not a margin), 0-9: 61 / 61%; the SVM normal alone flipped 53% with floor tone moving more than the category "
+        "(2.43 vs 1.48 std), its own-gradient direction 50%. Restore it with --effects-only without --drop."
+    ),
 }
 #: The shipped bundle must hold at least this many concepts per level (the world has four
 #: attribute factors; clutter is not readable at 64 px, see DROPPED).
