@@ -247,16 +247,23 @@ def draw_effect_matrix(bundle: BoundaryBundle, path: str | Path, cell: int = 34,
     return path
 
 
+def direction_label(effect: dict) -> str:
+    """``svm``, or the refinement and the scores it holds still (``svm+held (a, b)``)."""
+    selection = effect.get("selection") or {}
+    held = selection.get("scores_held") or []
+    return selection.get("direction", "svm") + (f" ({', '.join(held)})" if held else "")
+
+
 def effect_table(bundle: BoundaryBundle) -> str:
     """Per measured concept: own effect, largest side effect (and its score), selectivity,
-    category flip rate, layers, slider range and default hold."""
+    category flip rate, direction method, layers, slider range and default hold."""
     rows = [c for c in bundle if isinstance(c.extra.get("effect"), dict)]
     if not rows:
         return "_No measured effects._\n"
     lines = [
-        "| concept | own effect (std) | largest side effect (std) | selectivity | flips category | layers "
-        "| slider range | holds |",
-        "|---|---|---|---|---|---|---|---|",
+        "| concept | own effect (std) | largest side effect (std) | selectivity | flips category | direction "
+        "(scores held) | layers | slider range | holds |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for c in rows:
         e = c.extra["effect"]
@@ -264,7 +271,7 @@ def effect_table(bundle: BoundaryBundle) -> str:
         hold = ", ".join(c.extra.get("hold") or []) or "-"
         lines.append(
             f"| {c.name} | {e['own_std']:+.2f} | {e['side_std']:.2f} ({e['side_score']}) | "
-            f"{e['selectivity']:.2f} | {flip} | {format_layer_spec(c.layers)} | "
+            f"{e['selectivity']:.2f} | {flip} | {direction_label(e)} | {format_layer_spec(c.layers)} | "
             f"±{max(abs(c.distance_range[0]), abs(c.distance_range[1])):g} | {hold} |"
         )
     return "\n".join(lines) + "\n"
