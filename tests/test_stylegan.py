@@ -12,7 +12,8 @@ from stylegan_reference import BUFFER_SUFFIXES, genforce_stylegan_shapes, genfor
 from tiny_models import tiny_stylegan
 
 from sceneedit.generators import GeneratorError, load_generator, to_uint8_images
-from sceneedit.generators.stylegan import StyleGANGenerator, UpConvBlock, num_layers_for
+from sceneedit.generators.layers import num_layers_for
+from sceneedit.generators.stylegan import StyleGANGenerator, UpConvBlock
 
 TINY = dict(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, fmaps_base=128, fmaps_max=32)
 

@@ -12,7 +12,9 @@ Images are float tensors ``[N, 3, H, W]`` in ``[-1, 1]``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,6 +26,10 @@ from ..errors import SceneeditError
 
 class GeneratorError(SceneeditError, ValueError):
     """A generator was given input it cannot use (wrong shape, dtype, option)."""
+
+
+class CheckpointError(SceneeditError, ValueError):
+    """A checkpoint could not be read or does not match an architecture."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +204,21 @@ class Generator(nn.Module):
             "has_w_avg": self.w_avg is not None,
             "parameters": sum(p.numel() for p in self.parameters()),
         }
+
+
+@dataclass(frozen=True)
+class ForeignFormat:
+    """A foreign checkpoint layout we can read (the reader interface; see ``registry``).
+
+    ``detect(payload)`` says whether the loaded payload (a dict, usually a state dict or a
+    wrapper of one) is in this layout; ``build(payload, path)`` returns a ready
+    :class:`Generator` or raises :class:`CheckpointError` naming the offending key.
+    """
+
+    name: str
+    arch: str
+    detect: Callable[[Any], bool]
+    build: Callable[[Any, Path], Generator]
 
 
 def to_uint8_images(images: torch.Tensor) -> np.ndarray:

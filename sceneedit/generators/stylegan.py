@@ -36,8 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import GeneratorError
-from .checkpoints import register_architecture
-from .layers import INIT_RES, RESOLUTIONS_ALLOWED, MappingNetwork, blend_lod, channels_at, num_layers_for
+from .layers import INIT_RES, MappingNetwork, blend_lod, channels_at
 from .style_generator import StyleGeneratorBase, check_style_config
 
 FUSED_SCALE_ALLOWED = (True, False, "auto")
@@ -328,7 +327,6 @@ class SynthesisNetwork(nn.Module):
 
 
 # ----- the generator ---------------------------------------------------------------------------
-@register_architecture
 class StyleGANGenerator(StyleGeneratorBase):
     """StyleGAN v1 generator (Karras et al. 2019) with layer-wise codes ``wp``.
 
@@ -419,7 +417,3 @@ def genforce_default_truncation(coefs: torch.Tensor) -> tuple[float, int] | None
     if not np.allclose(values[:layers], psi) or not np.allclose(values[layers:], 1.0):
         return None
     return psi, layers
-
-
-# Registers the genforce / HiGAN ``.pth`` reader (it needs the classes above).
-from . import stylegan_genforce  # noqa: E402,F401

@@ -41,17 +41,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Generator, GeneratorError
-from .checkpoints import (
-    CheckpointError,
-    ForeignFormat,
-    load_state_dict_strict,
-    register_architecture,
-    register_format,
-    require_key,
-)
+from .base import CheckpointError, ForeignFormat, Generator, GeneratorError
 from .layers import INIT_RES, RESOLUTIONS_ALLOWED, MappingNetwork, channels_at, num_layers_for
-from .state_dicts import find_state_dict, has_keys
+from .state_dicts import find_state_dict, has_keys, load_state_dict_strict, require_key
 from .style_generator import StyleGeneratorBase, check_style_config
 
 #: The low-pass filter of every 2x upsampling (StyleGAN2's ``resample_kernel``).
@@ -332,7 +324,6 @@ class SynthesisNetwork(nn.Module):
 
 
 # ----- the generator -------------------------------------------------------------------------
-@register_architecture
 class StyleGAN2Generator(StyleGeneratorBase):
     """StyleGAN2 generator (Karras et al. 2020, config F: skip toRGBs, no residuals).
 
@@ -537,17 +528,13 @@ def _build_genforce(payload: Any, path: Path) -> Generator:
     return build_from_state(state, path, name=path.stem)
 
 
-register_format(
+#: The checkpoint layouts this module reads (listed in ``registry``; NVIDIA's and
+#: rosinality's StyleGAN2 layouts are read by ``nvidia_pickle`` and ``rosinality``).
+FORMATS = (
     ForeignFormat(
         name="genforce-stylegan2",
         arch="stylegan2",
         detect=lambda payload: _genforce_state(payload) is not None,
         build=_build_genforce,
-    )
-)
-
-# The converters of the other StyleGAN2 layouts register their formats on import.
-from . import (
-    nvidia_pickle,  # noqa: E402,F401
-    rosinality,  # noqa: E402,F401
+    ),
 )

@@ -24,16 +24,10 @@ from typing import Any
 
 import torch
 
-from .checkpoints import CheckpointError, ForeignFormat, load_state_dict_strict, register_format, require_key
-from .state_dicts import find_state_dict, has_keys
-from .stylegan import (
-    INIT_RES,
-    RESOLUTIONS_ALLOWED,
-    StyleGANGenerator,
-    channels_at,
-    genforce_default_truncation,
-    uses_fused_scale,
-)
+from .base import CheckpointError, ForeignFormat
+from .layers import INIT_RES, RESOLUTIONS_ALLOWED, channels_at
+from .state_dicts import find_state_dict, has_keys, load_state_dict_strict, require_key
+from .stylegan import StyleGANGenerator, genforce_default_truncation, uses_fused_scale
 
 #: genforce's (and HiGAN's) default truncation when a file does not record one.
 DEFAULT_TRUNCATION = (0.7, 8)
@@ -244,4 +238,5 @@ def build(payload: Any, path: Path) -> StyleGANGenerator:
     return generator
 
 
-register_format(ForeignFormat(name="genforce-stylegan", arch="stylegan", detect=detect, build=build))
+#: The checkpoint layouts this module reads (listed in ``registry``).
+FORMATS = (ForeignFormat(name="genforce-stylegan", arch="stylegan", detect=detect, build=build),)
