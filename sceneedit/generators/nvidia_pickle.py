@@ -361,7 +361,7 @@ def _block_resolutions(source: dict[str, Any], path: Path) -> list[int]:
     resolutions = sorted(found)
     expected = [4 * 2**i for i in range(len(resolutions))]
     if resolutions != expected:
-        odd = next(r for r, e in zip(resolutions, expected) if r != e)
+        odd = next(r for r, e in zip(resolutions, expected, strict=True) if r != e)
         raise CheckpointError(
             f"{path}: unexpected key prefix 'synthesis.b{odd}.': blocks must double from 4 px, found {resolutions}"
         )

@@ -395,20 +395,20 @@ def infer_channel_config(channels: list[int], source: list[str], path: Path) -> 
     """
     fmaps_max = max(channels)
     resolutions = [INIT_RES * 2**b for b in range(len(channels))]
-    candidates = [c * r for c, r in zip(channels, resolutions) if c < fmaps_max]
+    candidates = [c * r for c, r in zip(channels, resolutions, strict=True) if c < fmaps_max]
     candidates.append(fmaps_max * resolutions[-1])
     for base in candidates:
-        if all(channels_at(r, base, fmaps_max) == c for r, c in zip(resolutions, channels)):
+        if all(channels_at(r, base, fmaps_max) == c for r, c in zip(resolutions, channels, strict=True)):
             return base, fmaps_max
-    for b, (r, c) in enumerate(zip(resolutions, channels)):
+    for b, (r, c) in enumerate(zip(resolutions, channels, strict=True)):
         if b > 0 and c > channels[b - 1]:
             raise CheckpointError(
                 f"{path}: key {source[b]!r}: {c} feature maps at {r} px, more than the {channels[b - 1]} "
                 f"at {r // 2} px; not a StyleGAN2 channel schedule min(base // res, max)"
             )
     raise CheckpointError(
-        f"{path}: feature maps per resolution {dict(zip(resolutions, channels))} (from {source}) do not follow "
-        "StyleGAN2's schedule min(fmaps_base // res, fmaps_max)"
+        f"{path}: feature maps per resolution {dict(zip(resolutions, channels, strict=True))} (from {source}) "
+        "do not follow StyleGAN2's schedule min(fmaps_base // res, fmaps_max)"
     )
 
 

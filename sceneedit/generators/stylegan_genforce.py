@@ -120,7 +120,7 @@ def _infer_fmaps(channels: list[int], path: Path) -> tuple[int, int]:
     """``(fmaps_base, fmaps_max)`` with ``min(base // res, max) == channels[block]``."""
     fmaps_max = max(channels)
     resolutions = [INIT_RES * 2**b for b in range(len(channels))]
-    below = [(c, r) for c, r in zip(channels, resolutions) if c < fmaps_max]
+    below = [(c, r) for c, r in zip(channels, resolutions, strict=True) if c < fmaps_max]
     if below:
         candidates = [below[0][0] * below[0][1]]
     else:
@@ -131,7 +131,7 @@ def _infer_fmaps(channels: list[int], path: Path) -> tuple[int, int]:
         if [channels_at(r, base, fmaps_max) for r in resolutions] == channels:
             return base, fmaps_max
     raise CheckpointError(
-        f"{path}: feature-map counts per resolution {dict(zip(resolutions, channels))} do not follow "
+        f"{path}: feature-map counts per resolution {dict(zip(resolutions, channels, strict=True))} do not follow "
         "StyleGAN's min(fmaps_base // res, fmaps_max) rule"
     )
 
@@ -201,7 +201,7 @@ def _infer_fused_scale(fused: list[bool], path: Path) -> bool | str:
         if fused == [uses_fused_scale(option, r) for r in resolutions]:
             return option
     raise CheckpointError(
-        f"{path}: upsampling layers use fused scale at {[r for r, f in zip(resolutions, fused) if f]} px, "
+        f"{path}: upsampling layers use fused scale at {[r for r, f in zip(resolutions, fused, strict=True) if f]} px, "
         "which matches none of fused_scale=True/False/'auto'"
     )
 

@@ -7,6 +7,7 @@ an endless training stream is just consecutive index ranges.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import os
 import sys
@@ -97,9 +98,7 @@ class RenderPool:
         else:
             chunks = max(1, min(len(factors), self.workers * 4))
             bounds = np.linspace(0, len(factors), chunks + 1).astype(int)
-            tasks = [
-                (factors[a:b], self.resolution, self.supersample) for a, b in zip(bounds[:-1], bounds[1:]) if b > a
-            ]
+            tasks = [(factors[a:b], self.resolution, self.supersample) for a, b in itertools.pairwise(bounds) if b > a]
             results = self._pool.map(_render_chunk, tasks)
             images = np.concatenate([r[0] for r in results])
             rows = [row for r in results for row in r[1]]

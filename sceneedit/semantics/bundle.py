@@ -417,12 +417,14 @@ def merge_bundles(bundles: list[BoundaryBundle], replace: bool = False) -> Bound
                     fingerprint[key] = other[key]
                 elif fingerprint[key] != other[key]:
                     raise BundleError(
-                        f"cannot merge {bundle.source or 'bundle'}: {key} {other[key]!r} differs from {fingerprint[key]!r}"
+                        f"cannot merge {bundle.source or 'bundle'}: {key} {other[key]!r} differs from "
+                        f"{fingerprint[key]!r}"
                     )
         for name, concept in bundle.concepts.items():
             if name in concepts and not replace:
                 raise BundleError(
-                    f"concept {name!r} appears in more than one bundle (pass replace=True, or --replace on the command line, to keep the last)"
+                    f"concept {name!r} appears in more than one bundle (pass replace=True, or --replace on the command "
+                    "line, to keep the last)"
                 )
             concepts[name] = concept
         sources.append(bundle.source or "?")

@@ -27,11 +27,14 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-RenderResult = Union[np.ndarray, tuple[np.ndarray, np.ndarray]]
+if TYPE_CHECKING:
+    import torch  # the training process imports it; render workers never do
+
+RenderResult = np.ndarray | tuple[np.ndarray, np.ndarray]
 RenderFunction = Callable[[int, int, int], RenderResult]
 
 
@@ -47,7 +50,7 @@ def render_rooms(seed: int, count: int, resolution: int) -> tuple[np.ndarray, np
     rng = np.random.default_rng([int(seed), 0x5CE4E])
     codes = rng.standard_normal((count, FACTOR_CODE_DIMS)).astype(np.float32)
     detail_seeds = rng.integers(0, 2**31 - 1, size=count)
-    factors = [factors_from_code(code, int(detail)) for code, detail in zip(codes, detail_seeds)]
+    factors = [factors_from_code(code, int(detail)) for code, detail in zip(codes, detail_seeds, strict=True)]
     images, _labels = render_batch(factors, resolution=resolution)
     return np.asarray(images), codes
 

@@ -327,7 +327,8 @@ def category_check(
 def score_statistics(scores: np.ndarray) -> list[dict[str, float]]:
     """Per column of ``scores [N, S]``: ``{mean, std}``."""
     return [
-        {"mean": round(float(m), 5), "std": round(float(s), 5)} for m, s in zip(scores.mean(axis=0), scores.std(axis=0))
+        {"mean": round(float(m), 5), "std": round(float(s), 5)}
+        for m, s in zip(scores.mean(axis=0), scores.std(axis=0), strict=True)
     ]
 
 

@@ -143,7 +143,8 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise PredictorLoadError(
-            f"{path}: refused to load: the file holds objects beyond tensors and containers ({str(exc).splitlines()[0]})"
+            f"{path}: refused to load: the file holds objects beyond tensors and containers "
+            f"({str(exc).splitlines()[0]})"
         ) from exc
     except Exception as exc:
         raise PredictorLoadError(f"{path}: corrupt or unreadable torch file ({exc})") from exc
