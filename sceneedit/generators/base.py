@@ -55,6 +55,10 @@ class Generator(nn.Module):
     arch: ClassVar[str] = ""
     #: Constructor keyword arguments; persisted in our checkpoint metadata.
     config: dict[str, Any]
+    #: Set by the loaders: our file's JSON config, or the foreign format's name and source.
+    checkpoint_metadata: dict[str, Any]
+    #: Cached by :func:`.fingerprint.generator_fingerprint` (the weights never change in place).
+    _sceneedit_fingerprint: dict[str, Any]
 
     def __init__(self, **config: Any) -> None:
         super().__init__()
@@ -98,8 +102,8 @@ class Generator(nn.Module):
     def device(self) -> torch.device:
         for tensor in self.parameters():
             return tensor.device
-        for tensor in self.buffers():
-            return tensor.device
+        for buffer in self.buffers():
+            return buffer.device
         return torch.device("cpu")
 
     # ----- sampling and mapping --------------------------------------------------------

@@ -77,6 +77,9 @@ def spectral_normalized(weight_orig: torch.Tensor, u: torch.Tensor, v: torch.Ten
 class _SpectralNormed(nn.Module):
     """Holds ``weight_orig`` (parameter), ``weight_u`` / ``weight_v`` (buffers), optional bias."""
 
+    weight_u: torch.Tensor
+    weight_v: torch.Tensor
+
     def _init_spectral(self, weight_shape: tuple[int, ...], bias: bool) -> None:
         out_features = weight_shape[0]
         in_features = int(np.prod(weight_shape[1:]))
@@ -149,6 +152,9 @@ def statistics_at(
 class ConditionalBatchNorm(nn.Module):
     """``(x - mean) / sqrt(var + eps) * (1 + scale(c)) + offset(c)``; c: ``[N, cond_dim]``."""
 
+    running_means: torch.Tensor
+    running_vars: torch.Tensor
+
     def __init__(self, num_features: int, cond_dim: int, n_stats: int, eps: float) -> None:
         super().__init__()
         self.eps = eps
@@ -166,6 +172,9 @@ class ConditionalBatchNorm(nn.Module):
 
 class BatchNorm(nn.Module):
     """Unconditional batch norm with pre-computed statistics (``weight``, ``bias``)."""
+
+    running_means: torch.Tensor
+    running_vars: torch.Tensor
 
     def __init__(self, num_features: int, n_stats: int, eps: float) -> None:
         super().__init__()

@@ -106,6 +106,8 @@ class DenseBlock(nn.Module):
 class Truncation(nn.Module):
     """Holds ``w_avg [w_dim]``; moves the first ``layers`` codes towards it by ``psi``."""
 
+    w_avg: torch.Tensor
+
     def __init__(self, w_dim: int) -> None:
         super().__init__()
         self.register_buffer("w_avg", torch.zeros(w_dim))
@@ -126,6 +128,8 @@ class FIRFilter(nn.Module):
     (pre-flipped) buffer.
     """
 
+    kernel: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("kernel", fir_kernel())
@@ -139,6 +143,8 @@ class FIRFilter(nn.Module):
 
 class Upsample2x(nn.Module):
     """2x upsampling of the RGB skip image: zero insertion, pad (2, 1), 4x4 FIR."""
+
+    kernel: torch.Tensor
 
     def __init__(self) -> None:
         super().__init__()
@@ -179,6 +185,8 @@ class ModulatedConvBlock(nn.Module):
     filter. Then noise (``noise * noise_strength``), bias, and leaky ReLU times ``sqrt(2)``
     (or nothing, for toRGB), clamped to ``+-conv_clamp`` when set.
     """
+
+    noise: torch.Tensor
 
     def __init__(
         self,
@@ -333,6 +341,8 @@ class StyleGAN2Generator(StyleGeneratorBase):
     unchanged); ``synthesize_raw`` gives the reference's unclamped output. Noise is the
     fixed per-layer buffers unless ``randomize_noise`` is set to True.
     """
+
+    synthesis: SynthesisNetwork
 
     arch = "stylegan2"
 

@@ -54,7 +54,7 @@ STYLEGAN2_SYNTHESIS = "G_synthesis_stylegan2"
 STYLEGAN_DEFAULTS = dict(truncation_psi=0.7, truncation_cutoff=8, fused_scale="auto", mapping_lrmul=0.01)
 STYLEGAN2_DEFAULTS = dict(truncation_psi=0.5, truncation_cutoff=None, mapping_lrmul=0.01, architecture="skip")
 #: Static kwargs whose non-default values our modules cannot reproduce: (key, default).
-_FIXED_KWARGS = {
+_FIXED_KWARGS: dict[str, list[tuple[str, Any]]] = {
     "G_paper": [
         ("use_wscale", True),
         ("use_pixelnorm", True),

@@ -59,10 +59,12 @@ def _as_factors(seeds_or_n: int | Sequence[int] | Sequence[SceneFactors], seed: 
             raise ValueError(f"number of scenes must be >= 0, got {seeds_or_n}")
         return [factors_for_index(seed, start + i) for i in range(int(seeds_or_n))]
     items = list(seeds_or_n)
-    if all(isinstance(item, SceneFactors) for item in items):
-        return items  # type: ignore[return-value]
-    if all(isinstance(item, (int, np.integer)) for item in items):
-        return [sample_factors(np.random.default_rng(int(item))) for item in items]
+    factors = [item for item in items if isinstance(item, SceneFactors)]
+    if len(factors) == len(items):
+        return factors
+    seeds = [int(item) for item in items if isinstance(item, (int, np.integer))]
+    if len(seeds) == len(items):
+        return [sample_factors(np.random.default_rng(seed)) for seed in seeds]
     raise ValueError("render_batch expects a count, a sequence of integer seeds, or a sequence of SceneFactors")
 
 

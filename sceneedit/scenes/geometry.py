@@ -74,9 +74,10 @@ class Camera:
         """World polygon ``[K, 3]`` -> pixel polygon ``[M, 2]``, clipped to the near plane (None if gone)."""
         cam = self.to_camera(points)
         if (cam[:, 2] < NEAR).any():
-            cam = clip_near(cam)
-            if cam is None:
+            clipped = clip_near(cam)
+            if clipped is None:
                 return None
+            cam = clipped
         return self.project_camera(cam)
 
     def vanishing_point(self, direction: tuple[float, float, float] = (0.0, 0.0, 1.0)) -> tuple[float, float]:

@@ -254,11 +254,11 @@ class PooledStream:
         self._started = time.perf_counter()
         self._requests = None
         self._results = None
-        self._workers: list[mp.Process] = []
+        self._workers: list[mp.process.BaseProcess] = []
         if workers > 0:
             # fork is fast and safe here (workers use only numpy and Pillow, and start before
             # the trainer runs any other thread); spawn elsewhere.
-            context = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+            context = mp.get_context("fork") if sys.platform.startswith("linux") else mp.get_context("spawn")
             self._requests = context.Queue()
             self._results = context.Queue()
             for k in range(workers):
@@ -274,6 +274,8 @@ class PooledStream:
 
     def _absorb_ready_chunks(self) -> None:
         size = len(self.pool)
+        if self._results is None:  # no workers
+            return
         while self._outstanding > 0:
             try:
                 images, codes = self._results.get_nowait()
@@ -288,6 +290,8 @@ class PooledStream:
             self.refreshed += len(images)
 
     def _request_chunks(self, drawn: int) -> None:
+        if self._requests is None:  # no workers
+            return
         self._owed += drawn * self.refresh_ratio
         while self._owed >= self.chunk and self._outstanding < self._max_outstanding:
             self._requests.put(1)

@@ -194,6 +194,10 @@ def load_network(path: Path, num_classes: int) -> WideResNet18:
 class Places365Predictor(nn.Module):
     """Scores: ``[N, 365 + 102]`` (category probabilities, then attribute responses)."""
 
+    attribute_weight: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+
     name = "places365"
 
     def __init__(
