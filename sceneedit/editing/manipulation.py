@@ -141,13 +141,13 @@ def concept_edit(
     """
     layer_list = check_layers(layers, num_layers, what=f"concept {name!r}")
     if isinstance(distance, Sequence) or np.ndim(distance) > 0:
-        distances = tuple(float(d) for d in np.asarray(distance, dtype=np.float64).reshape(-1))
-    else:
-        distances = tuple(float(distance) for _ in layer_list)
+        distances = tuple(float(d) for d in np.asarray(distance, dtype=np.float64))
         if len(distances) != len(layer_list):
             raise ManipulationError(
                 f"concept {name!r}: {len(distances)} per-layer strengths for {len(layer_list)} layers {layer_list}"
             )
+    else:
+        distances = tuple(float(distance) for _ in layer_list)
     directions = (
         layer_normals(normal, num_layers)[layer_list]
         if layer_list
