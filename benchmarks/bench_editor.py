@@ -197,24 +197,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     window.close()
 
-    overhead = [a - b for a, b in zip(latencies, raw)]
+    overhead = [a - b for a, b in zip(latencies, raw, strict=True)]
     res = int(generator.resolution)
     print(
-        f"model: {generator.name} {res}x{res}, {generator.num_layers} layers; device {describe_device(generator.device)}; "
+        f"model: {generator.name} {res}x{res}, {generator.num_layers} layers; device "
+        f"{describe_device(generator.device)}; "
         f"torch threads {torch.get_num_threads()}; Qt platform {app.platformName()}"
     )
     print()
     print("| measure | median ms | p95 ms |")
     print("|---|---:|---:|")
     print(
-        f"| slider → canvas latency ({args.trials} changes) | {statistics.median(latencies):.1f} | {percentile(latencies, 0.95):.1f} |"
+        f"| slider → canvas latency ({args.trials} changes) | {statistics.median(latencies):.1f} | "
+        f"{percentile(latencies, 0.95):.1f} |"
     )
     print(f"| raw `synthesize` on the same code | {statistics.median(raw):.1f} | {percentile(raw, 0.95):.1f} |")
     print(
-        f"| `render()` as timed in the worker | {statistics.median(render_ms):.1f} | {percentile(render_ms, 0.95):.1f} |"
+        f"| `render()` as timed in the worker | {statistics.median(render_ms):.1f} "
+        f"| {percentile(render_ms, 0.95):.1f} |"
     )
     print(
-        f"| editor overhead (latency − raw synthesize, per trial) | {statistics.median(overhead):.1f} | {percentile(overhead, 0.95):.1f} |"
+        f"| editor overhead (latency − raw synthesize, per trial) | {statistics.median(overhead):.1f} | "
+        f"{percentile(overhead, 0.95):.1f} |"
     )
     print()
     print(
