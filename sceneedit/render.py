@@ -90,7 +90,9 @@ def render_batch(generator: Generator, states: Sequence[EditState], batch_size: 
             rendered = _render_chunk(generator, [wp for _, wp in chunk], psi)
             for index, result in zip([i for i, _ in chunk], rendered, strict=True):
                 results[index] = result
-    return results  # type: ignore[return-value]
+    done = [result for result in results if result is not None]
+    assert len(done) == len(states)  # every state got a result above
+    return done
 
 
 def _render_chunk(generator: Generator, codes: list[np.ndarray], psi: float | None = None) -> list[RenderResult]:
@@ -111,7 +113,10 @@ def _render_masked(generator: Generator, state: EditState, wp: np.ndarray, start
     """``state`` with masked drags: ``wp`` inside ``state.drag_mask``, the kept code outside."""
     try:
         with torch.inference_mode():
-            image = synthesize_masked(generator, wp, kept_wp(state), state.drag_mask, state.truncation_psi)
+            kept, mask = kept_wp(state), state.drag_mask
+            if kept is None or mask is None:
+                raise ValueError("the state has no masked drag")
+            image = synthesize_masked(generator, wp, kept, mask, state.truncation_psi)
             pixels = to_uint8_images(image)[0]
     except Exception as exc:  # noqa: BLE001 - reported in the result
         return RenderResult(None, wp, (time.perf_counter() - start) * 1e3, _describe(exc))

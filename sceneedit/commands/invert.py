@@ -15,6 +15,7 @@ image with PSNR and seconds.
 from __future__ import annotations
 
 import argparse
+from typing import Literal
 
 from ..errors import CommandError
 
@@ -124,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     generator = load_generator(
         args.generator or default_generator_path(), arch=args.arch, device=resolve_device(args.device)
     )
-    encoder: Encoder | str | None
+    encoder: Encoder | Literal["auto"] | None
     if args.encoder == "auto":
         encoder = "auto"
     elif args.encoder == "none":

@@ -324,6 +324,8 @@ class DragResult:
     @property
     def offset(self) -> np.ndarray:
         """``wp - wp_start`` on :attr:`layers`, float32 ``[len(layers), D]``."""
+        if self.wp_start is None:
+            raise DragError("this drag result has no start code, so no offset")
         rows = list(self.layers)
         return (self.wp[rows] - self.wp_start[rows]).astype(np.float32)
 
@@ -492,6 +494,9 @@ class _Drag:
         self.targets = targets
         self.anchors = anchors
         self.start_handles = list(handles)
+        if settings.feature_block is None or settings.motion_radius is None or settings.track_radius is None:
+            raise DragError("drag settings must be resolved for the generator first (DragSettings.resolved)")
+        self.track_radius = float(settings.track_radius)
         resolution = int(generator.resolution)
         self.size = (resolution, resolution)
         sizes = _block_sizes(generator)
@@ -514,6 +519,8 @@ class _Drag:
         self.kept: list[torch.Tensor] = []
         self.image_blend: dict[str, torch.Tensor] = {}  # the image too (StyleGAN2, see needs_image_blend)
         if blend_mask is not None:
+            if kept_wp is None:
+                raise DragError("a blended drag needs the kept code (kept_wp) along with the blend mask")
             self.blend_blocks = default_blend_blocks(sizes, resolution)
             self.blend_masks = block_masks(blend_mask, [sizes[b] for b in self.blend_blocks], device)
             self.kept = kept_features(generator, kept_wp, self.blend_blocks, truncation_psi)
@@ -567,12 +574,15 @@ class _Drag:
 
     def track(self, frame: _Frame, handles: list[Point]) -> list[Point]:
         return [
-            track_point(frame.tracking, self.references[i], handle, float(self.settings.track_radius))
+            track_point(frame.tracking, self.references[i], handle, self.track_radius)
             for i, handle in enumerate(handles)
         ]
 
     def loss(self, frame: _Frame, handles: list[Point]) -> torch.Tensor:
         settings = self.settings
+        first = self.first
+        if first is None:
+            raise DragError("the drag's first frame is not set (call begin first)")
         height, width = self.size
         features = frame.supervision
         detached = features.detach()
@@ -592,7 +602,7 @@ class _Drag:
                     # The content as it looked at the start (FreeDrag's fixed template): keeps
                     # it from fading or morphing into something else on its way.
                     origin = torch.tensor(self.start_handles[index], device=device)
-                    template = _sample(self.first.supervision, (points - centre + origin).clamp(min=low, max=high))
+                    template = _sample(first.supervision, (points - centre + origin).clamp(min=low, max=high))
                     wanted = (1 - settings.template_weight) * wanted + settings.template_weight * template
                 loss = loss + (_sample(features, moved) - wanted).abs().mean()
             else:  # arrived: hold the content here while the other handles move
@@ -600,20 +610,19 @@ class _Drag:
                 before = (points - centre + origin).clamp(
                     min=torch.zeros(2, device=device), max=torch.tensor([height - 1.0, width - 1.0], device=device)
                 )
-                loss = loss + (_sample(features, points) - _sample(self.first.supervision, before)).abs().mean()
+                loss = loss + (_sample(features, points) - _sample(first.supervision, before)).abs().mean()
         for anchor in self.anchors:
             centre = torch.tensor(anchor, device=device, dtype=torch.float32)
             points = _inside(centre + self.motion_offsets, height, width)
             loss = (
                 loss
-                + settings.anchor_weight
-                * (_sample(features, points) - _sample(self.first.supervision, points)).abs().mean()
+                + settings.anchor_weight * (_sample(features, points) - _sample(first.supervision, points)).abs().mean()
             )
         if self.keep is not None:
             weight = settings.mask_weight if settings.mask is not None else settings.keep_weight
             denominator = self.keep.sum().clamp_min(1.0)
-            feature_term = ((features - self.first.supervision).abs().mean(dim=1, keepdim=True) * self.keep).sum()
-            image_term = ((frame.image - self.first.image).abs().mean(dim=1, keepdim=True) * self.keep).sum()
+            feature_term = ((features - first.supervision).abs().mean(dim=1, keepdim=True) * self.keep).sum()
+            image_term = ((frame.image - first.image).abs().mean(dim=1, keepdim=True) * self.keep).sum()
             change = (feature_term + image_term) / denominator
             tolerance = settings.mask_tolerance if settings.mask is not None else settings.keep_tolerance
             if tolerance > 0:

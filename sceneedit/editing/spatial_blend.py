@@ -117,6 +117,8 @@ def blended_synthesis(
             hook.remove()
     if kept_image is None:
         return result
+    if image_mask is None:
+        raise BlendError("blending the image needs image_mask along with kept_image")
     if return_features:
         image = torch.lerp(kept_image.to(result.image.dtype), result.image, image_mask.to(result.image.dtype))
         return SynthesisResult(image=image, features=result.features)

@@ -98,6 +98,9 @@ class Encoder(nn.Module):
     generator's mapped codes; the network predicts ``(wp - w_mean) / w_std``.
     """
 
+    w_mean: torch.Tensor
+    w_std: torch.Tensor
+
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
         self.config = config
@@ -113,13 +116,11 @@ class Encoder(nn.Module):
         self.stages = nn.Sequential(*[_block(channels[i], channels[i + 1]) for i in range(config.stages)])
         last = channels[-1]
         self.squeeze = nn.Sequential(nn.Conv2d(last, config.squeeze, 1), nn.LeakyReLU(0.2, inplace=True))
-        self.head = nn.Sequential(
-            nn.Linear(config.squeeze * 16 + last, config.hidden),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Linear(config.hidden, config.num_layers * config.w_dim),
-        )
-        nn.init.zeros_(self.head[-1].weight)
-        nn.init.zeros_(self.head[-1].bias)
+        hidden = nn.Linear(config.squeeze * 16 + last, config.hidden)
+        output = nn.Linear(config.hidden, config.num_layers * config.w_dim)
+        self.head = nn.Sequential(hidden, nn.LeakyReLU(0.2, inplace=True), output)
+        nn.init.zeros_(output.weight)
+        nn.init.zeros_(output.bias)
 
     def linear_features(self, images: torch.Tensor) -> torch.Tensor:
         """``[N, 3, R, R]`` -> the linear kind's input ``[N, 3 * thumb * thumb]`` (average pooling)."""

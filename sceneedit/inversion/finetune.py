@@ -109,7 +109,8 @@ def apply_delta(generator: Generator, delta: GeneratorDelta | None) -> Generator
     # The tuned copy answers to the base generator's fingerprint, so the base's bundles and
     # recipes apply to it; ``delta`` says what was added (recipes store it beside themselves).
     tuned._sceneedit_fingerprint = base
-    tuned._sceneedit_delta = delta
+    # torch's stubs type Module.__setattr__'s value as Tensor | Module; any value is fine at run time.
+    tuned._sceneedit_delta = delta  # type: ignore[assignment]
     tuned._sceneedit_base_generator = generator
     return tuned
 

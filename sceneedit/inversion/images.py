@@ -111,8 +111,8 @@ def load_image_for_inversion(path: str | os.PathLike, resolution: int) -> np.nda
                     )
                 image.seek(0)
                 image.load()
-                image = ImageOps.exif_transpose(image)
-                rgb = _to_rgb(image, path)
+                upright = ImageOps.exif_transpose(image)
+                rgb = _to_rgb(upright, path)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ImageLoadError(f"{path}: cannot decode the image ({exc})") from None
     return square_and_resize(np.asarray(rgb), resolution)

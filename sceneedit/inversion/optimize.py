@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -150,11 +150,18 @@ class Inverter:
     """Inverts images into one generator's codes (holds the encoder, prior and losses)."""
 
     def __init__(
-        self, generator: Generator, settings: InversionSettings | None = None, encoder: Encoder | None | str = "auto"
+        self,
+        generator: Generator,
+        settings: InversionSettings | None = None,
+        encoder: Encoder | Literal["auto"] | None = "auto",
     ) -> None:
         self.generator = generator
         self.settings = settings or InversionSettings()
-        self.encoder = find_encoder(generator) if encoder == "auto" else encoder
+        if isinstance(encoder, str):
+            if encoder != "auto":
+                raise ValueError(f"encoder must be an Encoder, None or 'auto', got {encoder!r}")
+            encoder = find_encoder(generator)
+        self.encoder: Encoder | None = encoder
         if self.encoder is not None:
             self.encoder.to(generator.device).eval()
             for parameter in self.encoder.parameters():
@@ -247,12 +254,12 @@ class Inverter:
                     )
                 )
             if s.whiten_floor > 0:
-                scale = self.prior.soft_scale(s.whiten_floor)
-                u = self.prior.to_coordinates(wp, scale).detach().requires_grad_(True)
+                axis_scale = self.prior.soft_scale(s.whiten_floor)
+                u = self.prior.to_coordinates(wp, axis_scale).detach().requires_grad_(True)
                 variable = u
 
                 def code() -> torch.Tensor:
-                    return self.prior.from_coordinates(u, scale)
+                    return self.prior.from_coordinates(u, axis_scale)
             else:
                 variable = wp.detach().requires_grad_(True)
 

@@ -97,5 +97,6 @@ def prior_for(generator: Generator) -> CodePrior:
     prior = getattr(generator, "_sceneedit_code_prior", None)
     if prior is None or prior.mean.device != generator.device:
         prior = CodePrior.from_generator(generator)
-        generator._sceneedit_code_prior = prior
+        # torch's stubs type Module.__setattr__'s value as Tensor | Module; any value is fine at run time.
+        generator._sceneedit_code_prior = prior  # type: ignore[assignment]
     return prior

@@ -183,7 +183,7 @@ def _layers_text(layers: list[int], arch: str | None) -> str:
     from sceneedit.semantics.layers import format_layer_spec
 
     spec = format_layer_spec(layers) or "-"
-    resolutions = sorted({layer_resolution(arch, layer) for layer in layers} - {None})
+    resolutions = sorted({r for layer in layers if (r := layer_resolution(arch, layer)) is not None})
     if not resolutions:
         return spec
     sizes = ", ".join(f"{r}²" for r in resolutions)

@@ -293,7 +293,7 @@ def choose_layers(
     order = sorted(range(len(screened)), key=rank, reverse=True)
     best_layers: list[int] = []
     best: Effect | None = None
-    measured = {}
+    measured: dict[str, dict[str, float]] = {}
     for i in order[:CANDIDATES_MEASURED]:
         layers = screened[i][0]
         effect = meter.measure(directions, layers, -half_range, half_range, own_score, count)
@@ -303,7 +303,9 @@ def choose_layers(
         }
         if _better(effect, len(layers), best, len(best_layers)):
             best_layers, best = layers, effect
-    info = {
+    if best is None:
+        raise ValueError(f"no layer range to choose from ({num_layers} layers)")
+    info: dict[str, Any] = {
         "per_layer_own_std": [round(float(d[meter.score_names.index(own_score)]), 4) for d in per_layer],
         "candidates": measured,
     }
@@ -484,8 +486,10 @@ def _past_the_peak(longer: Effect, shorter: Effect) -> bool:
     """Whether the longer range moved the own score less, or flipped fewer seeds, than the shorter."""
     if longer.own < shorter.own:
         return True
-    flips = (longer.flip_rate, shorter.flip_rate)
-    return None not in flips and all(math.isfinite(f) for f in flips) and flips[0] < flips[1]
+    longer_flips, shorter_flips = longer.flip_rate, shorter.flip_rate
+    if longer_flips is None or shorter_flips is None:
+        return False
+    return math.isfinite(longer_flips) and math.isfinite(shorter_flips) and longer_flips < shorter_flips
 
 
 @dataclass
@@ -547,7 +551,7 @@ def choose_direction(
     :func:`_better_direction` (categories at their flip-calibrated ranges).
     Returns (method, directions ``[L, D]``, scores held, effect, half range)."""
     svm_rows = conditioned_directions(normal, [], meter.wp.shape[1])
-    best = ("svm", svm_rows, [], start, half_range)
+    best: tuple[str, np.ndarray, list[str], Effect, float] = ("svm", svm_rows, [], start, half_range)
     if meets_goals(start):
         return best
     category = start.flip_rate is not None
@@ -559,6 +563,7 @@ def choose_direction(
     methods = ["svm+held", "gradient+held"] + (["svm+path"] if category and path_codes is not None else [])
     for method in methods:
         if method == "svm+path":
+            assert path_codes is not None  # "svm+path" is only listed with path codes
             directions, held, effect, a = refine_along_path(
                 meter, normal, name, layers, half_range, count, path_codes, log_odds, effect=start
             )
@@ -646,8 +651,9 @@ def measure_concepts(
             layers = list(concept.layers)
             effect = meter.measure(directions, layers, -half, half, concept.name, select_count)
             selection = {}
-        method, held = "svm", []
-        if gradients is not None:
+        method = "svm"
+        held: list[str] = []
+        if gradients is not None and gradient_wp is not None:  # gradients come from gradient_wp
             method, directions, held, effect, half = choose_direction(
                 meter,
                 concept.name,
@@ -728,7 +734,7 @@ def apply_measures(
         concept.extra["direction"] = DIRECTION_METHODS.get(method, method)
         concept.extra["scores_held"] = list(result.selection.get("scores_held") or [])
         concept.layers = list(result.layers)
-        concept.distance_range = tuple(result.distance_range)
+        concept.distance_range = (result.distance_range[0], result.distance_range[1])
         concept.extra["layer_spec"] = format_layer_spec(result.layers)
         if rule == "selectivity":
             concept.extra["layer_rule"] = (

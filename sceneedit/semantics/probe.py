@@ -355,13 +355,13 @@ def rescore_concepts(
         raise ProbeError(f"re-scoring needs at least one sample, got {num_samples}")
     predictor.to(generator.device)
     cache = store.read_json(RESCORE_FILE) or {}
-    settings = {"num_samples": min(num_samples, store.num), "lambda": float(lam)}
+    count = min(num_samples, store.num)
+    settings = {"num_samples": count, "lambda": float(lam)}
     if cache.get("settings") != settings:
         cache = {"settings": settings, "concepts": {}}
     done: dict[str, Any] = cache["concepts"]
     psi, trunc_layers = store.manifest["truncation_psi"], store.manifest["truncation_layers"]
     results: dict[str, RescoreResult] = {}
-    count = settings["num_samples"]
     for name, fit in fits.items():
         fingerprint = np.round(fit.normal.astype(np.float64), 6).tobytes().hex()[:64]
         cached = done.get(name)

@@ -318,7 +318,7 @@ def _training_log(v: _Figures, run: dict[str, Any] | None) -> list[str]:
         changes = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in event.get("changes", {}).items())
         add(f"- Retuned at iteration {int(event['iteration']):,} (on resume): {changes}.")
     final = (run or {}).get("final") or {}
-    if final.get("loss_d") is not None:
+    if run is not None and final.get("loss_d") is not None:
         add(
             f"- Last {FINAL_WINDOW} log records (iterations {run['final_from']:,}-{run['final_to']:,}): "
             f"D loss {final['loss_d']:.3f}, G loss {final['loss_g']:.3f}, D(real) {final['real_score']:+.2f}, "
@@ -500,9 +500,10 @@ def _limitations(v: _Figures) -> list[str]:
     iterations = training.get("iterations")
     images = training.get("images_seen")
     if iterations is not None:
+        seen = f" ({images / 1e6:.2f} M images)" if images is not None else ""
         add(
-            f"- Small and short: {res} px, {desc['parameters'] / 1e6:.1f} M parameters, {iterations:,} iterations "
-            f"({images / 1e6:.2f} M images) — StyleGAN results in the literature use tens of millions of images."
+            f"- Small and short: {res} px, {desc['parameters'] / 1e6:.1f} M parameters, {iterations:,} iterations"
+            f"{seen} — StyleGAN results in the literature use tens of millions of images."
         )
     ratio = fd["generated"] / max(fd["rendered_reference"], 1e-9)
     add(
