@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .editing.recipe import RecipeError, bundle_fingerprint, validate_recipe
-from .editing.session import EditSession
+from .editing.replay import EditRun, start_edit
 from .editing.state import JITTER_MODES, EditState
 from .files import WriteError, atomic_path, atomic_write_text
 from .generators.base import Generator
@@ -237,28 +237,18 @@ def _sources(job: ExportJob, generator: Generator) -> list[_Source]:
 
 def _start_session(
     job: ExportJob, generator: Generator, source: _Source, recipe: dict[str, Any] | None, what: str
-) -> EditSession:
-    """A session at the starting point for ``source``: ``recipe`` replayed, or a plain base."""
-    if recipe is not None:
-        return EditSession.from_recipe(
-            recipe,
-            generator,
-            job.bundle,
-            base_seed=source.seed,
-            base_wp=source.wp,
-            source=what,
-            allow_hash_mismatch=job.allow_hash_mismatch,
-        )
-    session = EditSession(
+) -> EditRun:
+    """A non-undoable edit at the starting point for ``source``: ``recipe`` replayed, or a plain base."""
+    return start_edit(
         generator,
         job.bundle,
-        seed=source.seed or 0,
+        recipe,
+        base_seed=source.seed,
+        base_wp=source.wp,
         truncation_psi=job.truncation_psi,
+        source=what,
         allow_hash_mismatch=job.allow_hash_mismatch,
     )
-    if source.wp is not None:
-        session.set_base_code(source.wp)
-    return session
 
 
 def _plan_sweep(job, generator, spec: SweepSequence, sources) -> tuple[list[str], list[list[EditState]], dict]:
