@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
 )
 from superqt import QDoubleSlider, QRangeSlider
 
+from sceneedit.editing.events import SessionEvent
+
 from ..qt_utils import SessionLink, icon, signals_blocked
 
 #: Display names of the bundle levels, in the order the dock shows them.
@@ -437,10 +439,10 @@ class ConceptsDock(QDockWidget):
             self._session_link.follow(session)
         self.rebuild()
 
-    def _on_session_event(self, event: str, payload: dict) -> None:
-        if event == "bundle_changed":
+    def _on_session_event(self, event: SessionEvent, payload: dict) -> None:
+        if event is SessionEvent.BUNDLE_CHANGED:
             self.rebuild()
-        elif event == "concept_changed":
+        elif event is SessionEvent.CONCEPT_CHANGED:
             row = self.rows.get(payload.get("concept"))
             if row is not None:
                 row.refresh()

@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sceneedit.editing.events import SessionEvent
+
 from ..qt_utils import SessionLink, icon, signals_blocked
 
 MAX_SEED = 2**31 - 1
@@ -139,8 +141,8 @@ class LatentDock(QDockWidget):
             self._session_link.follow(session)
             self.refresh()
 
-    def _on_session_event(self, event: str, payload: dict) -> None:
-        if event == "base_changed":
+    def _on_session_event(self, event: SessionEvent, payload: dict) -> None:
+        if event is SessionEvent.BASE_CHANGED:
             self.refresh()
 
     def refresh(self) -> None:
