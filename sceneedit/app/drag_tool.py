@@ -277,11 +277,14 @@ class DragTool(QObject):
         if session is None or self.running or not self.handles:
             return False
         from sceneedit.editing.drag import run_drag
+        from sceneedit.editing.resolve import RenderSpec
+        from sceneedit.editing.state import edited_wp
 
         generator = session.generator
         settings = self._settings_for(generator)
         handles, targets, anchors = list(self.handles), list(self.targets), list(self.anchors)
-        start_wp = session.current_wp()
+        # The start code is resolved on the render thread (mapping a seed is torch).
+        spec, resolve = RenderSpec(session.snapshot(), session.bundle), self.window.worker.resolve
         psi = session.truncation_psi
         cancel = threading.Event()
         every = max(1, int(self.preview_every))
@@ -294,7 +297,7 @@ class DragTool(QObject):
 
             return run_drag(
                 generator,
-                start_wp,
+                edited_wp(resolve(generator, spec)),
                 handles,
                 targets,
                 settings,
