@@ -46,7 +46,7 @@ from .operations import operation
 from .recipe import RECIPE_FORMAT, RECIPE_VERSION, RECIPE_VERSION_DRAG, bundle_fingerprint
 from .recipe import load_recipe as _load_recipe_file
 from .recipe import save_recipe as _save_recipe_file
-from .replay import EditRun, record, replay_recipe
+from .replay import record, replay_recipe
 from .snapshot import EditSnapshot, default_jitter, offset_entry
 from .state import ConceptSettings, EditState, JitterSettings, edited_wp
 
@@ -520,13 +520,6 @@ class EditSession(EditCommands):
             allow_hash_mismatch=allow_hash_mismatch,
         )
         return cls._from_parts(generator, context, history, warnings)
-
-    def edit_run(self) -> EditRun:
-        """A non-undoable copy of this edit's steps up to the current one (for building frames)."""
-        history = History(self._history.root)
-        for step in self._history.done():
-            history.append(copy.copy(step))
-        return EditRun(self.generator, self._context, history)
 
     def save_recipe(self, path) -> None:
         """Write :meth:`to_recipe` to ``path`` atomically."""
