@@ -15,7 +15,9 @@ For each setting it prints: the distance from the target to where the content en
 locality region (pixels farther than ``--region`` px from the handle-target segment; mean
 absolute change in 0-255 levels), the world predictor's score change (mean |delta| over its
 17 scores, and over the 6 layout scores: camera and room shape), steps, ms per step and
-s per drag. ``masked`` runs pass that region as the drag's mask (1 = may change).
+s per drag. ``masked`` runs pass that region as the drag's mask (1 = may change) and render
+the result as the editor does (with ``blend``, the default: the spatial feature blend of the
+dragged and the original code, :mod:`sceneedit.editing.spatial_blend`).
 
     python benchmarks/bench_drag.py                  # default settings, no mask and masked
     python benchmarks/bench_drag.py --modes nomask --drags 8
@@ -131,7 +133,7 @@ def pick_case(image: np.ndarray, seed: int, index: int, half: int) -> DragCase:
         contrast = float(_patch(gray, y, x, half).std())
         candidates.append((contrast, y, x))
     candidates.sort(reverse=True)
-    for contrast, y, x in candidates[:40]:
+    for _contrast, y, x in candidates[:40]:
         scores = ncc_map(image, _patch(image, y, x, half), (y, x), 6)
         scores[4:9, 4:9] = -np.inf  # the peak itself and its 2-px neighbourhood
         if float(scores.max()) < 0.8:
@@ -180,20 +182,24 @@ def default_settings(generator, mask=None, **overrides):
 
 def run_mode(generator, predictor, cases, codes, originals, args, masked: bool, overrides: dict) -> dict:
     from sceneedit.editing.drag import run_drag
+    from sceneedit.editing.spatial_blend import synthesize_masked
     from sceneedit.generators.base import to_uint8_images
 
     size = int(generator.resolution)
     names = list(predictor.score_names)
     layout = [names.index(n) for n in LAYOUT_SCORES if n in names]
     rows = []
-    for case, wp, original in zip(cases, codes, originals):
+    for case, wp, original in zip(cases, codes, originals, strict=True):
         region = region_mask(size, case, args.region)
         settings = default_settings(generator, region if masked else None, **overrides)
         start, cpu_start = time.perf_counter(), time.process_time()
         result = run_drag(generator, wp, [case.handle], [case.target], settings)
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
         with torch.no_grad():
-            final_t = generator.synthesize(torch.from_numpy(result.wp)[None])
+            if masked and settings.blend:  # rendered as the editor renders a masked drag
+                final_t = synthesize_masked(generator, result.wp, wp, region)
+            else:
+                final_t = generator.synthesize(torch.from_numpy(result.wp)[None])
             final = to_uint8_images(final_t)[0]
             original_t = torch.from_numpy(original).permute(2, 0, 1)[None].float() / 127.5 - 1
             scores = predictor.score(torch.cat([original_t, final_t.clamp(-1, 1)])).numpy()
@@ -255,7 +261,7 @@ def write_strip(path: str, scale: int = 4) -> None:
             tile = Image.fromarray(image).resize((image.shape[1] * scale, image.shape[0] * scale), Image.NEAREST)
             draw = ImageDraw.Draw(tile)
 
-            def ring(p, color, r, width):
+            def ring(p, color, r, width, draw=draw):
                 cy, cx = (p[0] + 0.5) * scale, (p[1] + 0.5) * scale
                 draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=color, width=width)
 
@@ -369,8 +375,9 @@ def main() -> None:
         f"# {path.name}: {generator.resolution} px, {args.drags} drags of "
         f"{min(c.length for c in cases):.1f}-{max(c.length for c in cases):.1f} px "
         f"(mean {statistics.fmean(c.length for c in cases):.2f}); independent tracker: NCC of the "
-        f"{args.patch}x{args.patch} RGB patch (error on unmoved images: max {max(bias):.2f} px); region {args.region:g} px; torch threads {args.threads}; "
-        f"load average {load:.2f} on {os.cpu_count()} CPUs; settings {default_settings(generator, None, **overrides)!r}",
+        f"{args.patch}x{args.patch} RGB patch (error on unmoved images: max {max(bias):.2f} px); "
+        f"region {args.region:g} px; torch threads {args.threads}; load average {load:.2f} on {os.cpu_count()} CPUs; "
+        f"settings {default_settings(generator, None, **overrides)!r}",
         flush=True,
     )
     results = {}

@@ -9,3 +9,8 @@ from __future__ import annotations
 
 class SceneeditError(Exception):
     """An error the user can fix; ``str(error)`` says what was wrong and names the file or value."""
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """True for errors caused by the user's input: printed as one line, not a traceback."""
+    return isinstance(exc, (SceneeditError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError, OSError))

@@ -10,12 +10,15 @@ from __future__ import annotations
 import atexit
 import contextlib
 import errno
+import json
 import os
 import re
+import shutil
 import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 def _current_umask() -> int:
@@ -162,3 +165,31 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write UTF-8 ``text`` to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike, data: Any, **dumps: Any) -> None:
+    """Write ``data`` as JSON (``json.dumps`` keywords ``dumps``; NaN refused unless
+    ``allow_nan=True``) atomically."""
+    atomic_write_text(path, json.dumps(data, **{"allow_nan": False, **dumps}))
+
+
+def atomic_write_npy(path: str | os.PathLike, array: Any) -> None:
+    """``np.save`` ``array`` (no pickles) to ``path`` atomically, whatever its suffix."""
+    import numpy as np
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def atomic_copy(source: str | os.PathLike, target: str | os.PathLike, link: bool = False) -> None:
+    """Copy ``source`` to ``target`` atomically; with ``link``, hard-link instead where the
+    file system allows (same disk), else copy."""
+    with atomic_path(target) as tmp:
+        if link:
+            tmp.unlink()
+            try:
+                os.link(source, tmp)
+                return
+            except OSError:
+                pass
+        shutil.copyfile(source, tmp)

@@ -79,6 +79,19 @@ def make_contact_sheet(
     return sheet
 
 
+def thumbnail(image: np.ndarray, max_side: int) -> np.ndarray:
+    """``image [H, W, C]`` downscaled (Lanczos) so its longer side is at most ``max_side``
+    (returned as is when it already fits): contact-sheet tiles of large frames."""
+    side = max(image.shape[:2])
+    if side <= max_side:
+        return image
+    from PIL import Image
+
+    scale = max_side / side
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
+
+
 def save_png(array: np.ndarray, path: str | os.PathLike) -> Path:
     """Write a uint8 image as PNG atomically (temp file in the same folder, then rename).
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .editing.state import EditState, edited_wp
+from .editing.spatial_blend import synthesize_masked
+from .editing.state import EditState, edited_wp, kept_wp
 from .generators.base import Generator, to_uint8_images
 
 
@@ -78,12 +79,15 @@ def render_batch(generator: Generator, states: Sequence[EditState], batch_size: 
         except Exception as exc:  # noqa: BLE001 - reported in the result
             results[index] = RenderResult(None, None, (time.perf_counter() - start) * 1e3, _describe(exc))
             continue
+        if state.drag_mask is not None:  # a masked drag: the spatial blend, one frame at a time
+            results[index] = _render_masked(generator, state, wp, start)
+            continue
         pending.setdefault(float(state.truncation_psi), []).append((index, wp))
     for psi, group in pending.items():
         for offset in range(0, len(group), batch_size):
             chunk = group[offset : offset + batch_size]
             rendered = _render_chunk(generator, [wp for _, wp in chunk], psi)
-            for index, result in zip([i for i, _ in chunk], rendered):
+            for index, result in zip([i for i, _ in chunk], rendered, strict=True):
                 results[index] = result
     return results  # type: ignore[return-value]
 
@@ -100,3 +104,14 @@ def _render_chunk(generator: Generator, codes: list[np.ndarray], psi: float | No
         return [RenderResult(None, codes[0], (time.perf_counter() - start) * 1e3, _describe(exc))]
     per_frame = (time.perf_counter() - start) * 1e3 / len(codes)
     return [RenderResult(images[i], codes[i], per_frame) for i in range(len(codes))]
+
+
+def _render_masked(generator: Generator, state: EditState, wp: np.ndarray, start: float) -> RenderResult:
+    """``state`` with masked drags: ``wp`` inside ``state.drag_mask``, the kept code outside."""
+    try:
+        with torch.inference_mode():
+            image = synthesize_masked(generator, wp, kept_wp(state), state.drag_mask, state.truncation_psi)
+            pixels = to_uint8_images(image)[0]
+    except Exception as exc:  # noqa: BLE001 - reported in the result
+        return RenderResult(None, wp, (time.perf_counter() - start) * 1e3, _describe(exc))
+    return RenderResult(pixels, wp, (time.perf_counter() - start) * 1e3)

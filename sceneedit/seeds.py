@@ -1,9 +1,13 @@
-"""Seed lists from the command line: ``"0-15,20,30-32"`` -> ``[0, 1, ..., 15, 20, 30, 31, 32]``."""
+"""Seeds: the one limit every part accepts, and seed lists from the command line
+(``"0-15,20,30-32"`` -> ``[0, 1, ..., 15, 20, 30, 31, 32]``)."""
 
 from __future__ import annotations
 
-#: Largest seed accepted (numpy's RandomState takes seeds in [0, 2**32 - 1]).
-MAX_SEED = 2**32 - 1
+#: Largest seed accepted anywhere (CLI, recipes, the editor's seed boxes): 2**31 - 1.
+#: numpy's RandomState (a seed's ``z``) takes [0, 2**32 - 1] and torch's generators more,
+#: but Qt's spin boxes hold a signed 32-bit int, so a larger seed could be typed on the
+#: command line or stored in a recipe and then not be shown or stepped in the editor.
+MAX_SEED = 2**31 - 1
 #: Refuse absurd lists (a typo like ``0-1000000000``) before allocating them.
 MAX_SEEDS = 1_000_000
 
@@ -16,7 +20,7 @@ def parse_seeds(text: str) -> list[int]:
     """Parse comma-separated seeds and inclusive ranges, keeping order and duplicates.
 
     ``"3"`` -> ``[3]``; ``"0-3"`` -> ``[0, 1, 2, 3]``; ``"5, 1-2"`` -> ``[5, 1, 2]``.
-    Whitespace is ignored. Seeds must lie in ``[0, 2**32 - 1]``; a range must not run
+    Whitespace is ignored. Seeds must lie in ``[0, MAX_SEED]``; a range must not run
     backwards. Raises :class:`SeedSyntaxError` (a ``ValueError``) naming the bad part.
     """
     if text is None or not str(text).strip():

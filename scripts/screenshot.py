@@ -49,7 +49,7 @@ def random_model():
     )
     rng = np.random.RandomState(0)
     concepts = {}
-    for i, (name, level) in enumerate(FALLBACK_CONCEPTS.items()):
+    for name, level in FALLBACK_CONCEPTS.items():
         normal = rng.standard_normal((1, generator.w_dim)).astype(np.float32)
         normal /= np.linalg.norm(normal)
         layers = {
@@ -59,7 +59,9 @@ def random_model():
             "color": [9, 10, 11],
         }[level]
         peak = layers[len(layers) // 2]
-        delta = [float(np.exp(-0.5 * (l - peak) ** 2) * rng.uniform(0.4, 1.0)) for l in range(generator.num_layers)]
+        delta = [
+            float(np.exp(-0.5 * (layer - peak) ** 2) * rng.uniform(0.4, 1.0)) for layer in range(generator.num_layers)
+        ]
         concepts[name] = Concept(
             name,
             normal,
@@ -100,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="CONCEPT=VALUE",
         help="concept strengths to set (repeatable); default: a few of the bundle's",
     )
+    parser.add_argument(
+        "--drag",
+        action="store_true",
+        help="show the drag panel instead: writes OUTPUT with the first-use hint on the canvas, then "
+        "OUTPUT_drag.png after a masked drag with a handle, a target and a fixed point",
+    )
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
 
@@ -134,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         names = session.bundle.names
         rows = window.concepts_dock.rows
         edits = [(e.split("=")[0], float(e.split("=")[1])) for e in args.edit]
-        for name, value in edits or list(zip(names[::3], (1.6, -1.2, 2.0, 0.8))):
+        for name, value in edits or list(zip(names[::3], (1.6, -1.2, 2.0, 0.8), strict=False)):
             rows[name].slider.setValue(value)
         first = rows[names[0]]
         lo, hi = first.range_slider.value()
@@ -143,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         rows[names[1]].expand_button.setChecked(True)
         rows[names[1]].per_layer_sliders[min(rows[names[1]].per_layer_sliders)].setValue(1.5)
     window.concepts_dock.raise_()
+    if args.drag:
+        return drag_shots(app, window, args.output)
     wait(app, window.render_idle, what="the render")
     pump(app, 0.5)  # let the layout and paint settle
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -150,6 +160,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"screenshot: could not write {args.output}", file=sys.stderr)
         return 1
     print(f"screenshot: wrote {args.output} ({window.width()}x{window.height()}, platform {app.platformName()})")
+    window.close()
+    return 0
+
+
+def drag_shots(app, window, output: Path) -> int:
+    """The drag panel: the first-use hint, then the points, the mask and a finished masked drag."""
+    tool = window.drag_tool
+    wait(app, window.render_idle, what="the render")
+    tool.mode_action.setChecked(True)
+    pump(app, 0.5)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(output))
+    size = int(window.session.generator.resolution)
+    c = size / 2
+    tool.set_point_kind("mask")
+    for y in range(int(c - 10), int(c + 11), 3):
+        for x in range(int(c - 12), int(c + 13), 3):
+            tool.paint_mask(float(y), float(x))
+    tool.set_point_kind("anchor")
+    tool.add_point(float(size - 6), 6.0)
+    tool.set_point_kind("handle")
+    tool.add_point(c, c - 4)
+    tool.add_point(c + 2, c + 4)
+    tool.run()
+    wait(app, lambda: not tool.running, what="the drag")
+    wait(app, window.render_idle, what="the render")
+    pump(app, 0.5)
+    second = output.with_name(output.stem + "_drag.png")
+    window.grab().save(str(second))
+    print(f"screenshot: wrote {output} (hint) and {second} (after a masked drag)")
     window.close()
     return 0
 

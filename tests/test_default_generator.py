@@ -8,7 +8,6 @@ within the card's bound (at most the issue's 10 percentage points).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from sceneedit.imaging import load_png
 from sceneedit.resources import resource_path
 from sceneedit.scenes import CATEGORIES
 from sceneedit.semantics.predictors.world import default_predictor_path, load_world_predictor
+from sceneedit.training import model_card
 from sceneedit.training.evaluate import (
     CATEGORY_BOUND_PP,
     CHECK_COUNT,
@@ -50,13 +50,6 @@ REQUIRED_CHECK_COUNT = 256
 #: The card's recorded check gap and a re-run may differ by a couple of argmax flips (float
 #: round-off across machines); one image of 512 is 0.2 pp.
 RECORDED_GAP_TOLERANCE_PP = 2.0
-
-
-def _card_writer():
-    spec = importlib.util.spec_from_file_location("write_model_card", REPO / "scripts" / "write_model_card.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -258,7 +251,7 @@ def test_evaluation_and_model_card_end_to_end(tmp_path, predictor):
     assert not np.array_equal(sheet, load_png(tmp_path / "eval" / "samples_psi1.png"))
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 2  # both rendered sets cached
 
-    writer = _card_writer()
+    writer = model_card
     card = tmp_path / "res" / "tiny.md"
     docs_png = tmp_path / "docs" / "default_samples.png"
     run_dir = tmp_path / "run"

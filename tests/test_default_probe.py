@@ -12,13 +12,13 @@ The shipped files are part of the repository; a missing one fails its test, nami
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
 
 from sceneedit.resources import resource_path
+from sceneedit.semantics import default_bundle
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_BUNDLE = REPO / "boundaries" / "default.safetensors"
@@ -61,13 +61,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("make_default_bundle", REPO / "scripts" / "make_default_bundle.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_small_probe_of_the_default_generator(tmp_path, generator_file, predictor_file, one_thread, capsys):
@@ -130,7 +123,7 @@ def test_small_probe_of_the_default_generator(tmp_path, generator_file, predicto
     assert list(moved.values()) == sorted(moved.values(), reverse=True)
 
     # The docs README generator works on this bundle and agrees with its own table.
-    readme = _load_script().write_readme(bundle, tmp_path / "README.md", {})
+    readme = default_bundle.write_readme(bundle, tmp_path / "README.md", {})
     text = readme.read_text()
     for level in LEVELS:
         assert f"\n| {level} | " in text
@@ -182,7 +175,7 @@ def test_shipped_bundle_records_what_each_concept_does():
     )
     effects = bundle.extra["effects"]
     assert effects["num_seeds"] >= 200 and effects["concepts"] == bundle.names
-    dropped = _load_script().DROPPED
+    dropped = default_bundle.DROPPED
     assert not set(dropped) & set(bundle.names)
     for concept in bundle:
         effect = concept.extra["effect"]

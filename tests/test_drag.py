@@ -131,8 +131,12 @@ def test_mask_keeps_the_outside_closer_to_the_original(generator, wp):
     settings = DragSettings(steps=15, lr=0.02, motion_radius=3, track_radius=4, stop_distance=0.0)
     free = run_drag(generator, wp, [HANDLE], [TARGET], settings)
     held = run_drag(
-        generator, wp, [HANDLE], [TARGET], DragSettings(**{**settings.to_dict(), "mask": mask, "mask_weight": 50.0})
-    )
+        generator,
+        wp,
+        [HANDLE],
+        [TARGET],
+        DragSettings(**{**settings.to_dict(), "mask": mask, "mask_weight": 50.0, "blend": False}),
+    )  # DragGAN's keep-the-rest loss alone (the spatial blend: tests/test_masked_drag.py)
 
     def outside_change(code):
         with torch.no_grad():

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-import sceneedit.export as export_module
+import sceneedit.export.writers as export_writers
 from sceneedit.cli import main as cli_main
 from sceneedit.editing.session import EditSession
 from sceneedit.export import (
@@ -262,7 +262,7 @@ def test_full_disk_leaves_no_partial_file(generator, bundle, tmp_path, monkeypat
             tmp.write_bytes(b"\0" * 100)
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(export_module, "_write_mp4", failing_mp4)
+    monkeypatch.setattr(export_writers, "write_mp4", failing_mp4)
     with pytest.raises(ExportError, match="No space left on device"):
         run_export(generator, sweep_job(tmp_path, bundle))
     folder = tmp_path / "sweep_wall"

@@ -672,7 +672,7 @@ def test_double_ctrl_c_while_an_mp4_is_written_leaves_no_partial_file(tmp_path):
     import os, signal
     from pathlib import Path
     import numpy as np
-    from sceneedit.export import _write_mp4
+    from sceneedit.export.writers import write_mp4
 
     def second(signum, frame):
         raise KeyboardInterrupt
@@ -691,7 +691,7 @@ def test_double_ctrl_c_while_an_mp4_is_written_leaves_no_partial_file(tmp_path):
             yield from items[2:]
 
     frames = Frames(np.full((16, 16, 3), v, np.uint8) for v in range(0, 250, 10))
-    _write_mp4(frames, Path({str(tmp_path / "clip.mp4")!r}), 8.0)
+    write_mp4(frames, Path({str(tmp_path / "clip.mp4")!r}), 8.0)
     """
     done = run_python(code, timeout=60)
     assert "KeyboardInterrupt" in done.stderr, done.stderr

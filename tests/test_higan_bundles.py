@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sceneedit.semantics.bundle import load_bundle
+from sceneedit.semantics.higan_bundles import HIGAN_REPOSITORY, write_higan_bundles
 from sceneedit.semantics.importers import HIGAN_MODELS, import_higan_folder
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,3 +33,14 @@ def test_shipped_bundle_equals_a_fresh_import(model):
     for name, concept in fresh.concepts.items():
         assert np.array_equal(shipped.concepts[name].normal, concept.normal)
         assert shipped.concepts[name].layers == concept.layers
+
+
+def test_writing_the_bundles_again_reproduces_the_shipped_ones(tmp_path):
+    written = write_higan_bundles(SOURCE, tmp_path)
+    assert sum(count for _, count, _ in written) == 50
+    assert (tmp_path / "LICENSE").read_bytes() == (SHIPPED / "LICENSE").read_bytes()
+    for model, _, path in written:
+        fresh, shipped = load_bundle(path), load_bundle(SHIPPED / f"{model}.safetensors")
+        assert fresh.extra["source_repository"] == shipped.extra["source_repository"] == HIGAN_REPOSITORY
+        for name, concept in shipped.concepts.items():
+            assert np.array_equal(fresh.concepts[name].normal, concept.normal)

@@ -89,6 +89,9 @@ def test_history_merges_a_slider_drag_and_drops_it_when_it_returns(generator, bu
 
     assert push(0.5) and push(1.0) and push(1.5)
     assert history.labels == ["Start", "sky +1.50"]
+    newest = history.steps[-1]
+    assert not push(1.5)  # a continuing drag that changes nothing: no step, nothing to tell
+    assert history.steps[-1] is newest and history.labels == ["Start", "sky +1.50"]
     history.close_merge()
     assert push(2.0)
     assert len(history.steps) == 3

@@ -99,7 +99,7 @@ def test_save_and_load_round_trip(tmp_path):
     assert torch.equal(predictor.score(images), loaded.score(images))
     assert loaded.config == predictor.config
     assert loaded.metrics == {"accuracy": {"category": 0.5}}
-    assert not (tmp_path / "p.safetensors.tmp").exists()
+    assert not list(tmp_path.glob("*.partial*")) and not list(tmp_path.glob("*.tmp"))
 
 
 def test_bad_files_get_clear_errors(tmp_path):

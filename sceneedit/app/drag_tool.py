@@ -277,13 +277,13 @@ class DragTool(QObject):
         if session is None or self.running or not self.handles:
             return False
         from sceneedit.editing.drag import run_drag
-        from sceneedit.editing.resolve import RenderSpec
+        from sceneedit.editing.resolve import RenderSpec, masked_drag_inputs
         from sceneedit.editing.state import edited_wp
 
         generator = session.generator
         settings = self._settings_for(generator)
         handles, targets, anchors = list(self.handles), list(self.targets), list(self.anchors)
-        # The start code is resolved on the render thread (mapping a seed is torch).
+        # The start code (and a masked drag's kept code) is resolved on the render thread (mapping a seed is torch).
         spec, resolve = RenderSpec(session.snapshot(), session.bundle), self.window.worker.resolve
         psi = session.truncation_psi
         cancel = threading.Event()
@@ -295,9 +295,11 @@ class DragTool(QObject):
                 emit_progress(update)
                 progress(update.step, update.steps, f"{update.distance:.1f} px to go")
 
+            state = resolve(generator, spec)
+            blend = masked_drag_inputs(settings, state)  # a masked drag: the kept code and the masks' union
             return run_drag(
                 generator,
-                edited_wp(resolve(generator, spec)),
+                edited_wp(state),
                 handles,
                 targets,
                 settings,
@@ -306,6 +308,7 @@ class DragTool(QObject):
                 callback_every=every,
                 anchors=anchors,
                 truncation_psi=psi,
+                **blend,
             )
 
         self._cancel = cancel
@@ -375,7 +378,7 @@ class DragTool(QObject):
         for anchor in self.anchors:
             self._dot(painter, self.canvas.image_to_widget(*anchor), ANCHOR_COLOR)
         handles = self.tracked if self.tracked is not None else self.handles
-        for handle, target in zip(handles, self.targets):
+        for handle, target in zip(handles, self.targets, strict=False):
             start = self.canvas.image_to_widget(*handle)
             end = self.canvas.image_to_widget(*target)
             self._arrow(painter, start, end)

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .docks.concepts import format_layers
+from ..semantics.layers import format_layer_list, format_layer_spec
 
 #: Sequence kinds the dialog offers, with their labels.
 SEQUENCE_KINDS = {"sweep": "Concept sweep", "jitter": "Jitter series", "timeline": "History timeline"}
@@ -158,7 +158,7 @@ class ExportDialog(QDialog):
         bundle = self.session.bundle
         edited = set(self.session.edited_concepts())
         for name in [] if bundle is None else bundle.names:
-            item = QListWidgetItem(f"{name}  (layers {format_layers(self.session.layers(name))})")
+            item = QListWidgetItem(f"{name}  (layers {format_layer_list(self.session.layers(name))})")
             item.setData(Qt.ItemDataRole.UserRole, name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if name in edited else Qt.CheckState.Unchecked)
@@ -189,7 +189,7 @@ class ExportDialog(QDialog):
         page = QWidget()
         form = QFormLayout(page)
         jitter = self.session.jitter
-        self.jitter_layers = QLineEdit(format_layers(jitter.layers).replace("–", "-").replace(" ", ""))
+        self.jitter_layers = QLineEdit(format_layer_spec(jitter.layers))
         self.jitter_layers.setPlaceholderText("e.g. 6-11 or 0,2,4")
         self.jitter_seeds = QLineEdit("0-7")
         self.jitter_strength = QDoubleSpinBox()

@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QAbstractSlider,
-    QApplication,
+    QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -38,13 +36,15 @@ from .docks.jitter import JitterDock
 from .docks.latent import LatentDock
 from .drag_tool import DragTool
 from .file_kinds import classify_path
+from .input_rules import InputRules
 from .invert_tool import InvertTool
+from .layout_guard import LayoutGuard, set_min_width
 from .qt_utils import SessionLink, icon
 from .settings import RECENT_KINDS, STATE_VERSION, WindowSettings
 from .undo import UndoMirror
 from .worker import BundleResult, FrameResult, LoadRequest, LoadResult, RenderJob, WorkerThread
 
-MAX_SEED = 2**31 - 1
+DEFAULT_SIZE = (1400, 900)
 GENERATOR_FILTER = "Generators (*.safetensors *.pth *.pkl *.pt);;All files (*)"
 BUNDLE_FILTER = "Boundary bundles (*.safetensors);;HiGAN boundary lists (*.txt);;Boundary arrays (*.npy);;All files (*)"
 RECIPE_FILTER = "Recipes (*.json);;All files (*)"
@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         self.drag_tool.mode_action.toggled.connect(lambda on: on and (self.drag_dock.show(), self.drag_dock.raise_()))
         self._view_menu.insertAction(self._view_menu.actions()[4], self.drag_dock.toggleViewAction())
         self.invert_tool = InvertTool(self)  # File ▸ Open image…: GAN inversion of a picture
+        self.input_rules = InputRules(self, self.canvas, self.set_comparing)  # wheel, shortcut keys, focus
         self._restore_layout()
         self._update_enabled()
         self.canvas.set_message("No generator loaded.\nFile ▸ Open generator… (Ctrl+O)")
@@ -210,18 +211,18 @@ class MainWindow(QMainWindow):
             "Reset &all edits", self.reset_all, "Ctrl+Shift+R", "fa5s.eraser", "Set every concept back to zero"
         )
         self.random_seed_action = a(
-            "&Random seed", lambda: self._seed_key(Qt.Key.Key_R, None), "R", "fa5s.dice", "A new random scene"
+            "&Random seed", self.latent_dock.random_seed, "R", "fa5s.dice", "A new random scene"
         )
         self.prev_seed_action = a(
             "&Previous seed",
-            lambda: self._seed_key(Qt.Key.Key_Left, -1),
+            lambda: self.latent_dock.step_seed(-1),
             "Left",
             "fa5s.chevron-left",
             "The previous seed's scene",
         )
         self.next_seed_action = a(
             "&Next seed",
-            lambda: self._seed_key(Qt.Key.Key_Right, +1),
+            lambda: self.latent_dock.step_seed(+1),
             "Right",
             "fa5s.chevron-right",
             "The next seed's scene",
@@ -683,21 +684,6 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             self.session.reset_all()
 
-    def _seed_key(self, key: Qt.Key, delta: int | None) -> None:
-        """R / Left / Right: change the seed, unless a slider or list has the focus and
-        uses the arrow keys itself (then the key goes to it)."""
-        focus = QApplication.focusWidget()
-        if delta is not None and isinstance(focus, (QAbstractSlider, QAbstractItemView)):
-            for event_type in (QKeyEvent.Type.KeyPress, QKeyEvent.Type.KeyRelease):
-                QApplication.sendEvent(focus, QKeyEvent(event_type, key, Qt.KeyboardModifier.NoModifier))
-            return
-        if self.session is None:
-            return
-        if delta is None:
-            self.latent_dock.random_seed()
-        else:
-            self.latent_dock.step_seed(delta)
-
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if event.key() == Qt.Key.Key_C and not event.isAutoRepeat() and not event.modifiers():
             self.set_comparing(True)
@@ -737,14 +723,19 @@ class MainWindow(QMainWindow):
 
     # ===== window state ================================================================
     def _restore_layout(self) -> None:
+        for dock in self.findChildren(QDockWidget):
+            set_min_width(dock)
+        default_state = self.saveState(STATE_VERSION)
         geometry = self.store.geometry()
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1400, 900)
+            self.resize(*DEFAULT_SIZE)
         state = self.store.window_state()
         if state is not None:
             self.restoreState(state, STATE_VERSION)
+        # An unusable saved layout (a squeezed dock, off screen) gives way to the default on first show.
+        self.layout_guard = LayoutGuard(self, default_state, STATE_VERSION, DEFAULT_SIZE)
 
     def shutdown(self) -> None:
         """Save the layout and stop the render thread (idempotent)."""

@@ -106,4 +106,6 @@ class StateBuilder:
             seed=snap.seed,
             truncation_psi=snap.truncation_psi,
             drag_offset=snap.drag_offset,
+            drag_mask=snap.drag_mask,
+            drag_kept_offset=snap.drag_kept_offset,
         )

@@ -19,7 +19,7 @@ class EditCommands:
         raise NotImplementedError
 
     def set_seed(self, seed: int, merge: bool = False) -> None:
-        """Use the mapped code of ``seed`` (0 .. 2**32-1) as the base."""
+        """Use the mapped code of ``seed`` (0 .. ``sceneedit.seeds.MAX_SEED``) as the base."""
         self._do({"op": "set_seed", "seed": seed}, merge)
 
     def set_truncation(self, psi: float, merge: bool = False) -> None:

@@ -8,17 +8,17 @@ UI thread may use it freely.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..errors import SceneeditError
+from ..seeds import MAX_SEED
 from ..semantics.concepts import BoundaryBundle, Concept
 from .manipulation import ManipulationError, check_layers, conditional_layer_normals
 from .state import ConceptSettings
 
-MAX_SEED = 2**32 - 1
+__all__ = ["MAX_SEED", "EditContext", "EditError", "finite", "validate_bundle"]
 
 
 class EditError(SceneeditError, ValueError):
@@ -36,30 +36,31 @@ def finite(value: Any, what: str) -> float:
     return number
 
 
-def layer_text(layers: Sequence[int]) -> str:
-    """``[2, 3, 4]`` -> ``"2-4"``; ``[1, 5]`` -> ``"1,5"``."""
-    layers = list(layers)
-    if layers and layers == list(range(layers[0], layers[-1] + 1)):
-        return f"{layers[0]}-{layers[-1]}" if len(layers) > 1 else str(layers[0])
-    return ",".join(str(x) for x in layers)
-
-
 class EditContext:
-    """The code shape ``[num_layers, w_dim]``, the truncation layers and the bundle edits refer to."""
+    """The code shape ``[num_layers, w_dim]``, the truncation layers, the image size (``resolution``
+    pixels square, None when unknown) and the bundle edits refer to."""
 
     def __init__(
-        self, num_layers: int, w_dim: int, truncation_layers: int, bundle: BoundaryBundle | None = None
+        self,
+        num_layers: int,
+        w_dim: int,
+        truncation_layers: int,
+        bundle: BoundaryBundle | None = None,
+        resolution: int | None = None,
     ) -> None:
         self.num_layers = int(num_layers)
         self.w_dim = int(w_dim)
         self.truncation_layers = int(truncation_layers)
         self.bundle = bundle
+        self.resolution = None if resolution is None else int(resolution)
         self._directions: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
 
     @classmethod
     def for_generator(cls, generator: Any, bundle: BoundaryBundle | None = None) -> EditContext:
-        """The context of ``generator`` (any object with ``num_layers``, ``w_dim``, ``truncation_layers``)."""
-        return cls(generator.num_layers, generator.w_dim, generator.truncation_layers, bundle)
+        """The context of ``generator`` (any object with ``num_layers``, ``w_dim``, ``truncation_layers``
+        and, optionally, ``resolution``)."""
+        resolution = getattr(generator, "resolution", None)
+        return cls(generator.num_layers, generator.w_dim, generator.truncation_layers, bundle, resolution)
 
     # ----- concepts --------------------------------------------------------------------
     def concept(self, name: str) -> Concept:
@@ -167,6 +168,18 @@ class EditContext:
         if not layer_list:
             raise EditError(f"concept {name!r}: choose at least one layer")
         return layer_list
+
+    def check_mask(self, mask: Any, what: str) -> np.ndarray:
+        """A drag mask: float32 ``[resolution, resolution]`` of finite numbers (a new array);
+        ``what`` starts the error message (``"initial drag:"``)."""
+        try:
+            array = np.asarray(mask, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise EditError(f"{what} 'mask' must be a list of number lists") from None
+        size = self.resolution
+        if (size is not None and array.shape != (size, size)) or array.ndim != 2 or not np.all(np.isfinite(array)):
+            raise EditError(f"{what} mask must be {size} x {size} finite numbers")
+        return array
 
     def check_offset(self, layers: list[int], offset: Any, what: str) -> np.ndarray:
         """A drag offset float32 ``[len(layers), D]`` of finite numbers."""

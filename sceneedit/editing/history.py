@@ -70,12 +70,15 @@ class History:
         """Record ``op`` (``apply(snapshot)`` gives its result); False when nothing changed.
 
         With ``merge`` and the same ``merge_key`` as the newest, still-open step, the newest
-        step is replaced by ``op`` applied to the step before it.
+        step is replaced by ``op`` applied to the step before it (nothing happens, and False
+        is returned, when that gives the newest step's snapshot again).
         """
         top = self.steps[self.index]
         if merge and merge_key is not None and self._merge_open and top.merge_key == merge_key and self.index > 0:
             previous = self.steps[self.index - 1].snapshot
             new = apply(previous)
+            if new.same_as(top.snapshot):
+                return False  # a continuing change that changes nothing: no step, no event
             if new.same_as(previous):  # the drag came back to where it started: the step disappears
                 del self.steps[self.index :]
                 self.index -= 1

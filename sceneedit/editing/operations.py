@@ -23,8 +23,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .context import EditContext, EditError, finite, layer_text
-from .snapshot import EditSnapshot
+from ..semantics.layers import format_layer_spec
+from .context import EditContext, EditError, finite
+from .snapshot import NO_DRAG, EditSnapshot
 from .state import ConceptSettings
 
 Op = dict[str, Any]
@@ -82,7 +83,7 @@ class SetSeed(Operation):
         return {"op": self.kind, "seed": context.check_seed(op["seed"])}
 
     def apply(self, snap: EditSnapshot, op: Op, context: EditContext) -> EditSnapshot:
-        return replace(snap, seed=op["seed"], explicit_wp=None, drag_offset=None)
+        return replace(snap, seed=op["seed"], explicit_wp=None, **NO_DRAG)
 
     def label(self, op: Op) -> str:
         return f"Seed {op['seed']}"
@@ -120,7 +121,7 @@ class SetBaseCode(Operation):
         return checked
 
     def apply(self, snap: EditSnapshot, op: Op, context: EditContext) -> EditSnapshot:
-        return replace(snap, seed=None, explicit_wp=op["wp"], drag_offset=None)
+        return replace(snap, seed=None, explicit_wp=op["wp"], **NO_DRAG)
 
     def label(self, op: Op) -> str:
         return f"Base code: {op['source']}" if op.get("source") else "Base code"
@@ -136,7 +137,7 @@ class ResetAll(Operation):
     kind = "reset_all"
 
     def apply(self, snap: EditSnapshot, op: Op, context: EditContext) -> EditSnapshot:
-        return replace(snap, concepts={}, jitter=replace(snap.jitter, enabled=False), drag_offset=None)
+        return replace(snap, concepts={}, jitter=replace(snap.jitter, enabled=False), **NO_DRAG)
 
     def label(self, op: Op) -> str:
         return "Reset all"
@@ -185,7 +186,7 @@ class SetJitter(Operation):
             parts.append("on" if changes.pop("enabled") else "off")
         for key, value in sorted(changes.items()):
             if key == "layers":
-                value = layer_text(value) or "none"
+                value = format_layer_spec(value) or "none"
             elif key == "strength":
                 value = f"{value:.2f}"
             parts.append(f"{key} {value}")
@@ -216,6 +217,9 @@ class Drag(Operation):
                 _points(op[key], key)
         if not isinstance(op["settings"], dict):
             raise EditError("drag: 'settings' must be an object")
+        mask = op["settings"].get("mask")
+        if mask is not None and op["settings"].get("blend", False):
+            context.check_mask(mask, "drag: the settings'")
         return dict(op, layers=layers)
 
     def apply(self, snap: EditSnapshot, op: Op, context: EditContext) -> EditSnapshot:
@@ -227,11 +231,34 @@ class Drag(Operation):
         )
         total[op["layers"]] += np.asarray(op["offset"], dtype=np.float32)
         total.setflags(write=False)
-        return replace(snap, drag_offset=total)
+        return replace(snap, drag_offset=total, **masked_drag_after(snap, op, context))
 
     def label(self, op: Op) -> str:
         count = len(op["handles"])
         return f"Drag {count} point{'s' if count != 1 else ''}"
+
+
+def masked_drag_after(snap: EditSnapshot, op: Op, context: EditContext) -> dict[str, Any]:
+    """``drag_mask`` / ``drag_kept_offset`` after drag ``op``: a blended masked drag adds
+    its mask to the union and leaves the kept code alone; any other drag moves the kept
+    code too (it applies everywhere)."""
+    settings = op.get("settings") or {}
+    mask = settings.get("mask")
+    if mask is not None and settings.get("blend", False):
+        mask = np.asarray(mask, dtype=np.float32)
+        if snap.drag_mask is not None:
+            mask = np.maximum(snap.drag_mask, mask) if snap.drag_mask.shape == mask.shape else snap.drag_mask
+        kept = snap.drag_kept_offset if snap.drag_mask is not None else snap.drag_offset
+        return {"drag_mask": mask, "drag_kept_offset": kept}
+    if snap.drag_mask is None:
+        return {}
+    kept = (
+        np.zeros((context.num_layers, context.w_dim), np.float32)
+        if snap.drag_kept_offset is None
+        else np.array(snap.drag_kept_offset, dtype=np.float32, copy=True)
+    )
+    kept[op["layers"]] += np.asarray(op["offset"], dtype=np.float32)
+    return {"drag_kept_offset": kept}
 
 
 class ConceptOperation(Operation):
@@ -292,7 +319,7 @@ class SetLayerStrengths(ConceptOperation):
             if len(values) != len(layers):
                 raise EditError(
                     f"concept {name!r}: {len(values)} layer strengths given for its "
-                    f"{len(layers)} layers {layer_text(layers)}"
+                    f"{len(layers)} layers {format_layer_spec(layers)}"
                 )
         checked["values"] = values
         return checked
@@ -332,7 +359,7 @@ class SetLayers(ConceptOperation):
         return replace(current, layers=None if layers == default else tuple(layers), layer_strengths=layer_strengths)
 
     def label(self, op: Op) -> str:
-        return f"{op['concept']} layers {layer_text(op['layers'])}"
+        return f"{op['concept']} layers {format_layer_spec(op['layers'])}"
 
 
 class SetConditioning(ConceptOperation):

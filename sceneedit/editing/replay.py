@@ -23,8 +23,8 @@ from .history import History, Step
 from .manipulation import ManipulationError
 from .operations import OPERATIONS, operation
 from .recipe import RecipeError, check_bundle, check_generator, validate_recipe
-from .snapshot import EditSnapshot, default_jitter
-from .state import ConceptSettings, EditState, JitterSettings
+from .snapshot import EditSnapshot
+from .state import ConceptSettings, EditState, JitterSettings, default_jitter
 
 #: Exceptions that values of the wrong type in a recipe file raise while replaying.
 _REPLAY_ERRORS = (
@@ -63,6 +63,16 @@ def initial_drag(entry: Any, context: EditContext) -> np.ndarray | None:
     return total
 
 
+def initial_drag_mask(entry: Any, context: EditContext) -> dict[str, Any]:
+    """``drag_mask`` / ``drag_kept_offset`` of a recipe's ``initial.drag`` (its optional
+    ``mask`` ``[H, W]`` and ``kept`` ``{layers, offset}``); ``{}`` without a mask."""
+    if not isinstance(entry, dict) or entry.get("mask") is None:
+        return {}
+    mask = context.check_mask(entry["mask"], "initial drag:")
+    mask.setflags(write=False)
+    return {"drag_mask": mask, "drag_kept_offset": initial_drag(entry.get("kept"), context)}
+
+
 def _root(
     recipe: dict[str, Any], context: EditContext, base_seed: int | None, base_wp: np.ndarray | None
 ) -> EditSnapshot:
@@ -90,6 +100,7 @@ def _root(
         concepts=concepts,
         jitter=jitter,
         drag_offset=initial_drag(initial.get("drag"), context),
+        **initial_drag_mask(initial.get("drag"), context),
     )
 
 

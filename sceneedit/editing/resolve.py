@@ -14,11 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ..semantics.concepts import BoundaryBundle
 from .builder import StateBuilder
 from .context import EditContext
 from .snapshot import EditSnapshot
-from .state import EditState
+from .state import EditState, edited_wp, kept_wp
 
 
 @dataclass(frozen=True)
@@ -57,3 +59,18 @@ class Resolver:
         snapshot = spec.snapshot.without_edits() if spec.unedited else spec.snapshot
         jitter_seed = None if spec.unedited else spec.jitter_seed
         return self.builder(generator, spec.bundle).state(snapshot, jitter_seed=jitter_seed)
+
+
+def masked_drag_inputs(settings: Any, state: EditState) -> dict[str, Any]:
+    """The extra :func:`~sceneedit.editing.drag.run_drag` arguments of a drag with ``settings``
+    (``DragSettings`` or None) from the resolved ``state``: for a blended masked drag,
+    ``kept_wp`` (the code kept outside the masks, float32 ``[L, D]``) and ``blend_mask`` (the
+    union of this mask and the earlier masked drags', ``[H, W]``), so the drag sees what the
+    renderer will show; ``{}`` otherwise. Runs no torch (``state`` is already resolved)."""
+    if settings is None or settings.mask is None or not settings.blend:
+        return {}
+    mask = np.asarray(settings.mask, dtype=np.float32)
+    if state.drag_mask is not None and state.drag_mask.shape == mask.shape:
+        mask = np.maximum(state.drag_mask, mask)
+    kept = kept_wp(state) if state.drag_mask is not None else edited_wp(state)
+    return {"kept_wp": kept, "blend_mask": mask}

@@ -21,7 +21,9 @@ Listeners (``subscribe``) receive ``callback(event, payload)`` with a
 Drag edits (:meth:`EditSession.apply_drag`, :meth:`EditSession.drag`) are stored as the
 code offset they produced on their layers; the offsets of all drags so far are added to
 the (jittered) base code before the concept edits, and cleared by a new seed or base
-code and by ``reset_all``.
+code and by ``reset_all``. A masked drag with ``blend`` (``DragSettings.mask``) changes the
+image only inside its mask: the snapshot keeps the union of the masks and the code shown
+outside them (:mod:`~sceneedit.editing.spatial_blend`).
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ from .recipe import RECIPE_FORMAT, RECIPE_VERSION, RECIPE_VERSION_DRAG, bundle_f
 from .recipe import load_recipe as _load_recipe_file
 from .recipe import save_recipe as _save_recipe_file
 from .replay import record, replay_recipe
-from .snapshot import EditSnapshot, default_jitter, offset_entry
-from .state import ConceptSettings, EditState, JitterSettings, edited_wp
+from .resolve import masked_drag_inputs as _masked_drag_inputs
+from .snapshot import NO_DRAG, EditSnapshot, offset_entry
+from .state import ConceptSettings, EditState, JitterSettings, default_jitter, edited_wp
 
 __all__ = ["MAX_SEED", "EditError", "EditSession", "Listener", "SessionEvent", "concept_intercept"]
 
@@ -323,10 +326,22 @@ class EditSession(EditCommands):
             cancel=cancel,
             anchors=anchors,
             truncation_psi=self.truncation_psi,
+            **self.masked_drag_inputs(settings),
         )
         if result.steps_run > 0:
             self.apply_drag(result, handles, targets, settings, anchors)
         return result
+
+    def masked_drag_inputs(self, settings) -> dict[str, Any]:
+        """The extra :func:`~sceneedit.editing.drag.run_drag` arguments of a drag with
+        ``settings`` from the current step: for a blended masked drag, ``kept_wp`` (the code
+        kept outside the masks, float32 ``[L, D]``) and ``blend_mask`` (the union of this
+        mask and the earlier masked drags', ``[H, W]``); ``{}`` otherwise. Maps the seed
+        (torch); the editor calls :func:`~sceneedit.editing.resolve.masked_drag_inputs` with
+        the state its render thread resolved."""
+        if settings is None or settings.mask is None or not settings.blend:
+            return {}
+        return _masked_drag_inputs(settings, self.state())
 
     # ----- applying operations ---------------------------------------------------------
     def _do(self, op: dict[str, Any], merge: bool = False) -> None:
@@ -440,6 +455,10 @@ class EditSession(EditCommands):
         if root.drag_offset is not None:
             # Drags made before the history restarted (a new bundle): kept as the start's offset.
             initial["drag"] = offset_entry(root.drag_offset)
+            if root.drag_mask is not None:  # masked drags among them: their mask and the kept code
+                initial["drag"]["mask"] = root.drag_mask.tolist()
+                kept = root.drag_kept_offset
+                initial["drag"]["kept"] = None if kept is None else offset_entry(kept)
             version = max(version, RECIPE_VERSION_DRAG)
         return {
             "format": RECIPE_FORMAT,
@@ -463,19 +482,28 @@ class EditSession(EditCommands):
         (checked on the snapshots, so no torch runs).
         """
         snap = self._snap
-        start = replace(snap, concepts={}, jitter=default_jitter(self.num_layers), drag_offset=None)
-        fresh = EditSession._from_parts(self.generator, self._context, History(start), [])
+        root = self._history.root
+        start = replace(snap, concepts={}, jitter=default_jitter(self.num_layers), **NO_DRAG)
         drags: list[tuple[str, dict[str, Any]]] = []
-        earlier = self._history.root.drag_offset
-        if earlier is not None:
-            entry = offset_entry(earlier)
+        masked_start = root.drag_mask is not None  # earlier masked drags: the start keeps them, mask and all
+        if root.drag_offset is not None and not masked_start:
+            entry = offset_entry(root.drag_offset)
             drags.append(("Earlier drags", {"op": "drag", **entry, "handles": [], "targets": [], "settings": {}}))
         for step in self._history.done():
             assert step.op is not None
             if step.snapshot.drag_offset is None:
                 drags = []  # this step removed the drags made before it (new base, reset all)
+                masked_start = False
             elif step.op["op"] == "drag":
                 drags.append((step.label, step.op))
+        if masked_start:
+            start = replace(
+                start,
+                drag_offset=root.drag_offset,
+                drag_mask=root.drag_mask,
+                drag_kept_offset=root.drag_kept_offset,
+            )
+        fresh = EditSession._from_parts(self.generator, self._context, History(start), [])
         for label, op in drags:
             record(fresh._history, copy.deepcopy(op), self._context, label)
         for name in self.edited_concepts():

@@ -26,7 +26,9 @@ class EditSnapshot:
     ``seed``: the base code's seed, None when the base is ``explicit_wp`` (float32 ``[L, D]``,
     read-only). ``truncation_psi``: the truncation the seed is mapped with. ``concepts``:
     settings of the concepts that differ from their defaults. ``drag_offset``: the sum of the
-    drag edits' offsets, float32 ``[L, D]`` read-only, or None.
+    drag edits' offsets, float32 ``[L, D]`` read-only, or None. ``drag_mask`` /
+    ``drag_kept_offset``: masked (spatially blended) drags: the union of their masks ``[H, W]``
+    and the drag offset of the code kept outside it (see ``EditState.drag_mask``); None without one.
     """
 
     seed: int | None
@@ -35,6 +37,8 @@ class EditSnapshot:
     concepts: dict[str, ConceptSettings] = field(default_factory=dict)
     jitter: JitterSettings = JitterSettings()
     drag_offset: np.ndarray | None = None
+    drag_mask: np.ndarray | None = None
+    drag_kept_offset: np.ndarray | None = None
 
     def same_as(self, other: EditSnapshot) -> bool:
         """Whether both snapshots describe the same edit (arrays compared by value)."""
@@ -45,8 +49,13 @@ class EditSnapshot:
             other.jitter,
         ):
             return False
-        if not _same_array(self.drag_offset, other.drag_offset):
-            return False
+        for mine, theirs in (
+            (self.drag_offset, other.drag_offset),
+            (self.drag_mask, other.drag_mask),
+            (self.drag_kept_offset, other.drag_kept_offset),
+        ):
+            if not _same_array(mine, theirs):
+                return False
         return _same_array(self.explicit_wp, other.explicit_wp)
 
     def same_base(self, other: EditSnapshot) -> bool:
@@ -63,11 +72,15 @@ class EditSnapshot:
 
     def without_edits(self) -> EditSnapshot:
         """The same base with no concept edit, no jitter and no drag (the unedited scene)."""
-        return replace(self, concepts={}, jitter=replace(self.jitter, enabled=False), drag_offset=None)
+        return replace(self, concepts={}, jitter=replace(self.jitter, enabled=False), **NO_DRAG)
 
     def drag_changed(self, other: EditSnapshot) -> bool:
         """Whether the drag offsets differ."""
         return not _same_array(self.drag_offset, other.drag_offset)
+
+
+#: Snapshot fields of no drag at all (a new base code and ``reset_all`` clear them).
+NO_DRAG: dict[str, Any] = {"drag_offset": None, "drag_mask": None, "drag_kept_offset": None}
 
 
 def _same_array(a: np.ndarray | None, b: np.ndarray | None) -> bool:
@@ -80,8 +93,3 @@ def offset_entry(offset: np.ndarray) -> dict[str, Any]:
     """``{layers, offset}`` of a full ``[L, D]`` drag offset: its non-zero rows."""
     layers = [i for i in range(offset.shape[0]) if np.any(offset[i])] or [0]
     return {"layers": layers, "offset": np.asarray(offset[layers], dtype=np.float32).tolist()}
-
-
-def default_jitter(num_layers: int) -> JitterSettings:
-    """The jitter settings a new edit starts with (off)."""
-    return JitterSettings(layers=list(range(num_layers)))

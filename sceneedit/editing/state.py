@@ -84,6 +84,20 @@ class JitterSettings:
         return cls(**data)
 
 
+#: The editor's starting jitter, measured on the default generator (``benchmarks/bench_jitter_defaults.py``,
+#: docs/benchmarks.md "Jitter defaults"): the first 40% of the layers (the layout layers) at strength
+#: 0.75 varies a scene visibly and keeps it a room; all layers at 1.0 turned scenes into colour blobs.
+DEFAULT_JITTER_LAYER_FRACTION = 0.4
+DEFAULT_JITTER_STRENGTH = 0.75
+
+
+def default_jitter(num_layers: int) -> JitterSettings:
+    """The starting jitter (off) of a generator with ``num_layers`` layer-wise codes: layers
+    ``0 .. round(0.4 * num_layers) - 1`` (at least one), strength :data:`DEFAULT_JITTER_STRENGTH`."""
+    count = max(1, round(int(num_layers) * DEFAULT_JITTER_LAYER_FRACTION))
+    return JitterSettings(layers=list(range(min(count, int(num_layers)))), strength=DEFAULT_JITTER_STRENGTH)
+
+
 @dataclass(frozen=True)
 class ConceptSettings:
     """What the user set for one concept.
@@ -148,10 +162,19 @@ class EditState:
     #: Sum of the drag edits' code offsets, float32 ``[L, D]`` (None = no drag). Added
     #: after the jitter and before the concept edits, so the sliders apply on top.
     drag_offset: np.ndarray | None = None
+    #: Masked drags (the spatial blend, :mod:`~sceneedit.editing.spatial_blend`): the union
+    #: of their masks, float32 ``[H, W]`` in [0, 1] (1 = may change), or None (no masked
+    #: drag). The image is the edited code inside it and the *kept* code outside: this
+    #: state with ``drag_offset`` replaced by ``drag_kept_offset`` (the unmasked drags'
+    #: sum, None = no offset); see :func:`kept_wp`.
+    drag_mask: np.ndarray | None = None
+    drag_kept_offset: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_wp", _frozen(self.base_wp))
         object.__setattr__(self, "drag_offset", _frozen(self.drag_offset))
+        object.__setattr__(self, "drag_mask", _frozen(self.drag_mask))
+        object.__setattr__(self, "drag_kept_offset", _frozen(self.drag_kept_offset))
         object.__setattr__(self, "layer_scale", _frozen(self.layer_scale))
         object.__setattr__(self, "jitter_donor_wp", _frozen(self.jitter_donor_wp))
         edits = tuple(
@@ -167,6 +190,12 @@ class EditState:
                 raise ValueError("style-mix jitter needs jitter_donor_wp of the base code's shape")
         if self.drag_offset is not None and self.drag_offset.shape != self.base_wp.shape:
             raise ValueError(f"drag_offset must be {list(self.base_wp.shape)}, got {list(self.drag_offset.shape)}")
+        if self.drag_mask is not None and self.drag_mask.ndim != 2:
+            raise ValueError(f"drag_mask must be [H, W], got {list(self.drag_mask.shape)}")
+        if self.drag_kept_offset is not None and self.drag_kept_offset.shape != self.base_wp.shape:
+            raise ValueError(
+                f"drag_kept_offset must be {list(self.base_wp.shape)}, got {list(self.drag_kept_offset.shape)}"
+            )
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -195,6 +224,10 @@ class EditState:
         if self.drag_offset is not None:  # left out when absent: keys of drag-free states are unchanged
             digest.update(b"drag")
             add_array(self.drag_offset)
+        if self.drag_mask is not None:  # likewise: keys of states without a masked drag are unchanged
+            digest.update(b"drag_mask")
+            add_array(self.drag_mask)
+            add_array(self.drag_kept_offset)
         return digest.hexdigest()
 
     def key(self) -> str:
@@ -230,3 +263,11 @@ def edited_wp(state: EditState) -> np.ndarray:
     if state.edits:
         wp = joint_edit(wp, state.edits, state.layer_scale)
     return wp
+
+
+def kept_wp(state: EditState) -> np.ndarray | None:
+    """The code shown outside the masked drags' mask: :func:`edited_wp` of ``state`` with
+    ``drag_offset`` replaced by ``drag_kept_offset``; None when ``state`` has no masked drag."""
+    if state.drag_mask is None:
+        return None
+    return edited_wp(replace(state, drag_offset=state.drag_kept_offset, drag_mask=None, drag_kept_offset=None))

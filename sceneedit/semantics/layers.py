@@ -127,22 +127,31 @@ def parse_layer_spec(spec: object, num_layers: int | None = None) -> list[int]:
     return sorted({layer for lo, hi in ranges for layer in range(lo, hi + 1)})
 
 
-def format_layer_spec(layers: Sequence[int]) -> str:
-    """``[0, 1, 2, 5, 7, 8]`` -> ``'0-2,5,7-8'``."""
-    ordered = sorted(set(int(x) for x in layers))
-    parts: list[str] = []
-    start = prev = None
-    for layer in ordered:
-        if start is None:
-            start = prev = layer
-        elif layer == prev + 1:
-            prev = layer
+def layer_runs(layers: Sequence[int]) -> list[tuple[int, int]]:
+    """``[0, 1, 2, 5, 7, 8]`` -> ``[(0, 2), (5, 5), (7, 8)]``: runs of consecutive layers,
+    inclusive, of the sorted unique indices."""
+    runs: list[tuple[int, int]] = []
+    for layer in sorted({int(x) for x in layers}):
+        if runs and layer == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], layer)
         else:
-            parts.append(f"{start}-{prev}" if prev != start else f"{start}")
-            start = prev = layer
-    if start is not None:
-        parts.append(f"{start}-{prev}" if prev != start else f"{start}")
-    return ",".join(parts)
+            runs.append((layer, layer))
+    return runs
+
+
+def format_layer_spec(layers: Sequence[int]) -> str:
+    """``[0, 1, 2, 5, 7, 8]`` -> ``'0-2,5,7-8'``: the spec :func:`parse_layer_spec` reads back
+    (files, the command line, history labels, folder names); ``''`` for no layer."""
+    return ",".join(f"{lo}-{hi}" if hi != lo else f"{lo}" for lo, hi in layer_runs(layers))
+
+
+def format_layer_list(layers: Sequence[int]) -> str:
+    """``[2, 3, 4, 7]`` -> ``'2–4, 7'``, ``[]`` -> ``'none'``: the same runs as
+    :func:`format_layer_spec`, typeset for the editor's labels."""
+    runs = layer_runs(layers)
+    if not runs:
+        return "none"
+    return ", ".join(f"{lo}–{hi}" if hi != lo else f"{lo}" for lo, hi in runs)
 
 
 def default_layers(level: str, num_layers: int) -> list[int]:

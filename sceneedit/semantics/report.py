@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import atomic_path, atomic_write_text
 from .concepts import LEVELS, BoundaryBundle, Concept
 from .layers import format_layer_spec
 
@@ -165,9 +166,8 @@ def draw_heatmap(bundle: BoundaryBundle, path: str | Path, cell: int = 28) -> Pa
     draw.text((x0 - text_width("0") - 4, bar_y - 1), "0", fill="black", font=font)
     draw.text((x0 + num_layers * cell + 4, bar_y - 1), "1", fill="black", font=font)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
-    image.save(tmp)
-    tmp.replace(path)
+    with atomic_path(path, suffix=".png") as tmp:
+        image.save(tmp, format="PNG")
     return path
 
 
@@ -241,9 +241,8 @@ def draw_effect_matrix(bundle: BoundaryBundle, path: str | Path, cell: int = 34,
                 font=font,
             )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
-    image.save(tmp)
-    tmp.replace(path)
+    with atomic_path(path, suffix=".png") as tmp:
+        image.save(tmp, format="PNG")
     return path
 
 
@@ -254,7 +253,8 @@ def effect_table(bundle: BoundaryBundle) -> str:
     if not rows:
         return "_No measured effects._\n"
     lines = [
-        "| concept | own effect (std) | largest side effect (std) | selectivity | flips category | layers | slider range | holds |",
+        "| concept | own effect (std) | largest side effect (std) | selectivity | flips category | layers "
+        "| slider range | holds |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for c in rows:
@@ -313,7 +313,9 @@ def write_report(bundle: BoundaryBundle, out_dir: str | Path, title: str = "Prob
             + (
                 ""
                 if not effects.get("reliable_scores")
-                else f" (starred columns are not counted: {', '.join(n for n in effects['scores'] if n not in effects['reliable_scores'])})"
+                else " (starred columns are not counted: "
+                + ", ".join(n for n in effects["scores"] if n not in effects["reliable_scores"])
+                + ")"
             )
             + ".",
             "",
@@ -322,9 +324,7 @@ def write_report(bundle: BoundaryBundle, out_dir: str | Path, title: str = "Prob
             effect_table(bundle),
         ]
     markdown = out_dir / "report.md"
-    tmp = markdown.with_name(markdown.name + ".tmp")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    tmp.replace(markdown)
+    atomic_write_text(markdown, "\n".join(lines))
     result = {"heatmap": heatmap, "markdown": markdown}
     if effects_png is not None:
         result["effects"] = effects_png

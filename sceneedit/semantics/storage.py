@@ -18,9 +18,7 @@ memory stays bounded by one chunk whatever N is.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..files import atomic_path, atomic_write_text, remove_stale_temporaries
+from ..files import atomic_copy, atomic_write_json, atomic_write_npy, remove_stale_temporaries
 from ..json_input import parse_json
 
 MANIFEST_NAME = "probe.json"
@@ -72,16 +70,6 @@ def parse_shard(text: str) -> tuple[int, int]:
     return index, count
 
 
-def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    """``np.save`` to a temp file beside ``path``, then rename over it."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False))
-
-
 @dataclass
 class ProbeStore:
     """A probe run folder; ``manifest`` is the parsed ``probe.json``."""
@@ -113,7 +101,7 @@ class ProbeStore:
         if root.exists() and any(root.iterdir()):
             raise StoreError(f"{root} exists and is not empty (and is not a probe run); use another output folder")
         (root / CHUNK_DIR).mkdir(parents=True, exist_ok=True)
-        atomic_write_json(path, manifest)
+        atomic_write_json(path, manifest, indent=2, sort_keys=True)
         return cls(root, manifest)
 
     @classmethod
@@ -201,7 +189,7 @@ class ProbeStore:
             if array.shape[0] != stop - start:
                 raise StoreError(f"chunk {chunk}: {kind} has {array.shape[0]} rows, expected {stop - start}")
         for kind in sorted(arrays, key=lambda k: k == "scores"):
-            atomic_save_npy(self.chunk_path(chunk, kind), arrays[kind].astype(np.float32, copy=False))
+            atomic_write_npy(self.chunk_path(chunk, kind), arrays[kind].astype(np.float32, copy=False))
 
     # ----- reading --------------------------------------------------------------------------
     def load_chunk(self, chunk: int, kind: str) -> np.ndarray:
@@ -262,7 +250,7 @@ class ProbeStore:
             raise StoreError(f"{path}: unreadable ({exc})") from exc
 
     def write_json(self, name: str, data: Any) -> None:
-        atomic_write_json(self.root / name, data)
+        atomic_write_json(self.root / name, data, indent=2, sort_keys=True)
 
 
 def merge_runs(sources: list[str | os.PathLike], out: str | os.PathLike) -> ProbeStore:
@@ -298,11 +286,5 @@ def merge_runs(sources: list[str | os.PathLike], out: str | os.PathLike) -> Prob
         kinds = [k for k in ARRAY_KINDS if source.chunk_path(chunk, k).is_file()]
         for kind in sorted(kinds, key=lambda k: k == "scores"):
             src, dst = source.chunk_path(chunk, kind), target.chunk_path(chunk, kind)
-            tmp = dst.with_name(dst.name + ".linktmp")
-            tmp.unlink(missing_ok=True)
-            try:
-                os.link(src, tmp)
-            except OSError:
-                shutil.copyfile(src, tmp)
-            os.replace(tmp, dst)
+            atomic_copy(src, dst, link=True)
     return target

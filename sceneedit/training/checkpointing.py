@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from ..files import atomic_path
+from ..files import atomic_write_bytes
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^ckpt-(\d{7,})\.pt$")
@@ -65,13 +65,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    with atomic_path(path) as tmp:
-        write(str(tmp))
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-
-
 def list_checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
     """``(iteration, path)`` of every checkpoint file in the run, newest first."""
     folder = checkpoint_dir(run_dir)
@@ -89,13 +82,12 @@ def list_checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
 _TEMPORARY = re.compile(r"^\.ckpt-\d{7,}\.(pt|json)\..+\.partial\.(pt|json)$")
 
 
-def _write_torch(payload: dict[str, Any], tmp: str) -> None:
-    """``torch.save`` into memory, then one plain write: a full disk gives an ``OSError``
+def _torch_bytes(payload: dict[str, Any]) -> bytes:
+    """``torch.save`` into memory, written by one plain write: a full disk gives an ``OSError``
     with its errno (torch's own writer reports it as an opaque ``RuntimeError``)."""
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    with open(tmp, "wb") as handle:
-        handle.write(buffer.getbuffer())
+    return buffer.getvalue()
 
 
 def remove_temporaries(run_dir: str | os.PathLike) -> list[Path]:
@@ -132,18 +124,14 @@ def save_checkpoint(run_dir: str | os.PathLike, iteration: int, payload: dict[st
     path = checkpoint_path(run_dir, iteration)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_temporaries(run_dir)  # left by a run killed mid-write
-    _atomic_write(path, lambda tmp: _write_torch(payload, tmp))
+    atomic_write_bytes(path, _torch_bytes(payload))
     manifest = {
         "iteration": int(iteration),
         "bytes": path.stat().st_size,
         "sha256": _sha256(path),
         "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-
-    def write_manifest(tmp: str) -> None:
-        Path(tmp).write_text(json.dumps(manifest, indent=1))
-
-    _atomic_write(_manifest_path(path), write_manifest)
+    atomic_write_bytes(_manifest_path(path), json.dumps(manifest, indent=1).encode("utf-8"))
     verified = 0
     for _, old in list_checkpoints(run_dir):
         if verified >= keep:

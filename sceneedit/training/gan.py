@@ -49,11 +49,11 @@ import torch
 import torch.nn.functional as F
 
 from ..device import describe_cpu, describe_device, resolve_device
-from ..files import atomic_write_text
+from ..files import atomic_write_json, atomic_write_text
 from ..generators.base import to_uint8_images
 from ..generators.checkpoints import save_generator
 from ..generators.stylegan import StyleGANGenerator
-from ..imaging import save_png
+from ..imaging import make_contact_sheet, save_png
 from .checkpointing import (
     TrainingCheckpointError,
     list_checkpoints,
@@ -81,23 +81,9 @@ def describe_hardware(device: torch.device) -> str:
 
 
 def image_grid(images: np.ndarray, columns: int) -> np.ndarray:
-    """uint8 ``[N, H, W, 3]`` -> one ``[rows*H, columns*W, 3]`` image (blank-padded)."""
-    n, h, w, c = images.shape
-    rows = max(1, math.ceil(n / columns))
-    grid = np.zeros((rows * h, columns * w, c), dtype=np.uint8)
-    for i, image in enumerate(images):
-        r, col = divmod(i, columns)
-        grid[r * h : (r + 1) * h, col * w : (col + 1) * w] = image
-    return grid
-
-
-def save_png_atomic(image: np.ndarray, path: Path) -> None:
-    """Write uint8 ``image [H, W, 3]`` as PNG at ``path`` atomically (folders created)."""
-    save_png(image, path)
-
-
-def _write_json_atomic(path: Path, value: Any) -> None:
-    atomic_write_text(path, json.dumps(value, indent=1, sort_keys=True))
+    """uint8 ``[N, H, W, 3]`` -> one ``[rows*H, columns*W, 3]`` contact sheet, tiles touching,
+    black where the last row is short."""
+    return make_contact_sheet(images, columns=columns, padding=0, background=0)
 
 
 class GANTrainer:
@@ -488,7 +474,9 @@ class GANTrainer:
         loss = (made - rooms).abs().mean()
         if self.feature_net is not None:
             ours, theirs = self.feature_net.features(made), self.feature_net.features(rooms)
-            loss = loss + cfg.recon_feature_weight * sum((a - b).abs().mean() for a, b in zip(ours, theirs))
+            loss = loss + cfg.recon_feature_weight * sum(
+                (a - b).abs().mean() for a, b in zip(ours, theirs, strict=True)
+            )
         return loss
 
     def _check_finite(self, stats: dict[str, float]) -> None:
@@ -505,9 +493,9 @@ class GANTrainer:
         if cfg.ema_rampup > 0:
             ema_nimg = min(ema_nimg, self.images_seen * cfg.ema_rampup)
         beta = 0.5 ** (batch / max(ema_nimg, 1e-8))
-        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
+        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
             p_ema.lerp_(p, 1.0 - beta)
-        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
             b_ema.copy_(b)
 
     # ----- outputs --------------------------------------------------------------------------
@@ -523,8 +511,8 @@ class GANTrainer:
     def save_samples(self) -> Path:
         grid = self.sample_grid()
         path = self.run_dir / "samples" / f"iter-{self.iteration:07d}.png"
-        save_png_atomic(grid, path)
-        save_png_atomic(grid, self.run_dir / "samples" / "latest.png")
+        save_png(grid, path)
+        save_png(grid, self.run_dir / "samples" / "latest.png")
         return path
 
     def save_reals(self) -> Path:
@@ -535,7 +523,7 @@ class GANTrainer:
             self.config.resolution,
         )
         path = self.run_dir / "samples" / "reals.png"
-        save_png_atomic(image_grid(images, SAMPLE_GRID_SIZE), path)
+        save_png(image_grid(images, SAMPLE_GRID_SIZE), path)
         return path
 
     def _log_line(self, record: dict[str, Any]) -> None:
@@ -549,7 +537,6 @@ class GANTrainer:
         Checkpoints every ``checkpoint_minutes`` (and every ``checkpoint_every`` iterations),
         and once more on the way out, also after Ctrl-C or SIGTERM.
         """
-        cfg = self.config
         self.run_dir.mkdir(parents=True, exist_ok=True)
         lock = _lock_run_dir(self.run_dir)
         try:
@@ -560,7 +547,7 @@ class GANTrainer:
     def _run_locked(self) -> Path | None:
         cfg = self.config
         if not (self.run_dir / "config.json").exists():
-            _write_json_atomic(self.run_dir / "config.json", cfg.to_dict())
+            atomic_write_json(self.run_dir / "config.json", cfg.to_dict(), indent=1, sort_keys=True)
         self.open_data()
         if not (self.run_dir / "samples" / "reals.png").exists():
             self.save_reals()

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sceneedit.files import atomic_path, atomic_write_text
 from sceneedit.scenes import FACTOR_SPEC, WORLD_VERSION, render_batch
 from sceneedit.semantics.predictors.world import (
     CONTINUOUS_STD,
@@ -80,9 +81,8 @@ def render_dataset(
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         numeric = {f"label_{k}": v for k, v in labels.items() if isinstance(v, np.ndarray)}
-        temp = cache.with_name(cache.stem + ".tmp.npz")
-        np.savez(temp, images=images, **numeric)
-        temp.replace(cache)
+        with atomic_path(cache) as temp:
+            np.savez(temp, images=images, **numeric)
     return images, labels
 
 
@@ -274,14 +274,19 @@ def write_model_card(path: str | Path, result: TrainResult, command: str, notes:
         "",
         "## Data",
         f"- Training: {training['train_size']} scenes of stream `seed={training['seed']}` rendered at "
-        f"{cfg.input_size}x{cfg.input_size} (every factor sampled independently and uniformly; see `FACTOR_SPEC`).",
+        f"{cfg.input_size}x{cfg.input_size} "
+        "(every factor sampled independently and uniformly; see `FACTOR_SPEC`).",
         f"- Held-out: {training['val_size']} scenes of stream `seed={training['seed'] + 1}` (disjoint).",
-        "- Augmentation: horizontal flips (negating `camera_yaw` and `camera_x`), Gaussian pixel noise (sigma <= 0.05).",
+        "- Augmentation: horizontal flips (negating `camera_yaw` and `camera_x`), "
+        "Gaussian pixel noise (sigma <= 0.05).",
         "",
         "## Architecture",
-        f"- Input: `[N, 3, {cfg.input_size}, {cfg.input_size}]` in [-1, 1]; other sizes are resized (bilinear, antialiased).",
-        f"- Trunk: {cfg.stem_stride}x{cfg.stem_stride} stride-{cfg.stem_stride} patchify stem ({cfg.channels[0]} ch), then four stages "
-        f"of two 3x3 conv + batch norm + ReLU with channels {list(cfg.channels[1:])} and strides {list(cfg.stage_strides)}.",
+        f"- Input: `[N, 3, {cfg.input_size}, {cfg.input_size}]` in [-1, 1]; "
+        "other sizes are resized (bilinear, antialiased).",
+        f"- Trunk: {cfg.stem_stride}x{cfg.stem_stride} stride-{cfg.stem_stride} patchify stem "
+        f"({cfg.channels[0]} ch), then four stages "
+        f"of two 3x3 conv + batch norm + ReLU with channels {list(cfg.channels[1:])} "
+        f"and strides {list(cfg.stage_strides)}.",
         f"- Head: last map squeezed to {cfg.squeeze} ch and flattened (keeps where things are) + global average pool, "
         f"MLP ({cfg.hidden} hidden) -> {cfg.num_outputs} outputs.",
         f"- Scores (`score_names`): softmax over {list(cfg.categories)}; sigmoid probabilities for {list(cfg.binary)}; "
@@ -322,9 +327,7 @@ def write_model_card(path: str | Path, result: TrainResult, command: str, notes:
         "",
     ]
     path = Path(path)
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text("\n".join(lines), encoding="utf-8")
-    temp.replace(path)
+    atomic_write_text(path, "\n".join(lines))
     return path
 
 

@@ -28,11 +28,13 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QDoubleSlider, QRangeSlider
+from superqt import QRangeSlider
 
 from sceneedit.editing.events import SessionEvent
 
+from ...semantics.layers import format_layer_list
 from ..qt_utils import SessionLink, icon, signals_blocked
+from ..sliders import StepSlider
 
 #: Display names of the bundle levels, in the order the dock shows them.
 LEVEL_TITLES = {
@@ -42,21 +44,6 @@ LEVEL_TITLES = {
     "color": "Color scheme",
     "unknown": "Other",
 }
-
-
-def format_layers(layers: list[int]) -> str:
-    """``[2, 3, 4, 7]`` -> ``"2–4, 7"`` (0-based layer indices)."""
-    if not layers:
-        return "none"
-    parts, start, prev = [], layers[0], layers[0]
-    for layer in list(layers[1:]) + [None]:
-        if layer is not None and layer == prev + 1:
-            prev = layer
-            continue
-        parts.append(str(start) if start == prev else f"{start}–{prev}")
-        if layer is not None:
-            start = prev = layer
-    return ", ".join(parts)
 
 
 def delta_s_ranks(bundle) -> dict[str, int]:
@@ -225,7 +212,7 @@ class ConceptRow(QFrame):
         header.addWidget(self.value_box)
         header.addWidget(self.reset_button)
 
-        self.slider = QDoubleSlider(Qt.Orientation.Horizontal)
+        self.slider = StepSlider()
         self.slider.setRange(lo, hi)
         self.slider.setSingleStep((hi - lo) / 100)
         self.slider.setPageStep((hi - lo) / 10)
@@ -246,7 +233,7 @@ class ConceptRow(QFrame):
         self.per_layer_grid = QGridLayout(self.per_layer_panel)
         self.per_layer_grid.setContentsMargins(18, 0, 0, 0)
         self.per_layer_grid.setVerticalSpacing(2)
-        self.per_layer_sliders: dict[int, QDoubleSlider] = {}
+        self.per_layer_sliders: dict[int, StepSlider] = {}
         self.per_layer_panel.setVisible(False)
 
         layout = QVBoxLayout(self)
@@ -280,7 +267,7 @@ class ConceptRow(QFrame):
                 self.range_slider.setValue((min(layers), max(layers)))
             self._expanded = self._expanded or per_layer is not None
             self.expand_button.setChecked(self._expanded)
-        self.layer_label.setText(f"layers {format_layers(layers)}")
+        self.layer_label.setText(f"layers {format_layer_list(layers)}")
         expanded = self._expanded
         self.per_layer_panel.setVisible(expanded)
         self.expand_button.setIcon(icon("fa5s.chevron-down" if expanded else "fa5s.chevron-right"))
@@ -303,7 +290,7 @@ class ConceptRow(QFrame):
             self.per_layer_sliders = {}
             lo, hi = self.value_range
             for row, layer in enumerate(layers):
-                slider = QDoubleSlider(Qt.Orientation.Horizontal)
+                slider = StepSlider()
                 slider.setRange(lo, hi)
                 slider.setSingleStep((hi - lo) / 100)
                 slider.setToolTip(f"Strength of {self.name} at layer {layer}")
@@ -330,7 +317,7 @@ class ConceptRow(QFrame):
             return {layer: value for layer in layers}
         per_layer = [float(v) for v in per_layer]
         if len(per_layer) == len(layers):
-            return dict(zip(layers, per_layer))
+            return dict(zip(layers, per_layer, strict=True))
         if len(per_layer) == self.num_layers:
             return {layer: per_layer[layer] for layer in layers}
         raise ValueError(f"concept {self.name!r}: {len(per_layer)} per-layer strengths for layers {layers}")
@@ -349,7 +336,7 @@ class ConceptRow(QFrame):
 
     def _on_range_moving(self, values: tuple[int, int]) -> None:
         lo, hi = int(values[0]), int(values[1])
-        self.layer_label.setText(f"layers {format_layers(list(range(lo, hi + 1)))}")
+        self.layer_label.setText(f"layers {format_layer_list(list(range(lo, hi + 1)))}")
         if not self.range_slider.isSliderDown():
             self._commit_range()  # keyboard, wheel or a programmatic change
 
@@ -378,7 +365,10 @@ class ConceptRow(QFrame):
     # ----- description -----------------------------------------------------------------
     def _describe(self) -> str:
         c = self.concept
-        lines = [f"{c.name} ({LEVEL_TITLES.get(c.level, c.level)})", f"bundle layers: {format_layers(list(c.layers))}"]
+        lines = [
+            f"{c.name} ({LEVEL_TITLES.get(c.level, c.level)})",
+            f"bundle layers: {format_layer_list(list(c.layers))}",
+        ]
         if c.accuracy is not None:
             lines.append(f"boundary accuracy: {c.accuracy:.3f}")
         if c.delta_s_all is not None:

@@ -180,7 +180,7 @@ class DragDock(QDockWidget):
         tool = self.tool
         row = self.pair_list.currentRow()
         self.pair_list.clear()
-        for handle, target in zip(handles or tool.handles, tool.targets):
+        for handle, target in zip(handles or tool.handles, tool.targets, strict=False):
             distance = math.hypot(target[0] - handle[0], target[1] - handle[1])
             self.pair_list.addItem(f"{_point_text(handle)} → {_point_text(target)}   {distance:.1f} px")
         if tool.pending_handle is not None:
@@ -201,6 +201,9 @@ class DragDock(QDockWidget):
         area = 0 if tool.mask is None else int((tool.mask > 0.5).sum())
         if area:
             self.mask_label.setText(f"{area} px may change")
+            self.mask_label.setToolTip(
+                "Only the painted region changes: outside it the image keeps the scene as it was before the drag"
+            )
         elif has_session and settings.keep_radius is not None:
             self.mask_label.setText(f"none: what is over {settings.keep_radius:g} px from the points is kept")
         else:

@@ -1,6 +1,7 @@
 """The History dock: the session's undo history as a list; clicking an entry jumps to it.
 
-Entries after the current one (the redo branch) are drawn greyed out.
+Entries after the current one (the redo branch) are drawn greyed out; the current entry
+stays in view (after every change, and when the list is resized or shown).
 """
 
 from __future__ import annotations
@@ -14,13 +15,32 @@ from sceneedit.editing.events import SessionEvent
 from ..qt_utils import SessionLink, signals_blocked
 
 
+class HistoryList(QListWidget):
+    """The list of steps; it keeps its current row in view when it is resized or shown
+    (a shrinking dock or window would otherwise leave the current step out of sight)."""
+
+    def keep_current_in_view(self) -> None:
+        item = self.currentItem()
+        if item is not None:
+            self.doItemsLayout()  # rows are laid out lazily; scroll to where they will be
+            self.scrollToItem(item, QAbstractItemView.ScrollHint.EnsureVisible)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self.keep_current_in_view()
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.keep_current_in_view()
+
+
 class HistoryDock(QDockWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("History", parent)
         self.setObjectName("historyDock")
         self.session = None
         self._session_link = SessionLink(self._on_session_event)
-        self.list = QListWidget()
+        self.list = HistoryList()
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setToolTip("Click an entry to go back (or forward) to it")
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
@@ -58,7 +78,7 @@ class HistoryDock(QDockWidget):
                     item.setFont(font)
                 self.list.addItem(item)
             self.list.setCurrentRow(current)
-            self.list.scrollToItem(self.list.item(current))
+        self.list.keep_current_in_view()
 
     def _on_clicked(self, item: QListWidgetItem) -> None:
         self.jump(self.list.row(item))

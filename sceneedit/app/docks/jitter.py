@@ -23,16 +23,17 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QWidget,
 )
-from superqt import QDoubleSlider, QRangeSlider
+from superqt import QRangeSlider
 
 from sceneedit.editing.events import SessionEvent
 
+from ...seeds import MAX_SEED
+from ...semantics.layers import format_layer_list
 from ..qt_utils import SessionLink, icon, signals_blocked
-from .concepts import format_layers
+from ..sliders import StepSlider
 
 #: Jitter modes the engine supports, with their labels.
 JITTER_MODES = {"gaussian": "Gaussian noise", "style_mix": "Style mixing"}
-MAX_SEED = 2**31 - 1
 STRENGTH_RANGE = (0.0, 2.0)
 
 
@@ -54,7 +55,7 @@ class JitterDock(QDockWidget):
         self.layer_label = QLabel()
         self.range_slider = QRangeSlider(Qt.Orientation.Horizontal)
         self.range_slider.setToolTip("Layers whose codes are jittered")
-        self.strength_slider = QDoubleSlider(Qt.Orientation.Horizontal)
+        self.strength_slider = StepSlider()
         self.strength_slider.setRange(*STRENGTH_RANGE)
         self.strength_box = QDoubleSpinBox()
         self.strength_box.setRange(*STRENGTH_RANGE)
@@ -142,7 +143,7 @@ class JitterDock(QDockWidget):
             self.strength_slider.setValue(float(jitter.strength))
             self.strength_box.setValue(float(jitter.strength))
             self.seed_box.setValue(int(jitter.seed))
-        self.layer_label.setText(format_layers(layers))
+        self.layer_label.setText(format_layer_list(layers))
 
     # ----- widgets -> model ------------------------------------------------------------
     def _write(self, merge: bool = False, **changes) -> None:
@@ -163,7 +164,7 @@ class JitterDock(QDockWidget):
 
     def _on_range(self, values) -> None:
         lo, hi = int(values[0]), int(values[1])
-        self.layer_label.setText(format_layers(list(range(lo, hi + 1))))
+        self.layer_label.setText(format_layer_list(list(range(lo, hi + 1))))
         if not self.range_slider.isSliderDown():
             self._commit_range()
 

@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
 
 from sceneedit.editing.events import SessionEvent
 
+from ...files import atomic_write_npy
+from ...seeds import MAX_SEED
 from ..qt_utils import SessionLink, icon, signals_blocked
-
-MAX_SEED = 2**31 - 1
 
 
 def read_code(path: str | Path, num_layers: int, w_dim: int) -> np.ndarray:
@@ -58,9 +58,7 @@ def read_code(path: str | Path, num_layers: int, w_dim: int) -> np.ndarray:
 def write_code(path: str | Path, wp: np.ndarray) -> Path:
     """Save ``wp [L, D]`` as ``.npy`` atomically (temp file, then rename)."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.npy")
-    np.save(tmp, np.asarray(wp, dtype=np.float32))
-    tmp.replace(path)
+    atomic_write_npy(path, np.asarray(wp, dtype=np.float32))
     return path
 
 

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sceneedit.files import atomic_path
 from sceneedit.resources import resource_path
 from sceneedit.scenes.factors import CATEGORIES, FACTOR_SPEC, factor_spec
 
@@ -257,10 +258,9 @@ def save_world_predictor(
         "metrics": json.dumps(metrics if metrics is not None else predictor.metrics, sort_keys=True),
         **{k: str(v) for k, v in extra.items()},
     }
-    temp = path.with_name(path.name + ".tmp")
-    save_file(state, str(temp), metadata=metadata)
-    os.chmod(temp, 0o644)  # a shipped resource, readable by everyone like the rest of the repo
-    os.replace(temp, path)
+    with atomic_path(path) as temp:
+        save_file(state, str(temp), metadata=metadata)
+    os.chmod(path, 0o644)  # a shipped resource, readable by everyone like the rest of the repo
     return path
 
 
