@@ -40,10 +40,22 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
-def edited_codes(codes: np.ndarray, concept, distance: float, scale: np.ndarray) -> np.ndarray:
+def edit_directions(concept, bundle, num_layers: int) -> np.ndarray:
+    """The editor's default direction for ``concept``: its normal conditioned on the concepts
+    the bundle says to hold (``extra['hold']``), as a fresh slider in the editor moves it."""
+    from sceneedit.editing.manipulation import conditional_layer_normals
+
+    hold = [
+        bundle[name].normal for name in (concept.extra.get("hold") or []) if name in bundle and name != concept.name
+    ]
+    return conditional_layer_normals(concept.normal, hold, num_layers)
+
+
+def edited_codes(codes: np.ndarray, concept, distance: float, scale: np.ndarray, bundle) -> np.ndarray:
     from sceneedit.editing.manipulation import concept_edit, joint_edit
 
-    edit = concept_edit(concept.name, concept.normal, concept.layers, distance, codes.shape[1])
+    directions = edit_directions(concept, bundle, codes.shape[1])
+    edit = concept_edit(concept.name, directions, concept.layers, distance, codes.shape[1])
     return joint_edit(codes, [edit], scale)
 
 
@@ -140,7 +152,8 @@ def main() -> None:
     overrides = {}
     for item in args.set:
         name, _, value = item.partition("=")
-        overrides[name] = type(getattr(InversionSettings(), name))(value)
+        default = getattr(InversionSettings(), name)
+        overrides[name] = float(value) if default is None else type(default)(value)
     if args.steps is not None:
         overrides["steps"] = args.steps
     if args.finetune_lr is not None:
@@ -160,18 +173,20 @@ def main() -> None:
     inverter.invert(rooms[0])  # warm-up (allocations, prior), not timed
 
     codes, psnrs, seconds, recons, warnings = [], [], [], [], 0
-    batched = [
-        r
-        for start in range(0, len(rooms), args.batch_size)
-        for r in inverter.invert_batch(list(rooms[start : start + args.batch_size]))
-    ]
+    batched, cpu_seconds = [], []
+    for start in range(0, len(rooms), args.batch_size):
+        chunk = list(rooms[start : start + args.batch_size])
+        cpu_started = time.process_time()
+        batched += inverter.invert_batch(chunk)
+        # CPU seconds of this process (all its threads), per room: honest on a shared machine.
+        cpu_seconds += [(time.process_time() - cpu_started) / len(chunk)] * len(chunk)
     for i, result in enumerate(batched):
         codes.append(result.wp)
         psnrs.append(result.psnr_db)
         seconds.append(result.seconds)
         recons.append(result.reconstruction)
         warnings += result.warning is not None
-        print(f"room {i}: {result.psnr_db:.2f} dB {result.seconds:.2f} s", flush=True)
+        print(f"room {i}: {result.psnr_db:.2f} dB {result.seconds:.2f} s (cpu {cpu_seconds[i]:.2f} s)", flush=True)
     codes_arr = np.stack(codes)
     np.save(out / "codes.npy", codes_arr)
 
@@ -207,8 +222,8 @@ def main() -> None:
             ("sampled", sampled, sampled_scale, edited_smp),
             ("sampled_psi1", untruncated, ones, []),
         ):
-            plus = synthesize(generator, edited_codes(base, concept, distance, scale))
-            minus = synthesize(generator, edited_codes(base, concept, -distance, scale))
+            plus = synthesize(generator, edited_codes(base, concept, distance, scale, bundle))
+            minus = synthesize(generator, edited_codes(base, concept, -distance, scale, bundle))
             score_plus = predictor.score(plus)[:, column]
             score_minus = predictor.score(minus)[:, column]
             deltas[label] = float((score_plus - score_minus).mean() / 2)
@@ -277,6 +292,7 @@ def main() -> None:
         "psnr_max": float(np.max(psnrs)),
         "seconds_median": float(np.median(seconds)),
         "seconds_mean": float(np.mean(seconds)),
+        "cpu_seconds_median": float(np.median(cpu_seconds)),
         "out_of_domain_warnings": int(warnings),
         "finetune": {
             "num": len(tuned_psnr),
@@ -323,13 +339,16 @@ def draw_figure(path, generator, predictor, bundle, rooms, recons, psnrs, codes_
     count = len(codes_arr)
     if True:
         picks = list(range(min(6, count)))
+        # The shipped bundle decides which concepts exist: preferred ones first, then the rest.
+        shown = [n for n in FIGURE_CONCEPTS if n in bundle and n in names]
+        shown += [c.name for c in bundle if c.name not in shown and c.name in names]
         originals, reconstructions, edits, labels = [], [], [], []
         for column, i in enumerate(picks):
-            concept = bundle[FIGURE_CONCEPTS[column % len(FIGURE_CONCEPTS)]]
+            concept = bundle[shown[column % len(shown)]]
             current = float(predictor.score(to_tensor(rooms[i : i + 1]))[0, names.index(concept.name)])
             sign = -1.0 if current > 0.5 else 1.0  # push the concept the other way
             edited = synthesize(
-                generator, edited_codes(codes_arr[i : i + 1], concept, sign * concept.distance_range[1], ones)
+                generator, edited_codes(codes_arr[i : i + 1], concept, sign * concept.distance_range[1], ones, bundle)
             )
             originals.append(rooms[i])
             reconstructions.append(recons[i])

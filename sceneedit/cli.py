@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from .errors import CommandError  # noqa: F401 - re-exported: commands raise it for bad arguments
+
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMAND_MODULES = [
     "synth",
@@ -24,10 +26,6 @@ COMMAND_MODULES = [
     "invert",
     "train-encoder",
 ]
-
-
-class CommandError(Exception):
-    """A user-facing error: printed as one line, exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,13 +68,22 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error
         _silence_stdout()
         return 141
-    except Exception as exc:  # one clear line for every user-facing error
-        from .errors import is_user_error
+    except Exception as exc:  # noqa: BLE001 - a user error is one line; anything else is a logged bug
+        return report_error(exc, f"sceneedit {args.command}")
 
-        if is_user_error(exc):
-            print(f"sceneedit {args.command}: error: {exc}", file=sys.stderr)
-            return 2
-        raise
+
+def report_error(exc: BaseException, prefix: str) -> int:
+    """Print ``exc`` as one line on stderr; returns the exit code.
+
+    A user error (:class:`~sceneedit.errors.SceneeditError`, or an OS error on the user's path) prints its
+    message and returns 2; anything else is a bug: its traceback goes to the log file, the line says where,
+    and the code is 70.
+    """
+    from .errors import EXIT_INTERNAL_ERROR, EXIT_USER_ERROR, describe_error
+
+    message = describe_error(exc, prefix)
+    print(f"{prefix}: {'' if message.internal else 'error: '}{message}", file=sys.stderr)
+    return EXIT_INTERNAL_ERROR if message.internal else EXIT_USER_ERROR
 
 
 def _silence_stdout() -> None:

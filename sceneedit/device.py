@@ -6,6 +6,8 @@ import os
 
 import torch
 
+from .errors import SettingsError
+
 DEVICE_ENV_VAR = "SCENEEDIT_DEVICE"
 
 
@@ -26,13 +28,13 @@ def resolve_device(requested: str | torch.device | None = None) -> torch.device:
     try:
         device = torch.device(choice)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"unknown device {choice!r}: expected 'cpu', 'cuda', 'cuda:N' or 'mps'") from exc
+        raise SettingsError(f"unknown device {choice!r}: expected 'cpu', 'cuda', 'cuda:N' or 'mps'") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {choice!r} requested but CUDA is not available on this machine")
+        raise SettingsError(f"device {choice!r} requested but CUDA is not available on this machine")
     if device.type == "mps":
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():
-            raise ValueError(f"device {choice!r} requested but MPS is not available on this machine")
+            raise SettingsError(f"device {choice!r} requested but MPS is not available on this machine")
     return device
 
 

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .errors import SceneeditError
+
 
 def _current_umask() -> int:
     mask = os.umask(0)
@@ -27,7 +29,7 @@ def _current_umask() -> int:
     return mask
 
 
-class WriteError(OSError):
+class WriteError(SceneeditError, OSError):
     """A file could not be written (disk full, quota, permissions); the message names it."""
 
 

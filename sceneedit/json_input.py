@@ -14,13 +14,15 @@ import json
 import math
 from typing import Any
 
+from .errors import SceneeditError
+
 #: Deepest nesting of arrays/objects we accept (our own files nest 4-6 deep).
 MAX_DEPTH = 64
 #: Longest error excerpt quoted from a file.
 EXCERPT = 60
 
 
-class JSONInputError(ValueError):
+class JSONInputError(SceneeditError, ValueError):
     """Malformed JSON in an input file (the message names the file)."""
 
 

@@ -34,7 +34,15 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         from .app.main import main as app_main
 
-        return app_main(argv[1:] if argv and argv[0] == "edit" else argv)
+        try:
+            return app_main(argv[1:] if argv and argv[0] == "edit" else argv)
+        except KeyboardInterrupt:
+            print("sceneedit: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:  # noqa: BLE001 - a user error is one line; anything else is a logged bug
+            from .cli import report_error
+
+            return report_error(exc, "sceneedit")
     from .cli import main as cli_main
 
     return cli_main(argv)

@@ -16,6 +16,7 @@ import torch
 
 from .editing.spatial_blend import synthesize_masked
 from .editing.state import EditState, edited_wp, kept_wp
+from .errors import describe_error
 from .generators.base import Generator, to_uint8_images
 
 
@@ -40,8 +41,8 @@ class RenderResult:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+    """A frame that fails to render is a bug (or out of memory): logged with its traceback."""
+    return describe_error(exc, "render")
 
 
 def _synthesize(generator: Generator, codes: np.ndarray, truncation_psi: float | None = None) -> np.ndarray:

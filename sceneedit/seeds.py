@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from .errors import SceneeditError
+
 #: Largest seed accepted anywhere (CLI, recipes, the editor's seed boxes): 2**31 - 1.
 #: numpy's RandomState (a seed's ``z``) takes [0, 2**32 - 1] and torch's generators more,
 #: but Qt's spin boxes hold a signed 32-bit int, so a larger seed could be typed on the
@@ -12,7 +14,7 @@ MAX_SEED = 2**31 - 1
 MAX_SEEDS = 1_000_000
 
 
-class SeedSyntaxError(ValueError):
+class SeedSyntaxError(SceneeditError, ValueError):
     """A seed specification could not be parsed."""
 
 

@@ -6,24 +6,9 @@ Import from a GUI test module.
 from __future__ import annotations
 
 from sceneedit.editing.session import EditSession
-from sceneedit.generators.stylegan import StyleGANGenerator
 
 #: How long a GUI test waits for the render thread or the window manager.
 WAIT_MS = 20000
-
-
-def tiny_generator(seed: int = 0, w_dim: int = 32) -> StyleGANGenerator:
-    """A real StyleGAN, 16 px, ``w_dim``-long codes, random weights from ``seed``."""
-    import torch
-
-    torch.manual_seed(seed)
-    return (
-        StyleGANGenerator(
-            resolution=16, z_dim=w_dim, w_dim=w_dim, mapping_layers=2, fmaps_base=64, fmaps_max=32, name="tiny"
-        )
-        .eval()
-        .requires_grad_(False)
-    )
 
 
 def open_main_window(qtbot, settings, session: EditSession):

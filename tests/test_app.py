@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gui_support import WAIT_MS, open_main_window, show_focused, tiny_generator  # noqa: E402
+from gui_support import WAIT_MS, open_main_window, show_focused  # noqa: E402
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
-
-# ----- fixtures ----------------------------------------------------------------------------
-from qt_guard import no_qthread_left_running  # noqa: E402,F401  (autouse fixture)
+from tiny_models import tiny_stylegan  # noqa: E402
 
 from sceneedit.editing.session import EditSession  # noqa: E402
 from sceneedit.render import render  # noqa: E402
 from sceneedit.semantics.bundle import fingerprint_for, save_bundle  # noqa: E402
 from sceneedit.semantics.concepts import BoundaryBundle, Concept  # noqa: E402
+
+# ----- fixtures ----------------------------------------------------------------------------
 
 
 def random_bundle(generator, names=("sky", "lamp", "wood", "warm"), seed: int = 1) -> BoundaryBundle:
@@ -45,7 +45,7 @@ def random_bundle(generator, names=("sky", "lamp", "wood", "warm"), seed: int = 
 
 @pytest.fixture
 def generator():
-    return tiny_generator()
+    return tiny_stylegan(name="tiny", frozen=True)
 
 
 @pytest.fixture
@@ -209,7 +209,7 @@ def test_a_bad_bundle_import_shows_an_error_and_keeps_the_state(qtbot, window, t
     original_bundle = session.bundle
 
     # A bundle made for a generator with other code dimensions, and a corrupt file.
-    other = tiny_generator(w_dim=16)
+    other = tiny_stylegan(w_dim=16, name="tiny", frozen=True)
     wrong = save_bundle(random_bundle(other), tmp_path / "other.safetensors")
     corrupt = tmp_path / "corrupt.safetensors"
     corrupt.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not json at all!")

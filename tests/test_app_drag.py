@@ -6,8 +6,9 @@ import threading
 
 import numpy as np
 import pytest
-from gui_support import WAIT_MS, open_main_window, show_focused, tiny_generator  # noqa: E402
+from gui_support import WAIT_MS, open_main_window, show_focused  # noqa: E402
 from PySide6.QtCore import QPoint, QSettings, Qt  # noqa: E402
+from tiny_models import tiny_stylegan  # noqa: E402
 
 from sceneedit.editing import drag as drag_module  # noqa: E402
 from sceneedit.editing.drag import DragSettings  # noqa: E402
@@ -17,12 +18,9 @@ from sceneedit.render import render  # noqa: E402
 SIZE = 16  # the tiny generator's resolution
 
 
-from qt_guard import no_qthread_left_running  # noqa: E402,F401  (autouse fixture)
-
-
 @pytest.fixture(scope="module")
 def generator():
-    return tiny_generator()
+    return tiny_stylegan(name="tiny", frozen=True)
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gui_support import WAIT_MS, open_main_window, show_focused, tiny_generator
+from gui_support import WAIT_MS, open_main_window, show_focused
 from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QScrollArea, QStyle
-from qt_guard import no_qthread_left_running  # noqa: F401  (autouse fixture)
+from tiny_models import tiny_stylegan
 
 from sceneedit.editing.session import EditSession
 from sceneedit.semantics.bundle import fingerprint_for
@@ -40,7 +40,7 @@ def many_concepts_bundle(generator, names=CONCEPT_NAMES, seed: int = 1) -> Bound
 
 @pytest.fixture
 def generator():
-    return tiny_generator()
+    return tiny_stylegan(name="tiny", frozen=True)
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from gui_support import WAIT_MS, open_main_window, tiny_generator  # noqa: E402
+from gui_support import WAIT_MS, open_main_window  # noqa: E402
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
-from qt_guard import no_qthread_left_running  # noqa: E402,F401  (autouse fixture)
+from tiny_models import tiny_stylegan  # noqa: E402
 
 from sceneedit.editing.session import EditSession  # noqa: E402
 from sceneedit.inversion import InversionSettings  # noqa: E402
@@ -17,7 +17,7 @@ from sceneedit.inversion import InversionSettings  # noqa: E402
 
 @pytest.fixture(scope="module")
 def generator():
-    return tiny_generator()
+    return tiny_stylegan(name="tiny", frozen=True)
 
 
 @pytest.fixture

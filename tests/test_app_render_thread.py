@@ -12,9 +12,9 @@ import threading
 
 import numpy as np
 import pytest
-from gui_support import WAIT_MS, tiny_generator  # noqa: E402
+from gui_support import WAIT_MS  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
-from qt_guard import no_qthread_left_running  # noqa: E402,F401  (autouse fixture)
+from tiny_models import tiny_stylegan  # noqa: E402
 
 from sceneedit.render import render  # noqa: E402
 from sceneedit.semantics.bundle import fingerprint_for, save_bundle  # noqa: E402
@@ -59,7 +59,7 @@ def logged(qtbot, tmp_path, monkeypatch):
     from sceneedit.generators import save_generator
     from sceneedit.generators.stylegan import StyleGANGenerator
 
-    generator = tiny_generator()
+    generator = tiny_stylegan(name="tiny", frozen=True)
     gen_path = save_generator(generator, tmp_path / "tiny.safetensors")
     bundle_path = save_bundle(one_concept_bundle(generator), tmp_path / "tiny_bundle.safetensors")
     log = ThreadLog(monkeypatch, StyleGANGenerator)

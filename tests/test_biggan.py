@@ -237,6 +237,7 @@ def test_gradients_flow_to_the_code(generator):
     assert wp.grad is not None and (wp.grad.abs().sum(dim=2) > 0).all()
 
 
+@pytest.mark.slow
 def test_own_format_round_trip(tmp_path, generator):
     saved = save_generator(generator, tmp_path / "biggan.safetensors")
     again = load_generator(saved)

@@ -22,6 +22,7 @@ def planted(n: int, dim: int, seed: int = 0, noise: float = 0.3):
     return codes, scores, direction
 
 
+@pytest.mark.slow
 def test_recovers_planted_direction():
     codes, scores, direction = planted(3000, 32)
     fit = fit_linear_boundary(codes, scores, chosen=600)

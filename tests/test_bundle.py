@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 from safetensors.numpy import save_file
+from tiny_models import tiny_stylegan
 
 from sceneedit.generators.fingerprint import generator_fingerprint
 from sceneedit.generators.stylegan import StyleGANGenerator
@@ -165,17 +166,8 @@ def test_failed_save_keeps_the_old_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["b.safetensors"]
 
 
-def tiny_stylegan(seed: int = 0) -> StyleGANGenerator:
-    import torch
-
-    torch.manual_seed(seed)
-    return StyleGANGenerator(
-        resolution=16, z_dim=D, w_dim=D, mapping_layers=1, fmaps_base=64, fmaps_max=16, truncation_layers=2
-    ).eval()
-
-
 def test_check_compatible():
-    generator = tiny_stylegan()
+    generator = tiny_stylegan(w_dim=D, mapping_layers=1, fmaps_max=16, truncation_layers=2)
     fp = generator_fingerprint(generator)
     assert fp["num_layers"] == L
     good = make_bundle(weights_hash=fp["weights_hash"])
@@ -260,7 +252,7 @@ def test_bundle_import_of_a_higan_folder_for_a_generator(tmp_path, capsys):
     from sceneedit.cli import main
     from sceneedit.generators import save_generator
 
-    generator = tiny_stylegan()
+    generator = tiny_stylegan(w_dim=D, mapping_layers=1, fmaps_max=16, truncation_layers=2)
     gen_path = save_generator(generator, tmp_path / "g.safetensors")
     folder = tmp_path / "stylegan_bedroom"
     folder.mkdir()

@@ -10,8 +10,7 @@ import torch
 from stylegan_reference import genforce_stylegan_state
 
 from sceneedit.cli import main
-from sceneedit.generators import load_generator, save_generator, to_uint8_images
-from sceneedit.generators.stylegan import StyleGANGenerator
+from sceneedit.generators import load_generator, to_uint8_images
 from sceneedit.imaging import load_png, make_contact_sheet, save_png
 from sceneedit.seeds import parse_seeds
 
@@ -19,10 +18,8 @@ TINY = dict(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, fmaps_base=128,
 
 
 @pytest.fixture()
-def tiny_file(tmp_path):
-    torch.manual_seed(0)
-    generator = StyleGANGenerator(**TINY, name="tiny")
-    return save_generator(generator, tmp_path / "tiny.safetensors", dataset="unit-test")
+def tiny_file(tiny_stylegan_file):
+    return tiny_stylegan_file(dataset="unit-test", eval_mode=False, name="tiny", **TINY)
 
 
 # ----- seeds -----------------------------------------------------------------------------------

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_models import tiny_stylegan
 
 from sceneedit.generators.checkpoints import load_generator, save_generator
 from sceneedit.generators.fingerprint import generator_fingerprint
-from sceneedit.generators.stylegan import StyleGANGenerator
 from sceneedit.imaging import load_png
 from sceneedit.resources import resource_path
 from sceneedit.scenes import CATEGORIES
@@ -97,6 +97,7 @@ def test_shipped_model_card_belongs_to_the_shipped_weights(shipped, shipped_card
     assert samples.shape == (8 * cell + 2, 8 * cell + 2, 3)
 
 
+@pytest.mark.slow
 def test_shipped_category_histogram_stays_within_the_card_bound(shipped, shipped_card, predictor):
     world = world_category_shares(shipped_card["world_shares_count"], shipped_card["world_shares_seed"])
     result = category_check(
@@ -187,23 +188,9 @@ def test_quality_block_round_trip_and_errors():
 
 
 # ----- the evaluation end to end on a tiny generator ---------------------------------------------------
-def _tiny_generator(seed: int) -> StyleGANGenerator:
-    torch.manual_seed(seed)
-    return StyleGANGenerator(
-        resolution=16,
-        z_dim=16,
-        w_dim=16,
-        mapping_layers=2,
-        fmaps_base=64,
-        fmaps_max=16,
-        truncation_psi=0.7,
-        truncation_layers=2,
-        name=f"tiny{seed}",
-    ).eval()
-
-
+@pytest.mark.slow
 def test_evaluation_and_model_card_end_to_end(tmp_path, predictor):
-    generator = _tiny_generator(0)
+    generator = tiny_stylegan(0, w_dim=16, fmaps_max=16, truncation_psi=0.7, truncation_layers=2, name="tiny0")
     generator_path = save_generator(
         generator,
         tmp_path / "tiny.safetensors",
@@ -292,7 +279,10 @@ def test_evaluation_and_model_card_end_to_end(tmp_path, predictor):
     assert np.array_equal(load_png(docs_png), sheet)
 
     # Figures of another generator are refused, and nothing is overwritten.
-    other_path = save_generator(_tiny_generator(1), tmp_path / "other.safetensors")
+    other_path = save_generator(
+        tiny_stylegan(1, w_dim=16, fmaps_max=16, truncation_psi=0.7, truncation_layers=2, name="tiny1"),
+        tmp_path / "other.safetensors",
+    )
     before = card.read_text()
     with pytest.raises(ValueError, match="measured on generator weights"):
         writer.write_model_card(tmp_path / "eval", other_path, card, None)

@@ -63,6 +63,7 @@ def one_thread():
     torch.set_num_threads(previous)
 
 
+@pytest.mark.slow
 def test_small_probe_of_the_default_generator(tmp_path, generator_file, predictor_file, one_thread, capsys):
     from sceneedit.cli import main
     from sceneedit.generators import load_generator

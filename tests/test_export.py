@@ -7,8 +7,8 @@ import threading
 import imageio.v2 as imageio
 import numpy as np
 import pytest
-import torch
 from PIL import Image
+from tiny_models import tiny_stylegan
 
 import sceneedit.export.writers as export_writers
 from sceneedit.cli import main as cli_main
@@ -26,31 +26,19 @@ from sceneedit.export import (
 from sceneedit.files import atomic_path
 from sceneedit.generators.checkpoints import save_generator
 from sceneedit.generators.fingerprint import generator_fingerprint
-from sceneedit.generators.stylegan import StyleGANGenerator
 from sceneedit.render import render
 from sceneedit.semantics.bundle import save_bundle
 from sceneedit.semantics.concepts import BoundaryBundle, Concept
 
+#: The tiny StyleGAN these tests edit, truncated like the real models.
+TRUNCATED = dict(fmaps_max=16, truncation_psi=0.7, truncation_layers=2)
+
 L, D = 6, 32
-
-
-def tiny_generator(weight_seed=0):
-    torch.manual_seed(weight_seed)
-    return StyleGANGenerator(
-        resolution=16,
-        z_dim=32,
-        w_dim=32,
-        mapping_layers=2,
-        fmaps_base=64,
-        fmaps_max=16,
-        truncation_psi=0.7,
-        truncation_layers=2,
-    ).eval()
 
 
 @pytest.fixture(scope="module")
 def generator():
-    return tiny_generator()
+    return tiny_stylegan(**TRUNCATED)
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +214,7 @@ def test_bad_input_is_refused_before_writing(generator, bundle, tmp_path, change
 
 
 def test_recipe_for_another_generator_is_refused(generator, bundle, tmp_path):
-    other = tiny_generator(weight_seed=3)
+    other = tiny_stylegan(3, **TRUNCATED)
     recipe = EditSession(other, None, seed=0).to_recipe()
     out = tmp_path / "out"
     with pytest.raises(ExportError, match="another generator"):

@@ -94,6 +94,7 @@ def test_run_writes_log_samples_and_checkpoints(tmp_path):
     assert Image.open(run_dir / "samples" / "latest.png").size == (8 * 16, 8 * 16)
 
 
+@pytest.mark.slow
 def test_resume_continues_with_identical_state(tmp_path):
     straight = tmp_path / "straight"
     GANTrainer(tiny_config(iterations=4, checkpoint_every=2), straight, log=quiet).run()
@@ -262,6 +263,7 @@ def test_pool_is_refreshed_by_a_worker_process():
     assert not stream._workers
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_resume_continues(tmp_path):
     import os
     import signal
@@ -411,6 +413,7 @@ def test_render_rooms_pairs_each_room_with_the_code_of_its_factors():
     assert batch.shape == (4, 16, 16, 3) and batch_codes.shape == (4, 14)
 
 
+@pytest.mark.slow
 def test_reconstruction_term_pulls_g_to_the_room_of_its_code(tmp_path):
     trainer = GANTrainer(tiny_config(mapping_lr_mul=1.0), tmp_path / "run", log=quiet)
     stats = trainer.train_step()

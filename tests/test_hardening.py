@@ -21,20 +21,14 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+from tiny_models import tiny_stylegan
 
 from sceneedit.errors import is_user_error
 from sceneedit.generators import load_generator, save_generator
 from sceneedit.generators.base import GeneratorError, to_uint8_images
 from sceneedit.generators.checkpoints import CheckpointError
-from sceneedit.generators.stylegan import StyleGANGenerator
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = dict(resolution=16, z_dim=32, w_dim=32, mapping_layers=2, fmaps_base=64, fmaps_max=32)
-
-
-def tiny_generator(seed: int = 0) -> StyleGANGenerator:
-    torch.manual_seed(seed)
-    return StyleGANGenerator(**TINY, name="tiny").eval().requires_grad_(False)
 
 
 def rewrite_safetensors(path: Path, config: dict | None = None, state: dict | None = None) -> None:
@@ -50,7 +44,7 @@ def rewrite_safetensors(path: Path, config: dict | None = None, state: dict | No
 
 
 def own_file(tmp_path: Path) -> tuple[Path, dict]:
-    path = save_generator(tiny_generator(), tmp_path / "g.safetensors")
+    path = save_generator(tiny_stylegan(name="tiny", frozen=True), tmp_path / "g.safetensors")
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as handle:
@@ -92,7 +86,7 @@ def test_non_finite_weights_are_refused_at_load_naming_the_tensor(tmp_path, valu
 
 
 def test_non_finite_weights_in_a_foreign_file_are_refused(tmp_path):
-    state = tiny_generator().state_dict()
+    state = tiny_stylegan(name="tiny", frozen=True).state_dict()
     state["mapping.dense1.fc.weight"][3, 3] = float("-inf")
     path = tmp_path / "stylegan_bad.pth"
     torch.save(state, path)
@@ -110,7 +104,7 @@ def test_huge_finite_codes_render_an_error_not_a_black_frame():
     from sceneedit.editing.session import EditSession
     from sceneedit.render import render
 
-    generator = tiny_generator()
+    generator = tiny_stylegan(name="tiny", frozen=True)
     session = EditSession(generator)
     session.set_base_code(np.full((generator.num_layers, generator.w_dim), 3e38, dtype=np.float32))
     result = render(generator, session.state())
@@ -120,7 +114,7 @@ def test_huge_finite_codes_render_an_error_not_a_black_frame():
 def test_synth_refuses_codes_that_overflow(tmp_path, capsys):
     from sceneedit.cli import main
 
-    gen_path = save_generator(tiny_generator(), tmp_path / "g.safetensors")
+    gen_path = save_generator(tiny_stylegan(name="tiny", frozen=True), tmp_path / "g.safetensors")
     codes = tmp_path / "huge.npy"
     np.save(codes, np.full((1, 6, 32), 3e38, dtype=np.float32))
     assert main(["synth", "-g", str(gen_path), "--codes", str(codes), "--out", str(tmp_path / "out")]) == 2
@@ -168,7 +162,7 @@ def test_a_higan_boundary_with_a_huge_layer_range_is_a_short_clean_error(tmp_pat
 
 # ----- 3. tensors are checked before they are materialized -----------------------------------------
 def test_a_stride_0_expanded_tensor_is_refused_before_it_is_materialized(tmp_path):
-    state = tiny_generator().state_dict()
+    state = tiny_stylegan(name="tiny", frozen=True).state_dict()
     state["truncation.truncation"] = torch.ones(1, 1, 1).expand(1, 1 << 28, 1 << 4)  # 16 GB if copied
     path = tmp_path / "expanded.pth"
     torch.save(state, path)
@@ -181,7 +175,7 @@ def test_a_stride_0_expanded_tensor_is_refused_before_it_is_materialized(tmp_pat
 
 
 def test_a_sparse_tensor_is_refused_cleanly(tmp_path):
-    state = tiny_generator().state_dict()
+    state = tiny_stylegan(name="tiny", frozen=True).state_dict()
     state["mapping.dense0.fc.weight"] = state["mapping.dense0.fc.weight"].to_sparse()
     path = tmp_path / "sparse.pth"
     torch.save(state, path)
@@ -306,7 +300,7 @@ def test_recipe_edits_of_the_wrong_type_are_one_clean_error(tmp_path, edit):
     from sceneedit.editing.recipe import RecipeError, load_recipe
     from sceneedit.editing.session import EditSession
 
-    generator = tiny_generator()
+    generator = tiny_stylegan(name="tiny", frozen=True)
     recipe = recipe_for(generator)
     recipe["edits"].append({"label": "bad", **edit})
     path = tmp_path / "bad_recipe.json"
@@ -340,7 +334,7 @@ def test_malformed_npy_headers_are_clean_errors_everywhere(tmp_path, header):
 
     path = tmp_path / "bad_boundary.npy"
     path.write_bytes(npy_with_header(header))
-    generator = tiny_generator()
+    generator = tiny_stylegan(name="tiny", frozen=True)
     readers = [
         read_boundary_file,
         load_npy_array,
@@ -388,13 +382,15 @@ def test_disk_full_during_bundle_import_is_one_clear_line(tmp_path):
     assert not out.exists() and not list(tmp_path.glob(".b.safetensors*"))
 
 
+@pytest.mark.slow
 def test_disk_full_during_synth_is_one_clear_line(tmp_path):
-    gen_path = save_generator(tiny_generator(), tmp_path / "g.safetensors")
+    gen_path = save_generator(tiny_stylegan(name="tiny", frozen=True), tmp_path / "g.safetensors")
     done = run_disk_full(["synth", "-g", str(gen_path), "--seeds", "0-3", "--out", str(tmp_path / "o")], limit=200)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and "cannot write" in done.stderr, done.stderr
 
 
+@pytest.mark.slow
 def test_disk_full_during_probe_is_one_clear_line(tmp_path):
     from sceneedit.semantics.predictors import world
 
@@ -402,7 +398,7 @@ def test_disk_full_during_probe_is_one_clear_line(tmp_path):
     predictor = world.save_world_predictor(
         world.WorldPredictor(world.WorldNet(world.WorldNetConfig(input_size=32))), tmp_path / "world.safetensors"
     )
-    gen_path = save_generator(tiny_generator(), tmp_path / "g.safetensors")
+    gen_path = save_generator(tiny_stylegan(name="tiny", frozen=True), tmp_path / "g.safetensors")
     done = run_disk_full(
         [
             "probe",
@@ -435,6 +431,7 @@ def test_disk_full_during_probe_is_one_clear_line(tmp_path):
     assert "full" in done.stderr or "too large" in done.stderr, done.stderr
 
 
+@pytest.mark.slow
 def test_disk_full_during_train_export_is_one_clear_line(tmp_path):
     from sceneedit.training.gan import GANTrainer
     from sceneedit.training.gan_config import TrainConfig
@@ -471,6 +468,7 @@ def test_disk_full_during_train_export_is_one_clear_line(tmp_path):
     assert not list(tmp_path.glob(".g.safetensors*"))
 
 
+@pytest.mark.slow
 def test_disk_full_during_a_torch_checkpoint_write_is_a_clear_error(tmp_path):
     code = f"""
     import resource, signal, torch
@@ -539,6 +537,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.slow
 def test_sigkilled_trainer_leaves_no_worker_and_resume_is_accepted(tmp_path):
     run_dir = tmp_path / "run"
     command = [
@@ -614,7 +613,7 @@ def test_rotation_keeps_verified_checkpoints_and_cleans_temporaries(tmp_path):
 def test_export_recipe_errors_name_the_recipe_file(tmp_path, capsys):
     from sceneedit.cli import main
 
-    generator = tiny_generator()
+    generator = tiny_stylegan(name="tiny", frozen=True)
     gen_path = save_generator(generator, tmp_path / "g.safetensors")
     recipe = recipe_for(generator)
     recipe["edits"].append({"label": "bad", "op": "set_seed", "seed": "x"})
@@ -667,6 +666,7 @@ def test_a_4300_digit_int_in_generator_metadata_names_the_file(tmp_path):
 
 
 # ----- 12. a double Ctrl-C never leaves a hidden partial file ---------------------------------------
+@pytest.mark.slow
 def test_double_ctrl_c_while_an_mp4_is_written_leaves_no_partial_file(tmp_path):
     code = f"""
     import os, signal

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_models import tiny_stylegan
 
 from sceneedit.generators.checkpoints import save_generator
-from sceneedit.generators.stylegan import StyleGANGenerator
 from sceneedit.inversion import (
     GeneratorDelta,
     ImageLoadError,
@@ -28,19 +28,9 @@ from sceneedit.inversion import (
 from sceneedit.inversion.encoder import EncoderError
 from sceneedit.inversion.finetune import DeltaError
 from sceneedit.inversion.losses import MultiScaleSSIMLoss, psnr
+from sceneedit.inversion.optimize import cosine_second_half
 from sceneedit.inversion.prior import prior_for
 from sceneedit.inversion.train import EncoderTrainingConfig, fit_linear_encoder, train_encoder
-
-
-def tiny_generator(seed: int = 0) -> StyleGANGenerator:
-    torch.manual_seed(seed)
-    return (
-        StyleGANGenerator(
-            resolution=16, z_dim=16, w_dim=16, mapping_layers=2, fmaps_base=64, fmaps_max=32, name=f"tiny{seed}"
-        )
-        .eval()
-        .requires_grad_(False)
-    )
 
 
 def sample_image(generator, seed: int = 3) -> np.ndarray:
@@ -122,16 +112,58 @@ def test_ms_ssim_is_zero_for_identical_images_and_grows_with_noise():
 
 
 def test_prior_penalty_is_small_for_mapped_codes_and_large_off_domain():
-    generator = tiny_generator()
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
     prior = prior_for(generator)
     codes = generator.map(generator.sample_z(64, 123), truncation_psi=1.0)
     far = codes + 3.0 * torch.randn_like(codes)
     assert prior.penalty(codes).mean() < 0.3 < prior.penalty(far).mean()
 
 
+def test_prior_parts_add_up_and_the_spread_is_zero_for_one_code_on_every_layer():
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
+    prior = prior_for(generator)
+    codes = generator.map(generator.sample_z(8, 5), truncation_psi=1.0)  # the same w on every layer
+    outside, spread = prior.penalty_parts(codes)
+    assert torch.allclose(outside + spread, prior.penalty(codes))
+    assert spread.abs().max() < 1e-6
+    mixed = codes.clone()
+    mixed[:, 1:] = generator.map(generator.sample_z(8, 6), truncation_psi=1.0)[:, 1:]
+    assert (prior.penalty_parts(mixed)[1] > 0.1).all()
+
+
+def test_spread_weight_defaults_to_the_prior_weight_and_is_validated():
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
+    image = torch.zeros(1, 3, 16, 16)
+    mixed = generator.map(generator.sample_z(1, 1), truncation_psi=1.0)
+    mixed[:, 1:] = generator.map(generator.sample_z(1, 2), truncation_psi=1.0)[:, 1:]
+    base = dict(perceptual="none", prior_weight=1.0)
+    same = Inverter(generator, InversionSettings(**base), encoder=None).loss(mixed, image)[0]
+    explicit = Inverter(generator, InversionSettings(**base, spread_weight=1.0), encoder=None).loss(mixed, image)[0]
+    without = Inverter(generator, InversionSettings(**base, spread_weight=0.0), encoder=None).loss(mixed, image)[0]
+    assert torch.allclose(same, explicit)
+    assert (without < same).all()
+    with pytest.raises(ValueError, match="spread_weight"):
+        InversionSettings(spread_weight=-1.0)
+
+
+def test_regularizer_schedule_scales_only_the_regularizers():
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
+    image = torch.zeros(1, 3, 16, 16)
+    far = generator.map(generator.sample_z(1, 1), truncation_psi=1.0) + 3.0
+    inverter = Inverter(generator, InversionSettings(perceptual="none", prior_weight=1.0), encoder=None)
+    plain = Inverter(generator, InversionSettings(perceptual="none", prior_weight=0.0), encoder=None)
+    assert torch.allclose(inverter.loss(far, image, regularizer_scale=0.0)[0], plain.loss(far, image)[0])
+    half = inverter.loss(far, image, regularizer_scale=0.5)[0] - plain.loss(far, image)[0]
+    full = inverter.loss(far, image)[0] - plain.loss(far, image)[0]
+    assert torch.allclose(2 * half, full, rtol=1e-4)
+    factors = [cosine_second_half(step, 10) for step in range(11)]
+    assert factors[:5] == [1.0] * 5 and factors[-1] < 1e-6
+    assert all(a >= b for a, b in zip(factors, factors[1:], strict=False))
+
+
 # ----- inversion --------------------------------------------------------------------------
 def test_inversion_improves_on_the_start_reports_progress_and_writes_files(tmp_path):
-    generator = tiny_generator()
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
     image = sample_image(generator)
     frames = []
     inverter = Inverter(generator, InversionSettings(**FAST), encoder=None)
@@ -149,7 +181,7 @@ def test_inversion_improves_on_the_start_reports_progress_and_writes_files(tmp_p
 
 
 def test_cancel_stops_the_inversion():
-    generator = tiny_generator()
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
     calls = []
 
     def cancel() -> bool:
@@ -162,9 +194,9 @@ def test_cancel_stops_the_inversion():
 
 
 def test_pivotal_tuning_beats_the_code_alone_and_is_an_undoable_delta(tmp_path):
-    generator = tiny_generator()
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
     before = {k: v.clone() for k, v in generator.state_dict().items()}
-    other = tiny_generator(seed=1)
+    other = tiny_stylegan(1, w_dim=16, name="tiny1", frozen=True)
     image = sample_image(other)  # another generator's picture: the code alone fits it poorly
     settings = InversionSettings(**{**FAST, "finetune_steps": 30, "finetune_lr": 3e-3})
     result = Inverter(generator, settings, encoder=None).invert(image)
@@ -185,7 +217,7 @@ def test_pivotal_tuning_beats_the_code_alone_and_is_an_undoable_delta(tmp_path):
 
 # ----- encoder ---------------------------------------------------------------------------------
 def test_encoder_training_resumes_and_the_file_refuses_another_generator(tmp_path):
-    generator = tiny_generator()
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
     config = EncoderTrainingConfig(steps=6, batch_size=4, perceptual="ssim", checkpoint_every=3, log_every=3)
     lines = []
     train_encoder(
@@ -197,7 +229,7 @@ def test_encoder_training_resumes_and_the_file_refuses_another_generator(tmp_pat
     wp = encoder(torch.zeros(2, 3, 16, 16))
     assert wp.shape == (2, generator.num_layers, generator.w_dim)
     with pytest.raises(EncoderError):
-        load_encoder(out, tiny_generator(seed=1))
+        load_encoder(out, tiny_stylegan(1, w_dim=16, name="tiny1", frozen=True))
     result = Inverter(generator, InversionSettings(**{**FAST, "steps": 0}), encoder=encoder).invert(
         sample_image(generator)
     )
@@ -205,7 +237,7 @@ def test_encoder_training_resumes_and_the_file_refuses_another_generator(tmp_pat
 
 
 def test_linear_encoder_fit_resumes_and_reads_codes_back_better_than_the_mean(tmp_path):
-    generator = tiny_generator()
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
     lines = []
     fit_linear_encoder(generator, tmp_path / "lin", samples=256, chunk=128, thumb=8, log=lines.append)
     assert any("256/256" in line for line in lines)
@@ -226,7 +258,7 @@ def test_linear_encoder_fit_resumes_and_reads_codes_back_better_than_the_mean(tm
 def test_cli_invert_writes_code_reconstruction_and_a_line_per_image(tmp_path, capsys):
     from sceneedit.cli import main
 
-    generator = tiny_generator()
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
     generator_path = save_generator(generator, tmp_path / "tiny.safetensors")
     Image.fromarray(sample_image(generator)).resize((40, 30)).save(tmp_path / "a.jpg")
     Image.fromarray(sample_image(generator, 5)).convert("L").save(tmp_path / "b.png")
@@ -245,6 +277,8 @@ def test_cli_invert_writes_code_reconstruction_and_a_line_per_image(tmp_path, ca
             "none",
             "--perceptual",
             "ssim",
+            "--prior-weight",
+            "0.01",
         ]
     )
     assert code == 0
@@ -256,6 +290,9 @@ def test_cli_invert_writes_code_reconstruction_and_a_line_per_image(tmp_path, ca
     (tmp_path / "bad.png").write_bytes(b"")
     assert main(["invert", str(tmp_path / "bad.png"), "-g", str(generator_path), "--out", str(tmp_path / "o2")]) == 2
     assert "bad.png: the file is empty" in capsys.readouterr().err
+    negative = ["invert", str(tmp_path / "a.jpg"), "-g", str(generator_path), "--out", str(tmp_path / "o3")]
+    assert main([*negative, "--prior-weight", "-1"]) == 2
+    assert "prior_weight" in capsys.readouterr().err
 
 
 def test_cli_recipe_from_a_fine_tuned_inversion_replays_in_export(tmp_path, capsys):
@@ -263,9 +300,9 @@ def test_cli_recipe_from_a_fine_tuned_inversion_replays_in_export(tmp_path, caps
     from sceneedit.editing.session import EditSession
     from sceneedit.render import render
 
-    generator = tiny_generator()
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
     generator_path = save_generator(generator, tmp_path / "tiny.safetensors")
-    Image.fromarray(sample_image(tiny_generator(seed=2))).save(tmp_path / "photo.png")
+    Image.fromarray(sample_image(tiny_stylegan(2, w_dim=16, name="tiny2", frozen=True))).save(tmp_path / "photo.png")
     assert (
         main(
             [
@@ -330,11 +367,11 @@ def test_world_feature_loss_never_reuses_another_targets_features():
 
 
 def test_a_batch_inverts_like_one_by_one():
-    generator = tiny_generator()
+    generator = tiny_stylegan(w_dim=16, name="tiny0", frozen=True)
     images = [sample_image(generator, seed) for seed in (3, 4, 5)]
     inverter = Inverter(generator, InversionSettings(**{**FAST, "steps": 10}), encoder=None)
     batch = inverter.invert_batch(images)
-    for image, together in zip(images, batch):
+    for image, together in zip(images, batch, strict=True):
         alone = inverter.invert(image)
         assert np.allclose(alone.wp, together.wp, atol=1e-4)
         assert abs(alone.psnr_db - together.psnr_db) < 0.05

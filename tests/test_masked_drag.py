@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from gui_support import tiny_generator
+from tiny_models import tiny_stylegan
 
 from sceneedit.editing.drag import DragSettings, run_drag
 from sceneedit.editing.recipe import RecipeError
@@ -39,7 +39,7 @@ QUICK = DragSettings(steps=6, lr=0.05, motion_radius=2, track_radius=3, layers=4
 
 @pytest.fixture(scope="module")
 def generator():
-    return tiny_generator()
+    return tiny_stylegan(name="tiny", frozen=True)
 
 
 def pixels(generator, session) -> np.ndarray:
@@ -152,7 +152,7 @@ def test_stylegan2_blends_its_image_too():
     torch.manual_seed(0)
     generator = StyleGAN2Generator(resolution=16, z_dim=8, w_dim=8, mapping_layers=1, fmaps_base=32, fmaps_max=8)
     generator = generator.eval().requires_grad_(False)
-    assert needs_image_blend(generator) and not needs_image_blend(tiny_generator())
+    assert needs_image_blend(generator) and not needs_image_blend(tiny_stylegan(name="tiny", frozen=True))
     rng = np.random.RandomState(0)
     edited, kept = (rng.standard_normal((generator.num_layers, 8)).astype(np.float32) for _ in range(2))
     with torch.no_grad():

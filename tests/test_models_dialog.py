@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from gui_support import WAIT_MS  # noqa: E402
 from model_server import FileServer  # noqa: E402
-from qt_guard import no_qthread_left_running  # noqa: E402,F401
 
 from sceneedit.models import add_model, find_model, is_downloaded  # noqa: E402
 from sceneedit.models.download import part_path  # noqa: E402

@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 import pytest
-from gui_support import tiny_generator
+from tiny_models import tiny_stylegan
 
 from sceneedit.editing.builder import StateBuilder
 from sceneedit.editing.context import EditContext, EditError
@@ -28,7 +28,7 @@ from sceneedit.semantics.concepts import BoundaryBundle, Concept
 
 @pytest.fixture(scope="module")
 def generator():
-    return tiny_generator()
+    return tiny_stylegan(name="tiny", frozen=True)
 
 
 @pytest.fixture(scope="module")

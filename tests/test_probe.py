@@ -261,28 +261,11 @@ def test_rescore_cache_and_per_layer_space(generator, tmp_path):
 
 
 # ----- end to end: a tiny real StyleGAN through the command line -----------------------------
-def tiny_stylegan_file(tmp_path):
-    from sceneedit.generators import save_generator
-    from sceneedit.generators.stylegan import StyleGANGenerator
-
-    torch.manual_seed(0)
-    generator = StyleGANGenerator(
-        resolution=16,
-        z_dim=16,
-        w_dim=16,
-        mapping_layers=2,
-        fmaps_base=64,
-        fmaps_max=16,
-        truncation_psi=0.7,
-        truncation_layers=2,
-    )
-    return save_generator(generator.eval(), tmp_path / "tiny.safetensors")
-
-
-def test_command_line_probe_sharded_and_merged(tmp_path, capsys, monkeypatch):
+@pytest.mark.slow
+def test_command_line_probe_sharded_and_merged(tmp_path, capsys, monkeypatch, tiny_stylegan_file):
     from sceneedit.cli import main
 
-    generator = tiny_stylegan_file(tmp_path)
+    generator = tiny_stylegan_file(w_dim=16, fmaps_max=16, truncation_psi=0.7, truncation_layers=2)
     common = [
         "probe",
         "--generator",
@@ -345,7 +328,8 @@ def test_command_line_probe_sharded_and_merged(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "x").exists()
 
 
-def test_end_to_end_tiny_stylegan_and_world_predictor(tmp_path, capsys):
+@pytest.mark.slow
+def test_end_to_end_tiny_stylegan_and_world_predictor(tmp_path, capsys, tiny_stylegan_file):
     """The whole pipeline at N = 200 on a real (tiny, untrained) StyleGAN and the world
     predictor's real network (random weights: its scores are still functions of the image)."""
     from sceneedit.cli import main
@@ -355,7 +339,7 @@ def test_end_to_end_tiny_stylegan_and_world_predictor(tmp_path, capsys):
     predictor_file = world.save_world_predictor(
         world.WorldPredictor(world.WorldNet(world.WorldNetConfig(input_size=32))), tmp_path / "world.safetensors"
     )
-    generator = tiny_stylegan_file(tmp_path)
+    generator = tiny_stylegan_file(w_dim=16, fmaps_max=16, truncation_psi=0.7, truncation_layers=2)
     code = main(
         [
             "probe",

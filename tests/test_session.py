@@ -5,32 +5,20 @@ import pickle
 
 import numpy as np
 import pytest
-import torch
+from tiny_models import tiny_stylegan
 
 from sceneedit.editing.codes import code_for_seed
 from sceneedit.editing.recipe import RecipeError, load_recipe
 from sceneedit.editing.session import EditError, EditSession
 from sceneedit.editing.state import JitterSettings
 from sceneedit.generators.fingerprint import generator_fingerprint
-from sceneedit.generators.stylegan import StyleGANGenerator
 from sceneedit.render import render, render_batch
 from sceneedit.semantics.concepts import BoundaryBundle, Concept
 
+#: The tiny StyleGAN these tests edit, truncated like the real models.
+TRUNCATED = dict(fmaps_max=16, truncation_psi=0.7, truncation_layers=2)
+
 L, D = 6, 32  # a 16 px StyleGAN has 6 layer-wise codes
-
-
-def tiny_generator(weight_seed=0):
-    torch.manual_seed(weight_seed)
-    return StyleGANGenerator(
-        resolution=16,
-        z_dim=32,
-        w_dim=32,
-        mapping_layers=2,
-        fmaps_base=64,
-        fmaps_max=16,
-        truncation_psi=0.7,
-        truncation_layers=2,
-    ).eval()
 
 
 def unit(rng, rows=1):
@@ -52,7 +40,7 @@ def make_bundle(generator, seed=1, extra=()):
 
 @pytest.fixture(scope="module")
 def generator():
-    return tiny_generator()
+    return tiny_stylegan(**TRUNCATED)
 
 
 @pytest.fixture(scope="module")
@@ -263,7 +251,7 @@ def test_set_bundle_keeps_what_still_applies(session, generator):
     assert session.history == ["Start"]
     with pytest.raises(EditError, match="unknown concept 'wall'"):
         session.strength("wall")
-    mismatch = make_bundle(tiny_generator(weight_seed=5))
+    mismatch = make_bundle(tiny_stylegan(5, **TRUNCATED))
     with pytest.raises(ValueError, match="weights"):
         session.set_bundle(mismatch)
     session.set_bundle(mismatch, allow_hash_mismatch=True)
@@ -287,7 +275,7 @@ def test_recipe_round_trip_reproduces_pixels(session, generator, bundle, tmp_pat
     session.save_recipe(path)
     recipe = EditSession.load_recipe(path)
     assert recipe["version"] == 1 and recipe["base"]["seed"] == 3
-    fresh = EditSession.from_recipe(recipe, tiny_generator(), bundle)
+    fresh = EditSession.from_recipe(recipe, tiny_stylegan(**TRUNCATED), bundle)
     assert fresh.history == session.history
     assert fresh.current_wp().tobytes() == session.current_wp().tobytes()
     again = render(fresh.generator, fresh.state())
@@ -313,7 +301,7 @@ def test_recipes_for_another_generator_or_bundle_or_malformed_are_refused(sessio
     session.set_strength("wall", 1.0)
     recipe = session.to_recipe()
     with pytest.raises(RecipeError, match="another generator.*weights_hash"):
-        EditSession.from_recipe(recipe, tiny_generator(weight_seed=1), bundle)
+        EditSession.from_recipe(recipe, tiny_stylegan(1, **TRUNCATED), bundle)
     with pytest.raises(RecipeError, match="another boundary bundle"):
         EditSession.from_recipe(recipe, generator, make_bundle(generator, seed=2))
     with pytest.raises(RecipeError, match="needs a boundary bundle"):
@@ -338,18 +326,13 @@ def test_render_reports_failures_instead_of_raising(session, generator):
     good = session.state()
     with pytest.raises(EditError, match="finite"):
         session.set_base_code(np.full((L, D), np.nan, dtype=np.float64))
-    wrong = EditSession(tiny_generator_wide(), None, seed=0).state()
+    wrong = EditSession(tiny_stylegan(w_dim=16, mapping_layers=1, fmaps_max=16, eval_mode=False), None, seed=0).state()
     results = render_batch(generator, [good, wrong, good], batch_size=3)
     assert [r.error is None for r in results] == [True, False, True]
     assert "shape" in results[1].error and results[1].image is None
     assert results[0].image.shape == (16, 16, 3)
     single = render(generator, wrong)
     assert single.error and single.image is None
-
-
-def tiny_generator_wide():
-    torch.manual_seed(0)
-    return StyleGANGenerator(resolution=16, z_dim=16, w_dim=16, mapping_layers=1, fmaps_base=64, fmaps_max=16)
 
 
 def test_distance_from_the_hyperplane_and_back(generator):

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from stylegan_reference import BUFFER_SUFFIXES, genforce_stylegan_shapes, genforce_stylegan_state, to_genforce_v2
+from tiny_models import tiny_stylegan
 
 from sceneedit.generators import GeneratorError, load_generator, to_uint8_images
 from sceneedit.generators.stylegan import StyleGANGenerator, UpConvBlock, num_layers_for
@@ -22,13 +23,6 @@ def genforce_file(tmp_path):
     path = tmp_path / "stylegan_tiny_generator.pth"
     torch.save(genforce_stylegan_state(seed=1, **TINY), path)
     return path
-
-
-def _tiny(**overrides) -> StyleGANGenerator:
-    torch.manual_seed(0)
-    config = {k: v for k, v in TINY.items()}
-    config.update(overrides)
-    return StyleGANGenerator(**config).eval()
 
 
 # ----- layout ---------------------------------------------------------------------------------
@@ -115,7 +109,7 @@ def test_genforce_v2_layout_gives_the_same_image(tmp_path):
 
 # ----- the reference's maths, checked independently -------------------------------------------
 def test_mapping_is_pixel_norm_then_equalized_lr_dense_layers():
-    generator = _tiny(mapping_layers=1, z_dim=4, w_dim=16)
+    generator = tiny_stylegan(**(TINY | dict(mapping_layers=1, z_dim=4, w_dim=16)))
     z = torch.tensor([[1.0, -2.0, 0.5, 3.0]])
     weight = generator.mapping.dense0.fc.weight.detach().numpy()
     bias = generator.mapping.dense0.wscale.bias.detach().numpy()
@@ -130,7 +124,7 @@ def test_mapping_is_pixel_norm_then_equalized_lr_dense_layers():
 
 
 def test_truncation_pulls_the_first_layers_towards_w_avg():
-    generator = _tiny(resolution=32)  # 8 layers
+    generator = tiny_stylegan(**(TINY | dict(resolution=32)))  # 8 layers
     generator.truncation.w_avg.copy_(torch.randn(16))
     z = generator.sample_z(2, seed=3)
     free = generator.map(z, truncation_psi=1.0)
@@ -142,7 +136,7 @@ def test_truncation_pulls_the_first_layers_towards_w_avg():
 
 
 def test_first_layer_is_noise_bias_lrelu_instance_norm_then_style():
-    generator = _tiny()
+    generator = tiny_stylegan(**TINY)
     layer = generator.synthesis.layer0
     with torch.no_grad():
         layer.epilogue.apply_noise.weight.normal_()
@@ -183,7 +177,7 @@ def test_fused_upsampling_equals_nearest_upsample_then_conv():
 
 
 def test_blur_kernel_and_equalized_lr_scales():
-    generator = _tiny()
+    generator = tiny_stylegan(**TINY)
     kernel = generator.synthesis.layer2.blur.kernel
     assert torch.equal(kernel[0, 0], torch.tensor([[1.0, 2, 1], [2, 4, 2], [1, 2, 1]]) / 16)
     assert generator.synthesis.layer3.scale == pytest.approx(math.sqrt(2) / math.sqrt(16 * 9))
@@ -193,7 +187,7 @@ def test_blur_kernel_and_equalized_lr_scales():
 
 # ----- behaviour --------------------------------------------------------------------------------
 def test_noise_is_fixed_unless_randomized():
-    generator = _tiny()
+    generator = tiny_stylegan(**TINY)
     with torch.no_grad():
         for name, p in generator.named_parameters():
             if name.endswith("apply_noise.weight"):
@@ -205,7 +199,7 @@ def test_noise_is_fixed_unless_randomized():
 
 
 def test_gradients_flow_from_image_and_features_to_the_code():
-    generator = _tiny()
+    generator = tiny_stylegan(**TINY)
     z = generator.sample_z(2, seed=0).requires_grad_(True)
     result = generator.synthesize(generator.map(z), return_features=True)
     (result.image.square().mean() + result.features[1].mean()).backward()
@@ -214,14 +208,14 @@ def test_gradients_flow_from_image_and_features_to_the_code():
 
 
 def test_raw_output_is_unclamped_and_synthesize_clamps():
-    generator = _tiny()
+    generator = tiny_stylegan(**TINY)
     wp = generator.map(generator.sample_z(2, seed=0))
     raw = generator.synthesize_raw(wp)
     assert torch.equal(generator.synthesize(wp), raw.clamp(-1, 1))
 
 
 def test_update_w_avg_is_an_exponential_moving_average():
-    generator = _tiny(w_avg_beta=0.9)
+    generator = tiny_stylegan(**(TINY | dict(w_avg_beta=0.9)))
     w = torch.randn(4, 16)
     generator.update_w_avg(w)
     assert torch.allclose(generator.w_avg, 0.1 * w.mean(0))
@@ -230,7 +224,7 @@ def test_update_w_avg_is_an_exponential_moving_average():
 
 
 def test_lod_upsamples_a_lower_resolution_output():
-    generator = _tiny()
+    generator = tiny_stylegan(**TINY)
     wp = generator.map(generator.sample_z(1, seed=0))
     generator.synthesis.lod.fill_(1.0)
     result = generator.synthesize_raw(wp, return_features=True)
@@ -244,7 +238,7 @@ def test_bad_options_and_shapes_are_named():
         StyleGANGenerator(resolution=48)
     with pytest.raises(GeneratorError, match="fused_scale"):
         StyleGANGenerator(resolution=16, fused_scale="sometimes")
-    generator = _tiny()
+    generator = tiny_stylegan(**TINY)
     with pytest.raises(GeneratorError, match=r"\[N, 16\]"):
         generator.map(torch.zeros(2, 5))
     with pytest.raises(GeneratorError, match=r"\[N, 6, 16\]"):

@@ -65,6 +65,7 @@ def test_shipped_predictor_follows_the_protocol(shipped):
         shipped.score(torch.zeros(2, 64, 64))
 
 
+@pytest.mark.slow
 def test_shipped_predictor_beats_its_model_card_on_fresh_scenes(shipped, fresh_scenes):
     card = shipped.metrics
     images, labels = fresh_scenes

@@ -22,6 +22,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor, QImage, QKeySequence, QPainter, QPen, QPolygonF
 
+from .error_dialog import show_internal_error
 from .qt_utils import icon
 
 HANDLE_COLOR = QColor(230, 40, 40)
@@ -351,6 +352,8 @@ class DragTool(QObject):
         if result.error:
             self.last_error = result.error
             self.window.statusBar().showMessage(f"Drag failed: {result.error}", 10000)
+            if getattr(result.error, "internal", False):  # a bug: show its traceback
+                show_internal_error(self.window, "Drag failed", result.error)
             drag = None
         elif run["session"] is not None and run["session"] is self.session and drag.steps_run > 0:
             # The handles continue from where tracking found them (DragGAN does the same).

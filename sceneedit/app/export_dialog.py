@@ -33,7 +33,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sceneedit.errors import SceneeditError, SettingsError
+
 from ..semantics.layers import format_layer_list, format_layer_spec
+from .error_dialog import show_error
 
 #: Sequence kinds the dialog offers, with their labels.
 SEQUENCE_KINDS = {"sweep": "Concept sweep", "jitter": "Jitter series", "timeline": "History timeline"}
@@ -252,7 +255,7 @@ class ExportDialog(QDialog):
                         )
                     )
             if not concepts:
-                raise ValueError("choose at least one concept to sweep")
+                raise SettingsError("choose at least one concept to sweep")
             spec = SweepSequence(tuple(concepts), steps=int(self.sweep_steps.value()), name=name)
         elif kind == "jitter":
             spec = JitterSequence(
@@ -275,10 +278,10 @@ class ExportDialog(QDialog):
                 codes = session.base_wp[None].copy()
         formats = tuple(fmt for fmt, box in self.format_boxes.items() if box.isChecked())
         if not formats:
-            raise ValueError("choose at least one output format")
+            raise SettingsError("choose at least one output format")
         folder = self.folder_edit.text().strip()
         if not folder:
-            raise ValueError("choose an output folder")
+            raise SettingsError("choose an output folder")
         return ExportJob(
             sequences=[spec],
             out_dir=Path(folder).expanduser(),
@@ -300,7 +303,7 @@ class ExportDialog(QDialog):
             return
         try:
             job = self.build_job()
-        except ValueError as exc:
+        except SceneeditError as exc:
             QMessageBox.critical(self, "Export", str(exc))
             return
         from sceneedit.export import run_export
@@ -349,7 +352,7 @@ class ExportDialog(QDialog):
         self.last_report, self.last_error = result.value, result.error or ""
         self.export_finished.emit(result.value, result.error or "")
         if result.error:
-            QMessageBox.critical(self, "Export failed", result.error)
+            show_error(self, "Export failed", result.error)
             return
         report = result.value
         folders = ", ".join(str(s.folder) for s in report.sequences)

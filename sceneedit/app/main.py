@@ -61,10 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     if args.device is not None:
         from sceneedit.device import resolve_device
+        from sceneedit.errors import SceneeditError
 
         try:
             resolve_device(args.device)
-        except ValueError as exc:
+        except SceneeditError as exc:
             print(f"sceneedit: error: {exc}", file=sys.stderr)
             return 2
 
@@ -77,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("sceneedit")
     window = MainWindow(device=args.device)
     window.show()
+    from .error_dialog import install_excepthook
+
+    install_excepthook(lambda: window if window.isVisible() else None)
     from .qt_check import binding_warning
 
     warning = binding_warning()

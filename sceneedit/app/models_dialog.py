@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sceneedit.errors import describe_error
+
 from ..models import (
     DownloadCancelled,
     ModelEntry,
@@ -64,8 +66,8 @@ class FetchWorker(QObject):
             )
         except DownloadCancelled:
             self.finished.emit(None, "cancelled")
-        except Exception as exc:  # shown in the dialog, never a crash
-            self.finished.emit(None, " ".join(str(exc).split()) or type(exc).__name__)
+        except Exception as exc:  # shown in the dialog, never a crash; a bug is logged with its traceback
+            self.finished.emit(None, " ".join(describe_error(exc, "model download").split()) or type(exc).__name__)
         else:
             self.finished.emit(result, "")
 

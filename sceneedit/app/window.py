@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from sceneedit.editing.events import SessionEvent
+from sceneedit.errors import USER_ERRORS, SceneeditError, user_message
 
 from .canvas import SceneCanvas
 from .dialogs import model_card_path, show_about, show_model_card
@@ -35,6 +36,7 @@ from .docks.history import HistoryDock
 from .docks.jitter import JitterDock
 from .docks.latent import LatentDock
 from .drag_tool import DragTool
+from .error_dialog import show_error
 from .file_kinds import classify_path
 from .input_rules import InputRules
 from .invert_tool import InvertTool
@@ -540,7 +542,7 @@ class MainWindow(QMainWindow):
             return
         try:
             self.session.set_bundle(result.bundle)
-        except (ValueError, KeyError) as exc:
+        except SceneeditError as exc:
             self._error("Import boundary bundle", f"{result.path}: {exc}")
             self.load_finished.emit(False)
             return
@@ -604,8 +606,8 @@ class MainWindow(QMainWindow):
             recipe = EditSession.load_recipe(path)
             generator = generator_for_recipe(recipe, base_generator_of(self.session.generator), path)
             session = EditSession.from_recipe(recipe, generator, self.session.bundle, source=str(path))
-        except (ValueError, KeyError, OSError) as exc:
-            self._error("Open recipe", str(exc))
+        except USER_ERRORS as exc:
+            self._error("Open recipe", user_message(exc))
             return
         self.set_session(session, self.generator_path, self.bundle_path)
         self.store.add_recent("recipe", path)
@@ -625,8 +627,8 @@ class MainWindow(QMainWindow):
 
         try:  # a fine-tuned generator's weight delta goes beside the recipe
             save_recipe_with_delta(self.session.to_recipe(), self.session.generator, path)
-        except (ValueError, OSError) as exc:
-            self._error("Save recipe", str(exc))
+        except USER_ERRORS as exc:
+            self._error("Save recipe", user_message(exc))
             return
         self.store.add_recent("recipe", path)
         self.statusBar().showMessage(f"Saved {path}", 5000)
@@ -714,8 +716,9 @@ class MainWindow(QMainWindow):
 
     # ===== messages ====================================================================
     def _error(self, title: str, text: str) -> None:
+        """A user error in a dialog; a bug (an ``ErrorMessage`` marked internal) with its traceback."""
         self.statusBar().showMessage(f"{title}: {text}", 10000)
-        QMessageBox.critical(self, title, text)
+        show_error(self, title, text)
 
     def _ask(self, title: str, text: str) -> bool:
         answer = QMessageBox.question(self, title, text)

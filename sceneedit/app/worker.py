@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,14 +105,11 @@ class _Pending:
 
 
 def _error_text(exc: BaseException) -> str:
-    """One line for user errors; the exception type too (and a traceback on stderr) for
-    anything else, which is a bug."""
-    from sceneedit.errors import is_user_error
+    """One line for user errors; for anything else (a bug) the message says "internal error", the traceback
+    is logged and kept in the message's ``details`` (an :class:`~sceneedit.errors.ErrorMessage`)."""
+    from sceneedit.errors import describe_error
 
-    if is_user_error(exc):
-        return str(exc)
-    traceback.print_exception(exc)
-    return f"{type(exc).__name__}: {exc}"
+    return describe_error(exc, "editor worker")
 
 
 class RenderWorker(QObject):

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import CommandError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -52,6 +54,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="optimization steps of the code (default 200; 0 = the encoder's reading alone)",
     )
     parser.add_argument("--lr", type=float, default=None, help="Adam learning rate of the code (default 0.1)")
+    parser.add_argument(
+        "--prior-weight",
+        type=float,
+        default=None,
+        metavar="W",
+        help="weight of the in-domain prior (default 0.002): higher keeps edits behaving as on sampled codes, "
+        "lower fits the picture closer (the trade-off: docs/benchmarks.md, GAN inversion)",
+    )
     parser.add_argument(
         "--perceptual",
         default="auto",
@@ -91,15 +101,17 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(int(args.threads))
     if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+        raise CommandError(f"--batch-size must be >= 1, got {args.batch_size}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out}: a file has that name; give a folder")
+        raise CommandError(f"--out {out}: a file has that name; give a folder")
     changes = {"perceptual": args.perceptual, "finetune_steps": args.finetune}
     if args.steps is not None:
         changes["steps"] = args.steps
     if args.lr is not None:
         changes["lr"] = args.lr
+    if args.prior_weight is not None:
+        changes["prior_weight"] = args.prior_weight
     settings = InversionSettings(**changes)
     generator = load_generator(
         args.generator or default_generator_path(), arch=args.arch, device=resolve_device(args.device)
@@ -122,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     results = []
     for start in range(0, len(images), args.batch_size):
         chunk = images[start : start + args.batch_size]
-        results += zip([path for path, _ in chunk], inverter.invert_batch([image for _, image in chunk]))
+        results += zip([path for path, _ in chunk], inverter.invert_batch([image for _, image in chunk]), strict=True)
     for path, result in results:
         stem = Path(path).stem
         count = stems.get(stem, 0)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import CommandError, MissingFileError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -73,11 +75,11 @@ def run(args: argparse.Namespace) -> int:
     from ..seeds import parse_seeds
 
     if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+        raise CommandError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.codes is not None and args.seeds is not None:
-        raise ValueError("give either --seeds or --codes, not both")
+        raise CommandError("give either --seeds or --codes, not both")
     if Path(args.out).exists() and not Path(args.out).is_dir():
-        raise ValueError(f"--out {args.out}: a file has that name; give a folder")
+        raise CommandError(f"--out {args.out}: a file has that name; give a folder")
     device = resolve_device(args.device)
     generator = load_generator(args.generator, arch=args.arch, device=device)
 
@@ -138,28 +140,28 @@ def describe_speed(batch_seconds: list[tuple[float, int]], batch_size: int) -> s
 
 def load_codes(path, generator):
     """Read ``.npy`` codes: ``(tensor, 'z')`` for ``[N, z_dim]``, ``(tensor, 'wp')`` for
-    ``[N, num_layers, w_dim]``. Raises ValueError naming the file and expected shapes."""
+    ``[N, num_layers, w_dim]``. Raises a user error naming the file and expected shapes."""
     import numpy as np
     import torch
 
     if not path.exists():
-        raise ValueError(f"{path}: no such codes file")
+        raise MissingFileError(f"{path}: no such codes file")
     from ..semantics.safe_npy import load_npy_array
 
     array = load_npy_array(path, max_bytes=None)  # ValueError naming the file for a malformed or foreign file
     expected = f"z [N, {generator.z_dim}] nor wp [N, {generator.num_layers}, {generator.w_dim}]"
     if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.floating):
-        raise ValueError(f"{path}: codes must be a float array, got dtype {getattr(array, 'dtype', '?')}")
+        raise CommandError(f"{path}: codes must be a float array, got dtype {getattr(array, 'dtype', '?')}")
     if array.ndim == 2 and array.shape[1] == generator.z_dim:
         kind = "z"
     elif array.ndim == 3 and array.shape[1:] == (generator.num_layers, generator.w_dim):
         kind = "wp"
     else:
-        raise ValueError(f"{path}: codes of shape {list(array.shape)} fit neither {expected}")
+        raise CommandError(f"{path}: codes of shape {list(array.shape)} fit neither {expected}")
     if array.shape[0] == 0:
-        raise ValueError(f"{path}: holds no codes (shape {list(array.shape)})")
+        raise CommandError(f"{path}: holds no codes (shape {list(array.shape)})")
     with np.errstate(over="ignore"):
         array = np.ascontiguousarray(array, dtype=np.float32)
     if not np.isfinite(array).all():
-        raise ValueError(f"{path}: codes contain NaN or infinite values (or values beyond float32 range)")
+        raise CommandError(f"{path}: codes contain NaN or infinite values (or values beyond float32 range)")
     return torch.from_numpy(array), kind

@@ -57,6 +57,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import SceneeditError
 from ..generators.base import Generator, to_uint8_images
 from .spatial_blend import blended_synthesis, block_masks, default_blend_blocks, kept_features, needs_image_blend
 
@@ -67,7 +68,7 @@ TRACK_IMAGE = True
 TRACK_FRACTION = 1
 
 
-class DragError(ValueError):
+class DragError(SceneeditError, ValueError):
     """Drag input that cannot be used (no points, points outside the image, bad settings)."""
 
 

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import SceneeditError
 
-class ManipulationError(ValueError):
+
+class ManipulationError(SceneeditError, ValueError):
     """Arrays or options that a manipulation cannot use (shape, layer, degenerate normal)."""
 
 

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import SceneeditError
 from ..files import atomic_write_text
 from ..semantics.concepts import BoundaryBundle
 from .operations import OPERATIONS as _KINDS
@@ -50,7 +51,7 @@ SUPPORTED_RECIPE_VERSIONS = (RECIPE_VERSION, RECIPE_VERSION_DRAG)
 OPERATIONS: dict[str, tuple[str, ...]] = {kind: kind_class.fields for kind, kind_class in _KINDS.items()}
 
 
-class RecipeError(ValueError):
+class RecipeError(SceneeditError, ValueError):
     """A recipe file is malformed, of an unknown version, or for another generator/bundle."""
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import SceneeditError
 from ..semantics.concepts import BoundaryBundle
 from ..semantics.layers import format_layer_spec
 
@@ -22,7 +23,7 @@ SHEET_NAME = "contact_sheet.png"
 ProgressCallback = Callable[[int, int, str], None]
 
 
-class ExportError(ValueError):
+class ExportError(SceneeditError, ValueError):
     """The export cannot run as asked (bad input, unwritable folder, a frame failed)."""
 
 

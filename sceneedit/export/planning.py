@@ -14,6 +14,7 @@ import numpy as np
 
 from ..editing.recipe import RecipeError, validate_recipe
 from ..editing.state import JITTER_MODES, EditState
+from ..errors import SceneeditError
 from ..generators.base import Generator
 from ..generators.fingerprint import generator_fingerprint
 from .jobs import FORMATS, ExportError, ExportJob, JitterSequence, SequenceSpec, SweepSequence, TimelineSequence
@@ -87,13 +88,13 @@ def _check_options(job: ExportJob) -> None:
 
 def _plan_sequence(generator: Generator, job: ExportJob, spec: SequenceSpec, sources: list[Source], name: str) -> Plan:
     """Validate ``spec``, then build its states; bad input (EditError, RecipeError,
-    BundleError: all ValueErrors) becomes one :class:`ExportError`."""
+    BundleError: all SceneeditErrors) becomes one :class:`ExportError`."""
     try:
         labels, description, recipe = _describe(job, spec)
         states, timeline_labels = states_for(generator, job, spec, sources)
     except ExportError:
         raise
-    except ValueError as exc:
+    except SceneeditError as exc:  # EditError, RecipeError, BundleError: bad input
         raise ExportError(str(exc)) from None
     if isinstance(spec, TimelineSequence):
         labels = timeline_labels

@@ -19,8 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import SceneeditError
 
-class GeneratorError(ValueError):
+
+class GeneratorError(SceneeditError, ValueError):
     """A generator was given input it cannot use (wrong shape, dtype, option)."""
 
 

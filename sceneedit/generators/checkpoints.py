@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from ..errors import SceneeditError
 from ..files import atomic_path
 from ..safetensors_metadata import read_json_metadata
 from .base import Generator
@@ -32,7 +33,7 @@ FORMAT_VERSION = 1
 METADATA_KEY = "sceneedit"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(SceneeditError, ValueError):
     """A checkpoint could not be read or does not match an architecture."""
 
 

@@ -17,8 +17,10 @@ from typing import Any
 
 import torch
 
+from ..errors import SceneeditError
 
-class UnsafePickleError(pickle.UnpicklingError):
+
+class UnsafePickleError(SceneeditError, pickle.UnpicklingError):
     """The pickle asked for a global outside the allow-list (it may try to run code)."""
 
 

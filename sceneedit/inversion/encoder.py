@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import SceneeditError
 from ..files import atomic_path
 from ..generators.base import Generator
 from ..generators.fingerprint import generator_fingerprint
@@ -40,7 +41,7 @@ METADATA_KEY = "sceneedit_encoder"
 DEFAULT_ENCODER_NAME = "default_encoder.safetensors"
 
 
-class EncoderError(ValueError):
+class EncoderError(SceneeditError, ValueError):
     """An encoder file is missing, malformed, or made for another generator."""
 
 

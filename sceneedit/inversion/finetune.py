@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from ..errors import SceneeditError
 from ..files import atomic_path
 from ..generators.base import Generator, to_uint8_images
 from ..generators.fingerprint import generator_fingerprint
@@ -36,7 +37,7 @@ METADATA_KEY = "sceneedit_delta"
 TUNED_PREFIX = "synthesis."
 
 
-class DeltaError(ValueError):
+class DeltaError(SceneeditError, ValueError):
     """A delta file is malformed or made for another generator."""
 
 

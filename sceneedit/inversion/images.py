@@ -21,12 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import SceneeditError
+
 #: Largest picture accepted (width x height), checked on the header before decoding: 12,000 x
 #: 12,000 (a 144-megapixel photo is about 430 MB decoded in RGB).
 MAX_PIXELS = 12_000 * 12_000
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(SceneeditError, ValueError):
     """A picture cannot be used (unreadable, empty, too large); the message names the file."""
 
 

@@ -56,7 +56,7 @@ class WorldFeatureLoss:
     def __call__(self, image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         ours = self.predictor.features(image)
         theirs = self.target_features(target)
-        return sum((a - b).square().flatten(1).mean(dim=1) for a, b in zip(ours, theirs))  # type: ignore[return-value]
+        return sum((a - b).square().flatten(1).mean(dim=1) for a, b in zip(ours, theirs, strict=True))  # type: ignore[return-value]
 
 
 def _gaussian_window(size: int = 11, sigma: float = 1.5, device=None) -> torch.Tensor:

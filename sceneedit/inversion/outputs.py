@@ -11,6 +11,7 @@ import numpy as np
 
 from ..files import atomic_path
 from ..imaging import save_png
+from ..semantics.safe_npy import NpyFileError
 from .finetune import GeneratorDelta
 from .optimize import InversionResult
 
@@ -47,13 +48,13 @@ def load_inverted_code(
     try:
         wp = np.asarray(np.load(path, allow_pickle=False), dtype=np.float32)
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not a readable .npy code ({exc})") from None
+        raise NpyFileError(f"{path}: not a readable .npy code ({exc})") from None
     if wp.ndim == 3 and wp.shape[0] == 1:
         wp = wp[0]
     if wp.shape != (num_layers, w_dim):
-        raise ValueError(f"{path}: code has shape {list(wp.shape)}, the generator needs [{num_layers}, {w_dim}]")
+        raise NpyFileError(f"{path}: code has shape {list(wp.shape)}, the generator needs [{num_layers}, {w_dim}]")
     if not np.all(np.isfinite(wp)):
-        raise ValueError(f"{path}: code holds NaN or infinite values")
+        raise NpyFileError(f"{path}: code holds NaN or infinite values")
     delta_path = delta_path_for(path)
     return wp, GeneratorDelta.load(delta_path) if delta_path.is_file() else None
 

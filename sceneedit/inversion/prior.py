@@ -72,12 +72,19 @@ class CodePrior:
         centered = wp - self.mean
         return torch.einsum("nld,lde->nle", centered, self.axes) / self.scale
 
-    def penalty(self, wp: torch.Tensor) -> torch.Tensor:
-        """The in-domain penalty per code ``[N]`` (0 for a typical mapped code)."""
+    def penalty_parts(self, wp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(outside, spread)``, each ``[N]``: how far the layers' codes lie beyond the mapped
+        codes' shell (0 inside it), and the whitened spread of the layers around their own mean
+        (0 when every layer holds the same code, as a mapped code does)."""
         whitened = self.whiten(wp)
         radius = whitened.square().mean(dim=2)  # [N, L], ~1 for mapped codes
         outside = torch.relu(radius - 1.0).mean(dim=1)
         spread = (whitened - whitened.mean(dim=1, keepdim=True)).square().mean(dim=(1, 2))
+        return outside, spread
+
+    def penalty(self, wp: torch.Tensor) -> torch.Tensor:
+        """The in-domain penalty per code ``[N]`` (0 for a typical mapped code): outside + spread."""
+        outside, spread = self.penalty_parts(wp)
         return outside + spread
 
     def radius(self, wp: torch.Tensor) -> torch.Tensor:

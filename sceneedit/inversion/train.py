@@ -5,12 +5,13 @@ codes, in units of the codes' spread: chunks of sampled codes are rendered and t
 statistics (``X^T X``, ``X^T Y``, sums, count) accumulated in ``RUN/linear-stats.pt`` after
 every chunk, so an interrupted fit resumes; the solve at the end takes a second.
 
-The CNN kind (:func:`train_encoder`): each step draws codes from the generator (mapped ``z`` at psi 1, half of them style-mixed at
-a random layer, a third pulled toward the mean code by a random psi in [0.5, 1]), renders them,
-and trains the encoder to read the codes back: ``code_weight * |(E(x) - wp) / w_std|^2``
-plus, every ``image_every`` steps on half the batch, through the frozen generator, ``pixel_weight * MSE(G(E(x)), x) + perceptual_weight *
-P(G(E(x)), x)`` (IDInvert trains its encoder with the image-space terms; the code term makes
-the short CPU runs converge).
+The CNN kind (:func:`train_encoder`): each step draws codes from the generator (mapped ``z``
+at psi 1, half of them style-mixed at a random layer, a third pulled toward the mean code by a
+random psi in [0.5, 1]), renders them, and trains the encoder to read the codes back:
+``code_weight * |(E(x) - wp) / w_std|^2`` plus, every ``image_every`` steps on half the batch,
+through the frozen generator, ``pixel_weight * MSE(G(E(x)), x) + perceptual_weight * P(G(E(x)), x)``
+(IDInvert trains its encoder with the image-space terms; the code term makes the short CPU runs
+converge).
 
 Run folder: ``RUN/encoder-ckpt.pt`` (written atomically every ``checkpoint_every`` steps and
 at the end: weights, optimizer, step, RNG state), ``RUN/log.txt`` (one line per ``log_every``
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import SettingsError
 from ..files import atomic_path
 from ..generators.base import Generator
 from ..generators.fingerprint import generator_fingerprint
@@ -59,9 +61,9 @@ class EncoderTrainingConfig:
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
-            raise ValueError(f"steps and batch size must be >= 1, got {self.steps}, {self.batch_size}")
+            raise SettingsError(f"steps and batch size must be >= 1, got {self.steps}, {self.batch_size}")
         if not 0 < self.lr < 1:
-            raise ValueError(f"lr must be in (0, 1), got {self.lr}")
+            raise SettingsError(f"lr must be in (0, 1), got {self.lr}")
 
 
 def sample_training_codes(
@@ -106,7 +108,7 @@ def train_encoder(
     if resume and checkpoint.is_file():
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         if state.get("generator_hash") != generator_fingerprint(generator)["weights_hash"]:
-            raise ValueError(f"{checkpoint}: this run trains an encoder for another generator")
+            raise SettingsError(f"{checkpoint}: this run trains an encoder for another generator")
         encoder_config = EncoderConfig(**json.loads(state["encoder_config"]))
     if encoder_config is None:
         encoder_config = EncoderConfig(
@@ -234,7 +236,7 @@ def fit_linear_encoder(
     if stats_path.is_file():
         stats = torch.load(stats_path, map_location="cpu", weights_only=True)
         if stats.get("generator_hash") != fingerprint or int(stats.get("thumb", -1)) != thumb:
-            raise ValueError(f"{stats_path}: this run fits an encoder for another generator or thumb size")
+            raise SettingsError(f"{stats_path}: this run fits an encoder for another generator or thumb size")
         log(f"resumed at {int(stats['count'])} samples from {stats_path}")
     features = 3 * thumb * thumb
     outputs = encoder_config.num_layers * encoder_config.w_dim

@@ -18,13 +18,15 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from ..errors import SceneeditError
+
 ProgressFn = Callable[[int, "int | None"], None]
 CancelFn = Callable[[], bool]
 CHUNK = 1 << 16
 USER_AGENT = "sceneedit-model-fetch/1"
 
 
-class DownloadError(OSError):
+class DownloadError(SceneeditError, OSError):
     """A download or copy failed (names the address and the reason)."""
 
 

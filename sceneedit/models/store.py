@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..errors import SceneeditError
 from ..files import atomic_path
 from .catalog import OFFICIAL_MODELS, ModelEntry, ModelFile
 from .download import (
@@ -43,7 +44,7 @@ USER_MODELS_FILE = "user_models.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class RegistryError(ValueError):
+class RegistryError(SceneeditError, ValueError):
     """An unknown model name, or a model that cannot be fetched or added."""
 
 

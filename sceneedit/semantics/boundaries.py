@@ -24,13 +24,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import SceneeditError
+
 DEFAULT_CHOSEN = 2000
 DEFAULT_SPLIT = 0.7
 #: Fewest samples per class (before the split) we fit on.
 MIN_PER_CLASS = 5
 
 
-class BoundaryError(ValueError):
+class BoundaryError(SceneeditError, ValueError):
     """Scores or codes cannot give a boundary (NaN, all equal, too few samples)."""
 
 

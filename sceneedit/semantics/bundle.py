@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import MissingFileError, SceneeditError
 from ..files import atomic_path
 from ..safetensors_metadata import read_json_metadata
 from .concepts import LEVELS, BoundaryBundle, Concept
@@ -44,7 +45,7 @@ NORM_TOLERANCE = 1e-2
 _FINGERPRINT_KEYS = ("arch", "resolution", "num_layers", "w_dim", "weights_hash")
 
 
-class BundleError(ValueError):
+class BundleError(SceneeditError, ValueError):
     """A bundle is malformed or does not fit a generator."""
 
 
@@ -286,7 +287,7 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     """The parsed, version-checked JSON manifest of a bundle file (tensors not read)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such bundle file")
+        raise MissingFileError(f"{path}: no such bundle file")
     manifest = read_json_metadata(path, METADATA_KEY, BundleError, "a sceneedit boundary bundle", label="manifest")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise BundleError(f"{path}: manifest format is not {FORMAT_NAME!r}")

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import MissingFileError
 from .bundle import BundleError, load_bundle, validate_bundle
 from .concepts import BoundaryBundle, Concept
 from .layers import LayerSpecError, default_layers, format_layer_spec, parse_layer_spec
@@ -242,7 +243,7 @@ def import_higan_folder(
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder")
+        raise MissingFileError(f"{folder}: no such folder")
     files = sorted(folder.glob("*" + BOUNDARY_SUFFIX))
     if not files:
         raise ImportError_(f"{folder}: no *{BOUNDARY_SUFFIX} files (not a HiGAN boundary folder)")
@@ -284,7 +285,7 @@ def parse_boundary_list(path: str | os.PathLike) -> list[tuple[str, str, Path]]:
     """``[(name, space, file path)]`` from a HiGAN boundary list (``(name, space): path``)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such boundary list")
+        raise MissingFileError(f"{path}: no such boundary list")
     entries: list[tuple[str, str, Path]] = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         text = line.strip()
@@ -381,7 +382,7 @@ def import_any(
     if path.is_dir():
         return import_higan_folder(path, num_layers=num_layers, fingerprint=fingerprint)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file or folder")
+        raise MissingFileError(f"{path}: no such file or folder")
     if path.suffix == ".safetensors":
         return load_bundle(path)
     if path.suffix == ".npy":

@@ -28,6 +28,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..errors import SceneeditError
+
 #: The generator depth HiGAN's default layer ranges are stated for (StyleGAN at 256 px).
 HIGAN_NUM_LAYERS = 14
 
@@ -44,7 +46,7 @@ DEFAULT_LAYERS_14: dict[str, tuple[int, int]] = {
 DEFAULT_SHARE = 0.6
 
 
-class LayerSpecError(ValueError):
+class LayerSpecError(SceneeditError, ValueError):
     """A layer specification could not be parsed or is out of range."""
 
 

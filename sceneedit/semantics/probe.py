@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import SceneeditError
 from ..generators.base import Generator
 from .boundaries import (
     DEFAULT_CHOSEN,
@@ -50,7 +51,7 @@ FITS_FILE = "fits.json"
 RANGE_SAMPLES = 20000
 
 
-class ProbeError(ValueError):
+class ProbeError(SceneeditError, ValueError):
     """The probe cannot run with these inputs (mismatch, unknown concept, bad option)."""
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import atomic_path, atomic_write_text
+from .bundle import BundleError
 from .concepts import LEVELS, BoundaryBundle, Concept
 from .layers import format_layer_spec
 
@@ -113,7 +114,7 @@ def draw_heatmap(bundle: BoundaryBundle, path: str | Path, cell: int = 28) -> Pa
     path = Path(path)
     concepts = rescored_concepts(bundle)
     if not concepts:
-        raise ValueError("the bundle has no re-scored concepts (no Δs) to draw")
+        raise BundleError("the bundle has no re-scored concepts (no Δs) to draw")
     num_layers = len(concepts[0].delta_s)
     font = ImageFont.load_default(size=12)
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
@@ -189,7 +190,7 @@ def draw_effect_matrix(bundle: BoundaryBundle, path: str | Path, cell: int = 34,
 
     effects = (bundle.extra or {}).get("effects")
     if not effects or not effects.get("concepts"):
-        raise ValueError("the bundle has no measured effects (probe with --effect-seeds > 0)")
+        raise BundleError("the bundle has no measured effects (probe with --effect-seeds > 0)")
     path = Path(path)
     concepts, scores = list(effects["concepts"]), list(effects["scores"])
     matrix = np.asarray(effects["matrix"], dtype=np.float64)

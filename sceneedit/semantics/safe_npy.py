@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import MissingFileError, SceneeditError
+
 #: Refuse boundary-sized files above this (a boundary is a few KB; this is generous).
 MAX_FILE_BYTES = 256 * 1024 * 1024
 #: Most elements one reconstructed array may ask for (guards memory against crafted files).
@@ -40,8 +42,12 @@ def npy_error_reason(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-class UnsafeNpyError(ValueError):
+class UnsafeNpyError(SceneeditError, ValueError):
     """The file is not a plain array and asks for something beyond arrays and containers."""
+
+
+class NpyFileError(SceneeditError, ValueError):
+    """The file is not a readable ``.npy`` array (empty, corrupt, truncated or too large); names the file."""
 
 
 def _reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
@@ -146,9 +152,9 @@ def _read_header(stream: io.BytesIO, path: Path) -> tuple[tuple[int, ...], bool,
     for anything malformed (NumPy's parser raises several types, ``tokenize.TokenError`` too)."""
     head = stream.getvalue()[:6]
     if not head:
-        raise ValueError(f"{path}: not a readable .npy file (the file is empty)")
+        raise NpyFileError(f"{path}: not a readable .npy file (the file is empty)")
     if head != b"\x93NUMPY":
-        raise ValueError(f"{path}: not a readable .npy file (no .npy array header)")
+        raise NpyFileError(f"{path}: not a readable .npy file (no .npy array header)")
     try:
         version = np.lib.format.read_magic(stream)
         if version == (1, 0):
@@ -159,7 +165,7 @@ def _read_header(stream: io.BytesIO, path: Path) -> tuple[tuple[int, ...], bool,
             raise ValueError(f"unsupported .npy version {version}")
     except Exception as exc:  # noqa: BLE001 - any parse failure of a stranger's header
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise ValueError(f"{path}: not a readable .npy file ({reason})") from None
+        raise NpyFileError(f"{path}: not a readable .npy file ({reason})") from None
     return tuple(shape), bool(fortran), dtype
 
 
@@ -172,13 +178,13 @@ def _check_pickle_opcodes(payload: bytes, path: Path) -> None:
     strings) must fit in the file. The unpickler allocates a declared length *before*
     reading it, so a few bytes could otherwise ask for gigabytes."""
     if len(payload) > MAX_PICKLE_BYTES:
-        raise ValueError(f"{path}: {len(payload)} bytes of pickled objects is too large for a boundary file")
+        raise NpyFileError(f"{path}: {len(payload)} bytes of pickled objects is too large for a boundary file")
     try:
         for _ in pickletools.genops(payload):
             pass
     except Exception as exc:  # noqa: BLE001 - pickletools raises several types for bad streams
         reason = " ".join(str(exc).split())[:200]
-        raise ValueError(f"{path}: corrupt or truncated pickled .npy ({reason})") from None
+        raise NpyFileError(f"{path}: corrupt or truncated pickled .npy ({reason})") from None
 
 
 def load_npy_array(path: str | Path, max_bytes: int | None = MAX_FILE_BYTES) -> np.ndarray:
@@ -190,20 +196,20 @@ def load_npy_array(path: str | Path, max_bytes: int | None = MAX_FILE_BYTES) -> 
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise MissingFileError(f"{path}: no such file")
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
-        raise ValueError(f"{path}: {size} bytes is too large")
+        raise NpyFileError(f"{path}: {size} bytes is too large")
     data = path.read_bytes()
     stream = io.BytesIO(data)
     shape, fortran, dtype = _read_header(stream, path)
     if dtype.kind not in "biufc?" or dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
-        raise ValueError(f"{path}: not a plain numeric .npy array (dtype {dtype}; pickled objects are never loaded)")
+        raise NpyFileError(f"{path}: not a plain numeric .npy array (dtype {dtype}; pickled objects are never loaded)")
     if any(not isinstance(n, int) or n < 0 for n in shape):
-        raise ValueError(f"{path}: not a readable .npy file (invalid shape {str(shape)[:60]})")
+        raise NpyFileError(f"{path}: not a readable .npy file (invalid shape {str(shape)[:60]})")
     count = int(np.prod(shape, dtype=object)) if shape else 1
     if count * dtype.itemsize > len(data) - stream.tell():
-        raise ValueError(
+        raise NpyFileError(
             f"{path}: header declares shape {list(shape)[:8]} ({count:,} values), "
             "more than the file holds (truncated or corrupt)"
         )
@@ -211,7 +217,7 @@ def load_npy_array(path: str | Path, max_bytes: int | None = MAX_FILE_BYTES) -> 
         array = np.frombuffer(data, dtype=dtype, count=count, offset=stream.tell())
         array = array.reshape(shape[::-1]).transpose() if fortran else array.reshape(shape)
     except ValueError as exc:
-        raise ValueError(f"{path}: corrupt .npy array ({str(exc)[:200]})") from None
+        raise NpyFileError(f"{path}: corrupt .npy array ({str(exc)[:200]})") from None
     return np.array(array)  # a writable copy in native layout
 
 
@@ -225,10 +231,10 @@ def load_npy_untrusted(path: str | Path) -> Any:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise MissingFileError(f"{path}: no such file")
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise ValueError(f"{path}: {size} bytes is too large for a boundary file")
+        raise NpyFileError(f"{path}: {size} bytes is too large for a boundary file")
     data = path.read_bytes()
     stream = io.BytesIO(data)
     shape, fortran, dtype = _read_header(stream, path)
@@ -240,7 +246,7 @@ def load_npy_untrusted(path: str | Path) -> Any:
     except UnsafeNpyError as exc:
         raise UnsafeNpyError(f"{path}: {exc}") from exc
     except Exception as exc:
-        raise ValueError(f"{path}: corrupt or truncated pickled .npy ({type(exc).__name__}: {exc})") from exc
+        raise NpyFileError(f"{path}: corrupt or truncated pickled .npy ({type(exc).__name__}: {exc})") from exc
     if not isinstance(array, np.ndarray):
         raise UnsafeNpyError(f"{path}: the pickle holds a {type(array).__name__}, not an array")
     try:
@@ -248,7 +254,7 @@ def load_npy_untrusted(path: str | Path) -> Any:
     except UnsafeNpyError as exc:
         raise UnsafeNpyError(f"{path}: {exc}") from exc
     if array.shape != tuple(shape):
-        raise ValueError(f"{path}: header says shape {tuple(shape)}, pickle holds {array.shape}")
+        raise NpyFileError(f"{path}: header says shape {tuple(shape)}, pickle holds {array.shape}")
     if array.size == 1:
         return array.reshape(()).item() if array.ndim else array[()]
     return array

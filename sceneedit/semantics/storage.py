@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import SceneeditError
 from ..files import atomic_copy, atomic_write_json, atomic_write_npy, remove_stale_temporaries
 from ..json_input import parse_json
 
@@ -49,7 +50,7 @@ IDENTITY_KEYS = (
 )
 
 
-class StoreError(ValueError):
+class StoreError(SceneeditError, ValueError):
     """A probe folder is missing, corrupt, or belongs to a different run."""
 
 

@@ -26,13 +26,14 @@ from typing import Any
 
 import torch
 
+from ..errors import SceneeditError
 from ..files import atomic_write_bytes
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^ckpt-(\d{7,})\.pt$")
 
 
-class TrainingCheckpointError(ValueError):
+class TrainingCheckpointError(SceneeditError, ValueError):
     """No usable checkpoint, or one that does not fit the run."""
 
 

@@ -45,6 +45,7 @@ import numpy as np
 import torch
 
 from ..device import describe_cpu, describe_device, resolve_device
+from ..errors import USER_ERRORS, SceneeditError, user_message
 from ..files import atomic_path, atomic_write_text
 from ..generators.base import Generator, to_uint8_images
 from ..generators.checkpoints import load_generator
@@ -94,7 +95,7 @@ _QUALITY_BLOCK = re.compile(r"<!--\s*" + re.escape(QUALITY_BLOCK_TAG) + r"\s*(\{
 Log = Callable[[str], None]
 
 
-class EvaluationError(ValueError):
+class EvaluationError(SceneeditError, ValueError):
     """Evaluation settings or inputs that cannot work (named in the message)."""
 
 
@@ -682,8 +683,8 @@ def main(argv: list[str] | None = None) -> int:
             argv if argv is not None else sys.argv[1:]
         )
         path = write_outputs(figures, grids, args.out)
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except USER_ERRORS as exc:
+        print(f"error: {user_message(exc)}", file=sys.stderr)
         return 2
     fd, gaps = figures["frechet_distance"], figures["categories"]["max_gap_pp_vs_world"]
     print(

@@ -49,6 +49,7 @@ import torch
 import torch.nn.functional as F
 
 from ..device import describe_cpu, describe_device, resolve_device
+from ..errors import USER_ERRORS, SettingsError, user_message
 from ..files import atomic_write_json, atomic_write_text
 from ..generators.base import to_uint8_images
 from ..generators.checkpoints import save_generator
@@ -672,7 +673,7 @@ def _lock_run_dir(run_dir: Path):
         handle.seek(0)
         holder = handle.read().strip() or "another process"
         handle.close()
-        raise ValueError(f"{run_dir} is in use by another training process ({holder}); stop it first") from None
+        raise SettingsError(f"{run_dir} is in use by another training process ({holder}); stop it first") from None
     handle.seek(0)
     handle.truncate()
     handle.write(f"pid {os.getpid()}")
@@ -720,11 +721,11 @@ def merge_resume_config(saved: dict[str, Any], explicit: dict[str, Any]) -> Trai
     allowed = RUN_CONTROL_FIELDS | TUNABLE_ON_RESUME
     for key, value in explicit.items():
         if key not in merged:
-            raise ValueError(f"unknown training setting {key!r}")
+            raise SettingsError(f"unknown training setting {key!r}")
         if key in allowed:
             merged[key] = value
         elif value != merged[key]:
-            raise ValueError(
+            raise SettingsError(
                 f"--{key.replace('_', '-')} {value} differs from the run's saved {merged[key]}; "
                 f"a resumed run keeps its architecture (only {', '.join(sorted(allowed))} may change)"
             )
@@ -805,7 +806,7 @@ def export_portable_checkpoint(
 def run_from_args(args: argparse.Namespace) -> int:
     run_dir: Path = args.run_dir
     if run_dir.exists() and not run_dir.is_dir():
-        raise ValueError(f"--run-dir {run_dir} is a file, not a folder")
+        raise SettingsError(f"--run-dir {run_dir} is a file, not a folder")
     from .gan_cli import explicit_settings
 
     settings = explicit_settings(args)
@@ -813,7 +814,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     resume_from = getattr(args, "resume_from", None)
     for flag, value in (("--export", args.export), ("--export-checkpoint", export_checkpoint)):
         if value is not None and (settings or args.resume or resume_from):
-            raise ValueError(f"{flag} only exports; give it with --run-dir alone")
+            raise SettingsError(f"{flag} only exports; give it with --run-dir alone")
     if args.export is not None:
         export_generator(run_dir, args.export)
         return 0
@@ -822,9 +823,9 @@ def run_from_args(args: argparse.Namespace) -> int:
         return 0
     if resume_from is not None:
         if args.resume:
-            raise ValueError("--resume continues a run folder, --resume-from a portable file: give one")
+            raise SettingsError("--resume continues a run folder, --resume-from a portable file: give one")
         if list_checkpoints(run_dir):
-            raise ValueError(
+            raise SettingsError(
                 f"{run_dir} already holds checkpoints; continue it with --resume "
                 f"(--resume-from starts a new run folder from {resume_from})"
             )
@@ -833,7 +834,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         trainer = GANTrainer.resume(run_dir, settings)
     else:
         if list_checkpoints(run_dir):
-            raise ValueError(
+            raise SettingsError(
                 f"{run_dir} already holds checkpoints; pass --resume to continue it or choose a new --run-dir"
             )
         if settings.get("init_from"):
@@ -851,8 +852,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run_from_args(args)
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except USER_ERRORS as exc:
+        print(f"error: {user_message(exc)}", file=sys.stderr)
         return 2
 
 

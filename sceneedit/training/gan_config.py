@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import SettingsError
 from ..scenes.factors import FACTOR_CODE_DIMS
 
 DATA_SOURCES_ALLOWED = ("pool", "stream")
@@ -146,7 +147,7 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown training settings: {', '.join(unknown)}")
+            raise SettingsError(f"unknown training settings: {', '.join(unknown)}")
         return cls(**values)
 
     def validate(self) -> TrainConfig:
@@ -154,7 +155,7 @@ class TrainConfig:
 
         def need(condition: bool, message: str) -> None:
             if not condition:
-                raise ValueError(message)
+                raise SettingsError(message)
 
         res = self.resolution
         need(

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from ..errors import SettingsError
 from ..generators.stylegan import StyleGANGenerator
 
 #: TrainConfig fields read from the starting generator (``--init-from``) unless given.
@@ -41,7 +42,7 @@ def load_start_generator(path: str | os.PathLike) -> StyleGANGenerator:
 
     generator = load_generator(Path(path))
     if not isinstance(generator, StyleGANGenerator):
-        raise ValueError(
+        raise SettingsError(
             f"--init-from {path}: a {type(generator).__name__} ({generator.arch}); "
             f"training starts only from a StyleGAN (v1) generator"
         )
@@ -64,12 +65,12 @@ def check_fits(generator: StyleGANGenerator, wanted: dict[str, Any], path: str |
         if config[key] != wanted[key]
     ]
     if differ:
-        raise ValueError(
+        raise SettingsError(
             f"--init-from {path}: the file's architecture differs from the run's "
             f"({'; '.join(differ)}); leave those options out to take the file's"
         )
     if config["resolution"] > wanted["resolution"]:
-        raise ValueError(
+        raise SettingsError(
             f"--init-from {path}: the file is {config['resolution']} px, above the run's "
             f"{wanted['resolution']} px (a generator grows, never shrinks)"
         )
@@ -87,7 +88,7 @@ def grow_generator(source: StyleGANGenerator, resolution: int, **overrides: Any)
     old = int(source.config["resolution"])
     steps = math.log2(resolution / old) if resolution >= old else -1.0
     if steps < 0 or steps != int(steps):
-        raise ValueError(
+        raise SettingsError(
             f"cannot grow a {old} px generator to {resolution} px "
             f"(the new resolution must be {old} px times a power of two)"
         )

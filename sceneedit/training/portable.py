@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from ..errors import SettingsError
 from ..files import atomic_path
 from .checkpointing import TrainingCheckpointError
 
@@ -100,7 +101,7 @@ def write_portable_checkpoint(
         tensors, info = portable_tensors(payload, with_optimizer=False)
     size = _nbytes(tensors)
     if size > max_bytes:
-        raise ValueError(
+        raise SettingsError(
             f"{path}: G, G_ema and D in fp16 take {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.1f} MiB limit"
         )
     info["source"] = source

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sceneedit.errors import SceneeditError, SettingsError
 from sceneedit.files import atomic_path, atomic_write_text
 from sceneedit.scenes import FACTOR_SPEC, WORLD_VERSION, render_batch
 from sceneedit.semantics.predictors.world import (
@@ -171,9 +172,9 @@ def train_world_predictor(
         ("batch_size", batch_size),
     ):
         if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
+            raise SettingsError(f"{name} must be >= 1, got {value}")
     if lr <= 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
+        raise SettingsError(f"lr must be > 0, got {lr}")
     if threads is not None:
         torch.set_num_threads(threads)
     config = config or WorldNetConfig()
@@ -400,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
                 hidden=args.hidden,
             ),
         )
-    except ValueError as exc:
+    except SceneeditError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     card = args.card or Path(out).with_suffix(".md")

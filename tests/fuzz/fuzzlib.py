@@ -43,6 +43,8 @@ import torch
 TESTS = Path(__file__).resolve().parents[1]
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
+from tiny_models import TINY_STYLEGAN as TINY  # noqa: E402
+from tiny_models import tiny_stylegan  # noqa: E402
 
 OUTCOMES = ("accepted", "clean", "traceback", "garbage", "hang", "memory", "crash")
 GOOD = ("accepted", "clean")
@@ -52,18 +54,10 @@ ADDRESS_HEADROOM_MB = 1536
 TIME_LIMIT_S = 10.0
 MAX_MESSAGE = 2000
 
-TINY = dict(resolution=16, z_dim=32, w_dim=32, mapping_layers=2, fmaps_base=64, fmaps_max=32)
 NUM_LAYERS, W_DIM = 6, 32  # of the tiny StyleGAN every non-generator kind is read against
 
 
 # ----- base files ------------------------------------------------------------------------------------
-def tiny_stylegan(seed: int = 0):
-    from sceneedit.generators.stylegan import StyleGANGenerator
-
-    torch.manual_seed(seed)
-    return StyleGANGenerator(**TINY, name="tiny").eval().requires_grad_(False)
-
-
 def unit_rows(rows: int, seed: int, dim: int = W_DIM) -> np.ndarray:
     x = np.random.default_rng(seed).standard_normal((rows, dim))
     return x / np.linalg.norm(x, axis=1, keepdims=True)
@@ -88,7 +82,9 @@ def tiny_bundle():
         ),
         "wood": Concept("wood", unit_rows(NUM_LAYERS, 1).astype(np.float32), [3, 4, 5], level="attributes", space="wp"),
     }
-    return BoundaryBundle(concepts=concepts, generator_fingerprint=fingerprint_for(tiny_stylegan()), source="fuzz")
+    return BoundaryBundle(
+        concepts=concepts, generator_fingerprint=fingerprint_for(tiny_stylegan(name="tiny", frozen=True)), source="fuzz"
+    )
 
 
 def _save_npy_object(path: Path, value: Any) -> None:
@@ -103,10 +99,10 @@ def build_base(kind: str, folder: Path) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     if kind == "generator":
-        return save_generator(tiny_stylegan(), folder / "base.safetensors")
+        return save_generator(tiny_stylegan(name="tiny", frozen=True), folder / "base.safetensors")
     if kind == "genforce_pth":
         path = folder / "stylegan_base.pth"
-        torch.save(dict(tiny_stylegan().state_dict()), path)
+        torch.save(dict(tiny_stylegan(name="tiny", frozen=True).state_dict()), path)
         return path
     if kind == "nvidia_pkl":
         from test_stylegan2 import nvidia_state, write_nvidia_pickle
@@ -154,7 +150,7 @@ def build_base(kind: str, folder: Path) -> Path:
     if kind == "recipe":
         from sceneedit.editing.session import EditSession
 
-        session = EditSession(tiny_stylegan(), tiny_bundle(), seed=3)
+        session = EditSession(tiny_stylegan(name="tiny", frozen=True), tiny_bundle(), seed=3)
         session.set_strength("wood", 1.5)
         session.set_layers("wood", [2, 3])
         session.set_jitter(enabled=True, layers=[4, 5], strength=0.3)
@@ -225,7 +221,7 @@ _CONTEXT: dict[str, Any] = {}
 
 def _context_generator():
     if "generator" not in _CONTEXT:
-        _CONTEXT["generator"] = tiny_stylegan()
+        _CONTEXT["generator"] = tiny_stylegan(name="tiny", frozen=True)
         _CONTEXT["bundle"] = tiny_bundle()
     return _CONTEXT["generator"], _CONTEXT["bundle"]
 

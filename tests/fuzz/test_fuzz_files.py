@@ -29,6 +29,7 @@ def warm(tmp_path_factory):
 
 
 @pytest.mark.parametrize("kind", fuzzlib.KINDS)
+@pytest.mark.slow
 def test_every_mutant_is_accepted_finite_or_one_clean_error(warm, kind):
     base = fuzzlib.build_base(kind, warm / "base" / kind)
     assert fuzzlib.READERS[kind](base) == "accepted"  # the unmutated base file reads

@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...errors import MissingFileError, SceneeditError
+
 WEIGHTS_FILE = "wideresnet18_places365.pth.tar"
 ATTRIBUTE_WEIGHTS_FILE = "W_sceneattribute_wideresnet18.npy"
 CATEGORIES_FILE = "categories_places365.txt"
@@ -44,7 +46,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class PredictorLoadError(ValueError):
+class PredictorLoadError(SceneeditError, ValueError):
     """A predictor file is missing, malformed, or does not fit the architecture."""
 
 
@@ -98,7 +100,7 @@ class WideResNet18(nn.Module):
 def read_categories(path: Path) -> list[str]:
     """Category names in index order from ``categories_places365.txt``."""
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such category list")
+        raise MissingFileError(f"{path}: no such category list")
     by_index: dict[int, str] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -121,7 +123,7 @@ def read_categories(path: Path) -> list[str]:
 def read_attributes(path: Path) -> list[str]:
     """Attribute names in order from ``labels_sunattribute.txt`` (spaces -> ``_``)."""
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such attribute list")
+        raise MissingFileError(f"{path}: no such attribute list")
     names = [line.strip().replace(" ", "_") for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not names:
         raise PredictorLoadError(f"{path}: no attribute names")
@@ -136,7 +138,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     import pickle
 
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such weights file")
+        raise MissingFileError(f"{path}: no such weights file")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -261,7 +263,7 @@ def load_places365(
     net = load_network(pick(weights, WEIGHTS_FILE, "weights"), len(category_names))
     weight_path = pick(attribute_weights, ATTRIBUTE_WEIGHTS_FILE, "attribute_weights")
     if not weight_path.is_file():
-        raise FileNotFoundError(f"{weight_path}: no such attribute weights file")
+        raise MissingFileError(f"{weight_path}: no such attribute weights file")
     try:
         attribute_weight = np.load(weight_path, allow_pickle=False)
     except (ValueError, EOFError) as exc:  # EOFError: an empty file

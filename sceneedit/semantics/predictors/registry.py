@@ -27,6 +27,8 @@ from typing import Any
 
 import torch
 
+from ...errors import SceneeditError
+
 ENTRY_POINT_GROUP = "sceneedit.predictors"
 
 #: Built-in predictors: name -> "module:factory".
@@ -36,7 +38,7 @@ BUILTINS: dict[str, str] = {
 }
 
 
-class PredictorSpecError(ValueError):
+class PredictorSpecError(SceneeditError, ValueError):
     """A predictor spec names nothing loadable, or the object is not a predictor."""
 
 

@@ -30,6 +30,8 @@ from sceneedit.files import atomic_path
 from sceneedit.resources import resource_path
 from sceneedit.scenes.factors import CATEGORIES, FACTOR_SPEC, factor_spec
 
+from ...errors import MissingFileError, SceneeditError, SettingsError
+
 PREDICTOR_FORMAT = "sceneedit-world-predictor"
 FORMAT_VERSION = 1
 DEFAULT_FILE = "world_predictor.safetensors"
@@ -43,7 +45,7 @@ CONTINUOUS_FACTORS = tuple(s.name for s in FACTOR_SPEC if s.kind == "continuous"
 CONTINUOUS_STD = 1.0 / np.sqrt(12.0)
 
 
-class PredictorLoadError(ValueError):
+class PredictorLoadError(SceneeditError, ValueError):
     """A predictor file is missing, malformed, or does not fit the architecture."""
 
 
@@ -71,14 +73,14 @@ class WorldNetConfig:
 
     def __post_init__(self) -> None:
         if self.input_size % self.total_stride or self.input_size < self.total_stride:
-            raise ValueError(f"input_size must be a positive multiple of {self.total_stride}, got {self.input_size}")
+            raise SettingsError(f"input_size must be a positive multiple of {self.total_stride}, got {self.input_size}")
         if len(self.channels) != 5 or min(self.channels) < 1:
-            raise ValueError(f"channels must be 5 positive integers (stem + 4 stages), got {self.channels}")
+            raise SettingsError(f"channels must be 5 positive integers (stem + 4 stages), got {self.channels}")
         if len(self.stage_strides) != 4 or any(s not in (1, 2) for s in self.stage_strides):
-            raise ValueError(f"stage_strides must be 4 values in (1, 2), got {self.stage_strides}")
+            raise SettingsError(f"stage_strides must be 4 values in (1, 2), got {self.stage_strides}")
         missing = [n for n in self.continuous if n not in self.ranges]
         if missing:
-            raise ValueError(f"ranges lacks continuous factor(s) {missing}")
+            raise SettingsError(f"ranges lacks continuous factor(s) {missing}")
 
     @property
     def total_stride(self) -> int:
@@ -270,7 +272,7 @@ def read_predictor_metadata(path: str | os.PathLike) -> dict[str, str]:
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"world predictor file not found: {path} (train one with: python -m sceneedit.training.predictor)"
         )
     try:
