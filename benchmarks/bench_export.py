@@ -98,7 +98,8 @@ def main() -> None:
             best = min(best, time.perf_counter() - start)
         assert all(r.error is None for r in results), results[0].error
         print(
-            f"render_batch  batch={batch:3d}: {args.frames / best:8.1f} frames/s  ({1000 * best / args.frames:.1f} ms/frame)"
+            f"render_batch  batch={batch:3d}: {args.frames / best:8.1f} frames/s  "
+            f"({1000 * best / args.frames:.1f} ms/frame)"
         )
 
     # The whole export (PNG + GIF + MP4 + sheet), 4 seeds x frames/4 steps.

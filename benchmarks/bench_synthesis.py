@@ -35,7 +35,7 @@ def machine_info(device) -> list[str]:
     except OSError:
         pass
     try:
-        load = "load average %.1f / %.1f / %.1f (1/5/15 min)" % os.getloadavg()
+        load = "load average {:.1f} / {:.1f} / {:.1f} (1/5/15 min)".format(*os.getloadavg())
     except OSError:
         load = "load average unknown"
     return [
@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     print("# Synthesis speed\n")
     print("\n".join(machine_info(device)))
     print(
-        f"- command: `python benchmarks/{os.path.basename(__file__)} {' '.join(argv if argv is not None else sys.argv[1:])}`"
+        f"- command: `python benchmarks/{os.path.basename(__file__)} "
+        f"{' '.join(argv if argv is not None else sys.argv[1:])}`"
     )
     print(f"- median of {args.repeats} runs after one warm-up; ms per image for map + synthesize; random weights\n")
     print("| arch | resolution | parameters | layers | batch | ms/image |")

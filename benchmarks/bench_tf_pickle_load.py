@@ -12,6 +12,7 @@ converts it with ``sceneedit convert`` (verified), then times ``load_generator``
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
@@ -141,7 +142,7 @@ def main() -> int:
     params = sum(p.numel() for p in generator.parameters())
     print(f"generator: {generator.arch}, {generator.resolution} px, {params / 1e6:.1f} M parameters")
     for label, path in (("TF pickle (G, D, Gs)", pkl), ("our safetensors", ours)):
-        times = timed(lambda: load_generator(path, device="cpu"), args.repeats)
+        times = timed(functools.partial(load_generator, path, device="cpu"), args.repeats)
         print(
             f"{label:<22} {path.stat().st_size / 2**20:7.1f} MiB  load median {statistics.median(times):6.2f} s "
             f"(min {min(times):.2f}, max {max(times):.2f}, {args.repeats} runs)"

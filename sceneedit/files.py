@@ -97,7 +97,8 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         _PENDING.add(tmp_name)
         os.close(fd)
         tmp = Path(tmp_name)
-        blocked = _release_interrupts(blocked)
+        _release_interrupts(blocked)
+        blocked = None
         yield tmp
         # mkstemp creates 0600; give the final file the mode a plain open() would.
         os.chmod(tmp, 0o666 & ~_current_umask())

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import functools
 import os
 import signal
 import subprocess
@@ -30,6 +31,11 @@ CLI = [sys.executable, "-m", "sceneedit"]
 
 def _files(folder: Path, pattern: str) -> list[Path]:
     return sorted(p for p in folder.rglob(pattern) if p.is_file()) if folder.exists() else []
+
+
+def _holds_at_least(folder: Path, pattern: str, count: int) -> bool:
+    """Whether ``folder`` holds ``count`` or more files matching ``pattern``."""
+    return len(_files(folder, pattern)) >= count
 
 
 def _kill_when(command: list[str], ready, timeout: float = 300) -> bool:
@@ -106,7 +112,7 @@ def export_trials(folder: Path, generator: Path, bundle: Path, kills: int) -> li
     for k in range(kills):
         out = folder / f"export_killed_{k}"
         threshold = 4 + k * 20
-        killed = _kill_when(command(out), lambda: len(_files(out, "*.png")) >= threshold)
+        killed = _kill_when(command(out), functools.partial(_holds_at_least, out, "*.png", threshold))
         _run(command(out))
         files = {p.relative_to(out): p for p in _files(out, "*") if p.suffix in (".png", ".gif")}
         same = files.keys() == ref_files.keys() and all(
@@ -162,7 +168,7 @@ def probe_trials(folder: Path, generator: Path, predictor: Path, kills: int) -> 
     for k in range(kills):
         out = folder / f"probe_killed_{k}"
         threshold = 1 + 3 * k
-        killed = _kill_when(command(out), lambda: len(_files(out, "*.npy")) >= threshold)
+        killed = _kill_when(command(out), functools.partial(_holds_at_least, out, "*.npy", threshold))
         _run(command(out))
         chunks = {p.relative_to(out): p for p in _files(out, "*.npy")}
         same = chunks.keys() == ref_chunks.keys() and all(

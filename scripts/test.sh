@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the tests need (CPU torch first, so pip never pulls a CUDA build), then
-# check the import contracts and run the whole suite.
+# check the import contracts, lint, formatting and types, and run the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q torch==2.13.0
@@ -11,4 +11,7 @@ if ! python3 -c "from PySide6 import QtWidgets" 2>/dev/null && command -v apt-ge
 fi
 export QT_QPA_PLATFORM=offscreen
 lint-imports
+ruff check .
+ruff format --check .
+mypy  # the core packages; settings in pyproject.toml
 python3 -m pytest -q "$@"

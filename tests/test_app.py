@@ -483,6 +483,7 @@ def test_concept_rows_show_the_measured_selectivity_badge(qtbot, settings, gener
         "selectivity": 0.67,
         "flip_rate": 0.4,
         "num_seeds": 200,
+        "selection": {"direction": "svm+held", "scores_held": ["wood"]},
     }
     bundle["lamp"].extra["hold"] = ["sky"]
     win = open_main_window(qtbot, settings, EditSession(generator, bundle, seed=3))
@@ -492,5 +493,6 @@ def test_concept_rows_show_the_measured_selectivity_badge(qtbot, settings, gener
     tip = rows["lamp"].effect_label.toolTip()
     assert rows["lamp"].effect_label.text() == "×0.7" and "#c62828" in rows["lamp"].effect_label.styleSheet()
     assert "40%" in tip and "holds sky by default" in tip and "use with care" in tip
+    assert "refined to hold wood still" in tip and "refined" not in rows["sky"].effect_label.toolTip()
     assert rows["wood"].effect_label.isHidden()  # no measurement: no badge
     assert win.session.conditioned_on("lamp") == ["sky"]

@@ -44,7 +44,7 @@ def test_render_batch_keeps_each_states_psi(generator):
         for s, p in [(1, PSI), (2, 1.0), (3, 0.7), (4, PSI)]
     ]
     results = render_batch(generator, states, batch_size=4)
-    for state, result in zip(states, results):
+    for state, result in zip(states, results, strict=True):
         expected, _ = _reference(generator, state.seed, state.truncation_psi)
         assert np.array_equal(result.image, expected)
 

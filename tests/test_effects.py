@@ -49,7 +49,8 @@ class SharedLayerGenerator(Generator):
 
     def _synthesize(self, wp):
         channels = [
-            torch.tanh(0.5 * torch.stack([wp[:, l, axis] for l in layers]).mean(0)) for layers, axis in PLANTED.values()
+            torch.tanh(0.5 * torch.stack([wp[:, layer, axis] for layer in layers]).mean(0))
+            for layers, axis in PLANTED.values()
         ]
         image = torch.stack(channels, dim=1)[:, :, None, None].expand(-1, -1, 4, 4)
         return image.contiguous(), [image]

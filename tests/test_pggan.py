@@ -19,6 +19,7 @@ from sceneedit.generators.pggan import PGGANGenerator
 Z_DIM = 16
 FMAPS_BASE = 128
 FMAPS_MAX = 16
+HE_GAIN = math.sqrt(2)  # the reference layers' default weight gain
 
 
 def channels(res: int) -> int:
@@ -64,7 +65,7 @@ def expected_image(state: dict[str, torch.Tensor], z: torch.Tensor, fused: bool)
     def pixnorm(x):
         return x / torch.sqrt((x**2).mean(dim=1, keepdim=True) + 1e-8)
 
-    def block(x, name, kernel, padding, up, gain=math.sqrt(2), act=True):
+    def block(x, name, kernel, padding, up, gain=HE_GAIN, act=True):
         x = pixnorm(x)
         bias = state[f"{name}.wscale.bias"].view(1, -1, 1, 1)
         if up and fused:

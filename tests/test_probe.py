@@ -117,7 +117,7 @@ def test_pipeline_finds_planted_directions_and_layers(generator, tmp_path):
         assert float(fit.normal[0, axis]) > 0  # points towards higher scores
         assert fit.accuracy >= 0.95
         delta = np.array(result.rescores[name].delta_s)
-        others = [l for l in range(NUM_LAYERS) if l not in layers]
+        others = [layer for layer in range(NUM_LAYERS) if layer not in layers]
         assert delta[layers].min() > 0.05 and delta[others].max() < 1e-6
         concept = result.bundle[name]
         assert concept.layers == layers
@@ -315,7 +315,9 @@ def test_command_line_probe_sharded_and_merged(tmp_path, capsys, monkeypatch, ti
     assert (tmp_path / "all" / "report" / "heatmap.png").stat().st_size > 0
     assert "| level | concept |" in (tmp_path / "all" / "report" / "report.md").read_text()
     # --merge with another --num than the shards': refused, not silently ignored; left out: the shards' N
-    other_num = [("300" if previous == "--num" else word) for previous, word in zip([""] + common, common)]
+    other_num = [
+        ("300" if previous == "--num" else word) for previous, word in zip([""] + common, common, strict=False)
+    ]
     shards = ["--merge", str(tmp_path / "s0"), str(tmp_path / "s1"), "--k", "50", "--rescore-samples", "8"]
     assert main(other_num + shards + ["--out", str(tmp_path / "n300")]) == 2
     assert "--num-samples 300 differs from N = 200" in capsys.readouterr().err and not (tmp_path / "n300").exists()
@@ -378,7 +380,10 @@ def test_end_to_end_tiny_stylegan_and_world_predictor(tmp_path, capsys, tiny_sty
     assert {c.level for c in bundle} == {"layout", "objects", "attributes", "color"}
     assert bundle["camera_yaw"].predictor == "world" and bundle["camera_yaw"].num_samples == 200
     for concept in bundle:
-        assert concept.normal.shape == (1, 16) and len(concept.delta_s) == 6
+        # The SVM boundary is [1, D]; a direction refined by the score gradients ships per layer.
+        assert concept.boundary_normal.shape == (1, 16) and len(concept.delta_s) == 6
+        direction = concept.extra["effect"]["selection"]["direction"]
+        assert concept.normal.shape == ((1, 16) if direction == "svm" else (6, 16)), direction
         assert concept.extra["sample_counts"]["positive"] == 60
         assert 0 <= concept.accuracy <= 1 and concept.distance_range[0] < 0 < concept.distance_range[1]
     # The concept x score matrix: one row per concept over all 17 scores, in the report too.

@@ -280,7 +280,7 @@ def test_recipe_round_trip_reproduces_pixels(session, generator, bundle, tmp_pat
     assert fresh.current_wp().tobytes() == session.current_wp().tobytes()
     again = render(fresh.generator, fresh.state())
     assert again.image.tobytes() == image.image.tobytes()
-    for a, b in zip(fresh.timeline_states(), session.timeline_states()):
+    for a, b in zip(fresh.timeline_states(), session.timeline_states(), strict=True):
         assert a.key() == b.key()
 
 

@@ -12,7 +12,8 @@ from stylegan_reference import BUFFER_SUFFIXES, genforce_stylegan_shapes, genfor
 from tiny_models import tiny_stylegan
 
 from sceneedit.generators import GeneratorError, load_generator, to_uint8_images
-from sceneedit.generators.stylegan import StyleGANGenerator, UpConvBlock, num_layers_for
+from sceneedit.generators.layers import num_layers_for
+from sceneedit.generators.stylegan import StyleGANGenerator, UpConvBlock
 
 TINY = dict(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, fmaps_base=128, fmaps_max=32)
 
@@ -169,7 +170,7 @@ def test_fused_upsampling_equals_nearest_upsample_then_conv():
     plain = UpConvBlock(8, 5, 6, 4, fused=False)
     with torch.no_grad():
         plain.conv.weight.copy_(fused.weight.permute(3, 2, 0, 1).flip(2, 3))
-        for p_fused, p_plain in zip(fused.epilogue.parameters(), plain.epilogue.parameters()):
+        for p_fused, p_plain in zip(fused.epilogue.parameters(), plain.epilogue.parameters(), strict=True):
             p_plain.copy_(p_fused)
         plain.epilogue.apply_noise.noise.copy_(fused.epilogue.apply_noise.noise)
     x, w = torch.randn(2, 5, 4, 4), torch.randn(2, 4)

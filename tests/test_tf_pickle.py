@@ -5,7 +5,6 @@ reference outputs computed by that code (see their README). More pickles in the 
 are written here by ``tf_pickle_writer`` (no TensorFlow).
 """
 
-import pickle
 from pathlib import Path
 
 import numpy as np

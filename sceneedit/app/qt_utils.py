@@ -17,7 +17,7 @@ def signals_blocked(*objects: QObject) -> Iterator[None]:
     try:
         yield
     finally:
-        for obj, was_blocked in zip(objects, previous):
+        for obj, was_blocked in zip(objects, previous, strict=True):
             obj.blockSignals(was_blocked)
 
 

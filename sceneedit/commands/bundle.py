@@ -87,7 +87,8 @@ def _info(args: argparse.Namespace) -> int:
         ds = "-" if c.delta_s_all is None else f"{c.delta_s_all:.4f}"
         rng = f"{c.distance_range[0]:g}..{c.distance_range[1]:g}"
         print(
-            f"  {c.name:<24} {c.level:<10} {c.space:<5} {format_layer_spec(c.layers):<10} {rng:<14} {acc:>6} {ds:>8}  {c.predictor or '-'}"
+            f"  {c.name:<24} {c.level:<10} {c.space:<5} {format_layer_spec(c.layers):<10} {rng:<14} {acc:>6} {ds:>8}  "
+            f"{c.predictor or '-'}"
         )
     for line in level_summary(bundle):
         print(line)

@@ -100,7 +100,7 @@ def _build_job(args: argparse.Namespace, generator, bundle):
     from ..seeds import parse_seeds
 
     recipe = load_recipe(args.recipe) if args.recipe is not None else None
-    sequences = []
+    sequences: list[SweepSequence | JitterSequence | TimelineSequence] = []
     sweeps = [parse_sweep(text) for text in args.sweep]
     if sweeps:
         if args.separate:

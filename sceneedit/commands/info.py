@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
 def describe_generator(generator, path) -> dict:
     """``generator.describe()`` plus where it came from (file, format, dataset, provenance)."""
-    info = {"file": str(path)}
+    info: dict[str, Any] = {"file": str(path)}
     info.update(generator.describe())
     meta = getattr(generator, "checkpoint_metadata", None) or {}
     info["format"] = meta.get("format", "sceneedit safetensors" if "format_version" in meta else None)

@@ -94,7 +94,15 @@ def run(args: argparse.Namespace) -> int:
 
     from ..device import resolve_device
     from ..generators import load_generator
-    from ..inversion import InversionSettings, Inverter, load_encoder, load_image_for_inversion, save_inversion
+    from ..inversion import (
+        Encoder,
+        InversionResult,
+        InversionSettings,
+        Inverter,
+        load_encoder,
+        load_image_for_inversion,
+        save_inversion,
+    )
     from ..inversion.outputs import write_starting_recipe
     from ..resources import default_generator_path
 
@@ -116,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     generator = load_generator(
         args.generator or default_generator_path(), arch=args.arch, device=resolve_device(args.device)
     )
+    encoder: Encoder | str | None
     if args.encoder == "auto":
         encoder = "auto"
     elif args.encoder == "none":
@@ -131,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         f"{settings.steps} steps, perceptual={inverter.perceptual_name}, finetune={settings.finetune_steps}"
     )
     warnings = 0
-    results = []
+    results: list[tuple[str, InversionResult]] = []
     for start in range(0, len(images), args.batch_size):
         chunk = images[start : start + args.batch_size]
         results += zip([path for path, _ in chunk], inverter.invert_batch([image for _, image in chunk]), strict=True)

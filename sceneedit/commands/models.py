@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,7 +55,7 @@ def run_list(args: argparse.Namespace) -> int:
 
     from ..models import all_models, bundle_path, is_downloaded, model_path, models_dir
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for entry in all_models():
         bundle = bundle_path(entry)
         rows.append(

@@ -130,6 +130,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="of those, seeds used while choosing layers, hold and range (default: 32)",
     )
     parser.add_argument(
+        "--gradient-seeds",
+        type=int,
+        default=64,
+        help="codes whose mean score gradients may refine each concept's direction (the leaked scores "
+        "projected out, kept when more selective; 0 = HiGAN's SVM normals as they are; default: 64)",
+    )
+    parser.add_argument(
         "--layer-rule",
         choices=("selectivity", "share"),
         default="selectivity",
@@ -202,6 +209,7 @@ def _run(args: argparse.Namespace) -> int:
         ("--rescore-samples", args.rescore_samples, 1),
         ("--effect-seeds", args.effect_seeds, 0),
         ("--select-seeds", args.select_seeds, 1),
+        ("--gradient-seeds", args.gradient_seeds, 0),
         ("--batch-size", args.batch_size, 1),
         ("--chunk-size", args.chunk_size, 1),
     ):
@@ -297,6 +305,7 @@ def _run(args: argparse.Namespace) -> int:
             select_seeds=args.select_seeds,
             batch_size=args.batch_size,
             progress=progress,
+            gradient_seeds=args.gradient_seeds,
         )
     elif args.layer_rule == "selectivity":
         print("note: --effect-seeds 0 measures no effects; layers follow the share rule", file=sys.stderr)

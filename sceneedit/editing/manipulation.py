@@ -140,14 +140,14 @@ def concept_edit(
     ``distance``: one number for every layer of ``layers``, or one per layer of the range.
     """
     layer_list = check_layers(layers, num_layers, what=f"concept {name!r}")
-    if np.ndim(distance) == 0:
-        distances = tuple(float(distance) for _ in layer_list)
-    else:
-        distances = tuple(float(d) for d in distance)
+    if isinstance(distance, Sequence) or np.ndim(distance) > 0:
+        distances = tuple(float(d) for d in np.asarray(distance, dtype=np.float64))
         if len(distances) != len(layer_list):
             raise ManipulationError(
                 f"concept {name!r}: {len(distances)} per-layer strengths for {len(layer_list)} layers {layer_list}"
             )
+    else:
+        distances = tuple(float(distance) for _ in layer_list)
     directions = (
         layer_normals(normal, num_layers)[layer_list]
         if layer_list
@@ -245,7 +245,7 @@ def conditional_normal(primal: np.ndarray, conditions: Sequence[np.ndarray]) -> 
         raise ManipulationError(f"condition normals have {c.shape[0]} dimensions, the primal normal has {p.shape[0]}")
     coeffs, *_ = np.linalg.lstsq(c, p, rcond=None)
     residual = p - c @ coeffs
-    if np.linalg.norm(residual) < 1e-6 * max(np.linalg.norm(p), 1e-12):
+    if np.linalg.norm(residual) < 1e-6 * max(float(np.linalg.norm(p)), 1e-12):
         raise ManipulationError(
             "the normal lies in the span of the normals it is conditioned on; nothing is left after projection"
         )
@@ -290,7 +290,7 @@ def gaussian_jitter(
     if not np.isfinite(strength):
         raise ManipulationError(f"jitter strength must be finite, got {strength}")
     scale = np.ones(num_layers, np.float32) if layer_scale is None else np.asarray(layer_scale, np.float32)
-    noise = np.random.RandomState(int(seed) % 2**32).standard_normal(dim).astype(np.float32)
+    noise = np.random.RandomState(int(seed) % 2**32).standard_normal(int(dim)).astype(np.float32)
     for layer in layer_list:
         codes[:, layer] = codes[:, layer] + (np.float32(strength) * scale[layer]) * noise
     return _restore(codes, single)

@@ -203,7 +203,7 @@ class EditSession(EditCommands):
         concept = self._context.concept(name)
         layer = self.layers(name)[0] if layer is None else self._context.check_layer_list([layer], "layer")[0]
         wp = self.current_wp() if edited else self.base_wp
-        return float(distance_from_hyperplane(wp, concept.normal, layer, concept_intercept(concept)))
+        return float(distance_from_hyperplane(wp, concept.boundary_normal, layer, concept_intercept(concept)))
 
     def strength_for_distance(self, name: str, target: float, layer: int | None = None) -> float:
         """The strength that puts the code at signed distance ``target`` from the boundary.
@@ -217,8 +217,9 @@ class EditSession(EditCommands):
         layer = self.layers(name)[0] if layer is None else self._context.check_layer_list([layer], "layer")[0]
         state = self.state()
         without = replace(state, edits=tuple(e for e in state.edits if e.name != name))
-        normal = concept.normal_at(layer).astype(np.float64)
-        start = distance_from_hyperplane(edited_wp(without), concept.normal, layer, concept_intercept(concept))
+        boundary = concept.boundary_normal
+        normal = boundary[0 if boundary.shape[0] == 1 else layer].astype(np.float64)
+        start = distance_from_hyperplane(edited_wp(without), boundary, layer, concept_intercept(concept))
         direction = self._context.directions(name, self._settings(name).conditioned_on)[layer].astype(np.float64)
         per_unit = float(state.layer_scale[layer]) * float(direction @ normal)
         if abs(per_unit) < 1e-6:

@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -19,6 +19,12 @@ from .manipulation import ConceptEdit, gaussian_jitter, joint_edit, style_mix
 JITTER_MODES = ("gaussian", "style_mix")
 
 
+@overload
+def _frozen(array: np.ndarray) -> np.ndarray: ...
+@overload
+def _frozen(array: None) -> None: ...
+@overload
+def _frozen(array: np.ndarray | None) -> np.ndarray | None: ...
 def _frozen(array: np.ndarray | None) -> np.ndarray | None:
     """A read-only float32 C-contiguous array; one that already is (and owns its data,
     so nobody can write it through a base) is shared instead of copied."""
@@ -200,7 +206,8 @@ class EditState:
     @property
     def shape(self) -> tuple[int, int]:
         """``(L, D)``."""
-        return tuple(self.base_wp.shape)  # type: ignore[return-value]
+        num_layers, dim = self.base_wp.shape
+        return int(num_layers), int(dim)
 
     @cached_property
     def _key(self) -> str:
@@ -257,7 +264,10 @@ def edited_wp(state: EditState) -> np.ndarray:
         if jitter.mode == "gaussian":
             wp = gaussian_jitter(wp, jitter.layers, jitter.strength, jitter.seed, state.layer_scale)
         else:
-            wp = style_mix(wp, state.jitter_donor_wp, jitter.layers, min(jitter.strength, 1.0))
+            donor = state.jitter_donor_wp
+            if donor is None:  # EditState refuses this on construction
+                raise ValueError("style-mix jitter needs jitter_donor_wp")
+            wp = style_mix(wp, donor, jitter.layers, min(jitter.strength, 1.0))
     if state.drag_offset is not None:
         wp = (wp + state.drag_offset).astype(np.float32)
     if state.edits:

@@ -12,7 +12,9 @@ Images are float tensors ``[N, 3, H, W]`` in ``[-1, 1]``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,6 +26,10 @@ from ..errors import SceneeditError
 
 class GeneratorError(SceneeditError, ValueError):
     """A generator was given input it cannot use (wrong shape, dtype, option)."""
+
+
+class CheckpointError(SceneeditError, ValueError):
+    """A checkpoint could not be read or does not match an architecture."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,10 @@ class Generator(nn.Module):
     arch: ClassVar[str] = ""
     #: Constructor keyword arguments; persisted in our checkpoint metadata.
     config: dict[str, Any]
+    #: Set by the loaders: our file's JSON config, or the foreign format's name and source.
+    checkpoint_metadata: dict[str, Any]
+    #: Cached by :func:`.fingerprint.generator_fingerprint` (the weights never change in place).
+    _sceneedit_fingerprint: dict[str, Any]
 
     def __init__(self, **config: Any) -> None:
         super().__init__()
@@ -92,8 +102,8 @@ class Generator(nn.Module):
     def device(self) -> torch.device:
         for tensor in self.parameters():
             return tensor.device
-        for tensor in self.buffers():
-            return tensor.device
+        for buffer in self.buffers():
+            return buffer.device
         return torch.device("cpu")
 
     # ----- sampling and mapping --------------------------------------------------------
@@ -198,6 +208,21 @@ class Generator(nn.Module):
             "has_w_avg": self.w_avg is not None,
             "parameters": sum(p.numel() for p in self.parameters()),
         }
+
+
+@dataclass(frozen=True)
+class ForeignFormat:
+    """A foreign checkpoint layout we can read (the reader interface; see ``registry``).
+
+    ``detect(payload)`` says whether the loaded payload (a dict, usually a state dict or a
+    wrapper of one) is in this layout; ``build(payload, path)`` returns a ready
+    :class:`Generator` or raises :class:`CheckpointError` naming the offending key.
+    """
+
+    name: str
+    arch: str
+    detect: Callable[[Any], bool]
+    build: Callable[[Any, Path], Generator]
 
 
 def to_uint8_images(images: torch.Tensor) -> np.ndarray:

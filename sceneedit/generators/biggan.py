@@ -42,14 +42,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Generator, GeneratorError, SynthesisResult
-from .checkpoints import (
-    CheckpointError,
-    ForeignFormat,
-    load_state_dict_strict,
-    register_architecture,
-    register_format,
-)
+from .base import CheckpointError, ForeignFormat, Generator, GeneratorError, SynthesisResult
+from .config_bounds import check_config
+from .state_dicts import load_state_dict_strict
 
 #: The reference's default configuration (BigGAN-deep 128).
 DEFAULT_LAYERS = (
@@ -81,6 +76,9 @@ def spectral_normalized(weight_orig: torch.Tensor, u: torch.Tensor, v: torch.Ten
 
 class _SpectralNormed(nn.Module):
     """Holds ``weight_orig`` (parameter), ``weight_u`` / ``weight_v`` (buffers), optional bias."""
+
+    weight_u: torch.Tensor
+    weight_v: torch.Tensor
 
     def _init_spectral(self, weight_shape: tuple[int, ...], bias: bool) -> None:
         out_features = weight_shape[0]
@@ -154,6 +152,9 @@ def statistics_at(
 class ConditionalBatchNorm(nn.Module):
     """``(x - mean) / sqrt(var + eps) * (1 + scale(c)) + offset(c)``; c: ``[N, cond_dim]``."""
 
+    running_means: torch.Tensor
+    running_vars: torch.Tensor
+
     def __init__(self, num_features: int, cond_dim: int, n_stats: int, eps: float) -> None:
         super().__init__()
         self.eps = eps
@@ -171,6 +172,9 @@ class ConditionalBatchNorm(nn.Module):
 
 class BatchNorm(nn.Module):
     """Unconditional batch norm with pre-computed statistics (``weight``, ``bias``)."""
+
+    running_means: torch.Tensor
+    running_vars: torch.Tensor
 
     def __init__(self, num_features: int, n_stats: int, eps: float) -> None:
         super().__init__()
@@ -294,7 +298,6 @@ class BigGANDeepSynthesis(nn.Module):
 ClassSpec = int | Sequence[int] | np.ndarray | torch.Tensor
 
 
-@register_architecture
 class BigGANGenerator(Generator):
     """Class-conditional BigGAN-deep with one code row per conditioning consumer.
 
@@ -572,7 +575,6 @@ def read_biggan_config(path: Path) -> dict[str, Any]:
     kwargs = {key: raw.get(key, _REFERENCE_DEFAULTS[key]) for key in _CONFIG_KEYS}
     # The reference sizes the class embedding by z_dim and ignores class_embed_dim.
     kwargs["class_embed_dim"] = kwargs["z_dim"]
-    from .config_bounds import check_config
 
     check_config(kwargs, config_path, CheckpointError)
     return kwargs
@@ -589,11 +591,12 @@ def _build_pretrained_biggan(payload: Any, path: Path) -> BigGANGenerator:
     return generator
 
 
-register_format(
+#: The checkpoint layouts this module reads (listed in ``registry``).
+FORMATS = (
     ForeignFormat(
         name="pytorch-pretrained-biggan",
         arch=BigGANGenerator.arch,
         detect=_detect_pretrained_biggan,
         build=_build_pretrained_biggan,
-    )
+    ),
 )

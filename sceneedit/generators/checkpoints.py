@@ -4,8 +4,8 @@ Our own format: one ``.safetensors`` file whose metadata key ``sceneedit`` holds
 config (format version, arch, constructor kwargs, name, dataset, provenance). No pickle.
 
 Foreign formats (genforce/HiGAN ``.pth``, NVIDIA ``.pkl``, rosinality ``.pt``,
-pytorch-pretrained-biggan ``pytorch_model.bin``) are handled by :class:`ForeignFormat`
-entries that architecture modules register with :func:`register_format`. Files are read
+pytorch-pretrained-biggan ``pytorch_model.bin``) are handled by the :class:`ForeignFormat`
+readers that :mod:`.registry` lists, in detection order. Files are read
 with ``torch.load(weights_only=True)`` or a restricted unpickler; nothing in a file is
 ever executed.
 """
@@ -15,118 +15,46 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..errors import SceneeditError
 from ..files import atomic_path
 from ..safetensors_metadata import read_json_metadata
-from .base import Generator
+from .base import CheckpointError, ForeignFormat, Generator
 from .config_bounds import check_config, check_size
-from .tensor_checks import check_finite, describe_tensor_problem
+from .registry import ARCHITECTURES, FOREIGN_FORMATS
+from .safe_unpickle import load_untrusted
+from .state_dicts import load_state_dict_strict, require_key
+
+# Re-exported for callers that import them from here.
+__all__ = [
+    "ARCHITECTURES",
+    "FOREIGN_FORMATS",
+    "CheckpointError",
+    "ForeignFormat",
+    "architecture_class",
+    "load_generator",
+    "load_state_dict_strict",
+    "read_metadata",
+    "read_payload",
+    "require_key",
+    "save_generator",
+]
 
 FORMAT_VERSION = 1
 METADATA_KEY = "sceneedit"
 
 
-class CheckpointError(SceneeditError, ValueError):
-    """A checkpoint could not be read or does not match an architecture."""
-
-
-# ----- architecture registry -------------------------------------------------------------
-ARCHITECTURES: dict[str, type[Generator]] = {}
-
-
-def register_architecture(cls: type[Generator]) -> type[Generator]:
-    """Class decorator: make ``cls`` loadable by its ``arch`` name."""
-    ARCHITECTURES[cls.arch] = cls
-    return cls
-
-
 def architecture_class(arch: str) -> type[Generator]:
-    _ensure_architectures_imported()
+    """The generator class registered under ``arch`` (see :mod:`.registry`)."""
     if not isinstance(arch, str):
         raise CheckpointError(f"architecture must be a name, got a {type(arch).__name__}")
     try:
         return ARCHITECTURES[arch]
     except KeyError:
         raise CheckpointError(f"unknown architecture {arch!r}; allowed: {', '.join(sorted(ARCHITECTURES))}") from None
-
-
-def _ensure_architectures_imported() -> None:
-    # Importing the package registers every architecture and foreign format.
-    import sceneedit.generators  # noqa: F401
-
-
-# ----- foreign formats -------------------------------------------------------------------
-@dataclass(frozen=True)
-class ForeignFormat:
-    """A checkpoint layout we can read.
-
-    ``detect(payload)`` says whether the loaded payload (a dict, usually a state dict or a
-    wrapper of one) is in this layout; ``build(payload, path)`` returns a ready
-    :class:`Generator` or raises :class:`CheckpointError` naming the offending key.
-    """
-
-    name: str
-    arch: str
-    detect: Callable[[Any], bool]
-    build: Callable[[Any, Path], Generator]
-
-
-FOREIGN_FORMATS: list[ForeignFormat] = []
-
-
-def register_format(fmt: ForeignFormat) -> None:
-    FOREIGN_FORMATS.append(fmt)
-
-
-# ----- helpers for format builders -------------------------------------------------------
-def load_state_dict_strict(generator: Generator, state: dict[str, torch.Tensor], path: Path) -> None:
-    """Copy ``state`` into ``generator``; any missing, unexpected or mis-shaped key is an
-    error naming the file, the first such key and its shape. Nothing is loaded on error."""
-    own = generator.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    if missing:
-        k = missing[0]
-        raise CheckpointError(
-            f"{path}: missing key {k!r} (expected shape {list(own[k].shape)}); {len(missing)} missing in all"
-        )
-    if unexpected:
-        k = unexpected[0]
-        shape = list(state[k].shape) if hasattr(state[k], "shape") else type(state[k]).__name__
-        raise CheckpointError(f"{path}: unexpected key {k!r} (shape {shape}); {len(unexpected)} unexpected in all")
-    for k, v in own.items():
-        if not isinstance(state[k], torch.Tensor):
-            raise CheckpointError(f"{path}: key {k!r} is not a tensor ({type(state[k]).__name__})")
-        problem = describe_tensor_problem(state[k])
-        if problem is not None:
-            raise CheckpointError(f"{path}: tensor {k!r} {problem}")
-        if tuple(state[k].shape) != tuple(v.shape):
-            raise CheckpointError(f"{path}: key {k!r} has shape {list(state[k].shape)}, expected {list(v.shape)}")
-    check_finite({k: state[k] for k in own}, path, CheckpointError)
-    generator.load_state_dict({k: state[k].to(v.dtype) for k, v in own.items()}, strict=True)
-    check_loaded = getattr(generator, "check_loaded", None)  # buffers an architecture must vet
-    if callable(check_loaded):
-        try:
-            check_loaded()
-        except ValueError as exc:
-            raise CheckpointError(f"{path}: {exc}") from None
-
-
-def require_key(state: dict[str, Any], key: str, path: Path) -> torch.Tensor:
-    """``state[key]`` as a tensor, or a :class:`CheckpointError` naming the file and key."""
-    if key not in state:
-        raise CheckpointError(f"{path}: missing key {key!r}")
-    value = state[key]
-    if not isinstance(value, torch.Tensor):
-        raise CheckpointError(f"{path}: key {key!r} is not a tensor ({type(value).__name__})")
-    return value
 
 
 # ----- our own format --------------------------------------------------------------------
@@ -212,8 +140,6 @@ def _stored_elements(path: Path) -> int:
 # ----- entry points ----------------------------------------------------------------------
 def read_payload(path: Path) -> Any:
     """Load a foreign checkpoint's payload safely (no code execution)."""
-    from .safe_unpickle import load_untrusted
-
     return load_untrusted(path)
 
 
@@ -229,7 +155,6 @@ def load_generator(
     """
     from ..device import resolve_device
 
-    _ensure_architectures_imported()
     path = Path(path)
     if path.is_dir():
         candidates = [path / "pytorch_model.bin"]

@@ -67,11 +67,11 @@ def check_config(kwargs: Any, path: Path, error: type[Exception]) -> None:
             if not lo <= value <= hi:
                 raise _fail(error, path, field, value, f"is outside [{lo}, {hi}]")
         elif field in FLOAT_BOUNDS:
-            lo, hi = FLOAT_BOUNDS[field]
+            low, high = FLOAT_BOUNDS[field]
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise _fail(error, path, field, value, "is not a number")
-            if not (math.isfinite(value) and lo <= value <= hi):
-                raise _fail(error, path, field, value, f"is outside [{lo:g}, {hi:g}]")
+            if not (math.isfinite(value) and low <= value <= high):
+                raise _fail(error, path, field, value, f"is outside [{low:g}, {high:g}]")
         elif field == "name":
             if not isinstance(value, str) or len(value) > MAX_NAME:
                 raise _fail(error, path, field, value, f"is not a string of at most {MAX_NAME} characters")

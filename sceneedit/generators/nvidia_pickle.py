@@ -44,9 +44,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checkpoints import CheckpointError, ForeignFormat, register_format
+from .base import CheckpointError, ForeignFormat
 from .safe_unpickle import UnsafePickleError, allow_global
 from .state_dicts import find_state_dict, has_keys
+from .stylegan2 import build_from_state
 
 PERSISTENCE_MODULE = "torch_utils.persistence"
 
@@ -360,7 +361,7 @@ def _block_resolutions(source: dict[str, Any], path: Path) -> list[int]:
     resolutions = sorted(found)
     expected = [4 * 2**i for i in range(len(resolutions))]
     if resolutions != expected:
-        odd = next(r for r, e in zip(resolutions, expected) if r != e)
+        odd = next(r for r, e in zip(resolutions, expected, strict=True) if r != e)
         raise CheckpointError(
             f"{path}: unexpected key prefix 'synthesis.b{odd}.': blocks must double from 4 px, found {resolutions}"
         )
@@ -369,7 +370,6 @@ def _block_resolutions(source: dict[str, Any], path: Path) -> list[int]:
 
 def convert_nvidia_state(source: dict[str, Any], path: Path, **overrides: Any):
     """Our :class:`~.stylegan2.StyleGAN2Generator` from an NVIDIA ``G_ema`` state dict."""
-    from .stylegan2 import build_from_state
 
     if any(key.startswith("mapping.embed.") for key in source):
         raise CheckpointError(
@@ -414,7 +414,7 @@ def convert_nvidia_state(source: dict[str, Any], path: Path, **overrides: Any):
     return build_from_state(conv.state, path, source_keys=conv.names, source_state=conv.source, **settings)
 
 
-# ----- the two registered formats ------------------------------------------------------------
+# ----- the two formats this module reads -----------------------------------------------------
 def _g_ema_object(payload: Any) -> PersistentObject | None:
     if isinstance(payload, dict) and isinstance(payload.get("G_ema"), PersistentObject):
         return payload["G_ema"]
@@ -453,9 +453,10 @@ def _build_from_state_dict(payload: Any, path: Path):
     return convert_nvidia_state(state, path)
 
 
-register_format(ForeignFormat("nvidia-stylegan2-pkl", "stylegan2", _detect_pickle, _build_from_pickle))
-register_format(
+#: The checkpoint layouts this module reads (listed in ``registry``).
+FORMATS = (
+    ForeignFormat("nvidia-stylegan2-pkl", "stylegan2", _detect_pickle, _build_from_pickle),
     ForeignFormat(
         "nvidia-stylegan2-state-dict", "stylegan2", lambda p: _nvidia_state(p) is not None, _build_from_state_dict
-    )
+    ),
 )

@@ -33,17 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Generator, GeneratorError, SynthesisResult
-from .checkpoints import (
-    CheckpointError,
-    ForeignFormat,
-    load_state_dict_strict,
-    register_architecture,
-    register_format,
-    require_key,
-)
+from .base import CheckpointError, ForeignFormat, Generator, GeneratorError, SynthesisResult
 from .layers import RESOLUTIONS_ALLOWED, blend_lod, clamp_straight_through
-from .state_dicts import GENFORCE_WRAPPER_KEYS, find_state_dict, has_keys
+from .state_dicts import GENFORCE_WRAPPER_KEYS, find_state_dict, has_keys, load_state_dict_strict, require_key
 
 INIT_RESOLUTION = 4
 LEAKY_SLOPE = 0.2
@@ -117,7 +109,6 @@ class PGGANConvBlock(nn.Module):
         return x if self.linear else F.leaky_relu(x, LEAKY_SLOPE)
 
 
-@register_architecture
 class PGGANGenerator(Generator):
     """Progressive GAN generator with one code (``wp [N, 1, z_dim]``).
 
@@ -340,11 +331,12 @@ def _build_genforce_pggan(payload: Any, path: Path) -> PGGANGenerator:
     return generator
 
 
-register_format(
+#: The checkpoint layouts this module reads (listed in ``registry``).
+FORMATS = (
     ForeignFormat(
         name="genforce-pggan-pth",
         arch=PGGANGenerator.arch,
         detect=_detect_genforce_pggan,
         build=_build_genforce_pggan,
-    )
+    ),
 )

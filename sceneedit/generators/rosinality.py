@@ -32,10 +32,11 @@ from typing import Any
 
 import torch
 
-from .checkpoints import CheckpointError, ForeignFormat, register_format
+from .base import CheckpointError, ForeignFormat
 from .nvidia_pickle import _Converter
 from .safe_unpickle import allow_torch_global
 from .state_dicts import has_keys
+from .stylegan2 import build_from_state
 
 allow_torch_global(argparse.Namespace)
 
@@ -89,7 +90,6 @@ def _convert_to_rgb(conv: _Converter, theirs: str, ours: str) -> None:
 
 def convert_rosinality_state(source: dict[str, Any], path: Path, latent_avg: Any = None, **overrides: Any):
     """Our :class:`~.stylegan2.StyleGAN2Generator` from a rosinality ``g_ema`` state dict."""
-    from .stylegan2 import build_from_state
 
     conv = _Converter(source, path)
     mapping_layers = conv.put_mapping(lambda i: f"style.{i + 1}")  # style.0 is the pixel norm
@@ -154,4 +154,5 @@ def _build(payload: Any, path: Path):
     return convert_rosinality_state(source, path, latent_avg=latent_avg, **overrides)
 
 
-register_format(ForeignFormat("rosinality-stylegan2", "stylegan2", lambda p: _rosinality_state(p) is not None, _build))
+#: The checkpoint layouts this module reads (listed in ``registry``).
+FORMATS = (ForeignFormat("rosinality-stylegan2", "stylegan2", lambda p: _rosinality_state(p) is not None, _build),)

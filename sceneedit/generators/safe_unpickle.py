@@ -18,6 +18,8 @@ from typing import Any
 import torch
 
 from ..errors import SceneeditError
+from .base import CheckpointError
+from .tensor_checks import check_payload_tensors
 
 
 class UnsafePickleError(SceneeditError, pickle.UnpicklingError):
@@ -73,18 +75,13 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 
 def load_untrusted(path: Path) -> Any:
-    """Read ``path`` safely. Raises ``CheckpointError`` (from checkpoints) on any failure."""
-    from .checkpoints import CheckpointError
-    from .tensor_checks import check_payload_tensors
-
+    """Read ``path`` safely. Raises :class:`CheckpointError` on any failure."""
     payload = _load_untrusted(Path(path))
     check_payload_tensors(payload, Path(path), CheckpointError)
     return payload
 
 
 def _load_untrusted(path: Path) -> Any:
-    from .checkpoints import CheckpointError
-
     if zipfile.is_zipfile(path):
         return _torch_load_weights_only(path)
     data = path.read_bytes()
@@ -105,8 +102,6 @@ def _load_untrusted(path: Path) -> Any:
 
 
 def _torch_load_weights_only(path: Path) -> Any:
-    from .checkpoints import CheckpointError
-
     safe_globals = getattr(torch.serialization, "safe_globals", None)
     extra = safe_globals(list(_TORCH_SAFE_GLOBALS)) if safe_globals and _TORCH_SAFE_GLOBALS else nullcontext()
     try:

@@ -9,9 +9,10 @@ as ``truncation(wp, psi, layers)``) and ``self.synthesis`` (called as
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import torch
+from torch import nn
 
 from .base import Generator, GeneratorError, SynthesisResult
 from .layers import INIT_RES, RESOLUTIONS_ALLOWED, channels_at, clamp_straight_through, num_layers_for
@@ -46,8 +47,32 @@ def check_style_config(
     return num_layers, min(int(truncation_layers), num_layers)
 
 
+class StyleTruncation(Protocol):
+    """What ``self.truncation`` provides: the ``w_avg [w_dim]`` buffer, and
+    ``truncation(wp, psi, layers) -> wp`` moving the first ``layers`` codes towards it."""
+
+    w_avg: torch.Tensor
+
+    def __call__(self, wp: torch.Tensor, psi: float, layers: int) -> torch.Tensor: ...
+
+
+class StyleSynthesis(Protocol):
+    """What ``self.synthesis`` provides: ``num_blocks`` blocks from 4 px, and
+    ``synthesis(wp, randomize_noise) -> (image [N, 3, R, R], features per block)``."""
+
+    num_blocks: int
+
+    def __call__(self, wp: torch.Tensor, randomize_noise: bool) -> tuple[torch.Tensor, list[torch.Tensor]]: ...
+
+
 class StyleGeneratorBase(Generator):
     """Layer-wise codes ``wp [N, num_layers, w_dim]``: the mapping output repeated per layer."""
+
+    mapping: nn.Module
+    truncation: StyleTruncation
+    synthesis: StyleSynthesis
+    randomize_noise: bool
+    _num_layers: int
 
     # ----- properties ----------------------------------------------------------------------
     @property

@@ -36,8 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import GeneratorError
-from .checkpoints import register_architecture
-from .layers import INIT_RES, RESOLUTIONS_ALLOWED, MappingNetwork, blend_lod, channels_at, num_layers_for
+from .layers import INIT_RES, MappingNetwork, blend_lod, channels_at
 from .style_generator import StyleGeneratorBase, check_style_config
 
 FUSED_SCALE_ALLOWED = (True, False, "auto")
@@ -107,6 +106,9 @@ class Truncation(nn.Module):
     truncation from its own (or the caller's) ``psi`` / ``layers``.
     """
 
+    w_avg: torch.Tensor
+    truncation: torch.Tensor
+
     def __init__(self, w_dim: int, num_layers: int, psi: float, layers: int) -> None:
         super().__init__()
         self.register_buffer("w_avg", torch.zeros(w_dim))
@@ -134,6 +136,8 @@ class NoiseApplying(nn.Module):
     ``noise`` ``[1, 1, r, r]`` is a fixed buffer (deterministic synthesis); with
     ``randomize=True`` fresh noise is drawn per sample.
     """
+
+    noise: torch.Tensor
 
     def __init__(self, resolution: int, channels: int) -> None:
         super().__init__()
@@ -193,6 +197,8 @@ class Epilogue(nn.Module):
 
 class Blur(nn.Module):
     """Depthwise 3x3 binomial blur ``[1, 2, 1] x [1, 2, 1] / 16``; ``kernel`` ``[C, 1, 3, 3]``."""
+
+    kernel: torch.Tensor
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -285,6 +291,10 @@ class SynthesisNetwork(nn.Module):
     previous one's (the fade-in of progressive growing, see :meth:`fade_alpha`).
     """
 
+    layer0: FirstConvBlock
+
+    lod: torch.Tensor
+
     def __init__(self, resolution: int, w_dim: int, fmaps_base: int, fmaps_max: int, fused_scale: bool | str) -> None:
         super().__init__()
         self.resolution = resolution
@@ -293,6 +303,7 @@ class SynthesisNetwork(nn.Module):
         for block in range(self.num_blocks):
             res = INIT_RES * 2**block
             channels = channels_at(res, fmaps_base, fmaps_max)
+            first: nn.Module
             if block == 0:
                 first = FirstConvBlock(channels, w_dim)
             else:
@@ -328,7 +339,6 @@ class SynthesisNetwork(nn.Module):
 
 
 # ----- the generator ---------------------------------------------------------------------------
-@register_architecture
 class StyleGANGenerator(StyleGeneratorBase):
     """StyleGAN v1 generator (Karras et al. 2019) with layer-wise codes ``wp``.
 
@@ -338,6 +348,8 @@ class StyleGANGenerator(StyleGeneratorBase):
     unchanged); ``synthesize_raw`` gives the reference's unclamped output. Noise is fixed
     unless ``randomize_noise`` is set to True.
     """
+
+    synthesis: SynthesisNetwork
 
     arch = "stylegan"
 
@@ -419,7 +431,3 @@ def genforce_default_truncation(coefs: torch.Tensor) -> tuple[float, int] | None
     if not np.allclose(values[:layers], psi) or not np.allclose(values[layers:], 1.0):
         return None
     return psi, layers
-
-
-# Registers the genforce / HiGAN ``.pth`` reader (it needs the classes above).
-from . import stylegan_genforce  # noqa: E402,F401

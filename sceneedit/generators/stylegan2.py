@@ -41,17 +41,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Generator, GeneratorError
-from .checkpoints import (
-    CheckpointError,
-    ForeignFormat,
-    load_state_dict_strict,
-    register_architecture,
-    register_format,
-    require_key,
-)
+from .base import CheckpointError, ForeignFormat, Generator, GeneratorError
 from .layers import INIT_RES, RESOLUTIONS_ALLOWED, MappingNetwork, channels_at, num_layers_for
-from .state_dicts import find_state_dict, has_keys
+from .state_dicts import find_state_dict, has_keys, load_state_dict_strict, require_key
 from .style_generator import StyleGeneratorBase, check_style_config
 
 #: The low-pass filter of every 2x upsampling (StyleGAN2's ``resample_kernel``).
@@ -114,6 +106,8 @@ class DenseBlock(nn.Module):
 class Truncation(nn.Module):
     """Holds ``w_avg [w_dim]``; moves the first ``layers`` codes towards it by ``psi``."""
 
+    w_avg: torch.Tensor
+
     def __init__(self, w_dim: int) -> None:
         super().__init__()
         self.register_buffer("w_avg", torch.zeros(w_dim))
@@ -134,6 +128,8 @@ class FIRFilter(nn.Module):
     (pre-flipped) buffer.
     """
 
+    kernel: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("kernel", fir_kernel())
@@ -147,6 +143,8 @@ class FIRFilter(nn.Module):
 
 class Upsample2x(nn.Module):
     """2x upsampling of the RGB skip image: zero insertion, pad (2, 1), 4x4 FIR."""
+
+    kernel: torch.Tensor
 
     def __init__(self) -> None:
         super().__init__()
@@ -187,6 +185,8 @@ class ModulatedConvBlock(nn.Module):
     filter. Then noise (``noise * noise_strength``), bias, and leaky ReLU times ``sqrt(2)``
     (or nothing, for toRGB), clamped to ``+-conv_clamp`` when set.
     """
+
+    noise: torch.Tensor
 
     def __init__(
         self,
@@ -332,7 +332,6 @@ class SynthesisNetwork(nn.Module):
 
 
 # ----- the generator -------------------------------------------------------------------------
-@register_architecture
 class StyleGAN2Generator(StyleGeneratorBase):
     """StyleGAN2 generator (Karras et al. 2020, config F: skip toRGBs, no residuals).
 
@@ -342,6 +341,8 @@ class StyleGAN2Generator(StyleGeneratorBase):
     unchanged); ``synthesize_raw`` gives the reference's unclamped output. Noise is the
     fixed per-layer buffers unless ``randomize_noise`` is set to True.
     """
+
+    synthesis: SynthesisNetwork
 
     arch = "stylegan2"
 
@@ -404,20 +405,20 @@ def infer_channel_config(channels: list[int], source: list[str], path: Path) -> 
     """
     fmaps_max = max(channels)
     resolutions = [INIT_RES * 2**b for b in range(len(channels))]
-    candidates = [c * r for c, r in zip(channels, resolutions) if c < fmaps_max]
+    candidates = [c * r for c, r in zip(channels, resolutions, strict=True) if c < fmaps_max]
     candidates.append(fmaps_max * resolutions[-1])
     for base in candidates:
-        if all(channels_at(r, base, fmaps_max) == c for r, c in zip(resolutions, channels)):
+        if all(channels_at(r, base, fmaps_max) == c for r, c in zip(resolutions, channels, strict=True)):
             return base, fmaps_max
-    for b, (r, c) in enumerate(zip(resolutions, channels)):
+    for b, (r, c) in enumerate(zip(resolutions, channels, strict=True)):
         if b > 0 and c > channels[b - 1]:
             raise CheckpointError(
                 f"{path}: key {source[b]!r}: {c} feature maps at {r} px, more than the {channels[b - 1]} "
                 f"at {r // 2} px; not a StyleGAN2 channel schedule min(base // res, max)"
             )
     raise CheckpointError(
-        f"{path}: feature maps per resolution {dict(zip(resolutions, channels))} (from {source}) do not follow "
-        "StyleGAN2's schedule min(fmaps_base // res, fmaps_max)"
+        f"{path}: feature maps per resolution {dict(zip(resolutions, channels, strict=True))} (from {source}) "
+        "do not follow StyleGAN2's schedule min(fmaps_base // res, fmaps_max)"
     )
 
 
@@ -537,17 +538,13 @@ def _build_genforce(payload: Any, path: Path) -> Generator:
     return build_from_state(state, path, name=path.stem)
 
 
-register_format(
+#: The checkpoint layouts this module reads (listed in ``registry``; NVIDIA's and
+#: rosinality's StyleGAN2 layouts are read by ``nvidia_pickle`` and ``rosinality``).
+FORMATS = (
     ForeignFormat(
         name="genforce-stylegan2",
         arch="stylegan2",
         detect=lambda payload: _genforce_state(payload) is not None,
         build=_build_genforce,
-    )
-)
-
-# The converters of the other StyleGAN2 layouts register their formats on import.
-from . import (
-    nvidia_pickle,  # noqa: E402,F401
-    rosinality,  # noqa: E402,F401
+    ),
 )

@@ -24,16 +24,10 @@ from typing import Any
 
 import torch
 
-from .checkpoints import CheckpointError, ForeignFormat, load_state_dict_strict, register_format, require_key
-from .state_dicts import find_state_dict, has_keys
-from .stylegan import (
-    INIT_RES,
-    RESOLUTIONS_ALLOWED,
-    StyleGANGenerator,
-    channels_at,
-    genforce_default_truncation,
-    uses_fused_scale,
-)
+from .base import CheckpointError, ForeignFormat
+from .layers import INIT_RES, RESOLUTIONS_ALLOWED, channels_at
+from .state_dicts import find_state_dict, has_keys, load_state_dict_strict, require_key
+from .stylegan import StyleGANGenerator, genforce_default_truncation, uses_fused_scale
 
 #: genforce's (and HiGAN's) default truncation when a file does not record one.
 DEFAULT_TRUNCATION = (0.7, 8)
@@ -126,7 +120,7 @@ def _infer_fmaps(channels: list[int], path: Path) -> tuple[int, int]:
     """``(fmaps_base, fmaps_max)`` with ``min(base // res, max) == channels[block]``."""
     fmaps_max = max(channels)
     resolutions = [INIT_RES * 2**b for b in range(len(channels))]
-    below = [(c, r) for c, r in zip(channels, resolutions) if c < fmaps_max]
+    below = [(c, r) for c, r in zip(channels, resolutions, strict=True) if c < fmaps_max]
     if below:
         candidates = [below[0][0] * below[0][1]]
     else:
@@ -137,7 +131,7 @@ def _infer_fmaps(channels: list[int], path: Path) -> tuple[int, int]:
         if [channels_at(r, base, fmaps_max) for r in resolutions] == channels:
             return base, fmaps_max
     raise CheckpointError(
-        f"{path}: feature-map counts per resolution {dict(zip(resolutions, channels))} do not follow "
+        f"{path}: feature-map counts per resolution {dict(zip(resolutions, channels, strict=True))} do not follow "
         "StyleGAN's min(fmaps_base // res, fmaps_max) rule"
     )
 
@@ -207,7 +201,7 @@ def _infer_fused_scale(fused: list[bool], path: Path) -> bool | str:
         if fused == [uses_fused_scale(option, r) for r in resolutions]:
             return option
     raise CheckpointError(
-        f"{path}: upsampling layers use fused scale at {[r for r, f in zip(resolutions, fused) if f]} px, "
+        f"{path}: upsampling layers use fused scale at {[r for r, f in zip(resolutions, fused, strict=True) if f]} px, "
         "which matches none of fused_scale=True/False/'auto'"
     )
 
@@ -244,4 +238,5 @@ def build(payload: Any, path: Path) -> StyleGANGenerator:
     return generator
 
 
-register_format(ForeignFormat(name="genforce-stylegan", arch="stylegan", detect=detect, build=build))
+#: The checkpoint layouts this module reads (listed in ``registry``).
+FORMATS = (ForeignFormat(name="genforce-stylegan", arch="stylegan", detect=detect, build=build),)

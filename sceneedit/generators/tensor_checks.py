@@ -36,7 +36,8 @@ _NUMERIC = {
 def describe_tensor_problem(tensor: torch.Tensor) -> str | None:
     """Why ``tensor`` cannot be used as a weight, or None. Looks only at its metadata."""
     if tensor.layout != torch.strided:
-        return f"has layout {str(tensor.layout).replace('torch.', '')} (sparse or other non-dense tensors are not supported)"
+        layout = str(tensor.layout).replace("torch.", "")
+        return f"has layout {layout} (sparse or other non-dense tensors are not supported)"
     if tensor.is_quantized or tensor.dtype not in _NUMERIC:
         return f"has dtype {str(tensor.dtype).replace('torch.', '')}, not a plain real number type"
     if tensor.device.type != "cpu":

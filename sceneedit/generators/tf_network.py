@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import nvidia_pickle  # noqa: F401  (registers the numpy stand-ins)
-from .checkpoints import CheckpointError
+from .base import CheckpointError
 from .safe_unpickle import UnsafePickleError, allow_global
 
 #: The modules NVIDIA's network class lived in, per release family.

@@ -39,8 +39,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .base import Generator, GeneratorError
-from .checkpoints import CheckpointError, ForeignFormat, load_state_dict_strict, register_format
+from .base import CheckpointError, ForeignFormat, Generator, GeneratorError
+from .pggan import PGGANGenerator, _infer_fmaps
+from .state_dicts import load_state_dict_strict
+from .stylegan import StyleGANGenerator
+from .stylegan2 import StyleGAN2Generator, infer_channel_config
 from .tf_network import TFNetwork, pick_generator, tf_networks
 
 #: build_func_name of ``Gs`` -> our architecture.
@@ -51,7 +54,7 @@ STYLEGAN2_SYNTHESIS = "G_synthesis_stylegan2"
 STYLEGAN_DEFAULTS = dict(truncation_psi=0.7, truncation_cutoff=8, fused_scale="auto", mapping_lrmul=0.01)
 STYLEGAN2_DEFAULTS = dict(truncation_psi=0.5, truncation_cutoff=None, mapping_lrmul=0.01, architecture="skip")
 #: Static kwargs whose non-default values our modules cannot reproduce: (key, default).
-_FIXED_KWARGS = {
+_FIXED_KWARGS: dict[str, list[tuple[str, Any]]] = {
     "G_paper": [
         ("use_wscale", True),
         ("use_pixelnorm", True),
@@ -218,8 +221,6 @@ def _check_hint(network: TFNetwork, key: str, inferred: int, evidence: str, path
 
 def _channel_config(channels: list[int], path: Path, names: list[str]) -> tuple[int, int]:
     """``(fmaps_base, fmaps_max)`` with ``min(base // res, max) == channels[b]`` (res = 4 * 2**b)."""
-    from .stylegan2 import infer_channel_config
-
     return infer_channel_config(channels, names, path)
 
 
@@ -260,8 +261,6 @@ def _component(network: TFNetwork, name: str, path: Path) -> TFNetwork:
 
 # ----- PGGAN ------------------------------------------------------------------------------------
 def convert_pggan(network: TFNetwork, path: Path) -> Generator:
-    from .pggan import PGGANGenerator, _infer_fmaps
-
     _check_fixed_kwargs(network, path)
     variables = network.variables
     resolution = _resolutions(variables, path, "")
@@ -343,8 +342,6 @@ def _style_synthesis_layout(
 
 
 def convert_stylegan(network: TFNetwork, path: Path) -> Generator:
-    from .stylegan import StyleGANGenerator
-
     mapping = _component(network, "mapping", path)
     synthesis = _component(network, "synthesis", path)
     variables = {**_prefixed(mapping, "mapping/"), **_prefixed(synthesis, "synthesis/")}
@@ -404,8 +401,6 @@ def convert_stylegan(network: TFNetwork, path: Path) -> Generator:
 
 # ----- StyleGAN2 --------------------------------------------------------------------------------
 def convert_stylegan2(network: TFNetwork, path: Path) -> Generator:
-    from .stylegan2 import StyleGAN2Generator
-
     mapping = _component(network, "mapping", path)
     synthesis = _component(network, "synthesis", path)
     if synthesis.build_func_name != STYLEGAN2_SYNTHESIS:
@@ -507,5 +502,5 @@ def _builder(arch: str) -> Callable[[Any, Path], Generator]:
     return build
 
 
-for _arch in CONVERTERS:
-    register_format(ForeignFormat(f"nvidia-tf-{_arch}-pkl", _arch, _detector(_arch), _builder(_arch)))
+#: The checkpoint layouts this module reads (listed in ``registry``), one per architecture.
+FORMATS = tuple(ForeignFormat(f"nvidia-tf-{arch}-pkl", arch, _detector(arch), _builder(arch)) for arch in CONVERTERS)

@@ -7,6 +7,7 @@ an endless training stream is just consecutive index ranges.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import os
 import sys
@@ -58,10 +59,12 @@ def _as_factors(seeds_or_n: int | Sequence[int] | Sequence[SceneFactors], seed: 
             raise ValueError(f"number of scenes must be >= 0, got {seeds_or_n}")
         return [factors_for_index(seed, start + i) for i in range(int(seeds_or_n))]
     items = list(seeds_or_n)
-    if all(isinstance(item, SceneFactors) for item in items):
-        return items  # type: ignore[return-value]
-    if all(isinstance(item, (int, np.integer)) for item in items):
-        return [sample_factors(np.random.default_rng(int(item))) for item in items]
+    factors = [item for item in items if isinstance(item, SceneFactors)]
+    if len(factors) == len(items):
+        return factors
+    seeds = [int(item) for item in items if isinstance(item, (int, np.integer))]
+    if len(seeds) == len(items):
+        return [sample_factors(np.random.default_rng(seed)) for seed in seeds]
     raise ValueError("render_batch expects a count, a sequence of integer seeds, or a sequence of SceneFactors")
 
 
@@ -97,9 +100,7 @@ class RenderPool:
         else:
             chunks = max(1, min(len(factors), self.workers * 4))
             bounds = np.linspace(0, len(factors), chunks + 1).astype(int)
-            tasks = [
-                (factors[a:b], self.resolution, self.supersample) for a, b in zip(bounds[:-1], bounds[1:]) if b > a
-            ]
+            tasks = [(factors[a:b], self.resolution, self.supersample) for a, b in itertools.pairwise(bounds) if b > a]
             results = self._pool.map(_render_chunk, tasks)
             images = np.concatenate([r[0] for r in results])
             rows = [row for r in results for row in r[1]]

@@ -237,7 +237,7 @@ def factors_from_code(code: np.ndarray, detail_seed: int = 0) -> SceneFactors:
     if code.shape[0] != FACTOR_CODE_DIMS or not np.all(np.isfinite(code)):
         raise ValueError(f"a factor code has {FACTOR_CODE_DIMS} finite numbers, got shape {list(code.shape)}")
     values: dict[str, Any] = {}
-    for spec, x in zip(FACTOR_SPEC, code):
+    for spec, x in zip(FACTOR_SPEC, code, strict=True):
         u = 0.5 * (1.0 + math.erf(float(x) / math.sqrt(2.0)))  # in [0, 1]
         if spec.integer:
             count = int(spec.high) - int(spec.low) + 1

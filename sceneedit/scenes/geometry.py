@@ -74,9 +74,10 @@ class Camera:
         """World polygon ``[K, 3]`` -> pixel polygon ``[M, 2]``, clipped to the near plane (None if gone)."""
         cam = self.to_camera(points)
         if (cam[:, 2] < NEAR).any():
-            cam = clip_near(cam)
-            if cam is None:
+            clipped = clip_near(cam)
+            if clipped is None:
                 return None
+            cam = clipped
         return self.project_camera(cam)
 
     def vanishing_point(self, direction: tuple[float, float, float] = (0.0, 0.0, 1.0)) -> tuple[float, float]:
@@ -111,14 +112,10 @@ def clip_convex_2d(subject: np.ndarray, clipper: np.ndarray) -> np.ndarray | Non
         ax, ay = clipper[i]
         bx, by = clipper[(i + 1) % count]
         ex, ey = bx - ax, by - ay
-
-        def inside(p: tuple[float, float]) -> bool:
-            return ex * (p[1] - ay) - ey * (p[0] - ax) >= 0
-
         source, output = output, []
         for j in range(len(source)):
             p, q = source[j], source[(j + 1) % len(source)]
-            p_in, q_in = inside(p), inside(q)
+            p_in, q_in = _left_of_edge(p, ax, ay, ex, ey), _left_of_edge(q, ax, ay, ex, ey)
             if p_in:
                 output.append(p)
             if p_in != q_in:
@@ -127,6 +124,11 @@ def clip_convex_2d(subject: np.ndarray, clipper: np.ndarray) -> np.ndarray | Non
                 t = (ey * (p[0] - ax) - ex * (p[1] - ay)) / denom
                 output.append((p[0] + t * dx, p[1] + t * dy))
     return np.array(output) if len(output) >= 3 else None
+
+
+def _left_of_edge(p: tuple[float, float], ax: float, ay: float, ex: float, ey: float) -> bool:
+    """Whether ``p`` lies on or left of the edge from ``(ax, ay)`` along ``(ex, ey)``."""
+    return ex * (p[1] - ay) - ey * (p[0] - ax) >= 0
 
 
 def polygon_area(points: np.ndarray) -> float:

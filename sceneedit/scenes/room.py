@@ -568,7 +568,7 @@ def _clutter_item(b: _Builder, kind: str, cx: float, cz: float, y: float, size: 
     color = palette.CLUTTER_COLORS[int(b.rng.integers(len(palette.CLUTTER_COLORS)))]
     if kind == "books":
         parts, top = [], y
-        for i in range(int(b.rng.integers(2, 4))):
+        for _ in range(int(b.rng.integers(2, 4))):
             c = palette.CLUTTER_COLORS[int(b.rng.integers(len(palette.CLUTTER_COLORS)))]
             dx = b.u(-0.02, 0.02)
             parts.append(box(cx - r + dx, cx + r + dx, top, top + 0.05, cz - r * 0.7, cz + r * 0.7, c))

@@ -256,7 +256,7 @@ def save_bundle(bundle: BoundaryBundle, path: str | os.PathLike) -> Path:
     return path
 
 
-def _concept_from_entry(entry: Any, normal: np.ndarray, path: Path) -> Concept:
+def _concept_from_entry(entry: Any, normal: np.ndarray | None, path: Path) -> Concept:
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
         raise BundleError(f"{path}: manifest concept entry {entry!r:.80} lacks a name")
     name = entry["name"]
@@ -264,6 +264,9 @@ def _concept_from_entry(entry: Any, normal: np.ndarray, path: Path) -> Concept:
     missing = [k for k in required if k not in entry]
     if missing:
         raise BundleError(f"{_where(path, name)}manifest entry lacks {', '.join(missing)}")
+    if normal is None:
+        raise BundleError(f"{path}: concept {name!r} has no normal tensor")
+    extra = entry.get("extra")
     distance = entry.get("distance_range", (-3.0, 3.0))
     if not isinstance(distance, (list, tuple)):
         raise BundleError(f"{_where(path, name)}distance_range must be two numbers")
@@ -279,7 +282,7 @@ def _concept_from_entry(entry: Any, normal: np.ndarray, path: Path) -> Concept:
         accuracy=entry.get("accuracy"),
         num_samples=entry.get("num_samples"),
         predictor=entry.get("predictor"),
-        extra=entry.get("extra") if entry.get("extra") is not None else {},
+        extra=extra if extra is not None else {},
     )
 
 
@@ -328,7 +331,8 @@ def load_bundle(path: str | os.PathLike) -> BoundaryBundle:
         raise BundleError(f"{path}: tensor {extra[0]!r} is not described in the manifest")
     concepts: dict[str, Concept] = {}
     for entry in entries:
-        concept = _concept_from_entry(entry, tensors.get(entry.get("name")) if isinstance(entry, dict) else None, path)
+        name = entry.get("name") if isinstance(entry, dict) else None
+        concept = _concept_from_entry(entry, tensors.get(name) if isinstance(name, str) else None, path)
         concepts[concept.name] = validate_concept(concept, fingerprint, path)
     bundle_extra = manifest.get("extra") or {}
     if not isinstance(bundle_extra, dict):
@@ -417,12 +421,14 @@ def merge_bundles(bundles: list[BoundaryBundle], replace: bool = False) -> Bound
                     fingerprint[key] = other[key]
                 elif fingerprint[key] != other[key]:
                     raise BundleError(
-                        f"cannot merge {bundle.source or 'bundle'}: {key} {other[key]!r} differs from {fingerprint[key]!r}"
+                        f"cannot merge {bundle.source or 'bundle'}: {key} {other[key]!r} differs from "
+                        f"{fingerprint[key]!r}"
                     )
         for name, concept in bundle.concepts.items():
             if name in concepts and not replace:
                 raise BundleError(
-                    f"concept {name!r} appears in more than one bundle (pass replace=True, or --replace on the command line, to keep the last)"
+                    f"concept {name!r} appears in more than one bundle (pass replace=True, or --replace on the command "
+                    "line, to keep the last)"
                 )
             concepts[name] = concept
         sources.append(bundle.source or "?")

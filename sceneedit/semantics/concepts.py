@@ -41,6 +41,17 @@ class Concept:
     def dim(self) -> int:
         return int(self.normal.shape[-1])
 
+    @property
+    def boundary_normal(self) -> np.ndarray:
+        """The normal of the concept's *boundary* (``[1, D]`` or ``[L, D]``): the SVM normal the
+        probe fitted. Usually ``normal`` itself; a concept whose edit direction was refined
+        (``extra['svm_normal']``, :mod:`sceneedit.semantics.refine`) keeps its boundary there, so
+        distances from the hyperplane (and its recorded offset) stay the SVM's."""
+        kept = self.extra.get("svm_normal")
+        if kept is None:
+            return self.normal
+        return np.asarray(kept, np.float32).reshape(-1, self.dim)
+
     def normal_at(self, layer: int) -> np.ndarray:
         """The unit normal ``[D]`` that applies at ``layer``."""
         if self.normal.shape[0] == 1:

@@ -52,13 +52,19 @@ SIDE_FLOOR = 0.05
 #: The full slider range is calibrated to move the own score by this many std.
 TARGET_EFFECT = 2.5
 #: Category concepts: share of other-category seeds the slider's top end should flip.
-TARGET_FLIP = 0.75
+TARGET_FLIP = 0.8
 #: The calibrated half-range stays within [a0 / 4, MAX_RANGE_SCALE * a0].
 MAX_RANGE_SCALE = 3.0
 #: Ranges measured directly after the per-layer screening.
 CANDIDATES_MEASURED = 3
 #: A hold (conditioning) is kept only when it raises the selectivity by this factor.
 HOLD_GAIN = 1.05
+#: Leaked scores held still, at most, by the direction refinement (:func:`refine_direction`).
+MAX_REFINE_STEPS = 4
+#: Codes (the first of the gradient codes) along whose edits :func:`refine_along_path` takes gradients.
+PATH_CODES = 16
+#: Directions are refined only for concepts whose SVM normal is less selective than this (the goal's median).
+REFINE_BELOW = 3.0
 #: A score counts as a side effect only when the predictor reads its factor at least this well
 #: on held-out renders (R^2 for continuous factors, accuracy for categorical / binary ones).
 RELIABLE_R2, RELIABLE_ACCURACY = 0.7, 0.9
@@ -131,7 +137,7 @@ class Effect:
             "flip_rate": None
             if self.flip_rate is None or not math.isfinite(self.flip_rate)
             else round(float(self.flip_rate), 4),
-            "row": {n: round(float(v), 4) for n, v in zip(score_names, self.delta)},
+            "row": {n: round(float(v), 4) for n, v in zip(score_names, self.delta, strict=True)},
         }
 
 
@@ -185,8 +191,11 @@ class EffectMeter:
                 self.progress(batch.shape[0])
         return np.concatenate(out) if out else np.zeros((0, len(self.score_names)), np.float32)
 
-    def edited(self, directions: np.ndarray, layers: Sequence[int], distance: float, count: int) -> np.ndarray:
-        codes = self.wp[:count].copy()
+    def edited(
+        self, directions: np.ndarray, layers: Sequence[int], distance: float, count: int, base: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The first ``count`` base codes (or of ``base [N, L, D]``) moved by ``distance`` on ``layers``."""
+        codes = (self.wp if base is None else np.asarray(base, np.float32))[:count].copy()
         for layer in layers:
             codes[:, layer] += np.float32(distance * self.layer_scale[layer]) * directions[layer]
         return codes
@@ -267,11 +276,12 @@ def choose_layers(
     """The contiguous layer range with the best measured effect (see module doc)."""
     num_layers = directions.shape[0]
     per_layer = [
-        meter.measure(directions, [l], -half_range, half_range, own_score, count).delta for l in range(num_layers)
+        meter.measure(directions, [layer], -half_range, half_range, own_score, count).delta
+        for layer in range(num_layers)
     ]
     screened = []
     for layers in contiguous_ranges(num_layers):
-        estimate = meter.summarize(np.sum([per_layer[l] for l in layers], axis=0), own_score)
+        estimate = meter.summarize(np.sum([per_layer[layer] for layer in layers], axis=0), own_score)
         screened.append((layers, estimate))
 
     def rank(i: int) -> tuple[bool, float, int]:
@@ -332,6 +342,112 @@ def choose_hold(
     return hold, directions, effect
 
 
+def refine_direction(
+    meter: EffectMeter,
+    start: np.ndarray,
+    gradients: np.ndarray,
+    own_score: str,
+    layers: Sequence[int],
+    half_range: float,
+    count: int,
+    max_steps: int = MAX_REFINE_STEPS,
+    effect: Effect | None = None,
+) -> tuple[np.ndarray, list[str], Effect, float]:
+    """Greedily hold the leaked scores still: project the mean gradient of the score named for
+    the largest side effect out of ``start [L, D] or [1, D]`` per layer (:mod:`.refine`), widen the
+    range by the predicted loss of own effect (first order, from the own score's gradient) and keep
+    the step while the measured selectivity rises by HOLD_GAIN and the own effect stays >= 1 std.
+    ``effect``: the start's effect at ``half_range`` when already measured. Returns the directions
+    ``[L, D]``, the scores held, the effect and the half range."""
+    from .refine import project_out
+
+    directions = project_out(start, gradients, [])
+    if effect is None:
+        effect = meter.measure(directions, layers, -half_range, half_range, own_score, count)
+    own_gradient = gradients[meter.score_names.index(own_score)]
+
+    def first_order_own(rows: np.ndarray) -> float:
+        return float(sum(meter.layer_scale[layer] * own_gradient[layer] @ rows[layer] for layer in layers))
+
+    held: list[str] = []
+    a = half_range
+    for _ in range(max_steps):
+        other = effect.side_score
+        if other is None or other in held:
+            break
+        trial_held = [*held, other]
+        trial = project_out(start, gradients, [meter.score_names.index(n) for n in trial_held])
+        before, after = first_order_own(directions), first_order_own(trial)
+        if before <= 0 or after <= 0:
+            break
+        trial_a = round(float(min(a * max(before / after, 1.0), MAX_RANGE_SCALE * half_range)), 1)
+        trial_effect = meter.measure(trial, layers, -trial_a, trial_a, own_score, count)
+        if not (
+            trial_effect.own >= min(MIN_OWN_EFFECT, effect.own)
+            and trial_effect.selectivity > HOLD_GAIN * effect.selectivity
+        ):
+            break
+        held, directions, effect, a = trial_held, trial, trial_effect, trial_a
+    return directions, held, effect, a
+
+
+def refine_along_path(
+    meter: EffectMeter,
+    start: np.ndarray,
+    own_score: str,
+    layers: Sequence[int],
+    half_range: float,
+    count: int,
+    path_codes: np.ndarray,
+    log_odds: Sequence[str],
+    max_steps: int = MAX_REFINE_STEPS,
+    effect: Effect | None = None,
+) -> tuple[np.ndarray, list[str], Effect, float]:
+    """:func:`refine_direction` with the gradients taken where the edit goes: at each step the mean
+    gradients of the own and the held scores are computed over ``path_codes [M, L, D]`` moved to
+    both ends of the current range along the current direction (and unmoved), so a leak that only
+    appears far along the slider (category edits travel far) is held still where it happens."""
+    from .refine import mean_score_gradients, project_out
+
+    num_layers = meter.wp.shape[1]
+    directions = project_out(start, np.zeros((1, num_layers, meter.wp.shape[2]), np.float32), [])
+    if effect is None:
+        effect = meter.measure(directions, layers, -half_range, half_range, own_score, count)
+    own = meter.score_names.index(own_score)
+    held: list[str] = []
+    a = half_range
+
+    def first_order_own(gradients: np.ndarray, rows: np.ndarray) -> float:
+        return float(sum(meter.layer_scale[layer] * gradients[own, layer] @ rows[layer] for layer in layers))
+
+    for _ in range(max_steps):
+        other = effect.side_score
+        if other is None or other in held:
+            break
+        trial_held = [*held, other]
+        indices = [meter.score_names.index(n) for n in trial_held]
+        codes = np.concatenate(
+            [path_codes]
+            + [meter.edited(directions, layers, sign * a, len(path_codes), base=path_codes) for sign in (-1.0, 1.0)]
+        )
+        gradients = mean_score_gradients(
+            meter.generator, meter.predictor, codes, meter.std, log_odds, scores=[own, *indices]
+        )
+        trial = project_out(start, gradients, indices)
+        before, after = first_order_own(gradients, directions), first_order_own(gradients, trial)
+        if before <= 0 or after <= 0:
+            break
+        trial_a = round(float(min(a * max(before / after, 1.0), MAX_RANGE_SCALE * half_range)), 1)
+        trial_effect = meter.measure(trial, layers, -trial_a, trial_a, own_score, count)
+        if not (
+            trial_effect.own >= min(MIN_OWN_EFFECT, effect.own)
+            and trial_effect.selectivity > HOLD_GAIN * effect.selectivity
+        ):
+            break
+        held, directions, effect, a = trial_held, trial, trial_effect, trial_a
+    return directions, held, effect, a
+
+
 def calibrate_range(
     meter: EffectMeter,
     directions: np.ndarray,
@@ -340,10 +456,14 @@ def calibrate_range(
     half_range: float,
     effect: Effect,
     count: int,
+    longest: float | None = None,
 ) -> tuple[float, Effect]:
     """A half-range ``a`` whose full range moves the own score by TARGET_EFFECT std (and, for a
-    category, flips TARGET_FLIP of other-category seeds), by two secant-like rescalings."""
-    low, high = half_range / 4, half_range * MAX_RANGE_SCALE
+    category, flips TARGET_FLIP of other-category seeds), by two secant-like rescalings. A longer
+    range that moves the own score *less* (or flips fewer seeds: the edit has left the images the
+    generator draws well) is not taken: the range stays where the effect peaked. ``longest``: the
+    longest half-range allowed (default MAX_RANGE_SCALE x ``half_range``)."""
+    low, high = half_range / 4, half_range * MAX_RANGE_SCALE if longest is None else longest
     a, current = half_range, effect
     for _ in range(2):
         ratio = TARGET_EFFECT / current.own if current.own > 1e-3 else MAX_RANGE_SCALE
@@ -353,9 +473,19 @@ def calibrate_range(
         new_a = max(0.1, round(new_a, 1))
         if abs(new_a - a) < 0.05 * a:
             break
-        a = new_a
-        current = meter.measure(directions, layers, -a, a, own_score, count)
+        trial = meter.measure(directions, layers, -new_a, new_a, own_score, count)
+        if new_a > a and _past_the_peak(trial, current):
+            break
+        a, current = new_a, trial
     return a, current
+
+
+def _past_the_peak(longer: Effect, shorter: Effect) -> bool:
+    """Whether the longer range moved the own score less, or flipped fewer seeds, than the shorter."""
+    if longer.own < shorter.own:
+        return True
+    flips = (longer.flip_rate, shorter.flip_rate)
+    return None not in flips and all(math.isfinite(f) for f in flips) and flips[0] < flips[1]
 
 
 @dataclass
@@ -366,6 +496,102 @@ class ConceptMeasure:
     distance_range: tuple[float, float]
     effect: Effect
     selection: dict[str, Any] = field(default_factory=dict)
+    #: The refined direction ``[L, D]`` the concept ships, or None to keep its SVM normal.
+    normal: np.ndarray | None = None
+
+
+#: How a concept's shipped direction was made (``extra['direction']``), by method.
+DIRECTION_METHODS = {
+    "svm": "HiGAN's linear SVM normal on the generator's own samples scored by the predictor",
+    "svm+held": "the SVM normal with the mean score gradients of the leaked scores projected out per layer",
+    "gradient+held": "the own score's mean gradient over generator samples, the leaked scores' projected out per layer",
+    "svm+path": "the SVM normal with the leaked scores' mean gradients, taken along the edit (both slider ends), "
+    "projected out per layer",
+}
+
+
+def svm_normal(concept: Concept) -> np.ndarray:
+    """The normal the probe fitted (``[1, D]`` or ``[L, D]``): kept in ``extra['svm_normal']``
+    once a refined direction replaced it, so that measuring again starts from the same place."""
+    return np.asarray(concept.boundary_normal, np.float32)
+
+
+#: ``selectivity``: choose by the matrix; ``share``: keep the bundle's layers (HiGAN's Δs share);
+#: ``kept``: keep the bundle's layers as an earlier measurement chose them (re-measuring only).
+LAYER_RULES = ("selectivity", "share", "kept")
+
+
+def probability_scores(predictor: Predictor, categories: Sequence[str]) -> list[str]:
+    """Scores that are probabilities (the categories and the binary factors the predictor reports
+    an accuracy for): their gradients are taken on the log-odds (:mod:`.refine`)."""
+    accuracy = (getattr(predictor, "metrics", None) or {}).get("accuracy") or {}
+    return [n for n in predictor.score_names if n in set(categories) or n in accuracy]
+
+
+def choose_direction(
+    meter: EffectMeter,
+    name: str,
+    normal: np.ndarray,
+    gradients: np.ndarray,
+    layers: Sequence[int],
+    half_range: float,
+    start: Effect,
+    count: int,
+    path_codes: np.ndarray | None = None,
+    log_odds: Sequence[str] = (),
+) -> tuple[str, np.ndarray, list[str], Effect, float]:
+    """The direction a concept ships: its SVM normal as is (``start`` is its effect), or refined
+    (:func:`refine_direction`) from the normal (``'svm+held'``) or from the own score's mean
+    gradient (``'gradient+held'``), and for a category with ``path_codes`` from the normal with
+    the gradients taken along the edit (``'svm+path'``, :func:`refine_along_path`); the best by
+    :func:`_better_direction` (categories at their flip-calibrated ranges).
+    Returns (method, directions ``[L, D]``, scores held, effect, half range)."""
+    svm_rows = conditioned_directions(normal, [], meter.wp.shape[1])
+    best = ("svm", svm_rows, [], start, half_range)
+    if meets_goals(start):
+        return best
+    category = start.flip_rate is not None
+    longest = MAX_RANGE_SCALE * half_range
+    if category:  # compared at the ranges that reach the flip goal, as they will ship
+        a, effect = calibrate_range(meter, svm_rows, name, layers, half_range, start, count, longest)
+        best = ("svm", svm_rows, [], effect, a)
+    own_rows = gradients[meter.score_names.index(name)]
+    methods = ["svm+held", "gradient+held"] + (["svm+path"] if category and path_codes is not None else [])
+    for method in methods:
+        if method == "svm+path":
+            directions, held, effect, a = refine_along_path(
+                meter, normal, name, layers, half_range, count, path_codes, log_odds, effect=start
+            )
+        else:
+            rows = normal if method == "svm+held" else own_rows
+            directions, held, effect, a = refine_direction(
+                meter, rows, gradients, name, layers, half_range, count, effect=start if method == "svm+held" else None
+            )
+        if category:
+            a, effect = calibrate_range(meter, directions, name, layers, a, effect, count, longest)
+        if _better_direction(effect, best[3]):
+            best = (method, directions, held, effect, a)
+    return best
+
+
+def meets_goals(effect: Effect) -> bool:
+    """Own effect >= MIN_OWN_EFFECT and above every side effect, selectivity >= REFINE_BELOW and,
+    for a category, the flip rate >= TARGET_FLIP: an SVM normal that does all this is kept as is."""
+    flip_ok = effect.flip_rate is None or (math.isfinite(effect.flip_rate) and effect.flip_rate >= TARGET_FLIP)
+    return effect.own >= MIN_OWN_EFFECT and effect.own > effect.side and effect.selectivity >= REFINE_BELOW and flip_ok
+
+
+def _better_direction(a: Effect, b: Effect) -> bool:
+    """Direction ``a`` beats ``b``: own effect >= MIN_OWN_EFFECT first; for a category, the
+    flip rate reaching TARGET_FLIP next; then selectivity."""
+    a_ok, b_ok = a.own >= MIN_OWN_EFFECT, b.own >= MIN_OWN_EFFECT
+    if a_ok != b_ok:
+        return a_ok
+    if a.flip_rate is not None and b.flip_rate is not None:
+        a_flip, b_flip = a.flip_rate >= TARGET_FLIP, b.flip_rate >= TARGET_FLIP
+        if a_flip != b_flip:
+            return a_flip
+    return a.selectivity > (1 + TIE_MARGIN) * b.selectivity
 
 
 def measure_concepts(
@@ -380,33 +606,86 @@ def measure_concepts(
     batch_size: int = 32,
     progress: Callable[[str], None] | None = None,
     reliable: Sequence[str] | None = None,
+    gradient_wp: np.ndarray | None = None,
+    only: Sequence[str] | None = None,
 ) -> tuple[EffectMeter, dict[str, ConceptMeasure]]:
-    """Choose layers (``rule='selectivity'``; ``'share'`` keeps the bundle's), the hold and the
-    slider range of every concept whose name is a score, then measure its row of the effect
-    matrix on all codes of ``wp``. Concepts that are not scores are left out."""
-    if rule not in ("selectivity", "share"):
-        raise ValueError(f"layer rule must be 'selectivity' or 'share', got {rule!r}")
+    """Choose layers (``rule='selectivity'``; ``'share'`` keeps the bundle's), the direction (with
+    ``gradient_wp [M, L, D]``: refined by the predictor's mean score gradients over those codes,
+    see :func:`choose_direction`; without: the SVM normal), the hold and the slider range of every
+    concept whose name is a score, then measure its row of the effect matrix on all codes of
+    ``wp``. Concepts that are not scores are left out, and with ``only``, concepts not named there
+    (the others keep their directions, which the holds then condition on).
+
+    Two passes: first every concept's layers and direction, then holds (conditioning on the
+    other concepts' *chosen* directions, as the editor will), ranges and the final row."""
+    if rule not in LAYER_RULES:
+        raise ValueError(f"layer rule must be one of {', '.join(LAYER_RULES)}, got {rule!r}")
     meter = EffectMeter(generator, predictor, wp, layer_scale, categories, batch_size, reliable=reliable)
     say = progress or (lambda _m: None)
-    results: dict[str, ConceptMeasure] = {}
     num_layers = meter.wp.shape[1]
+    gradients = None
+    if gradient_wp is not None and len(gradient_wp):
+        from .refine import mean_score_gradients
+
+        gradients = mean_score_gradients(
+            generator, predictor, gradient_wp, meter.std, probability_scores(predictor, meter.categories)
+        )
+    chosen: dict[str, tuple[list[int], str, np.ndarray, list[str], float, Effect, dict[str, Any]]] = {}
+    longest: dict[str, float] = {}  # per concept, the longest half-range: MAX_RANGE_SCALE x where it started
     for concept in bundle:
-        if concept.name not in meter.score_names:
+        if concept.name not in meter.score_names or (only is not None and concept.name not in set(only)):
             continue
-        half = float(max(abs(concept.distance_range[0]), abs(concept.distance_range[1])))
-        directions = conditioned_directions(concept.normal, [], num_layers)
+        # A refined concept is measured again from its SVM normal and the range it had then.
+        start_range = concept.extra.get("svm_range") or concept.distance_range
+        half = start_half = float(max(abs(start_range[0]), abs(start_range[1])))
+        normal = svm_normal(concept)
+        directions = conditioned_directions(normal, [], num_layers)
         if rule == "selectivity":
             layers, effect, selection = choose_layers(meter, directions, concept.name, half, select_count)
         else:
             layers = list(concept.layers)
             effect = meter.measure(directions, layers, -half, half, concept.name, select_count)
             selection = {}
-        hold, directions, effect = choose_hold(meter, concept, bundle, layers, half, select_count, effect)
-        half, _ = calibrate_range(meter, directions, concept.name, layers, half, effect, select_count)
-        final = meter.measure(directions, layers, -half, half, concept.name)
-        results[concept.name] = ConceptMeasure(concept.name, list(layers), hold, (-half, half), final, selection)
+        method, held = "svm", []
+        if gradients is not None:
+            method, directions, held, effect, half = choose_direction(
+                meter,
+                concept.name,
+                normal,
+                gradients,
+                layers,
+                half,
+                effect,
+                select_count,
+                gradient_wp[:PATH_CODES],
+                probability_scores(predictor, meter.categories),
+            )
+            say(
+                f"{concept.name}: direction {method}"
+                + (f" (scores held: {', '.join(held)})" if held else "")
+                + f", selectivity {effect.selectivity:.2f} on {select_count} seeds"
+            )
+        chosen[concept.name] = (list(layers), method, directions, held, half, effect, selection)
+        longest[concept.name] = MAX_RANGE_SCALE * start_half
+    # The directions the editor will use, for the holds (conditioning) below.
+    shipped = {name: c[2] if c[1] != "svm" else svm_normal(bundle[name]) for name, c in chosen.items()}
+    view = BoundaryBundle(
+        concepts={
+            name: Concept(name, shipped.get(name, c.normal), list(c.layers), c.level)
+            for name, c in bundle.concepts.items()
+        }
+    )
+    results: dict[str, ConceptMeasure] = {}
+    for name, (layers, method, directions, held, half, start, selection) in chosen.items():
+        hold, directions, effect = choose_hold(meter, view[name], view, layers, half, select_count, start)
+        half, _ = calibrate_range(meter, directions, name, layers, half, effect, select_count, longest[name])
+        final = meter.measure(directions, layers, -half, half, name)
+        selection = {**selection, "direction": method, "scores_held": held}
+        result = ConceptMeasure(name, list(layers), hold, (-half, half), final, selection)
+        result.normal = None if method == "svm" else shipped[name]
+        results[name] = result
         say(
-            f"{concept.name}: layers {format_layer_spec(layers)}, range ±{half:g}, hold {hold or '-'}: "
+            f"{name}: layers {format_layer_spec(layers)}, direction {method}, range ±{half:g}, hold {hold or '-'}: "
             f"own {final.own:+.2f} std, side {final.side:.2f} ({final.side_score}), selectivity {final.selectivity:.2f}"
             + ("" if final.flip_rate is None else f", flips {final.flip_rate:.0%}")
         )
@@ -422,10 +701,32 @@ def apply_measures(
     ``extra['effect']`` (own / side / selectivity / row / flip rate); bundle: ``extra['effects']``
     (the matrix). Older readers ignore the extra keys (the format is unchanged).
     """
-    names = list(results)
     seed_list = [int(s) for s in seeds]
+    seeds_text = f"{seed_list[0]}-{seed_list[-1]}" if seed_list else ""
+    # Rows of concepts not measured this time stay, when they were measured on the same seeds and scores.
+    previous = (bundle.extra or {}).get("effects") or {}
+    same = previous.get("seeds") == seeds_text and previous.get("scores") == list(meter.score_names)
+    kept = {
+        n: row
+        for n, row in zip(previous.get("concepts", []), previous.get("matrix", []), strict=False)
+        if same and n in bundle and n not in results
+    }
+    names = [c.name for c in bundle if c.name in results or c.name in kept]
     for name, result in results.items():
         concept = bundle[name]
+        method = result.selection.get("direction", "svm")
+        if result.normal is not None:
+            if "svm_normal" not in concept.extra:
+                concept.extra["svm_normal"] = [round(float(v), 7) for v in np.asarray(concept.normal).ravel()]
+                concept.extra["svm_space"] = concept.space
+                concept.extra["svm_range"] = [float(v) for v in concept.distance_range]
+            concept.normal, concept.space = np.asarray(result.normal, np.float32), "wp"
+        elif "svm_normal" in concept.extra:  # back to the SVM normal the probe fitted
+            concept.normal, concept.space = svm_normal(concept), concept.extra.pop("svm_space", "w")
+            concept.extra.pop("svm_normal")
+            concept.extra.pop("svm_range", None)
+        concept.extra["direction"] = DIRECTION_METHODS.get(method, method)
+        concept.extra["scores_held"] = list(result.selection.get("scores_held") or [])
         concept.layers = list(result.layers)
         concept.distance_range = tuple(result.distance_range)
         concept.extra["layer_spec"] = format_layer_spec(result.layers)
@@ -449,16 +750,16 @@ def apply_measures(
     bundle.extra["effects"] = {
         "concepts": names,
         "scores": list(meter.score_names),
-        "matrix": [[round(float(v), 4) for v in results[n].effect.delta] for n in names],
+        "matrix": [[round(float(v), 4) for v in results[n].effect.delta] if n in results else kept[n] for n in names],
         "num_seeds": len(seed_list),
-        "seeds": f"{seed_list[0]}-{seed_list[-1]}" if seed_list else "",
+        "seeds": seeds_text,
         "score_std": [round(float(v), 5) for v in meter.std],
         "layer_rule": rule,
         "min_own_effect": MIN_OWN_EFFECT,
         "side_floor": SIDE_FLOOR,
         "target_effect": TARGET_EFFECT,
         "target_flip": TARGET_FLIP,
-        "images_synthesized": int(meter.images),
+        "images_synthesized": int(meter.images) + (int(previous.get("images_synthesized", 0)) if kept else 0),
         "reliable_scores": meter.reliable,
         "reliability_rule": (
             f"side effects counted on scores the predictor reads with held-out R^2 >= {RELIABLE_R2:g} "
@@ -483,13 +784,14 @@ def effect_goals(bundle: BoundaryBundle) -> dict[str, Any]:
     matrix = (bundle.extra or {}).get("effects") or {}
     categories = [n for n in matrix.get("scores", []) if n in {c.name for c in bundle if c.level == "objects"}]
     all_scores = []
-    for name, row in zip(matrix.get("concepts", []), matrix.get("matrix", [])):
+    for name, row in zip(matrix.get("concepts", []), matrix.get("matrix", []), strict=False):
         if name not in matrix.get("scores", []):
             continue
         own_factor = score_factor(name, categories)
         own = row[matrix["scores"].index(name)]
         side = max(
-            [abs(v) for n, v in zip(matrix["scores"], row) if score_factor(n, categories) != own_factor] or [0.0]
+            [abs(v) for n, v in zip(matrix["scores"], row, strict=True) if score_factor(n, categories) != own_factor]
+            or [0.0]
         )
         all_scores.append(own / max(side, SIDE_FLOOR))
     return {

@@ -200,7 +200,7 @@ def concept_from_raw(
         layers=chosen,
         level=level,
         space=space,
-        distance_range=tuple(float(x) for x in distance_range),
+        distance_range=(float(distance_range[0]), float(distance_range[1])),
         extra=extra,
     )
 

@@ -110,7 +110,8 @@ def _check_scores(scores: torch.Tensor, expected: int, names: list[str], predict
         column = int(np.nonzero(bad.any(axis=0))[0][0])
         raise ProbeError(
             f"predictor {_predictor_name(predictor)!r} returned NaN or infinite scores for "
-            f"{int(bad.any(axis=1).sum())} of {expected} images (first bad score: {names[column]!r}); nothing was written for this chunk"
+            f"{int(bad.any(axis=1).sum())} of {expected} images (first bad score: {names[column]!r}); "
+            "nothing was written for this chunk"
         )
     return array
 
@@ -477,6 +478,10 @@ def build_bundle(
 DEFAULT_EFFECT_SEEDS = 200
 #: Seeds used while choosing layers, holds and ranges (the first of the effect seeds).
 DEFAULT_SELECT_SEEDS = 32
+#: Codes whose mean score gradients refine the directions (``--gradient-seeds``; 0 = the SVM
+#: normals as they are), drawn from seeds GRADIENT_SEED_START on (apart from the effect seeds).
+DEFAULT_GRADIENT_SEEDS = 64
+GRADIENT_SEED_START = 100_000
 
 
 @torch.inference_mode()
@@ -499,10 +504,15 @@ def measure_effects(
     select_seeds: int = DEFAULT_SELECT_SEEDS,
     batch_size: int = 32,
     progress: bool = True,
+    gradient_seeds: int = 0,
+    concepts: list[str] | None = None,
 ) -> BoundaryBundle:
-    """Measure the concept x score matrix and choose layers / hold / slider range by it
-    (:mod:`.effects`); writes them into ``bundle`` and returns it. Side effects count only on
-    the scores the predictor reads reliably when it reports held-out metrics."""
+    """Measure the concept x score matrix and choose layers / direction / hold / slider range by
+    it (:mod:`.effects`); writes them into ``bundle`` and returns it. Side effects count only on
+    the scores the predictor reads reliably when it reports held-out metrics. ``gradient_seeds``
+    > 0: directions may be refined by the mean score gradients over that many codes
+    (:mod:`.refine`); 0 keeps the SVM normals. ``concepts``: measure only these (the others keep
+    their stored rows when those were measured on the same seeds)."""
     from .effects import apply_measures, measure_concepts, reliable_scores
 
     if num_seeds < 1:
@@ -528,8 +538,15 @@ def measure_effects(
         batch_size,
         say,
         reliable,
+        editor_codes(generator, list(range(GRADIENT_SEED_START, GRADIENT_SEED_START + gradient_seeds)))
+        if gradient_seeds > 0
+        else None,
+        concepts,
     )
-    return apply_measures(bundle, meter, results, rule, seeds)
+    bundle = apply_measures(bundle, meter, results, rule, seeds)
+    if gradient_seeds > 0:
+        bundle.extra["effects"]["gradient_seeds"] = f"{GRADIENT_SEED_START}-{GRADIENT_SEED_START + gradient_seeds - 1}"
+    return bundle
 
 
 # ----- everything --------------------------------------------------------------------------

@@ -40,7 +40,8 @@ def _color(value: float) -> tuple[int, int, int]:
     low = int(np.floor(value))
     high = min(low + 1, len(_RAMP) - 1)
     mix = _RAMP[low] * (1 - (value - low)) + _RAMP[high] * (value - low)
-    return tuple(int(round(c)) for c in mix)
+    red, green, blue = (int(round(c)) for c in mix)
+    return red, green, blue
 
 
 def format_delta(value: float) -> str:
@@ -89,7 +90,7 @@ def markdown_table(bundle: BoundaryBundle) -> str:
     concepts = rescored_concepts(bundle)
     if not concepts:
         return "_No re-scored concepts._\n"
-    num_layers = len(concepts[0].delta_s)
+    num_layers = len(concepts[0].delta_s or [])
     header = ["level", "concept", "SVM acc.", "Δs all", "layers"] + [f"L{i}" for i in range(num_layers)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for c in concepts:
@@ -100,7 +101,7 @@ def markdown_table(bundle: BoundaryBundle) -> str:
             "-" if c.delta_s_all is None else format_delta(c.delta_s_all),
             format_layer_spec(c.layers),
         ]
-        for layer, value in enumerate(c.delta_s):
+        for layer, value in enumerate(c.delta_s or []):
             text = format_delta(value)
             cells.append(f"**{text}**" if layer in c.layers else text)
         lines.append("| " + " | ".join(cells) + " |")
@@ -115,13 +116,13 @@ def draw_heatmap(bundle: BoundaryBundle, path: str | Path, cell: int = 28) -> Pa
     concepts = rescored_concepts(bundle)
     if not concepts:
         raise BundleError("the bundle has no re-scored concepts (no Δs) to draw")
-    num_layers = len(concepts[0].delta_s)
+    num_layers = len(concepts[0].delta_s or [])
     font = ImageFont.load_default(size=12)
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
 
     def text_width(text: str) -> int:
         left, _, right, _ = probe.textbbox((0, 0), text, font=font)
-        return right - left
+        return int(right - left)
 
     label_w = max(text_width(c.name) for c in concepts) + 16
     level_w = max(text_width(level) for level in LEVELS) + 16
@@ -177,7 +178,8 @@ def _diverging(value: float) -> tuple[int, int, int]:
     value = float(np.clip(value, -1.0, 1.0))
     a = abs(value)
     far = (178, 24, 43) if value > 0 else (33, 102, 172)
-    return tuple(int(round(255 * (1 - a) + c * a)) for c in far)
+    red, green, blue = (int(round(255 * (1 - a) + c * a)) for c in far)
+    return red, green, blue
 
 
 def draw_effect_matrix(bundle: BoundaryBundle, path: str | Path, cell: int = 34, scale: float = 3.0) -> Path:
@@ -199,7 +201,7 @@ def draw_effect_matrix(bundle: BoundaryBundle, path: str | Path, cell: int = 34,
 
     def text_width(text: str) -> int:
         left, _, right, _ = probe.textbbox((0, 0), text, font=font)
-        return right - left
+        return int(right - left)
 
     label_w = max(text_width(c) for c in concepts) + 12
     sel_w = text_width("sel. 99.9") + 16
@@ -247,16 +249,23 @@ def draw_effect_matrix(bundle: BoundaryBundle, path: str | Path, cell: int = 34,
     return path
 
 
+def direction_label(effect: dict) -> str:
+    """``svm``, or the refinement and the scores it holds still (``svm+held (a, b)``)."""
+    selection = effect.get("selection") or {}
+    held = selection.get("scores_held") or []
+    return selection.get("direction", "svm") + (f" ({', '.join(held)})" if held else "")
+
+
 def effect_table(bundle: BoundaryBundle) -> str:
     """Per measured concept: own effect, largest side effect (and its score), selectivity,
-    category flip rate, layers, slider range and default hold."""
+    category flip rate, direction method, layers, slider range and default hold."""
     rows = [c for c in bundle if isinstance(c.extra.get("effect"), dict)]
     if not rows:
         return "_No measured effects._\n"
     lines = [
-        "| concept | own effect (std) | largest side effect (std) | selectivity | flips category | layers "
-        "| slider range | holds |",
-        "|---|---|---|---|---|---|---|---|",
+        "| concept | own effect (std) | largest side effect (std) | selectivity | flips category | direction "
+        "(scores held) | layers | slider range | holds |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for c in rows:
         e = c.extra["effect"]
@@ -264,7 +273,7 @@ def effect_table(bundle: BoundaryBundle) -> str:
         hold = ", ".join(c.extra.get("hold") or []) or "-"
         lines.append(
             f"| {c.name} | {e['own_std']:+.2f} | {e['side_std']:.2f} ({e['side_score']}) | "
-            f"{e['selectivity']:.2f} | {flip} | {format_layer_spec(c.layers)} | "
+            f"{e['selectivity']:.2f} | {flip} | {direction_label(e)} | {format_layer_spec(c.layers)} | "
             f"±{max(abs(c.distance_range[0]), abs(c.distance_range[1])):g} | {hold} |"
         )
     return "\n".join(lines) + "\n"

@@ -17,7 +17,7 @@ difference never mixes two runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,7 +82,7 @@ def rescore_concept(
     predictor: Predictor,
     score_index: int,
     normal: np.ndarray,
-    wp_batches: Callable[[], list[torch.Tensor] | object],
+    wp_batches: Callable[[], Iterable[torch.Tensor]],
     lam: float = 2.0,
     strengths: np.ndarray | None = None,
     batch_size: int = 64,

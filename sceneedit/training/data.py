@@ -27,11 +27,14 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-RenderResult = Union[np.ndarray, tuple[np.ndarray, np.ndarray]]
+if TYPE_CHECKING:
+    import torch  # the training process imports it; render workers never do
+
+RenderResult = np.ndarray | tuple[np.ndarray, np.ndarray]
 RenderFunction = Callable[[int, int, int], RenderResult]
 
 
@@ -47,7 +50,7 @@ def render_rooms(seed: int, count: int, resolution: int) -> tuple[np.ndarray, np
     rng = np.random.default_rng([int(seed), 0x5CE4E])
     codes = rng.standard_normal((count, FACTOR_CODE_DIMS)).astype(np.float32)
     detail_seeds = rng.integers(0, 2**31 - 1, size=count)
-    factors = [factors_from_code(code, int(detail)) for code, detail in zip(codes, detail_seeds)]
+    factors = [factors_from_code(code, int(detail)) for code, detail in zip(codes, detail_seeds, strict=True)]
     images, _labels = render_batch(factors, resolution=resolution)
     return np.asarray(images), codes
 
@@ -251,11 +254,11 @@ class PooledStream:
         self._started = time.perf_counter()
         self._requests = None
         self._results = None
-        self._workers: list[mp.Process] = []
+        self._workers: list[mp.process.BaseProcess] = []
         if workers > 0:
             # fork is fast and safe here (workers use only numpy and Pillow, and start before
             # the trainer runs any other thread); spawn elsewhere.
-            context = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+            context = mp.get_context("fork") if sys.platform.startswith("linux") else mp.get_context("spawn")
             self._requests = context.Queue()
             self._results = context.Queue()
             for k in range(workers):
@@ -271,6 +274,8 @@ class PooledStream:
 
     def _absorb_ready_chunks(self) -> None:
         size = len(self.pool)
+        if self._results is None:  # no workers
+            return
         while self._outstanding > 0:
             try:
                 images, codes = self._results.get_nowait()
@@ -285,6 +290,8 @@ class PooledStream:
             self.refreshed += len(images)
 
     def _request_chunks(self, drawn: int) -> None:
+        if self._requests is None:  # no workers
+            return
         self._owed += drawn * self.refresh_ratio
         while self._owed >= self.chunk and self._outstanding < self._max_outstanding:
             self._requests.put(1)

@@ -259,7 +259,8 @@ def rendered_set(
 ) -> tuple[ImageSet, np.ndarray]:
     """Predictor outputs of scenes ``0 .. count-1`` of world stream ``seed`` rendered at
     ``resolution``; also returns the first 64 images (uint8 ``[64, R, R, 3]``) for a grid."""
-    features, scores, categories, first = [], [], [], None
+    features, scores, categories = [], [], []
+    first: np.ndarray | None = None
     with RenderPool(workers, resolution) as pool:
         for start, size in _batches(count, batch_size):
             images, labels = pool.render(size, seed=seed, start=start)
@@ -269,6 +270,8 @@ def rendered_set(
             features.append(f)
             scores.append(s)
             categories.append(np.asarray(labels["category"], dtype=np.int64))
+    if first is None:
+        raise ValueError(f"a rendered set needs at least one scene, got count={count}")
     return ImageSet(np.concatenate(features), np.concatenate(scores), np.concatenate(categories)), first
 
 
@@ -327,7 +330,8 @@ def category_check(
 def score_statistics(scores: np.ndarray) -> list[dict[str, float]]:
     """Per column of ``scores [N, S]``: ``{mean, std}``."""
     return [
-        {"mean": round(float(m), 5), "std": round(float(s), 5)} for m, s in zip(scores.mean(axis=0), scores.std(axis=0))
+        {"mean": round(float(m), 5), "std": round(float(s), 5)}
+        for m, s in zip(scores.mean(axis=0), scores.std(axis=0), strict=True)
     ]
 
 
@@ -384,13 +388,13 @@ def _cached_rendered_set(
     result, grid_images = rendered_set(predictor, count, seed, resolution, batch_size, workers)
     cache_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        np.savez(
-            tmp,
-            features=result.features,
-            scores=result.scores,
-            true_categories=result.true_categories,
-            grid_images=grid_images,
-        )
+        arrays: dict[str, Any] = {
+            "features": result.features,
+            "scores": result.scores,
+            "true_categories": result.true_categories,
+            "grid_images": grid_images,
+        }
+        np.savez(tmp, **arrays)
     return result, grid_images
 
 

@@ -61,7 +61,15 @@ from .checkpointing import (
     load_latest_checkpoint,
     save_checkpoint,
 )
-from .data import PooledStream, RenderedStream, RenderFunction, check_rendered, render_rooms, to_training_tensor
+from .data import (
+    ImageStream,
+    PooledStream,
+    RenderedStream,
+    RenderFunction,
+    check_rendered,
+    render_rooms,
+    to_training_tensor,
+)
 from .discriminator import ResidualDiscriminator
 from .gan_config import LEGACY_DEFAULTS, RUN_CONTROL_FIELDS, TUNABLE_ON_RESUME, TrainConfig
 
@@ -120,7 +128,7 @@ class GANTrainer:
         ).to(self.device)
         if config.channels_last:
             for net in (self.G, self.G_ema, self.D):
-                net.to(memory_format=torch.channels_last)
+                net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs omit it
         #: Frozen world predictor whose features the reconstruction loss compares (or None).
         self.feature_net = None
         if config.recon_weight > 0 and config.recon_feature_weight > 0:
@@ -137,7 +145,7 @@ class GANTrainer:
         self.hardware: list[str] = []
         #: Settings retuned on resume: ``[{"iteration": i, "changes": {name: [old, new]}}]``.
         self.retunes: list[dict[str, Any]] = []
-        self.stream = None
+        self.stream: ImageStream | None = None
         self._stream_state: dict[str, Any] = {}
         self._stop_requested = False
         # Fixed codes for the sample grids: the same on every run and device.
@@ -338,25 +346,28 @@ class GANTrainer:
         return save_checkpoint(self.run_dir, self.iteration, self.state_dict(), keep=self.config.keep_checkpoints)
 
     # ----- data -----------------------------------------------------------------------------
-    def open_data(self) -> None:
-        """Start the image stream (renders the initial pool for ``data_source='pool'``)."""
+    def open_data(self) -> ImageStream:
+        """The image stream, started on first use (renders the initial pool for ``data_source='pool'``)."""
         if self.stream is not None:
-            return
+            return self.stream
         cfg = self.config
+        stream: ImageStream
         if cfg.data_source == "stream":
-            self.stream = RenderedStream(self.render, cfg.resolution, seed=cfg.seed)
+            stream = RenderedStream(self.render, cfg.resolution, seed=cfg.seed)
         else:
             started = time.perf_counter()
             # A resumed pool gets fresh images: its seed moves with the iteration.
             seed = cfg.seed + 7 * self.iteration
-            self.stream = PooledStream(self.render, cfg.resolution, cfg.pool_size, seed=seed, workers=cfg.data_workers)
+            stream = PooledStream(self.render, cfg.resolution, cfg.pool_size, seed=seed, workers=cfg.data_workers)
             elapsed = time.perf_counter() - started
             self.log(
                 f"rendered a pool of {cfg.pool_size} images in {elapsed:.1f} s "
                 f"({cfg.pool_size / max(elapsed, 1e-9):.0f} images/s); "
                 f"{cfg.data_workers} worker(s) refresh it"
             )
-        self.stream.load_state_dict(self._stream_state)
+        stream.load_state_dict(self._stream_state)
+        self.stream = stream
+        return stream
 
     def close(self) -> None:
         if self.stream is not None:
@@ -387,15 +398,14 @@ class GANTrainer:
 
         During the reconstruction warm-up only G trains, on the reconstruction loss alone.
         """
-        if self.stream is None:
-            self.open_data()
+        stream = self.open_data()
         self._apply_fade()
         cfg, n = self.config, self.config.batch_size
         codes = None
         if cfg.recon_weight > 0:
-            images, codes = self.stream.next_pairs(n, self.np_rng)
+            images, codes = stream.next_pairs(n, self.np_rng)
         else:
-            images = self.stream.next_batch(n, self.np_rng)
+            images = stream.next_batch(n, self.np_rng)
         real = to_training_tensor(images, self.device, cfg.channels_last)
         if codes is not None and self.images_seen < cfg.recon_warmup_kimg * 1000:
             return self._warmup_step(codes, real)
@@ -605,7 +615,7 @@ class GANTrainer:
                         "images_per_s": round(speed * cfg.batch_size, 2),
                         **{k: round(v, 5) for k, v in stats.items() if k != "r1"},
                         "r1_last": None if last_r1 is None else round(last_r1, 5),
-                        **{f"data_{k}": round(v, 2) for k, v in self.stream.stats().items()},
+                        **{f"data_{k}": round(v, 2) for k, v in self.open_data().stats().items()},
                     }
                     self._log_line(record)
                     bar.set_postfix(
@@ -683,7 +693,7 @@ def _lock_run_dir(run_dir: Path):
 
 def retunes_from_log(run_dir: Path) -> list[dict[str, Any]]:
     """The "retuned" events of ``RUN/log.jsonl`` (for checkpoints written before they were stored)."""
-    events = []
+    events: list[dict[str, Any]] = []
     try:
         lines = (Path(run_dir) / "log.jsonl").read_text().splitlines()
     except OSError:

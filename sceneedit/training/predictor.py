@@ -12,7 +12,9 @@ factor, R^2 per continuous factor, on the held-out set.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
+import operator
 import platform
 import sys
 import time
@@ -83,7 +85,8 @@ def render_dataset(
         cache.parent.mkdir(parents=True, exist_ok=True)
         numeric = {f"label_{k}": v for k, v in labels.items() if isinstance(v, np.ndarray)}
         with atomic_path(cache) as temp:
-            np.savez(temp, images=images, **numeric)
+            arrays: dict[str, Any] = {"images": images, **numeric}
+        np.savez(temp, **arrays)
     return images, labels
 
 
@@ -194,7 +197,7 @@ def train_world_predictor(
     targets = targets_from_labels(labels, config)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    net = WorldNet(config).to(memory_format=torch.channels_last)
+    net = WorldNet(config).to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs omit it
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
     rng = np.random.default_rng(seed)
     loop_started = time.perf_counter()
@@ -217,12 +220,13 @@ def train_world_predictor(
         x, batch_targets = _augment(x, targets[index], config, generator)
         raw = net(x.contiguous(memory_format=torch.channels_last))
         parts = losses(raw, batch_targets, config)
-        loss = sum(parts.values())  # type: ignore[assignment]
+        loss = functools.reduce(operator.add, parts.values())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        for key, value in ((k, v.detach()) for k, v in parts.items()):
-            running[key] = 0.98 * running.get(key, value.item()) + 0.02 * value.item()
+        for key, part in parts.items():
+            current = float(part.detach().item())
+            running[key] = 0.98 * running.get(key, current) + 0.02 * current
         step += 1
         if step % 100 == 0 or step == steps:
             rate = step * batch_size / max(time.perf_counter() - loop_started, 1e-9)
@@ -231,7 +235,7 @@ def train_world_predictor(
 
     net = net.to(memory_format=torch.contiguous_format).eval()
     predictor = WorldPredictor(net)
-    metrics = evaluate(predictor, val_images, val_labels)
+    metrics: dict[str, dict[str, Any]] = dict(evaluate(predictor, val_images, val_labels))
     metrics["training"] = {
         "world_version": WORLD_VERSION,
         "train_size": train_size,

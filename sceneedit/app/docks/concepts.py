@@ -97,6 +97,9 @@ def effect_badge(concept) -> tuple[str, str, str] | None:
     hold = (concept.extra or {}).get("hold") or []
     if hold:
         lines.append(f"holds {', '.join(hold)} by default (conditional manipulation)")
+    held = (effect.get("selection") or {}).get("scores_held") or []
+    if held:
+        lines.append(f"direction refined to hold {', '.join(held)} still (score gradients projected out)")
     lines.append(verdict)
     return f"×{selectivity:.1f}", colour, "\n".join(lines)
 

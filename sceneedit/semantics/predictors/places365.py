@@ -143,7 +143,8 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise PredictorLoadError(
-            f"{path}: refused to load: the file holds objects beyond tensors and containers ({str(exc).splitlines()[0]})"
+            f"{path}: refused to load: the file holds objects beyond tensors and containers "
+            f"({str(exc).splitlines()[0]})"
         ) from exc
     except Exception as exc:
         raise PredictorLoadError(f"{path}: corrupt or unreadable torch file ({exc})") from exc
@@ -192,6 +193,10 @@ def load_network(path: Path, num_classes: int) -> WideResNet18:
 # ----- the predictor -------------------------------------------------------------------------
 class Places365Predictor(nn.Module):
     """Scores: ``[N, 365 + 102]`` (category probabilities, then attribute responses)."""
+
+    attribute_weight: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
 
     name = "places365"
 
