@@ -3,7 +3,8 @@
 Drives the real MainWindow offscreen. For each trial it moves one concept slider and waits
 until the frame of that state is on the canvas (latency = slider change -> canvas updated);
 it then times the raw ``generator.synthesize`` call on the same codes, on the same thread
-configuration. A second part replays a 60 Hz drag and counts the frames rendered.
+configuration. A second part does the same for seed changes (new seeds: map + synthesize),
+and a third replays a 60 Hz drag and counts the frames rendered.
 
     python benchmarks/bench_editor.py                      # the embedded default model
     python benchmarks/bench_editor.py --generator G --bundle B
@@ -130,6 +131,46 @@ def raw_synthesize_ms(app, window, generator, wp) -> float:
     return float(results[0].value)
 
 
+def raw_seed_ms(app, window, generator, seed: int, psi: float) -> float:
+    """Time one bare map of ``seed`` and its synthesis on the render thread."""
+    import torch
+
+    def timed() -> None:
+        with torch.inference_mode():
+            codes = generator.map(generator.sample_z(1, seed), truncation_psi=psi)
+            image = generator.synthesize(codes, truncation_psi=psi)
+            if image.device.type == "cuda":
+                torch.cuda.synchronize()
+
+    return run_timed(window, timed)
+
+
+def run_timed(window, function) -> float:
+    """Run ``function()`` on the render thread; its wall time in ms."""
+    from PySide6.QtCore import QEventLoop
+
+    def timed(_progress) -> float:
+        start = time.perf_counter()
+        function()
+        return (time.perf_counter() - start) * 1e3
+
+    results = []
+    loop = QEventLoop()
+
+    def finished(result) -> None:
+        results.append(result)
+        loop.quit()
+
+    window.worker.task_finished.connect(finished)
+    window.worker.request_task("timed", timed)
+    while not results:
+        loop.exec()
+    window.worker.task_finished.disconnect(finished)
+    if results[0].error:
+        raise RuntimeError(results[0].error)
+    return float(results[0].value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--generator")
@@ -174,6 +215,16 @@ def main(argv: list[str] | None = None) -> int:
         render_ms.append(window.last_frame_ms)  # render() time measured in the worker
         raw.append(raw_synthesize_ms(app, window, generator, window.session.current_wp()))
 
+    # 2. Per trial: seed change -> canvas latency (a seed never mapped before, so the code is
+    # mapped too), then the raw map + synthesize of another fresh seed on the render thread.
+    seed_latencies, seed_raw = [], []
+    for trial in range(args.trials):
+        start = time.perf_counter()
+        window.session.set_seed(100_000 + 2 * trial)
+        wait_for_canvas(app, window)
+        seed_latencies.append((time.perf_counter() - start) * 1e3)
+        seed_raw.append(raw_seed_ms(app, window, generator, 100_001 + 2 * trial, window.session.truncation_psi))
+
     # 3. A drag at 60 Hz: how many frames render, and the lag after the last event.
     frames_before = window.worker.frames_rendered
     row.slider.setSliderDown(True)
@@ -199,27 +250,28 @@ def main(argv: list[str] | None = None) -> int:
 
     overhead = [a - b for a, b in zip(latencies, raw, strict=True)]
     res = int(generator.resolution)
+    device = describe_device(generator.device)
     print(
-        f"model: {generator.name} {res}x{res}, {generator.num_layers} layers; device "
-        f"{describe_device(generator.device)}; "
+        f"model: {generator.name} {res}x{res}, {generator.num_layers} layers; device {device}; "
         f"torch threads {torch.get_num_threads()}; Qt platform {app.platformName()}"
     )
     print()
     print("| measure | median ms | p95 ms |")
     print("|---|---:|---:|")
-    print(
-        f"| slider → canvas latency ({args.trials} changes) | {statistics.median(latencies):.1f} | "
-        f"{percentile(latencies, 0.95):.1f} |"
-    )
-    print(f"| raw `synthesize` on the same code | {statistics.median(raw):.1f} | {percentile(raw, 0.95):.1f} |")
-    print(
-        f"| `render()` as timed in the worker | {statistics.median(render_ms):.1f} "
-        f"| {percentile(render_ms, 0.95):.1f} |"
-    )
-    print(
-        f"| editor overhead (latency − raw synthesize, per trial) | {statistics.median(overhead):.1f} | "
-        f"{percentile(overhead, 0.95):.1f} |"
-    )
+    for text, values in (
+        (f"slider → canvas latency ({args.trials} changes)", latencies),
+        ("raw `synthesize` on the same code", raw),
+        ("`render()` as timed in the worker", render_ms),
+        ("editor overhead (latency − raw synthesize, per trial)", overhead),
+    ):
+        print(f"| {text} | {statistics.median(values):.1f} | {percentile(values, 0.95):.1f} |")
+    seed_overhead = [a - b for a, b in zip(seed_latencies, seed_raw, strict=True)]
+    for text, values in (
+        (f"seed change → canvas latency ({args.trials} new seeds)", seed_latencies),
+        ("raw map + `synthesize` of a new seed", seed_raw),
+        ("editor overhead on a seed change (per trial)", seed_overhead),
+    ):
+        print(f"| {text} | {statistics.median(values):.1f} | {percentile(values, 0.95):.1f} |")
     print()
     print(
         f"drag of {args.drag_events} events at 60 Hz: {drag_frames} frames rendered, "

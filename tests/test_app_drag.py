@@ -305,3 +305,31 @@ def test_export_from_the_current_edit_keeps_the_drags(qtbot, window, tmp_path, m
     (frame,) = sorted((tmp_path / "out").glob("*/frames/*/*.png"))
     assert np.array_equal(np.asarray(Image.open(frame).convert("RGB")), direct_render(window.session))
     wait_idle(qtbot, window)
+
+
+def test_masked_drags_through_the_tool_equal_the_sessions_own(qtbot, window, generator):
+    """The tool resolves a masked drag's kept code and mask union on the render thread; two
+    masked drags in a row give the same code and pixels as :meth:`EditSession.drag`."""
+    tool, session = window.drag_tool, window.session
+    twin = EditSession(generator, None, seed=3)
+    tool.mode_action.trigger()
+    for (handle, target), (y0, y1, x0, x1) in (
+        (((8.0, 5.0), (8.0, 8.0)), (3, 13, 2, 12)),
+        (((10.0, 11.0), (12.0, 11.0)), (6, 14, 6, 14)),
+    ):
+        mask = np.zeros((SIZE, SIZE), np.float32)
+        mask[y0:y1, x0:x1] = 1.0
+        tool.handles, tool.targets, tool.anchors, tool.mask = [], [], [], mask
+        tool.add_point(*handle)
+        tool.add_point(*target)
+        settings = tool.effective_settings()
+        assert settings.blend and np.array_equal(settings.mask, mask)
+        with qtbot.waitSignal(tool.drag_finished, timeout=WAIT_MS) as finished:
+            assert tool.run()
+        assert finished.args[0] is not None and finished.args[0].steps_run > 0
+        wait_idle(qtbot, window)
+        twin.drag([handle], [target], settings)
+    state = session.state()
+    assert state.drag_mask is not None and np.array_equal(state.drag_mask, twin.state().drag_mask)
+    assert np.array_equal(session.current_wp(), twin.current_wp())
+    assert np.array_equal(window.canvas.image_array(), direct_render(twin))

@@ -278,12 +278,14 @@ class DragTool(QObject):
         if session is None or self.running or not self.handles:
             return False
         from sceneedit.editing.drag import run_drag
+        from sceneedit.editing.resolve import RenderSpec, masked_drag_inputs
+        from sceneedit.editing.state import edited_wp
 
         generator = session.generator
         settings = self._settings_for(generator)
         handles, targets, anchors = list(self.handles), list(self.targets), list(self.anchors)
-        start_wp = session.current_wp()
-        blend = session.masked_drag_inputs(settings)  # a masked drag: the kept code and the masks' union
+        # The start code (and a masked drag's kept code) is resolved on the render thread (mapping a seed is torch).
+        spec, resolve = RenderSpec(session.snapshot(), session.bundle), self.window.worker.resolve
         psi = session.truncation_psi
         cancel = threading.Event()
         every = max(1, int(self.preview_every))
@@ -294,9 +296,11 @@ class DragTool(QObject):
                 emit_progress(update)
                 progress(update.step, update.steps, f"{update.distance:.1f} px to go")
 
+            state = resolve(generator, spec)
+            blend = masked_drag_inputs(settings, state)  # a masked drag: the kept code and the masks' union
             return run_drag(
                 generator,
-                start_wp,
+                edited_wp(state),
                 handles,
                 targets,
                 settings,

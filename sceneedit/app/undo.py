@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from sceneedit.editing.events import SessionEvent
+
 from .qt_utils import SessionLink
 
 #: ``id()`` of every session step: steps merge only when the mirror marks the newer one
@@ -77,8 +79,8 @@ class UndoMirror(QObject):
             self.sync()
 
     # ----- session -> stack ------------------------------------------------------------
-    def _on_session_event(self, event: str, payload: dict) -> None:
-        if event == "history_changed":
+    def _on_session_event(self, event: SessionEvent, payload: dict) -> None:
+        if event is SessionEvent.HISTORY_CHANGED:
             self.sync()
 
     def sync(self) -> None:

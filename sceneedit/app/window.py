@@ -8,11 +8,9 @@ fewer frames than it has events while the last frame always shows the final stat
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -27,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sceneedit.editing.events import SessionEvent
 from sceneedit.errors import USER_ERRORS, SceneeditError, user_message
 
 from .canvas import SceneCanvas
@@ -89,7 +88,7 @@ class MainWindow(QMainWindow):
         self._last_submitted = {"edit": 0, "base": 0}
         self._submitted_total = 0
         self._results_total = 0
-        self._base_key: bytes | None = None
+        self._base_key: tuple | None = None
         self._preview_jitter_seed: int | None = None
         self.frames_shown = 0
         self.last_frame_ms: float | None = None
@@ -377,10 +376,10 @@ class MainWindow(QMainWindow):
             self.canvas.set_message("")
             self.request_render()
 
-    def _on_session_event(self, event: str, payload: dict) -> None:
-        if event in ("changed", "base_changed", "bundle_changed"):
+    def _on_session_event(self, event: SessionEvent, payload: dict) -> None:
+        if event in (SessionEvent.CHANGED, SessionEvent.BASE_CHANGED, SessionEvent.BUNDLE_CHANGED):
             self.request_render()
-        if event == "bundle_changed":
+        if event is SessionEvent.BUNDLE_CHANGED:
             self._update_status()
 
     def _update_status(self) -> None:
@@ -420,20 +419,18 @@ class MainWindow(QMainWindow):
         self._update_pending()
 
     def _submit_render(self) -> None:
+        # Plain data only: the worker maps seeds and builds the state (no torch on this thread).
+        from sceneedit.editing.resolve import RenderSpec
+
         if self.session is None or self._closed:
             return
-        state = self.session.state()
-        if self._preview_jitter_seed is not None:
-            state = self._with_jitter_seed(state, self._preview_jitter_seed)
-        self._submit("edit", state)
-        base_wp = np.asarray(self.session.base_wp, dtype=np.float32)
-        base_key = base_wp.tobytes()
-        if base_key != self._base_key:
+        snapshot = self.session.snapshot()
+        bundle = self.session.bundle
+        self._submit("edit", RenderSpec(snapshot, bundle, jitter_seed=self._preview_jitter_seed))
+        if snapshot.base_key != self._base_key:
             # The unedited scene, for hold-to-compare: the base code with no edits.
-            from sceneedit.editing.state import EditState
-
-            self._base_key = base_key
-            self._submit("base", EditState(base_wp=base_wp, layer_scale=np.ones(len(base_wp), np.float32)))
+            self._base_key = snapshot.base_key
+            self._submit("base", RenderSpec(snapshot, bundle, unedited=True))
 
     def _on_frame(self, result: FrameResult) -> None:
         self._results_total += 1
@@ -484,18 +481,6 @@ class MainWindow(QMainWindow):
         self.canvas.set_comparing(bool(on) and self.session is not None)
 
     # ----- jitter animation preview ----------------------------------------------------
-    def _with_jitter_seed(self, state, seed: int):
-        """``state`` with its jitter switched on at ``seed`` (a preview; the session is untouched)."""
-        jitter = dataclasses.replace(state.jitter, enabled=True, seed=int(seed))
-        donor = state.jitter_donor_wp
-        if jitter.mode == "style_mix":
-            from sceneedit.editing.codes import code_for_seed
-
-            donor = code_for_seed(self.session.generator, int(seed), state.truncation_psi)
-        if not jitter.layers:
-            return state
-        return dataclasses.replace(state, jitter=jitter, jitter_donor_wp=donor)
-
     def _on_jitter_preview(self, seed: int) -> None:
         self._preview_jitter_seed = seed
         self.request_render()

@@ -32,8 +32,10 @@ class RenderJob:
     """One render request.
 
     ``kind``: "edit" (the edited scene) or "base" (the unedited scene shown while
-    comparing); ``payload`` is an immutable ``EditState`` for ``sceneedit.render.render``.
-    ``generator`` is the generator the state belongs to (a reference; the worker runs it).
+    comparing); ``payload`` is a plain :class:`~sceneedit.editing.resolve.RenderSpec` that the
+    worker resolves (maps seeds, builds directions) or a ready ``EditState``, for
+    ``sceneedit.render.render``. ``generator`` is the generator it belongs to (a reference;
+    the worker runs it).
     """
 
     stamp: int
@@ -136,6 +138,7 @@ class RenderWorker(QObject):
         super().__init__()
         self._lock = threading.Lock()
         self._pending = _Pending()
+        self._resolver: Any = None  # sceneedit.editing.resolve.Resolver, made on the worker thread
         #: Counters, readable from any thread (ints are replaced atomically).
         self.frames_rendered = 0
         self.jobs_dropped = 0
@@ -196,7 +199,7 @@ class RenderWorker(QObject):
         try:
             from sceneedit.render import render
 
-            result = render(job.generator, job.payload)
+            result = render(job.generator, self.resolve(job.generator, job.payload))
             if result.error:
                 return FrameResult(job.stamp, job.kind, None, float(result.elapsed_ms), str(result.error))
             self.frames_rendered += 1
@@ -204,6 +207,19 @@ class RenderWorker(QObject):
         except Exception as exc:  # reported to the UI; the next job runs normally
             elapsed = (time.perf_counter() - start) * 1000.0
             return FrameResult(job.stamp, job.kind, None, elapsed, _error_text(exc))
+
+    def resolve(self, generator: Any, payload: Any) -> Any:
+        """``payload`` (a ``RenderSpec``, or an ``EditState`` kept as it is) as an ``EditState``.
+
+        Worker thread only: maps seeds with ``generator`` (cached across jobs).
+        """
+        from sceneedit.editing.resolve import RenderSpec, Resolver
+
+        if not isinstance(payload, RenderSpec):
+            return payload
+        if self._resolver is None:
+            self._resolver = Resolver()
+        return self._resolver.state(generator, payload)
 
     @Slot(object)
     def _do_load(self, request: LoadRequest) -> None:
@@ -281,6 +297,11 @@ def _open_session(request: LoadRequest, result: LoadResult):
         except Exception as exc:  # the generator is still usable without its bundle
             text = _error_text(exc)  # readers' errors usually name the file already
             result.bundle_error = text if Path(request.bundle_path).name in text else f"{request.bundle_path}: {text}"
+    # The drag tool shows its default settings, which need one probing synthesis per generator:
+    # run it here so the UI thread never does.
+    from sceneedit.editing.drag import default_settings
+
+    default_settings(generator)
     return EditSession(generator, bundle=bundle, seed=request.seed)
 
 

@@ -21,8 +21,8 @@ drags (made before a new bundle restarted the history), ``initial.drag`` =
 and read as before.
 
 Floats are written with Python's shortest round-trip repr, so float32 codes and every
-strength come back exactly. The replay itself lives in
-:meth:`sceneedit.editing.session.EditSession.from_recipe`.
+strength come back exactly. The replay itself lives in :mod:`sceneedit.editing.replay`
+(each step through its operation in :mod:`sceneedit.editing.operations`).
 """
 
 from __future__ import annotations
@@ -39,28 +39,16 @@ import numpy as np
 from ..errors import SceneeditError
 from ..files import atomic_write_text
 from ..semantics.concepts import BoundaryBundle
+from .operations import OPERATIONS as _KINDS
 
 RECIPE_FORMAT = "sceneedit-recipe"
 RECIPE_VERSION = 1
 #: Written when a recipe holds a drag edit (``op: "drag"``); version 1 recipes still read.
 RECIPE_VERSION_DRAG = 2
 SUPPORTED_RECIPE_VERSIONS = (RECIPE_VERSION, RECIPE_VERSION_DRAG)
-#: Operations a recipe's ``edits`` may hold, with their required fields.
-OPERATIONS: dict[str, tuple[str, ...]] = {
-    "set_seed": ("seed",),
-    "set_truncation": ("psi",),
-    "set_base_code": ("wp",),
-    "set_strength": ("concept", "value"),
-    "set_layer_strengths": ("concept", "values"),
-    "set_layers": ("concept", "layers"),
-    "set_conditioning": ("concept", "others"),
-    "reset_concept": ("concept",),
-    "reset_all": (),
-    "set_jitter": ("changes",),
-    # A point-and-drag edit (recipe version 2): the code offset on ``layers``
-    # ([len(layers), D] floats), plus the points and settings that produced it.
-    "drag": ("layers", "offset", "handles", "targets", "settings"),
-}
+#: Operations a recipe's ``edits`` may hold, with their required fields (each kind's one home is
+#: its class in :mod:`sceneedit.editing.operations`).
+OPERATIONS: dict[str, tuple[str, ...]] = {kind: kind_class.fields for kind, kind_class in _KINDS.items()}
 
 
 class RecipeError(SceneeditError, ValueError):
@@ -112,8 +100,11 @@ def validate_recipe(recipe: Any, source: str = "recipe") -> dict[str, Any]:
         missing = [f for f in OPERATIONS[edit["op"]] if f not in edit]
         if missing:
             raise RecipeError(f"{source}: edit {i} ({edit['op']}) lacks {', '.join(missing)}")
-        if edit["op"] == "drag" and version < RECIPE_VERSION_DRAG:
-            raise RecipeError(f"{source}: edit {i} is a drag, which needs recipe version {RECIPE_VERSION_DRAG}")
+        needs = _KINDS[edit["op"]].min_version
+        if version < needs:
+            raise RecipeError(
+                f"{source}: edit {i} is a {edit['op'].replace('_', ' ')}, which needs recipe version {needs}"
+            )
     return recipe
 
 
@@ -174,10 +165,7 @@ def uses_concepts(recipe: dict[str, Any]) -> bool:
     """Whether replaying ``recipe`` needs concepts from a bundle."""
     if recipe["initial"].get("concepts"):
         return True
-    return any(
-        edit["op"] not in ("set_seed", "set_truncation", "set_base_code", "set_jitter", "reset_all", "drag")
-        for edit in recipe["edits"]
-    )
+    return any(_KINDS[edit["op"]].uses_concept for edit in recipe["edits"])
 
 
 def check_generator(recipe: dict[str, Any], fingerprint: dict[str, Any], source: str = "recipe") -> None:

@@ -155,7 +155,7 @@ class EditState:
     with its conditioned directions and per-layer distances). ``jitter`` and, for
     style-mix jitter, ``jitter_donor_wp`` ``[L, D]`` (the mapped fresh code).
     ``seed`` / ``truncation_psi`` describe where ``base_wp`` came from (``seed`` None for
-    an explicit code). Build these with :class:`~sceneedit.editing.session.EditSession`.
+    an explicit code). Build these with :class:`~sceneedit.editing.builder.StateBuilder`.
     """
 
     base_wp: np.ndarray

@@ -1,7 +1,8 @@
 """Every frame's :class:`EditState`: the one place the exporter builds states.
 
-Today by replaying the starting recipe in an :class:`EditSession` and applying each step's
-edit; :func:`states_for` is the whole interface, so another state builder can replace this
+By replaying the starting recipe into a non-undoable
+:class:`~sceneedit.editing.replay.EditRun` (:func:`~sceneedit.editing.replay.start_edit`) and
+applying each step's edit; :func:`states_for` is the whole interface, so another state builder can replace this
 module without touching planning or the engine. Inputs are validated by the planner first.
 """
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..editing.session import EditSession
+from ..editing.replay import EditRun, start_edit
 from ..editing.state import EditState
 from ..generators.base import Generator
 from .jobs import ExportJob, JitterSequence, SequenceSpec, SweepSequence
@@ -38,33 +39,21 @@ def states_for(
     return states, labels
 
 
-def _start(
-    generator: Generator, job: ExportJob, source: Source, recipe: dict[str, Any] | None, what: str
-) -> EditSession:
-    """A session at the starting point for ``source``: ``recipe`` replayed, or a plain base."""
-    if recipe is not None:
-        return EditSession.from_recipe(
-            recipe,
-            generator,
-            job.bundle,
-            base_seed=source.seed,
-            base_wp=source.wp,
-            source=what,
-            allow_hash_mismatch=job.allow_hash_mismatch,
-        )
-    session = EditSession(
+def _start(generator: Generator, job: ExportJob, source: Source, recipe: dict[str, Any] | None, what: str) -> EditRun:
+    """A non-undoable edit at the starting point for ``source``: ``recipe`` replayed, or a plain base."""
+    return start_edit(
         generator,
         job.bundle,
-        seed=source.seed or 0,
+        recipe,
+        base_seed=source.seed,
+        base_wp=source.wp,
         truncation_psi=job.truncation_psi,
+        source=what,
         allow_hash_mismatch=job.allow_hash_mismatch,
     )
-    if source.wp is not None:
-        session.set_base_code(source.wp)
-    return session
 
 
-def _sweep_row(session: EditSession, spec: SweepSequence) -> list[EditState]:
+def _sweep_row(session: EditRun, spec: SweepSequence) -> list[EditState]:
     for c in spec.concepts:
         if c.layers is not None:
             session.set_layers(c.concept, list(c.layers))
@@ -78,7 +67,7 @@ def _sweep_row(session: EditSession, spec: SweepSequence) -> list[EditState]:
     return row
 
 
-def _jitter_row(session: EditSession, spec: JitterSequence) -> list[EditState]:
+def _jitter_row(session: EditRun, spec: JitterSequence) -> list[EditState]:
     session.set_jitter(enabled=True, layers=list(spec.layers), strength=spec.strength, mode=spec.mode)
     row = []
     for seed in spec.seeds:

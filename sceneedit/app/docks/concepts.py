@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
 )
 from superqt import QRangeSlider
 
+from sceneedit.editing.events import SessionEvent
+
 from ...semantics.layers import format_layer_list
 from ..qt_utils import SessionLink, icon, signals_blocked
 from ..sliders import StepSlider
@@ -430,10 +432,10 @@ class ConceptsDock(QDockWidget):
             self._session_link.follow(session)
         self.rebuild()
 
-    def _on_session_event(self, event: str, payload: dict) -> None:
-        if event == "bundle_changed":
+    def _on_session_event(self, event: SessionEvent, payload: dict) -> None:
+        if event is SessionEvent.BUNDLE_CHANGED:
             self.rebuild()
-        elif event == "concept_changed":
+        elif event is SessionEvent.CONCEPT_CHANGED:
             row = self.rows.get(payload.get("concept"))
             if row is not None:
                 row.refresh()

@@ -10,6 +10,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QFont, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QListWidget, QListWidgetItem, QWidget
 
+from sceneedit.editing.events import SessionEvent
+
 from ..qt_utils import SessionLink, signals_blocked
 
 
@@ -54,8 +56,8 @@ class HistoryDock(QDockWidget):
             self._session_link.follow(session)
         self.refresh()
 
-    def _on_session_event(self, event: str, payload: dict) -> None:
-        if event == "history_changed":
+    def _on_session_event(self, event: SessionEvent, payload: dict) -> None:
+        if event is SessionEvent.HISTORY_CHANGED:
             self.refresh()
 
     def refresh(self) -> None:

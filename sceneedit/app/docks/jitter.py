@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
 )
 from superqt import QRangeSlider
 
+from sceneedit.editing.events import SessionEvent
+
 from ...seeds import MAX_SEED
 from ...semantics.layers import format_layer_list
 from ..qt_utils import SessionLink, icon, signals_blocked
@@ -118,8 +120,8 @@ class JitterDock(QDockWidget):
             self._session_link.follow(session)
             self.refresh()
 
-    def _on_session_event(self, event: str, payload: dict) -> None:
-        if event in ("jitter_changed", "bundle_changed"):
+    def _on_session_event(self, event: SessionEvent, payload: dict) -> None:
+        if event in (SessionEvent.JITTER_CHANGED, SessionEvent.BUNDLE_CHANGED):
             self.refresh()
 
     def refresh(self) -> None:

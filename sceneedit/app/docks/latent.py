@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sceneedit.editing.events import SessionEvent
 from sceneedit.errors import USER_ERRORS, user_message
 
 from ...files import atomic_write_npy
@@ -139,8 +140,8 @@ class LatentDock(QDockWidget):
             self._session_link.follow(session)
             self.refresh()
 
-    def _on_session_event(self, event: str, payload: dict) -> None:
-        if event == "base_changed":
+    def _on_session_event(self, event: SessionEvent, payload: dict) -> None:
+        if event is SessionEvent.BASE_CHANGED:
             self.refresh()
 
     def refresh(self) -> None:
