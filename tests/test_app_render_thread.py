@@ -123,3 +123,17 @@ def test_the_render_thread_keeps_mapped_codes(qtbot, logged):
     wait_idle(qtbot, window)
     assert log.count("map") == maps  # both codes came from the render thread's cache
     assert canvas_matches_session(window)
+
+
+def test_save_code_resolves_the_code_on_the_render_thread(qtbot, logged, tmp_path):
+    window, log = logged
+    window.session.set_seed(12)  # a seed no thread has mapped yet
+    window.session.set_strength("sky", -1.0)
+    path = tmp_path / "code.npy"
+    with qtbot.waitSignal(window.latent_dock.code_saved, timeout=WAIT_MS) as blocker:
+        window.latent_dock.save_code(path)
+    assert blocker.args == [str(path)]
+    assert log.on_ui_thread() == [], f"torch ran on the UI thread: {log.on_ui_thread()}"
+    saved = np.load(path)
+    expected = window.session.current_wp()  # on the test's thread, after the check
+    assert saved.dtype == np.float32 and np.array_equal(saved, expected)

@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         self.concepts_dock = ConceptsDock(self)
         self.jitter_dock = JitterDock(self)
         self.latent_dock = LatentDock(self)
+        self.latent_dock.use_worker(self.worker)
         self.history_dock = HistoryDock(self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.concepts_dock)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.latent_dock)

@@ -10,6 +10,7 @@ import random
 from pathlib import Path
 
 import numpy as np
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QDockWidget,
     QDoubleSpinBox,
@@ -25,6 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from sceneedit.editing.events import SessionEvent
+from sceneedit.editing.resolve import RenderSpec
+from sceneedit.editing.state import edited_wp
 from sceneedit.errors import USER_ERRORS, user_message
 
 from ...files import atomic_write_npy
@@ -63,12 +66,20 @@ def write_code(path: str | Path, wp: np.ndarray) -> Path:
     return path
 
 
+#: The worker task name of Save code.
+SAVE_CODE_TASK = "Save code"
+
+
 class LatentDock(QDockWidget):
+    #: The path a Save code task wrote (on the UI thread, after the render thread wrote it).
+    code_saved = Signal(str)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Latent", parent)
         self.setObjectName("latentDock")
         self.session = None
         self._session_link = SessionLink(self._on_session_event)
+        self._worker = None
 
         self.seed_box = QSpinBox()
         self.seed_box.setRange(0, MAX_SEED)
@@ -187,8 +198,34 @@ class LatentDock(QDockWidget):
         wp = read_code(path, int(generator.num_layers), int(generator.w_dim))
         self.session.set_base_code(wp)
 
-    def save_code(self, path: str | Path) -> Path:
-        return write_code(path, np.asarray(self.session.current_wp(), dtype=np.float32))
+    def use_worker(self, worker) -> None:
+        """Save code on ``worker`` (a ``RenderWorker``): resolving the edited code maps seeds (torch)."""
+        self._worker = worker
+        worker.task_finished.connect(self._on_task_finished)
+
+    def save_code(self, path: str | Path) -> None:
+        """Write the edited code float32 ``[L, D]`` to ``path`` from the render thread; the
+        outcome shows in the status bar (or an error box)."""
+        session, worker = self.session, self._worker
+        spec = RenderSpec(session.snapshot(), session.bundle)
+        generator = session.generator
+
+        def task(progress) -> Path:
+            state = worker.resolve(generator, spec)
+            return write_code(path, np.asarray(edited_wp(state), dtype=np.float32))
+
+        worker.request_task(SAVE_CODE_TASK, task)
+
+    def _on_task_finished(self, result) -> None:
+        if result.name != SAVE_CODE_TASK:
+            return
+        if result.error is not None:
+            QMessageBox.critical(self, "Save code", result.error)
+            return
+        window = self.window()
+        if hasattr(window, "statusBar"):
+            window.statusBar().showMessage(f"saved the code to {result.value}", 5000)
+        self.code_saved.emit(str(result.value))
 
     def load_code_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load latent code", "", "NumPy arrays (*.npy)")
