@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -93,7 +95,9 @@ def test_dropping_a_picture_inverts_it_and_a_bad_one_gets_an_error(qtbot, window
     assert window.session.history == history
 
 
-def test_fine_tune_moves_to_a_tuned_copy_saves_its_delta_and_can_be_dropped(qtbot, window, picture, tmp_path):
+def test_fine_tune_moves_to_a_tuned_copy_saves_its_delta_and_can_be_dropped(
+    qtbot, window, picture, tmp_path, monkeypatch
+):
     window.invert_tool.settings = InversionSettings(steps=8, perceptual="ssim", finetune_steps=8, finetune_lr=3e-3)
     base_generator = window.session.generator
     with qtbot.waitSignal(window.invert_tool.inversion_finished, timeout=WAIT_MS) as blocker:
@@ -117,4 +121,22 @@ def test_fine_tune_moves_to_a_tuned_copy_saves_its_delta_and_can_be_dropped(qtbo
     window.invert_tool.drop_finetune_action.trigger()
     assert window.session.generator is base_generator
     assert np.array_equal(window.session.base_wp, result.wp)
+    qtbot.waitUntil(window.render_idle, timeout=WAIT_MS)
+    # Opening the recipe builds its tuned generator on the render thread, then shows the replayed edit.
+    import sceneedit.inversion.recipes as recipes
+
+    threads = []
+
+    def logged_apply_delta(*args, _original=recipes.apply_delta):
+        threads.append(threading.current_thread())
+        return _original(*args)
+
+    monkeypatch.setattr(recipes, "apply_delta", logged_apply_delta)
+    with qtbot.waitSignal(window.recipe_opened, timeout=WAIT_MS) as opened:
+        window.open_recipe(recipe_path)
+    assert opened.args == [str(recipe_path)] and window.session.generator is not base_generator
+    assert threads and threading.main_thread() not in threads
+    assert np.array_equal(
+        render(window.session.generator, window.session.state()).image, render(replay.generator, replay.state()).image
+    )
     qtbot.waitUntil(window.render_idle, timeout=WAIT_MS)

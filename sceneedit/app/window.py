@@ -47,6 +47,8 @@ from .undo import UndoMirror
 from .worker import BundleResult, FrameResult, LoadRequest, LoadResult, RenderJob, WorkerThread
 
 DEFAULT_SIZE = (1400, 900)
+#: The worker task name of opening a recipe with a fine-tune delta.
+OPEN_RECIPE_TASK = "Open recipe"
 GENERATOR_FILTER = "Generators (*.safetensors *.pth *.pkl *.pt);;All files (*)"
 BUNDLE_FILTER = "Boundary bundles (*.safetensors);;HiGAN boundary lists (*.txt);;Boundary arrays (*.npy);;All files (*)"
 RECIPE_FILTER = "Recipes (*.json);;All files (*)"
@@ -66,6 +68,8 @@ class MainWindow(QMainWindow):
     render_settled = Signal()
     #: Emitted after a load (generator or bundle) finished, successfully or not.
     load_finished = Signal(bool)
+    #: A recipe's session is shown (its path).
+    recipe_opened = Signal(str)
 
     def __init__(
         self, settings: QSettings | None = None, device: str | None = None, parent: QWidget | None = None
@@ -96,6 +100,8 @@ class MainWindow(QMainWindow):
 
         self.worker_thread = WorkerThread()
         self.worker = self.worker_thread.worker
+        self._pending_recipe: str | None = None
+        self.worker.task_finished.connect(self._on_recipe_task)
         self.worker.frame_ready.connect(self._on_frame)
         self.worker.loaded.connect(self._on_loaded)
         self.worker.bundle_loaded.connect(self._on_bundle_loaded)
@@ -598,20 +604,52 @@ class MainWindow(QMainWindow):
     def open_recipe(self, path: str | Path) -> None:
         """Replay a recipe into a new session on the loaded generator and bundle (each of
         its steps becomes a history step); a recipe for other weights or another bundle is
-        refused with a dialog and the current edit is kept."""
+        refused with a dialog and the current edit is kept. A recipe with a fine-tune delta
+        builds its tuned generator on the render thread; :attr:`recipe_opened` fires when the
+        new session is shown."""
+        from sceneedit.editing.session import EditSession
+        from sceneedit.inversion.recipes import DELTA_KEY
+
+        try:
+            recipe = EditSession.load_recipe(path)
+            if recipe.get("base", {}).get(DELTA_KEY):
+                self._open_tuned_recipe(recipe, path)
+                return
+            session = EditSession.from_recipe(recipe, self.session.generator, self.session.bundle, source=str(path))
+        except USER_ERRORS as exc:
+            self._error("Open recipe", user_message(exc))
+            return
+        self._show_recipe_session(session, path)
+
+    def _open_tuned_recipe(self, recipe: dict, path: str | Path) -> None:
+        from sceneedit.editing.drag import default_settings
         from sceneedit.editing.session import EditSession
         from sceneedit.inversion.finetune import base_generator_of
         from sceneedit.inversion.recipes import generator_for_recipe
 
-        try:
-            recipe = EditSession.load_recipe(path)
-            generator = generator_for_recipe(recipe, base_generator_of(self.session.generator), path)
-            session = EditSession.from_recipe(recipe, generator, self.session.bundle, source=str(path))
-        except USER_ERRORS as exc:
-            self._error("Open recipe", user_message(exc))
+        base, bundle = base_generator_of(self.session.generator), self.session.bundle
+
+        def task(progress):
+            generator = generator_for_recipe(recipe, base, path)  # applies the weights delta: torch
+            default_settings(generator)  # the drag tool's settings probe a synthesis; cached per generator
+            return EditSession.from_recipe(recipe, generator, bundle, source=str(path))
+
+        self._pending_recipe = str(path)
+        self.worker.request_task(OPEN_RECIPE_TASK, task)
+
+    def _on_recipe_task(self, result) -> None:
+        if result.name != OPEN_RECIPE_TASK or self._pending_recipe is None:
             return
+        path, self._pending_recipe = self._pending_recipe, None
+        if result.error is not None:
+            self._error("Open recipe", result.error)
+            return
+        self._show_recipe_session(result.value, path)
+
+    def _show_recipe_session(self, session, path: str | Path) -> None:
         self.set_session(session, self.generator_path, self.bundle_path)
         self.store.add_recent("recipe", path)
+        self.recipe_opened.emit(str(path))
 
     def open_recipe_dialog(self) -> None:
         path = self._ask_path("Open recipe", RECIPE_FILTER)
