@@ -344,6 +344,34 @@ def choose_hold(
     return hold, directions, effect
 
 
+def _accept_held_step(
+    meter: EffectMeter,
+    trial: np.ndarray,
+    layers: Sequence[int],
+    own_score: str,
+    count: int,
+    effect: Effect,
+    a: float,
+    half_range: float,
+    before: float,
+    after: float,
+) -> tuple[Effect, float] | None:
+    """Measure ``trial [L, D]`` at the half range ``a`` widened by the first-order loss of own effect
+    (``before / after``, capped at MAX_RANGE_SCALE x ``half_range``). Returns ``(effect, half range)``
+    when the own effect stays >= 1 std (or at the current one) and the selectivity rises by HOLD_GAIN,
+    else None."""
+    if before <= 0 or after <= 0:
+        return None
+    trial_a = round(float(min(a * max(before / after, 1.0), MAX_RANGE_SCALE * half_range)), 1)
+    trial_effect = meter.measure(trial, layers, -trial_a, trial_a, own_score, count)
+    if (
+        trial_effect.own >= min(MIN_OWN_EFFECT, effect.own)
+        and trial_effect.selectivity > HOLD_GAIN * effect.selectivity
+    ):
+        return trial_effect, trial_a
+    return None
+
+
 def refine_direction(
     meter: EffectMeter,
     start: np.ndarray,
@@ -380,16 +408,10 @@ def refine_direction(
         trial_held = [*held, other]
         trial = project_out(start, gradients, [meter.score_names.index(n) for n in trial_held])
         before, after = first_order_own(directions), first_order_own(trial)
-        if before <= 0 or after <= 0:
+        accepted = _accept_held_step(meter, trial, layers, own_score, count, effect, a, half_range, before, after)
+        if accepted is None:
             break
-        trial_a = round(float(min(a * max(before / after, 1.0), MAX_RANGE_SCALE * half_range)), 1)
-        trial_effect = meter.measure(trial, layers, -trial_a, trial_a, own_score, count)
-        if not (
-            trial_effect.own >= min(MIN_OWN_EFFECT, effect.own)
-            and trial_effect.selectivity > HOLD_GAIN * effect.selectivity
-        ):
-            break
-        held, directions, effect, a = trial_held, trial, trial_effect, trial_a
+        held, directions, (effect, a) = trial_held, trial, accepted
     return directions, held, effect, a
 
 
@@ -437,16 +459,10 @@ def refine_along_path(
         )
         trial = project_out(start, gradients, indices)
         before, after = first_order_own(gradients, directions), first_order_own(gradients, trial)
-        if before <= 0 or after <= 0:
+        accepted = _accept_held_step(meter, trial, layers, own_score, count, effect, a, half_range, before, after)
+        if accepted is None:
             break
-        trial_a = round(float(min(a * max(before / after, 1.0), MAX_RANGE_SCALE * half_range)), 1)
-        trial_effect = meter.measure(trial, layers, -trial_a, trial_a, own_score, count)
-        if not (
-            trial_effect.own >= min(MIN_OWN_EFFECT, effect.own)
-            and trial_effect.selectivity > HOLD_GAIN * effect.selectivity
-        ):
-            break
-        held, directions, effect, a = trial_held, trial, trial_effect, trial_a
+        held, directions, (effect, a) = trial_held, trial, accepted
     return directions, held, effect, a
 
 
