@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import atomic_path
+from ..files import atomic_write_npy
 from ..imaging import save_png
 from ..semantics.safe_npy import NpyFileError
 from .finetune import GeneratorDelta
@@ -29,8 +29,7 @@ def save_inversion(result: InversionResult, out_dir: str | os.PathLike, stem: st
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     code_path = folder / f"{stem}.npy"
-    with atomic_path(code_path) as tmp:
-        np.save(tmp, np.asarray(result.wp, dtype=np.float32))
+    atomic_write_npy(code_path, np.asarray(result.wp, dtype=np.float32))
     paths = {"code": code_path, "reconstruction": save_png(result.reconstruction, folder / f"{stem}.png")}
     delta_path = delta_path_for(code_path)
     if result.delta is not None:
