@@ -100,10 +100,23 @@ def test_fine_tune_moves_to_a_tuned_copy_saves_its_delta_and_can_be_dropped(
 ):
     window.invert_tool.settings = InversionSettings(steps=8, perceptual="ssim", finetune_steps=8, finetune_lr=3e-3)
     base_generator = window.session.generator
+    # Building a tuned copy (torch) must happen on the render thread, after inversion and on recipe open.
+    import sceneedit.inversion as inversion
+    import sceneedit.inversion.recipes as recipes
+
+    threads = []
+
+    def logged_apply_delta(*args, _original=recipes.apply_delta):
+        threads.append(threading.current_thread())
+        return _original(*args)
+
+    monkeypatch.setattr(recipes, "apply_delta", logged_apply_delta)
+    monkeypatch.setattr(inversion, "apply_delta", logged_apply_delta)
     with qtbot.waitSignal(window.invert_tool.inversion_finished, timeout=WAIT_MS) as blocker:
         window.invert_tool.invert_path(picture)
     result = blocker.args[0]
     assert result.delta is not None and window.session.generator is not base_generator
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()  # the tuned copy after inversion
     assert window.invert_tool.drop_finetune_action.isEnabled()
     recipe_path = tmp_path / "edit.json"
     from sceneedit.inversion.recipes import generator_for_recipe, save_recipe_with_delta
@@ -123,19 +136,11 @@ def test_fine_tune_moves_to_a_tuned_copy_saves_its_delta_and_can_be_dropped(
     assert np.array_equal(window.session.base_wp, result.wp)
     qtbot.waitUntil(window.render_idle, timeout=WAIT_MS)
     # Opening the recipe builds its tuned generator on the render thread, then shows the replayed edit.
-    import sceneedit.inversion.recipes as recipes
-
-    threads = []
-
-    def logged_apply_delta(*args, _original=recipes.apply_delta):
-        threads.append(threading.current_thread())
-        return _original(*args)
-
-    monkeypatch.setattr(recipes, "apply_delta", logged_apply_delta)
+    threads.clear()
     with qtbot.waitSignal(window.recipe_opened, timeout=WAIT_MS) as opened:
         window.open_recipe(recipe_path)
     assert opened.args == [str(recipe_path)] and window.session.generator is not base_generator
-    assert threads and threading.main_thread() not in threads
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()  # the tuned copy on recipe open
     assert np.array_equal(
         render(window.session.generator, window.session.state()).image, render(replay.generator, replay.state()).image
     )

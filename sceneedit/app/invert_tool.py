@@ -145,12 +145,21 @@ class InvertTool(QObject):
                 progress(update.step, update.total, f"{update.phase} {update.psnr_db:.1f} dB")
 
             try:
-                return inverter.invert(image, progress=on_frame, cancel=cancel.is_set)
+                inverted = inverter.invert(image, progress=on_frame, cancel=cancel.is_set)
             except InversionCancelled:
                 return None  # the previous scene stays
+            if inverted.delta is not None:  # the tuned copy is built here: torch stays off the UI thread
+                from sceneedit.editing.drag import default_settings
+                from sceneedit.inversion import apply_delta
 
+                tuned = apply_delta(generator, inverted.delta)
+                default_settings(tuned)  # the drag tool's settings probe one synthesis, cached per generator
+                built["tuned"] = tuned
+            return inverted
+
+        built: dict = {}
         self._cancel = cancel
-        self._run = {"session": session, "path": path}
+        self._run = {"session": session, "path": path, "built": built}
         self.last_error = None
         self.update_enabled()
         self.window.statusBar().showMessage(f"Inverting {path.name}…", 5000)
@@ -188,24 +197,25 @@ class InvertTool(QObject):
             window.request_render()  # put the session's own frame back over the live frames
         elif run["session"] is window.session:
             inverted = result.value
-            self._apply(inverted, run["path"])
+            self._apply(inverted, run["path"], run["built"].get("tuned"))
         self.update_enabled()
         self.inversion_finished.emit(inverted)
 
-    def _apply(self, inverted, path: Path) -> None:
+    def _apply(self, inverted, path: Path, tuned=None) -> None:
+        """Make ``inverted`` the base scene; ``tuned``: its fine-tuned generator, built on the render thread."""
         window = self.window
         session = window.session
-        if inverted.delta is not None:
+        if inverted.delta is not None and tuned is not None:
             from sceneedit.editing.session import EditSession
-            from sceneedit.inversion import apply_delta
 
-            tuned = apply_delta(session.generator, inverted.delta)
             session = EditSession(tuned, session.bundle, seed=0)
             window.set_session(session, window.generator_path, window.bundle_path)
         self._photos[np.ascontiguousarray(inverted.wp, dtype=np.float32).tobytes()] = inverted.target
         session.set_base_code(inverted.wp, source=path.name)
-        tuned = f" (fine-tuned; the code alone {inverted.code_psnr_db:.1f} dB)" if inverted.delta is not None else ""
-        text = f"Inverted {path.name}: PSNR {inverted.psnr_db:.1f} dB{tuned} in {inverted.seconds:.1f} s"
+        tuned_text = (
+            f" (fine-tuned; the code alone {inverted.code_psnr_db:.1f} dB)" if inverted.delta is not None else ""
+        )
+        text = f"Inverted {path.name}: PSNR {inverted.psnr_db:.1f} dB{tuned_text} in {inverted.seconds:.1f} s"
         if inverted.warning:
             text += f" — warning: {inverted.warning}"
         window.statusBar().showMessage(text, 15000)
