@@ -103,32 +103,16 @@ def raw_synthesize_ms(app, window, generator, wp) -> float:
     """Time one bare ``generator.synthesize`` of ``wp [L, D]`` on the render thread (the
     thread the editor renders on: thread placement changes CPU timings a lot)."""
     import torch
-    from PySide6.QtCore import QEventLoop
 
-    def timed(_progress) -> float:
+    codes = torch.from_numpy(wp[None]).to(generator.device)
+
+    def timed() -> None:
         with torch.inference_mode():
-            codes = torch.from_numpy(wp[None]).to(generator.device)
-            start = time.perf_counter()
             image = generator.synthesize(codes)
             if image.device.type == "cuda":
                 torch.cuda.synchronize()
-            return (time.perf_counter() - start) * 1e3
 
-    results = []
-    loop = QEventLoop()
-
-    def finished(result) -> None:
-        results.append(result)
-        loop.quit()
-
-    window.worker.task_finished.connect(finished)
-    window.worker.request_task("synthesize", timed)
-    while not results:
-        loop.exec()
-    window.worker.task_finished.disconnect(finished)
-    if results[0].error:
-        raise RuntimeError(results[0].error)
-    return float(results[0].value)
+    return run_timed(window, timed)
 
 
 def raw_seed_ms(app, window, generator, seed: int, psi: float) -> float:

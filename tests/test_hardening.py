@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-from tiny_models import tiny_stylegan
+from tiny_models import TINY_TRAIN_NETWORK, tiny_stylegan
 
 from sceneedit.errors import is_user_error
 from sceneedit.generators import load_generator, save_generator
@@ -487,24 +487,7 @@ def test_disk_full_during_a_torch_checkpoint_write_is_a_clear_error(tmp_path):
 
 # ----- 9. workers die with the trainer; a dead trainer's lock is not held --------------------------
 TRAIN = [
-    "--resolution",
-    "16",
-    "--z-dim",
-    "16",
-    "--w-dim",
-    "16",
-    "--mapping-layers",
-    "2",
-    "--g-fmaps-base",
-    "128",
-    "--g-fmaps-max",
-    "16",
-    "--d-fmaps-base",
-    "128",
-    "--d-fmaps-max",
-    "16",
-    "--batch-size",
-    "4",
+    *TINY_TRAIN_NETWORK,
     "--sample-every",
     "0",
     "--threads",

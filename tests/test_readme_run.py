@@ -34,6 +34,7 @@ from model_server import FileServer
 from PIL import Image
 from stylegan_reference import genforce_stylegan_state
 from test_places365 import write_release
+from tiny_models import TINY_TRAIN_NETWORK
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -100,24 +101,7 @@ PROBE_SCALE = [
     "cpu",
 ]
 TINY_TRAIN = [
-    "--resolution",
-    "16",
-    "--z-dim",
-    "16",
-    "--w-dim",
-    "16",
-    "--mapping-layers",
-    "2",
-    "--g-fmaps-base",
-    "128",
-    "--g-fmaps-max",
-    "16",
-    "--d-fmaps-base",
-    "128",
-    "--d-fmaps-max",
-    "16",
-    "--batch-size",
-    "4",
+    *TINY_TRAIN_NETWORK,
     "--recon-batch",
     "2",
     "--recon-warmup-kimg",

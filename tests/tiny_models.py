@@ -13,6 +13,28 @@ import torch
 
 from sceneedit.generators.stylegan import StyleGANGenerator
 
+#: ``sceneedit train`` flags of a tiny network (16 px, 16-number codes, batch 4) that trains in seconds.
+TINY_TRAIN_NETWORK: list[str] = [
+    "--resolution",
+    "16",
+    "--z-dim",
+    "16",
+    "--w-dim",
+    "16",
+    "--mapping-layers",
+    "2",
+    "--g-fmaps-base",
+    "128",
+    "--g-fmaps-max",
+    "16",
+    "--d-fmaps-base",
+    "128",
+    "--d-fmaps-max",
+    "16",
+    "--batch-size",
+    "4",
+]
+
 #: A 16 px StyleGAN with 6 layer-wise codes of 32 numbers (about 50 k parameters).
 TINY_STYLEGAN: dict[str, Any] = dict(resolution=16, z_dim=32, w_dim=32, mapping_layers=2, fmaps_base=64, fmaps_max=32)
 

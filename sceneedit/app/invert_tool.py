@@ -149,12 +149,9 @@ class InvertTool(QObject):
             except InversionCancelled:
                 return None  # the previous scene stays
             if inverted.delta is not None:  # the tuned copy is built here: torch stays off the UI thread
-                from sceneedit.editing.drag import default_settings
                 from sceneedit.inversion import apply_delta
 
-                tuned = apply_delta(generator, inverted.delta)
-                default_settings(tuned)  # the drag tool's settings probe one synthesis, cached per generator
-                built["tuned"] = tuned
+                built["tuned"] = apply_delta(generator, inverted.delta)
             return inverted
 
         built: dict = {}

@@ -608,11 +608,11 @@ class MainWindow(QMainWindow):
         builds its tuned generator on the render thread; :attr:`recipe_opened` fires when the
         new session is shown."""
         from sceneedit.editing.session import EditSession
-        from sceneedit.inversion.recipes import DELTA_KEY
+        from sceneedit.inversion.recipes import delta_name
 
         try:
             recipe = EditSession.load_recipe(path)
-            if recipe.get("base", {}).get(DELTA_KEY):
+            if delta_name(recipe):
                 self._open_tuned_recipe(recipe, path)
                 return
             session = EditSession.from_recipe(recipe, self.session.generator, self.session.bundle, source=str(path))
@@ -622,7 +622,6 @@ class MainWindow(QMainWindow):
         self._show_recipe_session(session, path)
 
     def _open_tuned_recipe(self, recipe: dict, path: str | Path) -> None:
-        from sceneedit.editing.drag import default_settings
         from sceneedit.editing.session import EditSession
         from sceneedit.inversion.finetune import base_generator_of
         from sceneedit.inversion.recipes import generator_for_recipe
@@ -631,7 +630,6 @@ class MainWindow(QMainWindow):
 
         def task(progress):
             generator = generator_for_recipe(recipe, base, path)  # applies the weights delta: torch
-            default_settings(generator)  # the drag tool's settings probe a synthesis; cached per generator
             return EditSession.from_recipe(recipe, generator, bundle, source=str(path))
 
         self._pending_recipe = str(path)

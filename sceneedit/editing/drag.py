@@ -47,8 +47,8 @@ so ``(0, 0)`` is the top-left pixel's centre and valid positions are within
 
 from __future__ import annotations
 
+import json
 import math
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -274,17 +274,20 @@ def default_settings(generator: Generator) -> DragSettings:
     )
 
 
-_BLOCK_SIZES: weakref.WeakKeyDictionary[Generator, tuple[int, ...]] = weakref.WeakKeyDictionary()
+#: Block sizes per architecture (class and construction config): a fine-tuned copy of a
+#: generator shares its entry, so only a new architecture costs a synthesis.
+_BLOCK_SIZES: dict[tuple[str, str], tuple[int, ...]] = {}
 
 
 def _block_sizes(generator: Generator) -> list[int]:
-    """Side of each block's feature map (px), found once per generator by one synthesis."""
-    if generator not in _BLOCK_SIZES:
+    """Side of each block's feature map (px), found once per architecture by one synthesis."""
+    key = (type(generator).__qualname__, json.dumps(generator.config, sort_keys=True, default=str))
+    if key not in _BLOCK_SIZES:
         with torch.no_grad():
             wp = torch.zeros(1, int(generator.num_layers), int(generator.w_dim), device=generator.device)
             features = generator.synthesize(wp, return_features=True).features
-        _BLOCK_SIZES[generator] = tuple(int(f.shape[-1]) for f in features)
-    return list(_BLOCK_SIZES[generator])
+        _BLOCK_SIZES[key] = tuple(int(f.shape[-1]) for f in features)
+    return list(_BLOCK_SIZES[key])
 
 
 @dataclass(frozen=True)

@@ -40,11 +40,16 @@ def save_recipe_with_delta(recipe: dict[str, Any], generator: Generator, path: s
     return delta_path
 
 
+def delta_name(recipe: dict[str, Any]) -> str | None:
+    """The file name of the fine-tune delta ``recipe`` replays on (beside the recipe), or None."""
+    return recipe.get("base", {}).get(DELTA_KEY) or None
+
+
 def generator_for_recipe(
     recipe: dict[str, Any], generator: Generator, recipe_path: str | os.PathLike | None
 ) -> Generator:
     """``generator``, or its fine-tuned copy when the recipe names a delta (read beside the recipe)."""
-    name = recipe.get("base", {}).get(DELTA_KEY)
+    name = delta_name(recipe)
     if not name:
         return generator
     if recipe_path is None:
