@@ -33,6 +33,7 @@ from sceneedit.generators.checkpoints import load_generator
 from sceneedit.imaging import make_contact_sheet, save_png
 from sceneedit.resources import default_generator_path
 from sceneedit.semantics.predictors.world import load_world_predictor
+from sceneedit.semantics.realism import RealismMeter
 from sceneedit.training.evaluate import pooled_features_and_scores
 
 #: Candidate layer ranges as (first, last) layer, inclusive, for a 10-layer generator.
@@ -63,12 +64,6 @@ def predictor_outputs(predictor, images: np.ndarray) -> tuple[np.ndarray, np.nda
     return features, scores[:, :categories].max(axis=1)
 
 
-def nearest_distance(features: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Distance of each row of ``features`` to its nearest row of ``reference``."""
-    d = torch.cdist(torch.from_numpy(features).double(), torch.from_numpy(reference).double())
-    return d.min(dim=1).values.numpy()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=50, help="scenes jittered per candidate")
@@ -89,7 +84,8 @@ def main() -> None:
     base_images = synthesize(generator, base_wp)
     base_features, base_conf = predictor_outputs(predictor, base_images)
     reference_features, _ = predictor_outputs(predictor, synthesize(generator, reference_wp))
-    base_nn = float(nearest_distance(base_features, reference_features).mean())
+    realism = RealismMeter(reference_features, base_features)
+    base_nn = realism.base_distance
     pair_distance = float(np.linalg.norm(base_features - np.roll(base_features, 1, axis=0), axis=1).mean())
     print(
         f"generator {generator.name}: {generator.num_layers} layers, psi {psi}; {args.seeds} scenes, "
@@ -107,7 +103,7 @@ def main() -> None:
             )
             images = synthesize(generator, jittered)
             features, conf = predictor_outputs(predictor, images)
-            nn_ratio = float(nearest_distance(features, reference_features).mean()) / base_nn
+            nn_ratio = realism.nn_ratio(features)
             change = float(np.linalg.norm(features - base_features, axis=1).mean()) / pair_distance
             pixel = float(np.abs(images.astype(np.float32) - base_images.astype(np.float32)).mean())
             figures = f"{nn_ratio:>9.2f} {conf.mean():>9.3f} {change:>7.2f} {pixel:>6.1f}"

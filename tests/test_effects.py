@@ -179,3 +179,81 @@ def test_only_reliably_read_scores_count_as_side_effects():
     effect = bundle["a"].extra["effect"]
     assert effect["side_score"] == "c" and effect["selectivity"] > 5
     assert bundle.extra["effects"]["reliable_scores"] == ["a", "c"]
+
+
+class FeatureChannelPredictor(ChannelPredictor):
+    """ChannelPredictor with pooled features (the channel means and their squares), so the meter
+    can measure realism as it does with the world predictor."""
+
+    def pooled_features_and_scores(self, images: torch.Tensor):
+        scores = self.score(images)
+        return torch.cat([scores, scores**2], dim=1), scores
+
+
+def meter_for(predictor, seeds: int = 40, reference: int | None = None):
+    from sceneedit.semantics.effects import EffectMeter
+
+    generator = SharedLayerGenerator().eval()
+    rng = np.random.default_rng(0)
+    wp = np.repeat(rng.standard_normal((seeds, 1, W_DIM)).astype(np.float32), NUM_LAYERS, axis=1)
+    ref = None
+    if reference:
+        ref = np.repeat(rng.standard_normal((reference, 1, W_DIM)).astype(np.float32), NUM_LAYERS, axis=1)
+    return EffectMeter(generator, predictor, wp, np.ones(NUM_LAYERS, np.float32), realism_reference=ref)
+
+
+def test_trim_range_cuts_saturated_ends_and_keeps_linear_ones():
+    from sceneedit.semantics.effects import SATURATION, trim_range
+
+    meter = meter_for(FeatureChannelPredictor(), reference=200)
+    directions = conditioned_directions(np.eye(W_DIM, dtype=np.float32)[2:3], [], NUM_LAYERS)
+    # Far into tanh's flat part: a quarter of the range already does nearly all the change.
+    (lo, hi), effect, record = trim_range(meter, directions, "c", [3, 4], 40.0, count=40)
+    assert (lo, hi) == (-10.0, 10.0) and record["fractions"] == {"bottom": 0.25, "top": 0.25}
+    full = record["trials"]["1"]["own_ends_std"]
+    assert all(
+        quarter >= SATURATION * f for quarter, f in zip(record["trials"]["0.25"]["own_ends_std"], full, strict=True)
+    )
+    assert effect.own > MIN_OWN_EFFECT
+    # Realism is recorded: the far edits sit off the unedited samples' features (ratio > 1).
+    assert record["trials"]["1"]["nn_ratios"][1] > 1.5
+    # In the near-linear part nothing is cut.
+    (lo, hi), _, record = trim_range(meter, directions, "c", [3, 4], 0.5, count=40)
+    assert (lo, hi) == (-0.5, 0.5) and record["fractions"] == {"bottom": 1.0, "top": 1.0}
+
+
+def test_realism_meter_reads_unedited_samples_as_typical():
+    from sceneedit.semantics.realism import RealismMeter
+
+    meter = meter_for(FeatureChannelPredictor(), seeds=60, reference=200)
+    assert meter.realism is not None
+    scores, features = meter._outputs(meter.wp[:30])
+    assert features is not None and 0.8 < meter.realism.nn_ratio(features) < 1.25
+    with pytest.raises(ValueError, match="feature sizes differ"):
+        RealismMeter(np.zeros((3, 2)), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="coincide"):
+        RealismMeter(np.ones((3, 2)), np.ones((2, 2)))
+    # A predictor without pooled features cannot measure realism: a clear error, not a crash later.
+    with pytest.raises(ValueError, match="no features"):
+        meter_for(ChannelPredictor(), reference=10)
+
+
+def test_trim_ranges_keeps_directions_layers_and_holds():
+    from sceneedit.semantics.probe import trim_ranges
+
+    generator, bundle = SharedLayerGenerator().eval(), planted_bundle()
+    measure_effects(generator, FeatureChannelPredictor(), bundle, num_seeds=40, select_seeds=20, progress=False)
+    before = {c.name: (np.array(c.normal), list(c.layers), list(c.extra["hold"])) for c in bundle}
+    bundle["c"].distance_range = (-40.0, 40.0)  # far past saturation, as an over-long calibration would leave it
+    bundle["c"].extra["effect"]["selection"].pop("trimmed", None)
+    trim_ranges(
+        generator, FeatureChannelPredictor(), bundle, num_seeds=40, select_seeds=20, realism_samples=50, progress=False
+    )
+    for concept in bundle:
+        normal, layers, hold = before[concept.name]
+        assert np.array_equal(concept.normal, normal) and concept.layers == layers and concept.extra["hold"] == hold
+        trimmed = concept.extra["effect"]["selection"]["trimmed"]
+        assert "nn_ratios" in trimmed["trials"]["1"]
+    assert bundle["c"].distance_range == (-10.0, 10.0)
+    assert "shortest" in bundle["c"].extra["range_rule"]
+    assert bundle.extra["effects"]["num_seeds"] == 40

@@ -137,6 +137,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "projected out, kept when more selective; 0 = HiGAN's SVM normals as they are; default: 64)",
     )
     parser.add_argument(
+        "--realism-samples",
+        type=int,
+        default=300,
+        help="unedited samples against which each slider end is bounded for realism (nearest-neighbour ratio "
+        "in the predictor's features; predictors without features skip it; 0 = off; default: 300)",
+    )
+    parser.add_argument(
         "--layer-rule",
         choices=("selectivity", "share"),
         default="selectivity",
@@ -210,6 +217,7 @@ def _run(args: argparse.Namespace) -> int:
         ("--effect-seeds", args.effect_seeds, 0),
         ("--select-seeds", args.select_seeds, 1),
         ("--gradient-seeds", args.gradient_seeds, 0),
+        ("--realism-samples", args.realism_samples, 0),
         ("--batch-size", args.batch_size, 1),
         ("--chunk-size", args.chunk_size, 1),
     ):
@@ -306,6 +314,7 @@ def _run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             progress=progress,
             gradient_seeds=args.gradient_seeds,
+            realism_samples=args.realism_samples,
         )
     elif args.layer_rule == "selectivity":
         print("note: --effect-seeds 0 measures no effects; layers follow the share rule", file=sys.stderr)

@@ -5,6 +5,7 @@ Persistence, validation and importers live in ``bundle.py`` / ``importers.py``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,3 +97,9 @@ class BoundaryBundle:
             if members:
                 groups[level] = members
         return groups
+
+
+def format_distance_range(distance_range: Sequence[float]) -> str:
+    """A slider range for people: ``±4.7`` when symmetric, else ``-4.28..8.55``."""
+    lo, hi = (float(v) for v in distance_range)
+    return f"±{hi:g}" if lo == -hi else f"{lo:g}..{hi:g}"

@@ -394,7 +394,7 @@ def check_bundle(bundle, generator) -> list[str]:
 # ----- measuring what the concepts do -----------------------------------------------------------
 def effect_lines(bundle) -> list[str]:
     """README section: the concept x score matrix, per-concept figures and the goals."""
-    from sceneedit.semantics.effects import MIN_OWN_EFFECT, effect_goals
+    from sceneedit.semantics.effects import MIN_OWN_EFFECT, SATURATION, effect_goals
     from sceneedit.semantics.report import effect_table
 
     effects = (bundle.extra or {}).get("effects")
@@ -415,7 +415,15 @@ def effect_lines(bundle) -> list[str]:
         f"Layers: the most selective contiguous range whose own effect reaches {MIN_OWN_EFFECT:g} std "
         f"({layer_rule_words(effects)}); slider ranges calibrated so the full range moves the own "
         f"score by {effects['target_effect']:g} std (category concepts: and flips "
-        f"{effects['target_flip']:.0%} of other-category seeds at the top end); the default hold is the "
+        f"{effects['target_flip']:.0%} of other-category seeds at the top end)"
+        + (
+            ", then each end trimmed to the shortest of 1/4, 1/2, 3/4 or all of it that moves the own score "
+            f"{SATURATION:.0%} as far from the unedited image (past that a slider only smears the picture; "
+            "category top ends stay long enough to flip the target share)"
+            if any("trimmed" in ((c.extra.get("effect") or {}).get("selection") or {}) for c in bundle)
+            else ""
+        )
+        + "; the default hold is the "
         "conditional manipulation on the concept named for the largest side effect, kept when it raises the "
         f"selectivity (`sceneedit/semantics/effects.py`). Side effects: {effects.get('reliability_rule', 'all scores')}"
         + (
@@ -457,7 +465,7 @@ def measure_only(
     from sceneedit.generators import load_generator
     from sceneedit.semantics.bundle import load_bundle, save_bundle
     from sceneedit.semantics.predictors.world import load_world_predictor
-    from sceneedit.semantics.probe import measure_effects
+    from sceneedit.semantics.probe import measure_effects, trim_ranges
     from sceneedit.semantics.report import write_report
 
     generator = load_generator(generator_path, device="cpu")
@@ -466,15 +474,26 @@ def measure_only(
     for name in args.drop:
         bundle.concepts.pop(name, None)
     start = time.perf_counter()
-    measure_effects(
-        generator,
-        predictor,
-        bundle,
-        args.effect_seeds,
-        select_seeds=args.select_seeds,
-        progress=not args.no_progress,
-        **effect_options(args),
-    )
+    if args.trim_ranges:
+        trim_ranges(
+            generator,
+            predictor,
+            bundle,
+            args.effect_seeds,
+            select_seeds=args.select_seeds,
+            progress=not args.no_progress,
+            concepts=args.only,
+        )
+    else:
+        measure_effects(
+            generator,
+            predictor,
+            bundle,
+            args.effect_seeds,
+            select_seeds=args.select_seeds,
+            progress=not args.no_progress,
+            **effect_options(args),
+        )
     seconds = time.perf_counter() - start
     save_bundle(bundle, bundle_path)
     write_report(bundle, docs)
@@ -489,7 +508,11 @@ def measure_only(
         "command": "python scripts/make_default_bundle.py --effects-only "
         + shlex.join(
             ["--effect-seeds", str(args.effect_seeds), "--select-seeds", str(args.select_seeds)]
-            + effect_option_args(args)
+            + (
+                ["--trim-ranges"] + (["--only", *args.only] if args.only else [])
+                if args.trim_ranges
+                else effect_option_args(args)
+            )
             + (["--drop", *args.drop] if args.drop else [])
         ),
         "wall_time": f"{seconds:.0f} s",
@@ -520,6 +543,12 @@ def add_effect_options(parser: argparse.ArgumentParser) -> None:
         "choosing them again (saves about 830 images per concept)",
     )
     parser.add_argument(
+        "--trim-ranges",
+        action="store_true",
+        help="with --effects-only: keep every concept's direction, layers and hold; only trim each slider end "
+        "where its effect saturates (sceneedit.semantics.effects.trim_range) and measure the final rows again",
+    )
+    parser.add_argument(
         "--only",
         nargs="+",
         default=None,
@@ -528,8 +557,9 @@ def add_effect_options(parser: argparse.ArgumentParser) -> None:
 
 
 def earlier_effect_records(info: dict, args) -> list[dict]:
-    """With ``--only``, the earlier passes (whose figures stand for the other concepts) stay recorded."""
-    if not args.only or not info.get("effects"):
+    """With ``--only`` or ``--trim-ranges``, the earlier passes (whose figures stand for the other
+    concepts, or whose directions the trimmed concepts keep) stay recorded."""
+    if not (args.only or args.trim_ranges) or not info.get("effects"):
         return []
     previous = dict(info["effects"])
     return [*previous.pop("earlier", []), previous]

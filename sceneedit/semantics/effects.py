@@ -44,6 +44,7 @@ from ..generators.base import Generator
 from .concepts import BoundaryBundle, Concept
 from .layers import format_layer_spec
 from .predictors.base import Predictor
+from .realism import RealismMeter, feature_function
 
 #: A concept's own effect over its slider range must reach this (std) for a layer range to count.
 MIN_OWN_EFFECT = 1.0
@@ -127,9 +128,22 @@ class Effect:
     side_score: str | None
     selectivity: float
     flip_rate: float | None = None
+    #: Realism of the edited images at the (bottom, top) slider ends: nearest-neighbour ratio,
+    #: 1.0 = as typical as unedited samples (see :mod:`~sceneedit.semantics.realism`); None: not measured.
+    nn_ratios: tuple[float, float] | None = None
+    #: The own score's change from the unedited images to the (bottom, top) end, in std, each
+    #: signed so that the slider's intended way is positive; None: not measured.
+    own_ends: tuple[float, float] | None = None
+
+    @property
+    def nn_ratio(self) -> float | None:
+        """The worse end's nearest-neighbour ratio (None: not measured)."""
+        return None if self.nn_ratios is None else max(self.nn_ratios)
 
     def to_json(self, score_names: Sequence[str]) -> dict[str, Any]:
+        extra = {} if self.nn_ratios is None else {"nn_ratios": [round(float(v), 4) for v in self.nn_ratios]}
         return {
+            **extra,
             "own_std": round(float(self.own), 4),
             "side_std": round(float(self.side), 4),
             "side_score": self.side_score,
@@ -158,6 +172,7 @@ class EffectMeter:
         batch_size: int = 32,
         progress: Callable[[int], None] | None = None,
         reliable: Sequence[str] | None = None,
+        realism_reference: np.ndarray | None = None,
     ) -> None:
         self.generator, self.predictor = generator, predictor
         self.wp = np.asarray(wp, np.float32)
@@ -172,24 +187,46 @@ class EffectMeter:
         self.batch_size = max(1, int(batch_size))
         self.progress = progress
         self.images = 0
-        self.base = self.scores(self.wp)
+        self.features_and_scores = feature_function(predictor) if realism_reference is not None else None
+        if realism_reference is not None and self.features_and_scores is None:
+            raise ValueError(f"predictor {getattr(predictor, 'name', predictor)!r} has no features for a realism bound")
+        #: Nearest-neighbour realism against unedited samples (None: not measured).
+        self.realism: RealismMeter | None = None
+        self.base, base_features = self._outputs(self.wp)
+        if realism_reference is not None:
+            _, reference_features = self._outputs(np.asarray(realism_reference, np.float32))
+            if reference_features is None or base_features is None:
+                raise ValueError("the realism reference set and the base codes must not be empty")
+            self.realism = RealismMeter(reference_features, base_features)
         std = self.base.std(axis=0)
         #: Per-score std over the unedited samples (a constant score gets 1: no division by 0).
         self.std = np.where(std > 1e-6, std, 1.0)
 
-    @torch.inference_mode()
     def scores(self, wp: np.ndarray) -> np.ndarray:
         """``[n, S]`` predictor scores of the images of ``wp [n, L, D]``."""
+        return self._outputs(wp)[0]
+
+    @torch.inference_mode()
+    def _outputs(self, wp: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(scores [n, S], features [n, F] or None)`` of the images of ``wp [n, L, D]``
+        (features only when the meter measures realism: one predictor pass for both)."""
         device = self.generator.device
-        out = []
+        scores_out, features_out = [], []
         for start in range(0, len(wp), self.batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(wp[start : start + self.batch_size])).to(device)
-            scores = self.predictor.score(self.generator.synthesize(batch))
-            out.append(scores.detach().float().cpu().numpy())
+            images = self.generator.synthesize(batch)
+            if self.features_and_scores is not None:
+                features, scores = self.features_and_scores(images)
+                features_out.append(features.detach().float().cpu().numpy())
+            else:
+                scores = self.predictor.score(images)
+            scores_out.append(scores.detach().float().cpu().numpy())
             self.images += batch.shape[0]
             if self.progress is not None:
                 self.progress(batch.shape[0])
-        return np.concatenate(out) if out else np.zeros((0, len(self.score_names)), np.float32)
+        if not scores_out:
+            return np.zeros((0, len(self.score_names)), np.float32), None
+        return np.concatenate(scores_out), np.concatenate(features_out) if features_out else None
 
     def edited(
         self, directions: np.ndarray, layers: Sequence[int], distance: float, count: int, base: np.ndarray | None = None
@@ -235,9 +272,12 @@ class EffectMeter:
         """The effect of moving ``directions [L, D]`` on ``layers`` from ``lo`` to ``hi``, over
         the first ``count`` base codes."""
         count = len(self.wp) if count is None else min(int(count), len(self.wp))
-        top = self.scores(self.edited(directions, layers, hi, count))
-        bottom = self.scores(self.edited(directions, layers, lo, count))
+        top, top_features = self._outputs(self.edited(directions, layers, hi, count))
+        bottom, bottom_features = self._outputs(self.edited(directions, layers, lo, count))
         delta = (top - bottom).mean(axis=0) / self.std
+        nn_ratios = None
+        if self.realism is not None and top_features is not None and bottom_features is not None:
+            nn_ratios = (self.realism.nn_ratio(bottom_features), self.realism.nn_ratio(top_features))
         flip = None
         if own_score in self.categories:
             cat = [self.score_names.index(c) for c in self.categories]
@@ -245,7 +285,15 @@ class EffectMeter:
             started_other = self.base[:count][:, cat].argmax(1) != cat.index(own)
             called = top[:, cat].argmax(1) == cat.index(own)
             flip = float(called[started_other].mean()) if started_other.any() else float("nan")
-        return self.summarize(delta, own_score, flip)
+        effect = self.summarize(delta, own_score, flip)
+        effect.nn_ratios = nn_ratios
+        own = self.score_names.index(own_score)
+        base = self.base[:count, own]
+        effect.own_ends = (
+            float((base - bottom[:, own]).mean() / self.std[own]),
+            float((top[:, own] - base).mean() / self.std[own]),
+        )
+        return effect
 
 
 def contiguous_ranges(num_layers: int) -> list[list[int]]:
@@ -508,6 +556,69 @@ def _past_the_peak(longer: Effect, shorter: Effect) -> bool:
     return math.isfinite(longer_flips) and math.isfinite(shorter_flips) and longer_flips < shorter_flips
 
 
+#: An end of a slider range is cut to the shortest fraction (of END_FRACTIONS) of its calibrated
+#: length whose own-score change (from the unedited image) reaches this share of the full length's.
+SATURATION = 0.9
+#: Fractions of a calibrated half-range tried for each end by :func:`trim_range`.
+END_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+
+
+def trim_range(
+    meter: EffectMeter,
+    directions: np.ndarray,
+    own_score: str,
+    layers: Sequence[int],
+    half_range: float,
+    count: int,
+) -> tuple[tuple[float, float], Effect, dict[str, Any]]:
+    """Cut each end of the calibrated range ``(-half_range, half_range)`` where its effect saturates.
+
+    Pushed past saturation, a slider no longer moves its score, only the picture: bedroom at
+    ±17.1 already flipped 98 % of seeds at +8.6 and smeared rooms into colour blobs at both ends.
+    Per end, the shortest fraction of END_FRACTIONS whose own-score change from the unedited
+    image reaches SATURATION of the full end's (an end that does not move the score the right
+    way is cut to the shortest fraction); a category concept's top end is also long enough to
+    flip TARGET_FLIP of other-category seeds where the full end does. The edited images'
+    realism (nearest-neighbour ratios, when ``meter`` measures them) is recorded per trial.
+    Returns ``((lo, hi), effect over (lo, hi), record)``."""
+    trials = {
+        f: meter.measure(directions, layers, -f * half_range, f * half_range, own_score, count) for f in END_FRACTIONS
+    }
+    full = trials[END_FRACTIONS[-1]]
+
+    def shortest_saturated(end: int) -> float:
+        reach = full.own_ends[end] if full.own_ends else 0.0
+        if not reach > 0:
+            return END_FRACTIONS[0]
+        return min(f for f, t in trials.items() if t.own_ends and t.own_ends[end] >= SATURATION * reach)
+
+    bottom, top = shortest_saturated(0), shortest_saturated(1)
+    if full.flip_rate is not None and math.isfinite(full.flip_rate):
+        target = min(TARGET_FLIP, full.flip_rate)
+        flipping = [f for f, t in trials.items() if t.flip_rate is not None and t.flip_rate >= target]
+        top = max(top, min(flipping, default=END_FRACTIONS[-1]))
+    lo, hi = round(-bottom * half_range, 2), round(top * half_range, 2)
+    effect = trials[bottom] if bottom == top else meter.measure(directions, layers, lo, hi, own_score, count)
+    record = {
+        "fractions": {"bottom": bottom, "top": top},
+        "saturation": SATURATION,
+        "trials": {f"{f:g}": trial_record(t) for f, t in trials.items()},
+    }
+    return (lo, hi), effect, record
+
+
+def trial_record(effect: Effect) -> dict[str, Any]:
+    """The figures of one trial range, for the bundle's record."""
+    record: dict[str, Any] = {"own_std": round(effect.own, 3)}
+    if effect.own_ends is not None:
+        record["own_ends_std"] = [round(v, 3) for v in effect.own_ends]
+    if effect.flip_rate is not None and math.isfinite(effect.flip_rate):
+        record["flip_rate"] = round(float(effect.flip_rate), 3)
+    if effect.nn_ratios is not None:
+        record["nn_ratios"] = [round(v, 3) for v in effect.nn_ratios]
+    return record
+
+
 @dataclass
 class ConceptMeasure:
     name: str
@@ -629,6 +740,7 @@ def measure_concepts(
     reliable: Sequence[str] | None = None,
     gradient_wp: np.ndarray | None = None,
     only: Sequence[str] | None = None,
+    realism_reference: np.ndarray | None = None,
 ) -> tuple[EffectMeter, dict[str, ConceptMeasure]]:
     """Choose layers (``rule='selectivity'``; ``'share'`` keeps the bundle's), the direction (with
     ``gradient_wp [M, L, D]``: refined by the predictor's mean score gradients over those codes,
@@ -641,7 +753,16 @@ def measure_concepts(
     other concepts' *chosen* directions, as the editor will), ranges and the final row."""
     if rule not in LAYER_RULES:
         raise ValueError(f"layer rule must be one of {', '.join(LAYER_RULES)}, got {rule!r}")
-    meter = EffectMeter(generator, predictor, wp, layer_scale, categories, batch_size, reliable=reliable)
+    meter = EffectMeter(
+        generator,
+        predictor,
+        wp,
+        layer_scale,
+        categories,
+        batch_size,
+        reliable=reliable,
+        realism_reference=realism_reference,
+    )
     say = progress or (lambda _m: None)
     num_layers = meter.wp.shape[1]
     gradients = None
@@ -701,17 +822,60 @@ def measure_concepts(
     for name, (layers, method, directions, held, half, start, selection) in chosen.items():
         hold, directions, effect = choose_hold(meter, view[name], view, layers, half, select_count, start)
         half, _ = calibrate_range(meter, directions, name, layers, half, effect, select_count, longest[name])
-        final = meter.measure(directions, layers, -half, half, name)
+        (lo, hi), _, bounds = trim_range(meter, directions, name, layers, half, select_count)
+        final = meter.measure(directions, layers, lo, hi, name)
         selection = {**selection, "direction": method, "scores_held": held}
-        result = ConceptMeasure(name, list(layers), hold, (-half, half), final, selection)
+        if bounds:
+            selection["trimmed"] = {"calibrated_half_range": half, **bounds}
+        result = ConceptMeasure(name, list(layers), hold, (lo, hi), final, selection)
         result.normal = None if method == "svm" else shipped[name]
         results[name] = result
         say(
-            f"{name}: layers {format_layer_spec(layers)}, direction {method}, range ±{half:g}, hold {hold or '-'}: "
+            f"{name}: layers {format_layer_spec(layers)}, direction {method}, range {lo:g}..{hi:g}, "
+            f"hold {hold or '-'}: "
             f"own {final.own:+.2f} std, side {final.side:.2f} ({final.side_score}), selectivity {final.selectivity:.2f}"
             + ("" if final.flip_rate is None else f", flips {final.flip_rate:.0%}")
         )
     return meter, results
+
+
+def trim_shipped_ranges(
+    meter: EffectMeter,
+    bundle: BoundaryBundle,
+    select_count: int = 32,
+    only: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, ConceptMeasure]:
+    """Trim the slider ends of a measured bundle's concepts as they ship (their directions, layers
+    and holds unchanged; :func:`trim_range` from their calibrated half-range) and measure the final
+    rows on all of ``meter``'s codes."""
+    say = progress or (lambda _m: None)
+    num_layers = meter.wp.shape[1]
+    results: dict[str, ConceptMeasure] = {}
+    for concept in bundle:
+        if concept.name not in meter.score_names or (only is not None and concept.name not in set(only)):
+            continue
+        name = concept.name
+        hold = [o for o in concept.extra.get("hold") or [] if o in bundle and o != name]
+        directions = conditioned_directions(concept.normal, [bundle[o].normal for o in hold], num_layers)
+        stored = (concept.extra.get("effect") or {}).get("selection") or {}
+        earlier = stored.get("trimmed") or stored.get("realism_bound") or {}
+        # Trim the range as calibrated, not one already cut by an earlier trim.
+        half = float(earlier.get("calibrated_half_range") or max(abs(v) for v in concept.distance_range))
+        (lo, hi), _, bounds = trim_range(meter, directions, name, concept.layers, half, select_count)
+        final = meter.measure(directions, concept.layers, lo, hi, name)
+        selection = {**stored, "trimmed": {"calibrated_half_range": half, **bounds}}
+        refined = "svm_normal" in concept.extra
+        result = ConceptMeasure(name, list(concept.layers), hold, (lo, hi), final, selection)
+        result.normal = np.asarray(concept.normal, np.float32) if refined else None
+        results[name] = result
+        say(
+            f"{name}: range {lo:g}..{hi:g} (calibrated ±{half:g}): own {final.own:+.2f} std, "
+            f"selectivity {final.selectivity:.2f}"
+            + ("" if final.flip_rate is None else f", flips {final.flip_rate:.0%}")
+            + (f", nn ratios {final.nn_ratios[0]:.2f} / {final.nn_ratios[1]:.2f}" if final.nn_ratios else "")
+        )
+    return results
 
 
 def apply_measures(
@@ -763,6 +927,13 @@ def apply_measures(
             f"{TARGET_EFFECT:g} std"
             + (f" and flips {TARGET_FLIP:.0%} of other-category seeds" if result.effect.flip_rate is not None else "")
             + f" (within 1/4-{MAX_RANGE_SCALE:g}x the probe's percentile range)"
+            + (
+                f"; then each end cut to the shortest of 1/4, 1/2, 3/4 or all of it that moves the own score "
+                f"{SATURATION:.0%} as far from the unedited image as all of it"
+                + (", the top end long enough to flip the target share" if result.effect.flip_rate is not None else "")
+                if "trimmed" in result.selection
+                else ""
+            )
         )
         concept.extra["effect"] = {
             **result.effect.to_json(meter.score_names),

@@ -482,6 +482,9 @@ DEFAULT_SELECT_SEEDS = 32
 #: normals as they are), drawn from seeds GRADIENT_SEED_START on (apart from the effect seeds).
 DEFAULT_GRADIENT_SEEDS = 64
 GRADIENT_SEED_START = 100_000
+#: Unedited samples (seeds from here) against which the realism of edited images is measured
+#: (nearest-neighbour ratios recorded with every trimmed range), when the predictor has pooled features.
+REALISM_SEED_START, DEFAULT_REALISM_SAMPLES = 200_000, 300
 
 
 @torch.inference_mode()
@@ -506,14 +509,18 @@ def measure_effects(
     progress: bool = True,
     gradient_seeds: int = 0,
     concepts: list[str] | None = None,
+    realism_samples: int = DEFAULT_REALISM_SAMPLES,
 ) -> BoundaryBundle:
     """Measure the concept x score matrix and choose layers / direction / hold / slider range by
     it (:mod:`.effects`); writes them into ``bundle`` and returns it. Side effects count only on
     the scores the predictor reads reliably when it reports held-out metrics. ``gradient_seeds``
     > 0: directions may be refined by the mean score gradients over that many codes
     (:mod:`.refine`); 0 keeps the SVM normals. ``concepts``: measure only these (the others keep
-    their stored rows when those were measured on the same seeds)."""
+    their stored rows when those were measured on the same seeds). ``realism_samples`` > 0 and a
+    predictor with pooled features: the realism of the edited images at every trial range is
+    recorded against that many unedited samples (:mod:`~sceneedit.semantics.realism`)."""
     from .effects import apply_measures, measure_concepts, reliable_scores
+    from .realism import feature_function
 
     if num_seeds < 1:
         raise ProbeError(f"the effect matrix needs at least one seed, got {num_seeds}")
@@ -542,10 +549,58 @@ def measure_effects(
         if gradient_seeds > 0
         else None,
         concepts,
+        editor_codes(generator, list(range(REALISM_SEED_START, REALISM_SEED_START + realism_samples)))
+        if realism_samples > 0 and feature_function(predictor) is not None
+        else None,
     )
     bundle = apply_measures(bundle, meter, results, rule, seeds)
     if gradient_seeds > 0:
         bundle.extra["effects"]["gradient_seeds"] = f"{GRADIENT_SEED_START}-{GRADIENT_SEED_START + gradient_seeds - 1}"
+    return bundle
+
+
+def trim_ranges(
+    generator: Generator,
+    predictor: Predictor,
+    bundle: BoundaryBundle,
+    num_seeds: int = DEFAULT_EFFECT_SEEDS,
+    select_seeds: int = DEFAULT_SELECT_SEEDS,
+    realism_samples: int = DEFAULT_REALISM_SAMPLES,
+    batch_size: int = 32,
+    progress: bool = True,
+    concepts: list[str] | None = None,
+) -> BoundaryBundle:
+    """Trim the slider ends of an already measured ``bundle`` where their effect saturates, keeping
+    its directions, layers and holds (:func:`~sceneedit.semantics.effects.trim_shipped_ranges`), and
+    store the final rows measured on ``num_seeds`` seeds; returns ``bundle`` (changed in place)."""
+    from .effects import EffectMeter, apply_measures, reliable_scores, trim_shipped_ranges
+    from .realism import feature_function
+
+    if num_seeds < 1:
+        raise ProbeError(f"trimming slider ranges needs at least one seed, got {num_seeds}")
+    seeds = list(range(num_seeds))
+    predictor.to(generator.device)
+    categories = [
+        n for n in predictor.score_names if (getattr(predictor, "score_levels", {}) or {}).get(n) == "objects"
+    ]
+    meter = EffectMeter(
+        generator,
+        predictor,
+        editor_codes(generator, seeds),
+        layer_strengths(generator.num_layers, generator.truncation_psi, generator.truncation_layers),
+        categories,
+        batch_size,
+        reliable=reliable_scores(predictor.score_names, getattr(predictor, "metrics", None), categories),
+        realism_reference=editor_codes(generator, list(range(REALISM_SEED_START, REALISM_SEED_START + realism_samples)))
+        if realism_samples > 1 and feature_function(predictor) is not None
+        else None,
+    )
+    say = (lambda m: print(f"ranges: {m}", flush=True)) if progress else None
+    results = trim_shipped_ranges(meter, bundle, min(select_seeds, num_seeds), concepts, say)
+    gradient_seeds = ((bundle.extra or {}).get("effects") or {}).get("gradient_seeds")
+    bundle = apply_measures(bundle, meter, results, "kept", seeds)
+    if gradient_seeds:  # the directions were refined on these codes; trimming keeps them
+        bundle.extra["effects"]["gradient_seeds"] = gradient_seeds
     return bundle
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..files import atomic_path, atomic_write_text
 from .bundle import BundleError
-from .concepts import LEVELS, BoundaryBundle, Concept
+from .concepts import LEVELS, BoundaryBundle, Concept, format_distance_range
 from .layers import format_layer_spec
 
 # A perceptually ordered ramp (light yellow -> green -> blue -> dark purple).
@@ -274,7 +274,7 @@ def effect_table(bundle: BoundaryBundle) -> str:
         lines.append(
             f"| {c.name} | {e['own_std']:+.2f} | {e['side_std']:.2f} ({e['side_score']}) | "
             f"{e['selectivity']:.2f} | {flip} | {direction_label(e)} | {format_layer_spec(c.layers)} | "
-            f"±{max(abs(c.distance_range[0]), abs(c.distance_range[1])):g} | {hold} |"
+            f"{format_distance_range(c.distance_range)} | {hold} |"
         )
     return "\n".join(lines) + "\n"
 

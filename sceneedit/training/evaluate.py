@@ -180,26 +180,10 @@ def frechet_distance(first: FeatureStats, second: FeatureStats) -> float:
 
 # ----- predictor outputs ------------------------------------------------------------------------
 def pooled_features_and_scores(predictor: WorldPredictor, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """``images [N, 3, H, W]`` in [-1, 1] -> ``(features [N, F], scores [N, S])`` float32.
-
-    One forward pass: hooks on the trunk's stages collect their spatial means (see
-    :data:`FEATURE_DESCRIPTION`) while :meth:`WorldPredictor.score` runs.
-    """
-    pooled: list[torch.Tensor] = []
-    hooks = [
-        stage.register_forward_hook(lambda _m, _i, out: pooled.append(out.mean(dim=(2, 3))))
-        for stage in predictor.net.stages
-    ]
-    try:
-        with torch.no_grad():
-            scores = predictor.score(images.detach())
-    finally:
-        for hook in hooks:
-            hook.remove()
-    if len(pooled) != len(predictor.net.stages):
-        raise EvaluationError(f"expected {len(predictor.net.stages)} stage outputs, got {len(pooled)}")
-    features = torch.cat(pooled, dim=1)
-    return features.float().cpu().numpy(), scores.float().cpu().numpy()
+    """``images [N, 3, H, W]`` in [-1, 1] -> ``(features [N, F], scores [N, S])`` float32 numpy
+    (see :meth:`WorldPredictor.pooled_features_and_scores` and :data:`FEATURE_DESCRIPTION`)."""
+    features, scores = predictor.pooled_features_and_scores(images)
+    return features.cpu().numpy(), scores.cpu().numpy()
 
 
 @dataclass

@@ -215,6 +215,25 @@ class WorldPredictor(nn.Module):
         """
         return self.net.features(self.preprocess(images))
 
+    def pooled_features_and_scores(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``images [N, 3, H, W]`` in [-1, 1] -> ``(features [N, F], scores [N, S])`` in one pass,
+        without autograd: ``features`` are the spatial means of every stage's output, concatenated
+        (FD-world's and the realism meter's feature space)."""
+        pooled: list[torch.Tensor] = []
+        hooks = [
+            stage.register_forward_hook(lambda _m, _i, out: pooled.append(out.mean(dim=(2, 3))))
+            for stage in self.net.stages
+        ]
+        try:
+            with torch.no_grad():
+                scores = self.score(images.detach())
+        finally:
+            for hook in hooks:
+                hook.remove()
+        if len(pooled) != len(self.net.stages):
+            raise RuntimeError(f"expected {len(self.net.stages)} stage outputs, got {len(pooled)}")
+        return torch.cat(pooled, dim=1).float(), scores.float()
+
     @property
     def feature_channels(self) -> list[int]:
         return list(self.config.channels[1:])
