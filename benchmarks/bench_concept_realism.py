@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sceneedit.generators import load_generator
     from sceneedit.semantics.bundle import load_bundle
+    from sceneedit.semantics.concepts import format_distance_range
     from sceneedit.semantics.effects import EffectMeter, conditioned_directions, reliable_scores
     from sceneedit.semantics.predictors.world import load_world_predictor
     from sceneedit.semantics.probe import editor_codes, layer_strengths
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             flip = "-" if effect.flip_rate is None else f"{effect.flip_rate:.0%}"
             low, high = effect.nn_ratios or (float("nan"), float("nan"))
             cells.append(f"{effect.own:+.2f} / {flip} / {low:.2f} {high:.2f}")
-        lines.append(f"| {name} | ±{max(abs(lo), abs(hi)):g} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | {format_distance_range((lo, hi))} | " + " | ".join(cells) + " |")
         print(lines[-1], flush=True)
     print(
         f"\n{args.seeds} seeds, {args.reference} reference samples, {meter.images} images, "

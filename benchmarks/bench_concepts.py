@@ -58,6 +58,7 @@ def measured_rows(bundle, generator, predictor, seeds: list[int], names: list[st
 
 def goals_table(bundle, rows: dict[str, dict]) -> str:
     """Markdown: one line per concept, then the goals."""
+    from sceneedit.semantics.concepts import format_distance_range
     from sceneedit.semantics.effects import MIN_OWN_EFFECT
     from sceneedit.semantics.layers import format_layer_spec
 
@@ -79,7 +80,7 @@ def goals_table(bundle, rows: dict[str, dict]) -> str:
         lines.append(
             f"| {name} | {c.level} | {r['own_std']:+.2f} | {r['side_std']:.2f} ({r['side_score']}) | "
             f"{r['selectivity']:.2f} | {flip} | {method} | {format_layer_spec(c.layers)} | "
-            f"±{max(abs(v) for v in c.distance_range):g} | {', '.join(c.extra.get('hold') or []) or '-'} | "
+            f"{format_distance_range(c.distance_range)} | {', '.join(c.extra.get('hold') or []) or '-'} | "
             f"{'yes' if ok else '**no**'} |"
         )
     selectivity = [r["selectivity"] for r in rows.values()]
