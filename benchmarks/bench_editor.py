@@ -35,12 +35,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def random_model(resolution: int):
-    import numpy as np
     import torch
 
     from sceneedit.generators.stylegan import StyleGANGenerator
-    from sceneedit.semantics.bundle import fingerprint_for
-    from sceneedit.semantics.concepts import BoundaryBundle, Concept
 
     torch.manual_seed(0)
     generator = (
@@ -50,12 +47,21 @@ def random_model(resolution: int):
         .eval()
         .requires_grad_(False)
     )
+    return generator, random_bundle(generator)
+
+
+def random_bundle(generator):
+    """A one-concept bundle of a random direction on every layer of ``generator`` (timing only)."""
+    import numpy as np
+
+    from sceneedit.semantics.bundle import fingerprint_for
+    from sceneedit.semantics.concepts import BoundaryBundle, Concept
+
     rng = np.random.RandomState(0)
     normal = rng.standard_normal((1, generator.w_dim)).astype(np.float32)
     normal /= np.linalg.norm(normal)
     concept = Concept("probe", normal, list(range(generator.num_layers)), level="attributes")
-    bundle = BoundaryBundle({"probe": concept}, fingerprint_for(generator), source="random")
-    return generator, bundle
+    return BoundaryBundle({"probe": concept}, fingerprint_for(generator), source="random")
 
 
 def load_model(args):
@@ -69,6 +75,8 @@ def load_model(args):
     if not generator_path.is_file():
         sys.exit(f"bench_editor: {generator_path} not found; pass --generator/--bundle or --random RES")
     generator = load_generator(generator_path, device=args.device)
+    if args.bundle == "none":  # e.g. an unfinished model no bundle was probed for: time it with a random direction
+        return generator, random_bundle(generator)
     bundle, _ = read_bundle_for(bundle_path, generator)
     return generator, bundle
 
@@ -158,7 +166,7 @@ def run_timed(window, function) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--generator")
-    parser.add_argument("--bundle")
+    parser.add_argument("--bundle", help="boundary bundle of --generator, or 'none' for one random direction")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--random", type=int, metavar="RES", help="use a random StyleGAN at this resolution")
     parser.add_argument("--trials", type=int, default=30)
