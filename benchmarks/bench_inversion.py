@@ -1,6 +1,9 @@
 """GAN inversion of held-out rendered rooms into the default generator: PSNR, seconds per
 image, editability and FD-world of edited inversions, with and without pivotal tuning.
 
+Inverted codes are drawn and edited with their fitted noise maps (the noise phase; saved in
+``OUT/noise.npz``), as the editor and ``sceneedit export`` draw them.
+
 Held-out rooms: scenes 0..N-1 of world stream 2,100,000 at the generator's resolution (no
 training used it: the GAN trained on stream 0, the predictor on 0 and 1, the evaluation sets
 are 2,000,001-2,000,004; the encoder trains on generated samples only).
@@ -385,10 +388,11 @@ def draw_figure(path, generator, predictor, bundle, rooms, recons, psnrs, codes_
 
         tiles = [big(x) for x in originals + reconstructions + edits + plain]
         tile_labels = [f"room {i}" for i in picks] + [f"{psnrs[i]:.1f} dB" for i in picks] + labels
-        tile_labels += [f"{label} own noise" for label in labels] if plain else []
+        tile_labels += ["same, own noise"] * len(plain)
         sheet = make_contact_sheet(tiles, columns=len(picks), labels=tile_labels)
         save_png(sheet, path)
-        print(f"figure: {path} (rows: held-out rooms, reconstructions, one edit each)")
+        extra = "; the same edits with the generator's own noise maps" if plain else ""
+        print(f"figure: {path} (rows: held-out rooms, reconstructions, one edit each{extra})")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def window(qtbot, tmp_path, generator, monkeypatch):
     monkeypatch.setattr("sceneedit.app.window.QMessageBox.critical", lambda *a, **k: None)
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     win = open_main_window(qtbot, settings, EditSession(generator, None, seed=3))
-    win.invert_tool.settings = InversionSettings(steps=12, lr=0.05, perceptual="ssim", preview_frames=4)
+    win.invert_tool.settings = InversionSettings(steps=12, lr=0.05, perceptual="ssim", preview_frames=4, noise_steps=0)
     win.invert_tool.encoder = None
     win.show()
     qtbot.waitUntil(win.render_idle, timeout=WAIT_MS)
@@ -98,7 +98,9 @@ def test_dropping_a_picture_inverts_it_and_a_bad_one_gets_an_error(qtbot, window
 def test_fine_tune_moves_to_a_tuned_copy_saves_its_delta_and_can_be_dropped(
     qtbot, window, picture, tmp_path, monkeypatch
 ):
-    window.invert_tool.settings = InversionSettings(steps=8, perceptual="ssim", finetune_steps=8, finetune_lr=3e-3)
+    window.invert_tool.settings = InversionSettings(
+        steps=8, perceptual="ssim", finetune_steps=8, finetune_lr=3e-3, noise_steps=0
+    )
     base_generator = window.session.generator
     # Building a tuned copy (torch) must happen on the render thread, after inversion and on recipe open.
     import sceneedit.inversion as inversion

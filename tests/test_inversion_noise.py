@@ -141,6 +141,7 @@ def test_stylegan2_noise_is_fitted_and_a_generator_without_noise_skips_the_phase
     assert noise_buffers(pggan) == {}
     result = Inverter(pggan, settings, encoder=None).invert(target)
     assert result.delta is None and result.info["noise_steps"] == 0 and result.psnr_db == result.code_psnr_db
+    assert result.steps == 5 + 10  # the noise phase's budget went to the code
     # A StyleGAN whose noise strengths are all zero (untrained) has nothing to fit either.
     assert fitted_noise_names(tiny_stylegan(w_dim=16, frozen=True), 2) == []
 

@@ -55,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--steps",
         type=int,
         default=None,
-        help="optimization steps of the code (default 200; 0 = the encoder's reading alone)",
+        help="optimization steps of the code (default 100; 0 = the encoder's reading alone); a generator "
+        "without noise maps to fit adds the noise steps to these",
     )
     parser.add_argument("--lr", type=float, default=None, help="Adam learning rate of the code (default 0.1)")
     parser.add_argument(
@@ -78,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         metavar="STEPS",
         help="steps fitting the finest layers' noise maps per image after the code's (default "
-        "0; 0 = off; generators without per-layer noise skip it); the maps are "
+        "100; 0 = off; generators without per-layer noise spend them on the code); the maps are "
         "written beside the code as <stem>.delta.safetensors",
     )
     parser.add_argument(
@@ -152,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"inverting {len(images)} image(s) at {generator.resolution} px: encoder "
         f"{'yes' if inverter.encoder is not None and settings.use_encoder else 'no (mean code)'}, "
-        f"{settings.steps} steps, perceptual={inverter.perceptual_name}, "
+        f"{inverter.code_steps} steps, perceptual={inverter.perceptual_name}, "
         f"noise={settings.noise_steps if inverter.noise_names else 0} steps on {len(inverter.noise_names)} maps, "
         f"finetune={settings.finetune_steps}"
     )

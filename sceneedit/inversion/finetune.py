@@ -95,9 +95,9 @@ class GeneratorDelta:
         path = Path(path)
         if not path.is_file():
             raise DeltaError(f"generator delta (fine-tune / fitted noise) not found: {path}")
-        document = read_json_metadata(path, METADATA_KEY, DeltaError, "a sceneedit fine-tune delta")
+        document = read_json_metadata(path, METADATA_KEY, DeltaError, "a sceneedit generator delta")
         if not isinstance(document, dict) or document.get("format") != DELTA_FORMAT:
-            raise DeltaError(f"{path}: not a sceneedit fine-tune delta")
+            raise DeltaError(f"{path}: not a sceneedit generator delta (fine-tune / fitted noise)")
         if int(document.get("version", 0)) > DELTA_VERSION:
             raise DeltaError(f"{path}: delta format version {document.get('version')} is newer than this sceneedit")
         try:

@@ -62,10 +62,11 @@ class InversionCancelled(Exception):
 @dataclass(frozen=True)
 class InversionSettings:
     """How an image is inverted. ``steps``: optimization steps of the code (0 = encoder only).
-    ``noise_steps``: steps of the noise phase (0 = off; skipped for generators without noise
-    maps). ``finetune_steps``: pivotal-tuning steps of the generator (0 = off, the default)."""
+    ``noise_steps``: steps of the noise phase (0 = off; a generator without noise maps to fit
+    spends them on the code instead, when ``steps`` > 0). ``finetune_steps``: pivotal-tuning
+    steps of the generator (0 = off, the default)."""
 
-    steps: int = 200
+    steps: int = 100
     lr: float = 0.1
     perceptual: str = "auto"
     pixel_weight: float = 1.0
@@ -83,7 +84,7 @@ class InversionSettings:
     whiten_floor: float = 0.0
     use_encoder: bool = True
     #: Noise phase: Adam steps on per-image noise maps after the code's steps (0 = off).
-    noise_steps: int = 0
+    noise_steps: int = 100
     #: The noise maps of this many finest resolutions are fitted (2: 32 and 64 px of a 64 px generator).
     noise_levels: int = 2
     #: Adam learning rates of the noise maps and of the code in the noise phase (cosine over its second half).
@@ -203,6 +204,13 @@ class Inverter:
         """The noise maps the noise phase fits (empty when it is off or the generator has none)."""
         return fitted_noise_names(self.generator, self.settings.noise_levels) if self.settings.noise_steps > 0 else []
 
+    @property
+    def code_steps(self) -> int:
+        """The code's optimization steps: ``steps``, plus ``noise_steps`` when there are no noise
+        maps to fit (the same budget goes to the code; 0 stays 0: encoder only)."""
+        s = self.settings
+        return s.steps if self.noise_names or s.steps == 0 else s.steps + s.noise_steps
+
     def start_code(self, target: torch.Tensor) -> torch.Tensor:
         """The optimization's start ``[N, L, D]``: the encoder's reading, else the mean code."""
         if self.encoder is not None and self.settings.use_encoder:
@@ -276,13 +284,14 @@ class Inverter:
             wp = self.start_code(target)
             noise_names = self.noise_names
             noise_steps = s.noise_steps if noise_names else 0
-            every = max(1, (s.steps + noise_steps + s.finetune_steps) // max(1, s.preview_frames))
+            code_steps = self.code_steps
+            every = max(1, (code_steps + noise_steps + s.finetune_steps) // max(1, s.preview_frames))
             if progress is not None:
                 with torch.no_grad():
                     first = generator.synthesize(wp[:1])
                 progress(
                     InversionProgress(
-                        "encoder", 0, s.steps, to_uint8_images(first)[0], float(psnr(first, target[:1])[0])
+                        "encoder", 0, code_steps, to_uint8_images(first)[0], float(psnr(first, target[:1])[0])
                     )
                 )
             if s.whiten_floor > 0:
@@ -299,11 +308,11 @@ class Inverter:
                     return variable
 
             optimizer = torch.optim.Adam([variable], lr=s.lr)
-            for step in range(s.steps):
+            for step in range(code_steps):
                 if cancel is not None and cancel():
                     raise InversionCancelled()
                 # Cosine decay of the learning rate over the last half.
-                decay = cosine_second_half(step, s.steps)
+                decay = cosine_second_half(step, code_steps)
                 for group in optimizer.param_groups:
                     group["lr"] = s.lr * decay
                 scale = s.regularizer_final + (1.0 - s.regularizer_final) * decay
@@ -316,7 +325,7 @@ class Inverter:
                         InversionProgress(
                             "code",
                             step + 1,
-                            s.steps,
+                            code_steps,
                             to_uint8_images(current[:1].detach())[0],
                             float(psnr(current[:1], target[:1])[0]),
                         )
@@ -383,7 +392,7 @@ class Inverter:
                     seconds=shared + tuning[i],
                     perceptual=self.perceptual_name,
                     encoder_used=self.encoder is not None and s.use_encoder,
-                    steps=s.steps,
+                    steps=code_steps,
                     delta=deltas[i],
                     warning=warning,
                     info={
