@@ -184,6 +184,15 @@ def test_fitted_noise_shows_in_the_reconstruction_and_in_edits(qtbot, tmp_path, 
         expected = render(apply_delta(generator, result.delta), window.session.state()).image
         assert np.array_equal(edited, expected)
         assert not np.array_equal(edited, render(generator, window.session.state()).image)  # not the own noise
+        from sceneedit.inversion.recipes import generator_for_recipe, save_recipe_with_delta
+
+        recipe_path = tmp_path / "edit.json"
+        save_recipe_with_delta(window.session.to_recipe(), window.session.generator, recipe_path)
+        recipe = EditSession.load_recipe(recipe_path)
+        replay = EditSession.from_recipe(
+            recipe, generator_for_recipe(recipe, generator, recipe_path), window.session.bundle
+        )
+        assert np.array_equal(render(replay.generator, replay.state()).image, edited)  # the recipe carries the maps
         window.invert_tool.drop_finetune_action.trigger()
         assert window.session.generator is generator and window.session.strength("sky") == 2.0
         qtbot.waitUntil(window.render_idle, timeout=WAIT_MS)

@@ -172,3 +172,14 @@ def test_cli_invert_writes_the_noise_delta_and_export_replays_the_reconstruction
         == 0
     )
     assert not (tmp_path / "inv" / "photo.delta.safetensors").exists()
+
+
+def test_invert_help_states_the_settings_defaults(capsys):
+    from sceneedit.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["invert", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    defaults = InversionSettings()
+    assert f"steps of the code (default {defaults.steps};" in text
+    assert f"after the code's (default {defaults.noise_steps};" in text

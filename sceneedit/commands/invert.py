@@ -87,7 +87,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=0,
         metavar="STEPS",
-        help="pivotal-tuning steps of the generator (default 0 = off); the weight delta is written beside the code",
+        help="pivotal-tuning steps of the generator (default 0 = off); the tuned weights join the delta "
+        "written beside the code",
     )
     parser.add_argument(
         "--batch-size",
