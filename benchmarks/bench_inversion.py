@@ -1,6 +1,9 @@
 """GAN inversion of held-out rendered rooms into the default generator: PSNR, seconds per
 image, editability and FD-world of edited inversions, with and without pivotal tuning.
 
+Inverted codes are drawn and edited with their fitted noise maps (the noise phase; saved in
+``OUT/noise.npz``), as the editor and ``sceneedit export`` draw them.
+
 Held-out rooms: scenes 0..N-1 of world stream 2,100,000 at the generator's resolution (no
 training used it: the GAN trained on stream 0, the predictor on 0 and 1, the evaluation sets
 are 2,000,001-2,000,004; the encoder trains on generated samples only).
@@ -59,11 +62,21 @@ def edited_codes(codes: np.ndarray, concept, distance: float, scale: np.ndarray,
     return joint_edit(codes, [edit], scale)
 
 
-def synthesize(generator, codes: np.ndarray, batch: int = 64) -> torch.Tensor:
+def synthesize(generator, codes: np.ndarray, batch: int = 64, noise: dict | None = None) -> torch.Tensor:
+    """Draw ``codes [N, L, D]``; ``noise``: per-code noise maps ``[N, 1, r, r]`` by buffer name
+    (the inversions' fitted maps, :func:`sceneedit.inversion.noise.batch_noise`), drawn on a twin."""
+    from sceneedit.inversion.noise import noise_override, noise_twin
+
+    drawer = noise_twin(generator) if noise else generator
     out = []
     with torch.no_grad():
         for i in range(0, len(codes), batch):
-            out.append(generator.synthesize(torch.from_numpy(np.ascontiguousarray(codes[i : i + batch]))))
+            chunk = torch.from_numpy(np.ascontiguousarray(codes[i : i + batch]))
+            if noise:
+                with noise_override(drawer, {k: v[i : i + batch] for k, v in noise.items()}):
+                    out.append(drawer.synthesize(chunk))
+            else:
+                out.append(drawer.synthesize(chunk))
     return torch.cat(out)
 
 
@@ -113,6 +126,7 @@ def main() -> None:
     from sceneedit.editing.manipulation import truncation_strengths
     from sceneedit.generators import load_generator
     from sceneedit.inversion import InversionSettings, Inverter, load_encoder
+    from sceneedit.inversion.noise import batch_noise
     from sceneedit.resources import default_bundle_path, default_generator_path
     from sceneedit.scenes import render_batch
     from sceneedit.semantics.bundle import load_bundle
@@ -137,7 +151,10 @@ def main() -> None:
         from sceneedit.inversion.losses import psnr
 
         codes_arr = np.load(out / "codes.npy")[: args.num]
-        images = synthesize(generator, codes_arr)
+        noise = None
+        if (out / "noise.npz").is_file():
+            noise = {k: torch.from_numpy(v[: args.num]) for k, v in np.load(out / "noise.npz").items()}
+        images = synthesize(generator, codes_arr, noise=noise)
         draw_figure(
             args.figure,
             generator,
@@ -147,6 +164,7 @@ def main() -> None:
             list(to_uint8_images(images)),
             psnr(images, to_tensor(rooms)).tolist(),
             codes_arr,
+            noise,
         )
         return
     overrides = {}
@@ -172,7 +190,7 @@ def main() -> None:
     )
     inverter.invert(rooms[0])  # warm-up (allocations, prior), not timed
 
-    codes, psnrs, seconds, recons, warnings = [], [], [], [], 0
+    codes, psnrs, seconds, recons, warnings, deltas = [], [], [], [], 0, []
     batched, cpu_seconds = [], []
     for start in range(0, len(rooms), args.batch_size):
         chunk = list(rooms[start : start + args.batch_size])
@@ -182,6 +200,7 @@ def main() -> None:
         cpu_seconds += [(time.process_time() - cpu_started) / len(chunk)] * len(chunk)
     for i, result in enumerate(batched):
         codes.append(result.wp)
+        deltas.append(result.delta)
         psnrs.append(result.psnr_db)
         seconds.append(result.seconds)
         recons.append(result.reconstruction)
@@ -189,6 +208,12 @@ def main() -> None:
         print(f"room {i}: {result.psnr_db:.2f} dB {result.seconds:.2f} s (cpu {cpu_seconds[i]:.2f} s)", flush=True)
     codes_arr = np.stack(codes)
     np.save(out / "codes.npy", codes_arr)
+    # Fitted noise maps [N, 1, r, r] per buffer (the noise phase): inverted codes are drawn and edited with them.
+    noise = batch_noise(generator, deltas) or None
+    if noise:
+        np.savez(out / "noise.npz", **{k: v.numpy() for k, v in noise.items()})
+    elif (out / "noise.npz").exists():
+        (out / "noise.npz").unlink()
 
     tuned_psnr, tuned_seconds = [], []
     if args.finetune_num > 0:
@@ -217,13 +242,13 @@ def main() -> None:
         column = names.index(concept.name)
         distance = float(concept.distance_range[1])
         deltas, log_deltas = {}, {}
-        for label, base, scale, sink in (
-            ("inverted", codes_arr, ones, edited_inv),
-            ("sampled", sampled, sampled_scale, edited_smp),
-            ("sampled_psi1", untruncated, ones, []),
+        for label, base, scale, sink, maps in (
+            ("inverted", codes_arr, ones, edited_inv, noise),
+            ("sampled", sampled, sampled_scale, edited_smp, None),
+            ("sampled_psi1", untruncated, ones, [], None),
         ):
-            plus = synthesize(generator, edited_codes(base, concept, distance, scale, bundle))
-            minus = synthesize(generator, edited_codes(base, concept, -distance, scale, bundle))
+            plus = synthesize(generator, edited_codes(base, concept, distance, scale, bundle), noise=maps)
+            minus = synthesize(generator, edited_codes(base, concept, -distance, scale, bundle), noise=maps)
             score_plus = predictor.score(plus)[:, column]
             score_minus = predictor.score(minus)[:, column]
             deltas[label] = float((score_plus - score_minus).mean() / 2)
@@ -324,11 +349,12 @@ def main() -> None:
     print(json.dumps({k: v for k, v in summary.items() if k != "editability"}, indent=1))
 
     if args.figure:
-        draw_figure(args.figure, generator, predictor, bundle, rooms, recons, psnrs, codes_arr)
+        draw_figure(args.figure, generator, predictor, bundle, rooms, recons, psnrs, codes_arr, noise)
 
 
-def draw_figure(path, generator, predictor, bundle, rooms, recons, psnrs, codes_arr) -> None:
-    """Rows: held-out rooms, their reconstructions, one edit each (6 columns, 2x nearest)."""
+def draw_figure(path, generator, predictor, bundle, rooms, recons, psnrs, codes_arr, noise=None) -> None:
+    """Rows: held-out rooms, their reconstructions, one edit each (6 columns, 2x nearest); with
+    fitted noise maps (``noise``), a last row: the same edits drawn with the generator's own noise."""
     from PIL import Image
 
     from sceneedit.generators.base import to_uint8_images
@@ -342,14 +368,16 @@ def draw_figure(path, generator, predictor, bundle, rooms, recons, psnrs, codes_
         # The shipped bundle decides which concepts exist: preferred ones first, then the rest.
         shown = [n for n in FIGURE_CONCEPTS if n in bundle and n in names]
         shown += [c.name for c in bundle if c.name not in shown and c.name in names]
-        originals, reconstructions, edits, labels = [], [], [], []
+        originals, reconstructions, edits, labels, plain = [], [], [], [], []
         for column, i in enumerate(picks):
             concept = bundle[shown[column % len(shown)]]
             current = float(predictor.score(to_tensor(rooms[i : i + 1]))[0, names.index(concept.name)])
             sign = -1.0 if current > 0.5 else 1.0  # push the concept the other way
-            edited = synthesize(
-                generator, edited_codes(codes_arr[i : i + 1], concept, sign * concept.distance_range[1], ones, bundle)
-            )
+            code = edited_codes(codes_arr[i : i + 1], concept, sign * concept.distance_range[1], ones, bundle)
+            own = {k: v[i : i + 1] for k, v in noise.items()} if noise else None
+            edited = synthesize(generator, code, noise=own)
+            if noise:
+                plain.append(to_uint8_images(synthesize(generator, code))[0])
             originals.append(rooms[i])
             reconstructions.append(recons[i])
             edits.append(to_uint8_images(edited)[0])
@@ -358,11 +386,13 @@ def draw_figure(path, generator, predictor, bundle, rooms, recons, psnrs, codes_
         def big(image: np.ndarray) -> np.ndarray:
             return np.asarray(Image.fromarray(image).resize((128, 128), Image.Resampling.NEAREST))
 
-        tiles = [big(x) for x in originals + reconstructions + edits]
+        tiles = [big(x) for x in originals + reconstructions + edits + plain]
         tile_labels = [f"room {i}" for i in picks] + [f"{psnrs[i]:.1f} dB" for i in picks] + labels
+        tile_labels += ["same, own noise"] * len(plain)
         sheet = make_contact_sheet(tiles, columns=len(picks), labels=tile_labels)
         save_png(sheet, path)
-        print(f"figure: {path} (rows: held-out rooms, reconstructions, one edit each)")
+        extra = "; the same edits with the generator's own noise maps" if plain else ""
+        print(f"figure: {path} (rows: held-out rooms, reconstructions, one edit each{extra})")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def window(qtbot, tmp_path, generator, monkeypatch):
     monkeypatch.setattr("sceneedit.app.window.QMessageBox.critical", lambda *a, **k: None)
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     win = open_main_window(qtbot, settings, EditSession(generator, None, seed=3))
-    win.invert_tool.settings = InversionSettings(steps=12, lr=0.05, perceptual="ssim", preview_frames=4)
+    win.invert_tool.settings = InversionSettings(steps=12, lr=0.05, perceptual="ssim", preview_frames=4, noise_steps=0)
     win.invert_tool.encoder = None
     win.show()
     qtbot.waitUntil(win.render_idle, timeout=WAIT_MS)
@@ -98,7 +98,9 @@ def test_dropping_a_picture_inverts_it_and_a_bad_one_gets_an_error(qtbot, window
 def test_fine_tune_moves_to_a_tuned_copy_saves_its_delta_and_can_be_dropped(
     qtbot, window, picture, tmp_path, monkeypatch
 ):
-    window.invert_tool.settings = InversionSettings(steps=8, perceptual="ssim", finetune_steps=8, finetune_lr=3e-3)
+    window.invert_tool.settings = InversionSettings(
+        steps=8, perceptual="ssim", finetune_steps=8, finetune_lr=3e-3, noise_steps=0
+    )
     base_generator = window.session.generator
     # Building a tuned copy (torch) must happen on the render thread, after inversion and on recipe open.
     import sceneedit.inversion as inversion
@@ -145,3 +147,54 @@ def test_fine_tune_moves_to_a_tuned_copy_saves_its_delta_and_can_be_dropped(
         render(window.session.generator, window.session.state()).image, render(replay.generator, replay.state()).image
     )
     qtbot.waitUntil(window.render_idle, timeout=WAIT_MS)
+
+
+def test_fitted_noise_shows_in_the_reconstruction_and_in_edits(qtbot, tmp_path, monkeypatch):
+    """A generator whose layers use their noise: the opened picture gets noise maps fitted; the
+    canvas then shows the reconstruction drawn with them, and edits render with them too."""
+    from test_app import random_bundle
+    from test_inversion_noise import noisy
+
+    from sceneedit.inversion import apply_delta
+    from sceneedit.render import render
+
+    generator = noisy(tiny_stylegan(name="tiny", frozen=True))
+    monkeypatch.setattr("sceneedit.app.window.QMessageBox.critical", lambda *a, **k: None)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = open_main_window(qtbot, settings, EditSession(generator, random_bundle(generator), seed=3))
+    window.invert_tool.settings = InversionSettings(steps=6, perceptual="ssim", noise_steps=8, preview_frames=4)
+    window.invert_tool.encoder = None
+    window.show()
+    try:
+        qtbot.waitUntil(window.render_idle, timeout=WAIT_MS)
+        path = tmp_path / "photo.png"
+        Image.fromarray(np.asarray(torch.rand(16, 16, 3).mul(255).to(torch.uint8))).save(path)
+        with qtbot.waitSignal(window.invert_tool.inversion_finished, timeout=WAIT_MS) as blocker:
+            window.invert_tool.invert_path(path)
+        result = blocker.args[0]
+        assert result.delta is not None and result.delta.describe() == "noise maps fitted"
+        assert window.session.generator is not generator and window.session.bundle is not None
+        assert "noise maps fitted" in window.statusBar().currentMessage()
+        assert window.invert_tool.drop_finetune_action.isEnabled()
+        qtbot.waitUntil(window.render_idle, timeout=WAIT_MS)
+        assert np.array_equal(window.canvas.image_array(), result.reconstruction)  # drawn with the fitted maps
+        window.session.set_strength("sky", 2.0)
+        qtbot.waitUntil(window.render_idle, timeout=WAIT_MS)
+        edited = window.canvas.image_array()
+        expected = render(apply_delta(generator, result.delta), window.session.state()).image
+        assert np.array_equal(edited, expected)
+        assert not np.array_equal(edited, render(generator, window.session.state()).image)  # not the own noise
+        from sceneedit.inversion.recipes import generator_for_recipe, save_recipe_with_delta
+
+        recipe_path = tmp_path / "edit.json"
+        save_recipe_with_delta(window.session.to_recipe(), window.session.generator, recipe_path)
+        recipe = EditSession.load_recipe(recipe_path)
+        replay = EditSession.from_recipe(
+            recipe, generator_for_recipe(recipe, generator, recipe_path), window.session.bundle
+        )
+        assert np.array_equal(render(replay.generator, replay.state()).image, edited)  # the recipe carries the maps
+        window.invert_tool.drop_finetune_action.trigger()
+        assert window.session.generator is generator and window.session.strength("sky") == 2.0
+        qtbot.waitUntil(window.render_idle, timeout=WAIT_MS)
+    finally:
+        window.close()

@@ -39,7 +39,7 @@ def sample_image(generator, seed: int = 3) -> np.ndarray:
     return ((image[0].permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
 
 
-FAST = dict(steps=25, lr=0.05, perceptual="ssim", preview_frames=5)
+FAST = dict(steps=25, lr=0.05, perceptual="ssim", preview_frames=5, noise_steps=0)
 
 
 # ----- loading pictures -------------------------------------------------------------------
@@ -279,6 +279,8 @@ def test_cli_invert_writes_code_reconstruction_and_a_line_per_image(tmp_path, ca
             "ssim",
             "--prior-weight",
             "0.01",
+            "--noise-steps",
+            "0",
         ]
     )
     assert code == 0
@@ -316,6 +318,8 @@ def test_cli_recipe_from_a_fine_tuned_inversion_replays_in_export(tmp_path, caps
                 "5",
                 "--finetune",
                 "10",
+                "--noise-steps",
+                "0",
                 "--encoder",
                 "none",
                 "--perceptual",

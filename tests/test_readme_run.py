@@ -158,11 +158,13 @@ def scaled_merge(words: list[str]) -> list[str]:
 def scaled_invert(words: list[str]) -> list[str]:
     if "--finetune" in words:
         words = replace_flag(words, "--finetune", "5")
+    if "--noise-steps" not in words:
+        words = words + ["--noise-steps", "5"]
     return words + ["--steps", "5"]
 
 
 # ----- checks -----------------------------------------------------------------------------------
-def inverted(folder: str, tuned: bool) -> Callable[[Path, Result], None]:
+def inverted(folder: str, delta: bool) -> Callable[[Path, Result], None]:
     def check(work: Path, result: Result) -> None:
         assert result.returncode == 0, result.stderr
         assert "photo.jpg: PSNR" in result.stdout and " s -> " in result.stdout
@@ -170,7 +172,7 @@ def inverted(folder: str, tuned: bool) -> Callable[[Path, Result], None]:
         assert np.load(out / "photo.npy").shape == (10, 256)
         assert Image.open(out / "photo.png").size == (64, 64)
         assert json.loads((out / "photo.recipe.json").read_text())["base"]["wp"]
-        assert (out / "photo.delta.safetensors").is_file() == tuned
+        assert (out / "photo.delta.safetensors").is_file() == delta
 
     return check
 
@@ -396,13 +398,16 @@ PLAN: dict[str, Step] = {
         export_frames("out/layouts", seeds=1, frames_per_seed=16)
     ),
     "sceneedit invert photo.jpg --out inverted/": Step(
-        inverted("inverted", tuned=False), scaled_invert, note="5 optimization steps instead of 200"
+        inverted("inverted", delta=True), scaled_invert, note="5 code and 5 noise steps instead of the defaults"
+    ),
+    "sceneedit invert photo.jpg --noise-steps 0 --out plain/": Step(
+        inverted("plain", delta=False), scaled_invert, note="5 code steps"
     ),
     "sceneedit export --recipe inverted/photo.recipe.json --sweep indoor_lighting=-2.5:2.5 --out out/photo": Step(
         export_frames("out/photo", seeds=1, frames_per_seed=3), lambda w: w + ["--steps", "3"]
     ),
     "sceneedit invert photo.jpg --finetune 300 --out tuned/": Step(
-        inverted("tuned", tuned=True), scaled_invert, note="5 code and 5 fine-tune steps"
+        inverted("tuned", delta=True), scaled_invert, note="5 code, 5 noise and 5 fine-tune steps"
     ),
 }
 

@@ -4,9 +4,11 @@ File ▸ Open image… (or a picture dropped on the window) runs the inversion
 (:class:`sceneedit.inversion.Inverter`) on the editor's worker thread, streams its frames to
 the canvas and can be cancelled (the previous scene stays). The result becomes the session's
 base code as one history step ("Base code: photo.jpg"); while that code is the base, the
-Compare button shows the original picture. With *Fine-tune generator* checked, pivotal
-tuning follows and the session moves to the tuned copy of the generator (the weight delta is
-saved beside recipes); *Drop fine-tune* replays the history on the untuned generator.
+Compare button shows the original picture. For StyleGAN generators the inversion also fits
+the finest layers' noise maps to the picture (the default noise phase); with *Fine-tune
+generator* checked, pivotal tuning follows. Either way the session moves to a copy of the
+generator that draws with the fitted maps / tuned weights (the generator delta, saved beside
+recipes); *Drop fitted noise / fine-tune* replays the history on the generator as loaded.
 """
 
 from __future__ import annotations
@@ -65,8 +67,10 @@ class InvertTool(QObject):
         self.finetune_action.setStatusTip(
             "Pivotal tuning after the inversion: a closer fit, kept as an undoable weight delta"
         )
-        self.drop_finetune_action = QAction("&Drop fine-tune", window)
-        self.drop_finetune_action.setStatusTip("Go back to the untuned generator (the history is replayed)")
+        self.drop_finetune_action = QAction("&Drop fitted noise / fine-tune", window)
+        self.drop_finetune_action.setStatusTip(
+            "Go back to the generator as loaded: its own noise maps and weights (the history is replayed)"
+        )
         self.drop_finetune_action.triggered.connect(lambda _checked=False: self.drop_finetune())
         for action in (self.open_action, self.cancel_action):
             window.addAction(action)
@@ -148,7 +152,7 @@ class InvertTool(QObject):
                 inverted = inverter.invert(image, progress=on_frame, cancel=cancel.is_set)
             except InversionCancelled:
                 return None  # the previous scene stays
-            if inverted.delta is not None:  # the tuned copy is built here: torch stays off the UI thread
+            if inverted.delta is not None:  # the copy with fitted noise / tuned weights: torch stays off the UI thread
                 from sceneedit.inversion import apply_delta
 
                 built["tuned"] = apply_delta(generator, inverted.delta)
@@ -199,7 +203,8 @@ class InvertTool(QObject):
         self.inversion_finished.emit(inverted)
 
     def _apply(self, inverted, path: Path, tuned=None) -> None:
-        """Make ``inverted`` the base scene; ``tuned``: its fine-tuned generator, built on the render thread."""
+        """Make ``inverted`` the base scene; ``tuned``: the generator with its delta (fitted noise
+        maps and/or fine-tuned weights), built on the render thread."""
         window = self.window
         session = window.session
         if inverted.delta is not None and tuned is not None:
@@ -210,7 +215,9 @@ class InvertTool(QObject):
         self._photos[np.ascontiguousarray(inverted.wp, dtype=np.float32).tobytes()] = inverted.target
         session.set_base_code(inverted.wp, source=path.name)
         tuned_text = (
-            f" (fine-tuned; the code alone {inverted.code_psnr_db:.1f} dB)" if inverted.delta is not None else ""
+            f" ({inverted.delta.describe()}; the code alone {inverted.code_psnr_db:.1f} dB)"
+            if inverted.delta is not None
+            else ""
         )
         text = f"Inverted {path.name}: PSNR {inverted.psnr_db:.1f} dB{tuned_text} in {inverted.seconds:.1f} s"
         if inverted.warning:
@@ -218,7 +225,7 @@ class InvertTool(QObject):
         window.statusBar().showMessage(text, 15000)
 
     def drop_finetune(self) -> None:
-        """Replay the session's history on the untuned generator (undoes the fine-tune)."""
+        """Replay the session's history on the generator as loaded (drops fitted noise and fine-tune)."""
         session = self.window.session
         if session is None or getattr(session.generator, "_sceneedit_delta", None) is None:
             return

@@ -47,7 +47,7 @@ from .undo import UndoMirror
 from .worker import BundleResult, FrameResult, LoadRequest, LoadResult, RenderJob, WorkerThread
 
 DEFAULT_SIZE = (1400, 900)
-#: The worker task name of opening a recipe with a fine-tune delta.
+#: The worker task name of opening a recipe with a generator delta (fitted noise / fine-tune).
 OPEN_RECIPE_TASK = "Open recipe"
 GENERATOR_FILTER = "Generators (*.safetensors *.pth *.pkl *.pt);;All files (*)"
 BUNDLE_FILTER = "Boundary bundles (*.safetensors);;HiGAN boundary lists (*.txt);;Boundary arrays (*.npy);;All files (*)"
@@ -604,7 +604,7 @@ class MainWindow(QMainWindow):
     def open_recipe(self, path: str | Path) -> None:
         """Replay a recipe into a new session on the loaded generator and bundle (each of
         its steps becomes a history step); a recipe for other weights or another bundle is
-        refused with a dialog and the current edit is kept. A recipe with a fine-tune delta
+        refused with a dialog and the current edit is kept. A recipe with a generator delta
         builds its tuned generator on the render thread; :attr:`recipe_opened` fires when the
         new session is shown."""
         from sceneedit.editing.session import EditSession
@@ -662,7 +662,7 @@ class MainWindow(QMainWindow):
             path += ".json"
         from sceneedit.inversion.recipes import save_recipe_with_delta
 
-        try:  # a fine-tuned generator's weight delta goes beside the recipe
+        try:  # the generator delta (fitted noise / fine-tune) goes beside the recipe
             save_recipe_with_delta(self.session.to_recipe(), self.session.generator, path)
         except USER_ERRORS as exc:
             self._error("Save recipe", user_message(exc))

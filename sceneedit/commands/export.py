@@ -175,7 +175,7 @@ def _run(args: argparse.Namespace) -> int:
         bundle = load_bundle(args.bundle)
         for warning in check_compatible(bundle, generator, allow_hash_mismatch=args.allow_hash_mismatch):
             print(f"sceneedit export: warning: {warning}", file=sys.stderr)
-    if args.recipe is not None:  # a recipe from a fine-tuned inversion carries a weight delta
+    if args.recipe is not None:  # a recipe from an inversion carries a generator delta (fitted noise / fine-tune)
         from ..editing.recipe import load_recipe
         from ..inversion.recipes import generator_for_recipe
 

@@ -3,13 +3,15 @@
 Examples::
 
     sceneedit invert photo.jpg room2.png --out inverted/          # the default generator
+    sceneedit invert photo.jpg --noise-steps 0 --out inverted/    # the code alone (no fitted noise maps)
     sceneedit invert photo.jpg --finetune 100 --out inverted/     # + pivotal tuning (a weight delta)
     sceneedit export --recipe inverted/photo.recipe.json --sweep indoor_lighting=-2:2 --out out/photo
 
 Writes ``<stem>.npy`` (the code ``[L, D]``), ``<stem>.png`` (the reconstruction),
 ``<stem>.recipe.json`` (a recipe starting from the code: ``sceneedit export --recipe``) and,
-with ``--finetune``, ``<stem>.delta.safetensors`` (named by the recipe); prints one line per
-image with PSNR and seconds.
+when noise maps were fitted (the default, for generators with per-layer noise) or with
+``--finetune``, ``<stem>.delta.safetensors`` (the generator delta, named by the recipe); prints
+one line per image with PSNR and seconds.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Invert pictures (any format Pillow reads; center-cropped and resized to the "
         "generator's resolution; grayscale repeated onto RGB, transparency composited over white) "
         "into the generator's layer-wise codes: encoder start, then an optimization with pixel + "
-        "perceptual losses and an in-domain regularizer. A reconstruction below 22 dB PSNR gets an "
-        "out-of-domain warning (edits may not behave).",
+        "perceptual losses and an in-domain regularizer; then, for StyleGAN generators, the finest "
+        "layers' noise maps are fitted per image (written as <stem>.delta.safetensors beside the code). "
+        "A code whose reconstruction stays below 22 dB PSNR gets an out-of-domain warning (edits may not behave).",
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="picture files")
     parser.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder (created if needed)")
@@ -52,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--steps",
         type=int,
         default=None,
-        help="optimization steps of the code (default 200; 0 = the encoder's reading alone)",
+        help="optimization steps of the code (default 100; 0 = the encoder's reading alone); a generator "
+        "without noise maps to fit adds the noise steps to these",
     )
     parser.add_argument("--lr", type=float, default=None, help="Adam learning rate of the code (default 0.1)")
     parser.add_argument(
@@ -70,11 +74,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="perceptual loss: world-predictor features for room-world generators, multi-scale SSIM for others (auto)",
     )
     parser.add_argument(
+        "--noise-steps",
+        type=int,
+        default=None,
+        metavar="STEPS",
+        help="steps fitting the finest layers' noise maps per image after the code's (default "
+        "100; 0 = off; generators without per-layer noise spend them on the code); the maps are "
+        "written beside the code as <stem>.delta.safetensors",
+    )
+    parser.add_argument(
         "--finetune",
         type=int,
         default=0,
         metavar="STEPS",
-        help="pivotal-tuning steps of the generator (default 0 = off); the weight delta is written beside the code",
+        help="pivotal-tuning steps of the generator (default 0 = off); the tuned weights join the delta "
+        "written beside the code",
     )
     parser.add_argument(
         "--batch-size",
@@ -121,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
         changes["lr"] = args.lr
     if args.prior_weight is not None:
         changes["prior_weight"] = args.prior_weight
+    if args.noise_steps is not None:
+        changes["noise_steps"] = args.noise_steps
     settings = InversionSettings(**changes)
     generator = load_generator(
         args.generator or default_generator_path(), arch=args.arch, device=resolve_device(args.device)
@@ -138,7 +154,9 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"inverting {len(images)} image(s) at {generator.resolution} px: encoder "
         f"{'yes' if inverter.encoder is not None and settings.use_encoder else 'no (mean code)'}, "
-        f"{settings.steps} steps, perceptual={inverter.perceptual_name}, finetune={settings.finetune_steps}"
+        f"{inverter.code_steps} steps, perceptual={inverter.perceptual_name}, "
+        f"noise={settings.noise_steps if inverter.noise_names else 0} steps on {len(inverter.noise_names)} maps, "
+        f"finetune={settings.finetune_steps}"
     )
     warnings = 0
     results: list[tuple[str, InversionResult]] = []
@@ -153,7 +171,9 @@ def run(args: argparse.Namespace) -> int:
             stem = f"{stem}-{count + 1}"
         paths = save_inversion(result, out, stem)
         write_starting_recipe(generator, result, out, stem, source=Path(path).name)
-        tuned = f" (code alone {result.code_psnr_db:.2f} dB)" if result.delta is not None else ""
+        tuned = (
+            f" ({result.delta.describe()}; code alone {result.code_psnr_db:.2f} dB)" if result.delta is not None else ""
+        )
         print(f"{path}: PSNR {result.psnr_db:.2f} dB{tuned}, {result.seconds:.2f} s -> {paths['code']}", flush=True)
         if result.warning:
             warnings += 1

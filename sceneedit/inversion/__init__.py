@@ -2,8 +2,10 @@
 
 In the spirit of IDInvert (Zhu, Shen, Zhao, Zhou; ECCV 2020): an encoder trained on the
 generator's own samples gives the start, an optimization with a pixel loss, a perceptual loss
-and an in-domain regularizer refines it; optional pivotal tuning (Roich et al. 2021) fine-tunes
-the generator around the code, kept as an undoable weight delta.
+and an in-domain regularizer refines it; for StyleGAN generators the finest layers' noise maps
+are then fitted per image (as StyleGAN2's projector does); optional pivotal tuning (Roich et al.
+2021) fine-tunes the generator around the code. Fitted maps and tuned weights are kept as one
+undoable generator delta.
 
     image = load_image_for_inversion("photo.jpg", generator.resolution)   # uint8 [R, R, 3]
     result = Inverter(generator).invert(image)                            # result.wp [L, D]

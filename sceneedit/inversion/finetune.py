@@ -7,6 +7,10 @@ generator as a :class:`GeneratorDelta` (tuned minus original, per synthesis weig
 loaded generator is never modified, :func:`apply_delta` returns a tuned copy, and dropping the
 delta undoes the tuning. Deltas are stored as safetensors beside the code, with the
 fingerprint of the generator they apply to.
+
+A delta may also hold fitted noise maps (:mod:`~sceneedit.inversion.noise`: fitted minus
+original per noise buffer ``[1, 1, r, r]``), with or without tuned weights; such a file is
+format version 2 (version 1, weights only, is what earlier sceneedit reads).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,12 +30,14 @@ from ..files import atomic_path
 from ..generators.base import Generator, to_uint8_images
 from ..generators.fingerprint import generator_fingerprint
 from .losses import psnr
+from .noise import is_noise_name, noise_buffers, set_noise
 
 if TYPE_CHECKING:
     from .optimize import Inverter, Progress
 
 DELTA_FORMAT = "sceneedit-generator-delta"
-DELTA_VERSION = 1
+#: 1: synthesis weights only; 2: may hold noise buffers too (written only when it does).
+DELTA_VERSION = 2
 METADATA_KEY = "sceneedit_delta"
 #: Only the synthesis network is tuned (the mapping, hence every other code, stays as it was).
 TUNED_PREFIX = "synthesis."
@@ -43,18 +49,38 @@ class DeltaError(SceneeditError, ValueError):
 
 @dataclass
 class GeneratorDelta:
-    """``tensors``: parameter name -> (tuned - original), float32; ``generator``: the
-    fingerprint of the generator it applies to."""
+    """``tensors``: parameter or noise-buffer name -> (tuned or fitted - original), float32;
+    ``generator``: the fingerprint of the generator it applies to."""
 
     tensors: dict[str, torch.Tensor]
     generator: dict[str, Any]
+
+    @property
+    def has_noise(self) -> bool:
+        """Whether it holds fitted noise maps."""
+        return any(is_noise_name(name) for name in self.tensors)
+
+    @property
+    def has_weights(self) -> bool:
+        """Whether it holds tuned weights (pivotal tuning)."""
+        return any(not is_noise_name(name) for name in self.tensors)
+
+    def describe(self) -> str:
+        """What it does, for users: 'fine-tuned', 'noise maps fitted' or both."""
+        parts = (["fine-tuned"] if self.has_weights else []) + (["noise maps fitted"] if self.has_noise else [])
+        return ", ".join(parts) or "no change"
+
+    def merged(self, other: GeneratorDelta) -> GeneratorDelta:
+        """One delta doing both (``other``'s tensors win on a shared name); same generator."""
+        return GeneratorDelta(tensors={**self.tensors, **other.tensors}, generator=dict(self.generator))
 
     def save(self, path: str | os.PathLike) -> Path:
         from safetensors.torch import save_file
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        document = {"format": DELTA_FORMAT, "version": DELTA_VERSION, "generator": self.generator}
+        version = 2 if self.has_noise else 1  # a weights-only delta stays readable by earlier sceneedit
+        document = {"format": DELTA_FORMAT, "version": version, "generator": self.generator}
         state = {k: v.detach().cpu().float().contiguous() for k, v in self.tensors.items()}
         with atomic_path(path) as tmp:
             save_file(state, str(tmp), metadata={METADATA_KEY: json.dumps(document, sort_keys=True)})
@@ -68,30 +94,46 @@ class GeneratorDelta:
 
         path = Path(path)
         if not path.is_file():
-            raise DeltaError(f"fine-tune delta not found: {path}")
-        document = read_json_metadata(path, METADATA_KEY, DeltaError, "a sceneedit fine-tune delta")
+            raise DeltaError(f"generator delta (fine-tune / fitted noise) not found: {path}")
+        document = read_json_metadata(path, METADATA_KEY, DeltaError, "a sceneedit generator delta")
         if not isinstance(document, dict) or document.get("format") != DELTA_FORMAT:
-            raise DeltaError(f"{path}: not a sceneedit fine-tune delta")
+            raise DeltaError(f"{path}: not a sceneedit generator delta (fine-tune / fitted noise)")
         if int(document.get("version", 0)) > DELTA_VERSION:
             raise DeltaError(f"{path}: delta format version {document.get('version')} is newer than this sceneedit")
         try:
             tensors = load_file(str(path))
         except Exception as exc:  # safetensors raises several types for corrupt files
             raise DeltaError(f"{path}: cannot read tensors ({exc})") from exc
+        for name, tensor in tensors.items():
+            if not torch.isfinite(tensor).all():
+                raise DeltaError(f"{path}: tensor {name!r} holds NaN or infinite values")
         return cls(tensors=tensors, generator=dict(document.get("generator", {})))
 
-    def check(self, generator: Generator, source: str = "fine-tune delta") -> None:
-        """Raise :class:`DeltaError` unless the delta fits ``generator``'s weights and shapes."""
+    def check(self, generator: Generator, source: str = "generator delta") -> None:
+        """Raise :class:`DeltaError` unless the delta fits ``generator``'s weights, noise
+        buffers and shapes."""
         have = generator_fingerprint(generator)
         if self.generator.get("weights_hash") != have["weights_hash"]:
             raise DeltaError(
                 f"{source} was made for another generator (weights hash "
                 f"{self.generator.get('weights_hash')}, loaded {have['weights_hash']})"
             )
-        params = dict(generator.named_parameters())
+        targets = _delta_targets(generator)
         for name, tensor in self.tensors.items():
-            if name not in params or tuple(params[name].shape) != tuple(tensor.shape):
-                raise DeltaError(f"{source}: tensor {name!r} does not fit the generator")
+            if name not in targets:
+                raise DeltaError(f"{source}: tensor {name!r} is neither a weight nor a noise map of the generator")
+            if tuple(targets[name].shape) != tuple(tensor.shape):
+                raise DeltaError(
+                    f"{source}: tensor {name!r} has shape {list(tensor.shape)}, "
+                    f"the generator's is {list(targets[name].shape)}"
+                )
+
+
+def _delta_targets(generator: Generator) -> dict[str, torch.Tensor]:
+    """What a delta may change: the synthesis weights and the noise buffers, by name."""
+    targets: dict[str, torch.Tensor] = {n: p for n, p in generator.named_parameters() if n.startswith(TUNED_PREFIX)}
+    targets.update(noise_buffers(generator))
+    return targets
 
 
 def apply_delta(generator: Generator, delta: GeneratorDelta | None) -> Generator:
@@ -102,10 +144,10 @@ def apply_delta(generator: Generator, delta: GeneratorDelta | None) -> Generator
     delta.check(generator)
     base = generator_fingerprint(generator)
     tuned = copy.deepcopy(generator)
-    params = dict(tuned.named_parameters())
+    targets = _delta_targets(tuned)
     with torch.no_grad():
         for name, tensor in delta.tensors.items():
-            params[name].add_(tensor.to(params[name].device, params[name].dtype))
+            targets[name].add_(tensor.to(targets[name].device, targets[name].dtype))
     # The tuned copy answers to the base generator's fingerprint, so the base's bundles and
     # recipes apply to it; ``delta`` says what was added (recipes store it beside themselves).
     tuned._sceneedit_fingerprint = base
@@ -116,7 +158,7 @@ def apply_delta(generator: Generator, delta: GeneratorDelta | None) -> Generator
 
 
 def delta_of(generator: Generator) -> GeneratorDelta | None:
-    """The fine-tune delta ``generator`` was made with by :func:`apply_delta`, else None."""
+    """The delta (fine-tune and/or fitted noise) ``generator`` was made with by :func:`apply_delta`, else None."""
     return getattr(generator, "_sceneedit_delta", None)
 
 
@@ -132,14 +174,19 @@ def pivotal_tuning(
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
     every: int = 5,
+    noise: Mapping[str, torch.Tensor] | None = None,
 ) -> tuple[GeneratorDelta, torch.Tensor]:
-    """Tune a copy of the synthesis weights around ``wp [1, L, D]``; return ``(delta, image)``."""
+    """Tune a copy of the synthesis weights around ``wp [1, L, D]``; return ``(delta, image)``.
+    ``noise``: fitted noise maps ``[1, 1, r, r]`` the copy draws with (they are not tuned and
+    not in the returned delta, which holds the weights only)."""
     from .optimize import InversionCancelled, InversionProgress
 
     settings = inverter.settings
     original = inverter.generator
     tuned = copy.deepcopy(original)
     tuned.eval()
+    if noise:
+        set_noise(tuned, {name: value.detach().clone() for name, value in noise.items()})
     names = [n for n, _ in tuned.named_parameters() if n.startswith(TUNED_PREFIX)]
     params = dict(tuned.named_parameters())
     for name, p in params.items():

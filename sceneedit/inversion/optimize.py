@@ -14,8 +14,15 @@ code must be what the encoder reads back from its own image). Adam's learning ra
 over the first half and follows a cosine to 0 over the second; the regularizers' factor
 ``r(t)`` follows the same curve from 1 down to ``regularizer_final`` (default 0): the first
 half settles the code inside the domain, the second refines the fit with ever smaller steps
-(on 8 held-out rooms: +0.3 dB, no concept's editability lost; docs/benchmarks.md). Optional
-pivotal tuning (:mod:`~sceneedit.inversion.finetune`) follows.
+(on 8 held-out rooms: +0.3 dB, no concept's editability lost; docs/benchmarks.md).
+
+Then, for generators with per-layer noise (StyleGAN v1/v2), the noise phase: ``noise_steps``
+Adam steps on per-image copies of the finest ``noise_levels`` resolutions' noise maps (and, at a
+small learning rate, the code) against the pixel MSE plus ``noise_weight`` x a penalty that keeps
+the maps noise (:mod:`~sceneedit.inversion.noise`); the fitted maps become the result's
+:class:`~sceneedit.inversion.finetune.GeneratorDelta`. Optional pivotal tuning
+(:mod:`~sceneedit.inversion.finetune`) follows, drawing with the fitted maps; its weights join
+the same delta.
 """
 
 from __future__ import annotations
@@ -30,8 +37,11 @@ import torch
 
 from ..errors import SettingsError
 from ..generators.base import Generator, to_uint8_images
+from ..generators.fingerprint import generator_fingerprint
 from .encoder import Encoder, find_encoder
+from .finetune import GeneratorDelta, apply_delta
 from .losses import make_perceptual_loss, pixel_loss, psnr
+from .noise import fitted_noise_names, noise_buffers, noise_override, noise_penalty, noise_twin, set_noise
 from .prior import prior_for
 
 #: Below this PSNR (dB) after optimization the image is called out of the generator's domain.
@@ -52,9 +62,11 @@ class InversionCancelled(Exception):
 @dataclass(frozen=True)
 class InversionSettings:
     """How an image is inverted. ``steps``: optimization steps of the code (0 = encoder only).
-    ``finetune_steps``: pivotal-tuning steps of the generator (0 = off, the default)."""
+    ``noise_steps``: steps of the noise phase (0 = off; a generator without noise maps to fit
+    spends them on the code instead, when ``steps`` > 0). ``finetune_steps``: pivotal-tuning
+    steps of the generator (0 = off, the default)."""
 
-    steps: int = 200
+    steps: int = 100
     lr: float = 0.1
     perceptual: str = "auto"
     pixel_weight: float = 1.0
@@ -71,6 +83,15 @@ class InversionSettings:
     #: this fraction of their mean; see CodePrior.soft_scale), 0 = optimize wp directly.
     whiten_floor: float = 0.0
     use_encoder: bool = True
+    #: Noise phase: Adam steps on per-image noise maps after the code's steps (0 = off).
+    noise_steps: int = 100
+    #: The noise maps of this many finest resolutions are fitted (2: 32 and 64 px of a 64 px generator).
+    noise_levels: int = 2
+    #: Adam learning rates of the noise maps and of the code in the noise phase (cosine over its second half).
+    noise_lr: float = 0.05
+    noise_code_lr: float = 0.01
+    #: Weight of the penalty keeping the maps noise (mean square near 1, no autocorrelation).
+    noise_weight: float = 0.01
     finetune_steps: int = 0
     #: Pivotal tuning fits pixels only (MSE), with Adam at this learning rate.
     finetune_lr: float = 5e-3
@@ -79,11 +100,14 @@ class InversionSettings:
     preview_frames: int = 20
 
     def __post_init__(self) -> None:
-        for name in ("steps", "finetune_steps", "preview_frames"):
+        for name in ("steps", "noise_steps", "noise_levels", "finetune_steps", "preview_frames"):
             if int(getattr(self, name)) < 0:
                 raise SettingsError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in (
             "lr",
+            "noise_lr",
+            "noise_code_lr",
+            "noise_weight",
             "finetune_lr",
             "pixel_weight",
             "perceptual_weight",
@@ -101,7 +125,7 @@ class InversionSettings:
 
 @dataclass(frozen=True)
 class InversionProgress:
-    """One live frame: ``phase`` ('encoder', 'code', 'finetune'), ``step`` of ``total``,
+    """One live frame: ``phase`` ('encoder', 'code', 'noise', 'finetune'), ``step`` of ``total``,
     the current reconstruction uint8 ``[H, W, 3]`` and its PSNR in dB."""
 
     phase: str
@@ -114,8 +138,10 @@ class InversionProgress:
 @dataclass
 class InversionResult:
     """``wp``: float32 ``[L, D]``; ``reconstruction`` / ``target``: uint8 ``[H, W, 3]``;
-    ``psnr_db`` of the final reconstruction (after fine-tuning when used), ``code_psnr_db``
-    before it; ``delta``: the fine-tune's weight delta (None without fine-tuning)."""
+    ``psnr_db`` of the final reconstruction (with the fitted noise maps and the fine-tuned
+    weights when used: what replaying the code on ``apply_delta(generator, delta)`` draws),
+    ``code_psnr_db`` of the code alone on the untouched generator; ``delta``: the fitted noise
+    maps and/or fine-tuned weights (None when neither ran)."""
 
     wp: np.ndarray
     reconstruction: np.ndarray
@@ -173,6 +199,18 @@ class Inverter:
     def resolution(self) -> int:
         return int(self.generator.resolution)
 
+    @property
+    def noise_names(self) -> list[str]:
+        """The noise maps the noise phase fits (empty when it is off or the generator has none)."""
+        return fitted_noise_names(self.generator, self.settings.noise_levels) if self.settings.noise_steps > 0 else []
+
+    @property
+    def code_steps(self) -> int:
+        """The code's optimization steps: ``steps``, plus ``noise_steps`` when there are no noise
+        maps to fit (the same budget goes to the code; 0 stays 0: encoder only)."""
+        s = self.settings
+        return s.steps if self.noise_names or s.steps == 0 else s.steps + s.noise_steps
+
     def start_code(self, target: torch.Tensor) -> torch.Tensor:
         """The optimization's start ``[N, L, D]``: the encoder's reading, else the mean code."""
         if self.encoder is not None and self.settings.use_encoder:
@@ -221,7 +259,7 @@ class Inverter:
         """Invert several uint8 ``[R, R, 3]`` images at once (one optimization over a batch:
         each code gets gradients from its own image only, so the results equal one-by-one
         runs, but a forward pass serves them all). ``seconds`` of each result is its share of
-        the batch's code optimization plus its own fine-tuning. ``progress`` shows image 0."""
+        the batch's code and noise optimization plus its own fine-tuning. ``progress`` shows image 0."""
         images = [np.asarray(image) for image in images]
         for image in images:
             if image.shape[:2] != (self.resolution, self.resolution):
@@ -244,13 +282,16 @@ class Inverter:
                 p.requires_grad_(False)
             target = torch.cat([image_to_tensor(image, generator.device) for image in images])
             wp = self.start_code(target)
-            every = max(1, (s.steps + s.finetune_steps) // max(1, s.preview_frames))
+            noise_names = self.noise_names
+            noise_steps = s.noise_steps if noise_names else 0
+            code_steps = self.code_steps
+            every = max(1, (code_steps + noise_steps + s.finetune_steps) // max(1, s.preview_frames))
             if progress is not None:
                 with torch.no_grad():
                     first = generator.synthesize(wp[:1])
                 progress(
                     InversionProgress(
-                        "encoder", 0, s.steps, to_uint8_images(first)[0], float(psnr(first, target[:1])[0])
+                        "encoder", 0, code_steps, to_uint8_images(first)[0], float(psnr(first, target[:1])[0])
                     )
                 )
             if s.whiten_floor > 0:
@@ -267,11 +308,11 @@ class Inverter:
                     return variable
 
             optimizer = torch.optim.Adam([variable], lr=s.lr)
-            for step in range(s.steps):
+            for step in range(code_steps):
                 if cancel is not None and cancel():
                     raise InversionCancelled()
                 # Cosine decay of the learning rate over the last half.
-                decay = cosine_second_half(step, s.steps)
+                decay = cosine_second_half(step, code_steps)
                 for group in optimizer.param_groups:
                     group["lr"] = s.lr * decay
                 scale = s.regularizer_final + (1.0 - s.regularizer_final) * decay
@@ -284,17 +325,19 @@ class Inverter:
                         InversionProgress(
                             "code",
                             step + 1,
-                            s.steps,
+                            code_steps,
                             to_uint8_images(current[:1].detach())[0],
                             float(psnr(current[:1], target[:1])[0]),
                         )
                     )
+            wp = code().detach()
+            noise_deltas: list[GeneratorDelta | None] = [None] * count
+            if noise_steps:
+                wp, noise_deltas = self._fit_noise(wp, target, noise_names, progress, cancel, every)
             with torch.no_grad():
-                wp = code().detach()
-                reconstruction = generator.synthesize(wp)
+                reconstruction = generator.synthesize(wp)  # the code alone, the generator's own noise
             code_psnr = psnr(reconstruction, target).tolist()
-            shared = (time.perf_counter() - started) / count
-            deltas: list[Any] = [None] * count
+            deltas: list[Any] = list(noise_deltas)
             finals = list(reconstruction.split(1))
             tuning = [0.0] * count
             if s.finetune_steps > 0:
@@ -302,10 +345,27 @@ class Inverter:
 
                 for i in range(count):
                     tuned_start = time.perf_counter()
-                    deltas[i], finals[i] = pivotal_tuning(
-                        self, wp[i : i + 1], target[i : i + 1], progress=progress, cancel=cancel, every=every
+                    noise = None
+                    fitted = noise_deltas[i]
+                    if fitted is not None:
+                        own = noise_buffers(generator)
+                        noise = {n: own[n].clone().add_(t) for n, t in fitted.tensors.items()}
+                    weights, _ = pivotal_tuning(
+                        self,
+                        wp[i : i + 1],
+                        target[i : i + 1],
+                        progress=progress,
+                        cancel=cancel,
+                        every=every,
+                        noise=noise,
                     )
+                    deltas[i] = weights if fitted is None else fitted.merged(weights)
                     tuning[i] = time.perf_counter() - tuned_start
+            shared = (time.perf_counter() - started - sum(tuning)) / count
+            for i in range(count):
+                if deltas[i] is not None:
+                    # What replaying the code on apply_delta(generator, delta) draws, bit for bit.
+                    finals[i] = self._replay(wp[i : i + 1], deltas[i])
         finally:
             for p, flag in zip(parameters, flags, strict=True):
                 p.requires_grad_(flag)
@@ -316,9 +376,12 @@ class Inverter:
             warning = None
             if code_psnr[i] < s.out_of_domain_psnr_db:
                 warning = (
-                    f"reconstruction PSNR {code_psnr[i]:.1f} dB is below {s.out_of_domain_psnr_db:.0f} dB: "
-                    f"the image looks out of the generator's domain, so edits may not behave"
+                    f"the code alone reconstructs it at PSNR {code_psnr[i]:.1f} dB, below "
+                    f"{s.out_of_domain_psnr_db:.0f} dB: the image looks out of the generator's domain, "
+                    f"so edits may not behave"
                 )
+                if deltas[i] is not None:
+                    warning += f" ({deltas[i].describe()}: {float(psnr(finals[i], target[i : i + 1])[0]):.1f} dB)"
             results.append(
                 InversionResult(
                     wp=wp[i].cpu().numpy().astype(np.float32),
@@ -329,13 +392,86 @@ class Inverter:
                     seconds=shared + tuning[i],
                     perceptual=self.perceptual_name,
                     encoder_used=self.encoder is not None and s.use_encoder,
-                    steps=s.steps,
+                    steps=code_steps,
                     delta=deltas[i],
                     warning=warning,
-                    info={"prior_radius": [round(float(x), 3) for x in radius[i]], "batch": count},
+                    info={
+                        "prior_radius": [round(float(x), 3) for x in radius[i]],
+                        "batch": count,
+                        "noise_steps": noise_steps,
+                        "noise_maps": len(noise_names),
+                    },
                 )
             )
         return results
+
+    def _fit_noise(
+        self,
+        wp: torch.Tensor,
+        target: torch.Tensor,
+        names: list[str],
+        progress: Progress | None,
+        cancel: Callable[[], bool] | None,
+        every: int,
+    ) -> tuple[torch.Tensor, list[GeneratorDelta | None]]:
+        """The noise phase on codes ``wp [N, L, D]``: per-image noise maps ``[N, 1, r, r]`` of
+        ``names`` (and the code, at ``noise_code_lr``) fitted to ``target``. Runs on a twin of
+        the generator (shared weights, own buffers): the generator itself never changes.
+        Returns the codes and, per image, the delta of its maps (fitted minus original)."""
+        s = self.settings
+        count = wp.shape[0]
+        twin = noise_twin(self.generator)
+        own = noise_buffers(self.generator)
+        maps = {n: own[n].detach().expand(count, -1, -1, -1).clone().requires_grad_(True) for n in names}
+        code = wp.detach().clone().requires_grad_(s.noise_code_lr > 0)
+        groups: list[dict[str, Any]] = [{"params": list(maps.values()), "lr": s.noise_lr, "base": s.noise_lr}]
+        if s.noise_code_lr > 0:
+            groups.append({"params": [code], "lr": s.noise_code_lr, "base": s.noise_code_lr})
+        optimizer = torch.optim.Adam(groups)
+        with noise_override(twin, maps):
+            for step in range(s.noise_steps):
+                if cancel is not None and cancel():
+                    raise InversionCancelled()
+                decay = cosine_second_half(step, s.noise_steps)
+                for group in optimizer.param_groups:
+                    group["lr"] = group["base"] * decay
+                loss, current = self.loss(code, target, generator=twin, pixels_only=True)
+                if s.noise_weight > 0:
+                    loss = loss + s.noise_weight * noise_penalty(maps)
+                optimizer.zero_grad(set_to_none=True)
+                loss.sum().backward()
+                optimizer.step()
+                if progress is not None and (step + 1) % every == 0:
+                    progress(
+                        InversionProgress(
+                            "noise",
+                            step + 1,
+                            s.noise_steps,
+                            to_uint8_images(current[:1].detach())[0],
+                            float(psnr(current[:1], target[:1])[0]),
+                        )
+                    )
+        fingerprint = generator_fingerprint(self.generator)
+        deltas: list[GeneratorDelta | None] = [
+            GeneratorDelta(
+                tensors={n: (maps[n][i : i + 1].detach() - own[n]).cpu().float() for n in names},
+                generator=dict(fingerprint),
+            )
+            for i in range(count)
+        ]
+        return code.detach(), deltas
+
+    def _replay(self, wp: torch.Tensor, delta: GeneratorDelta) -> torch.Tensor:
+        """``apply_delta(generator, delta).synthesize(wp [1, L, D])``; a noise-only delta is
+        drawn on a twin (no copy of the weights), with the same arithmetic."""
+        if delta.has_weights:
+            with torch.no_grad():
+                return apply_delta(self.generator, delta).synthesize(wp)
+        twin = noise_twin(self.generator)
+        own = noise_buffers(twin)
+        set_noise(twin, {n: own[n].clone().add_(t.to(own[n].device, own[n].dtype)) for n, t in delta.tensors.items()})
+        with torch.no_grad():
+            return twin.synthesize(wp)
 
     def with_settings(self, **changes: Any) -> Inverter:
         """A copy with some settings changed (shares the encoder, prior and losses)."""

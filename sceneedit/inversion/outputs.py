@@ -1,6 +1,6 @@
 """Files an inversion writes: ``<stem>.npy`` (the code ``[L, D]`` float32), ``<stem>.png``
-(the reconstruction), ``<stem>.recipe.json`` (a recipe starting from the code) and, after
-fine-tuning, ``<stem>.delta.safetensors`` (the weight delta)."""
+(the reconstruction), ``<stem>.recipe.json`` (a recipe starting from the code) and, with
+fitted noise maps or after fine-tuning, ``<stem>.delta.safetensors`` (the generator delta)."""
 
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ DELTA_SUFFIX = ".delta.safetensors"
 
 
 def delta_path_for(code_path: str | os.PathLike) -> Path:
-    """Where the fine-tune delta of the code ``X.npy`` lives: ``X.delta.safetensors``."""
+    """Where the generator delta (fitted noise / fine-tune) of the code ``X.npy`` lives: ``X.delta.safetensors``."""
     path = Path(code_path)
     return path.with_name(path.stem + DELTA_SUFFIX)
 
 
 def save_inversion(result: InversionResult, out_dir: str | os.PathLike, stem: str) -> dict[str, Path]:
-    """Write the code, the reconstruction and (when fine-tuned) the delta; return their paths."""
+    """Write the code, the reconstruction and (with fitted noise or fine-tuning) the delta; return their paths."""
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     code_path = folder / f"{stem}.npy"
@@ -35,7 +35,7 @@ def save_inversion(result: InversionResult, out_dir: str | os.PathLike, stem: st
     if result.delta is not None:
         paths["delta"] = result.delta.save(delta_path)
     elif delta_path.exists():
-        delta_path.unlink()  # a stale delta from an earlier fine-tuned run would not fit this code
+        delta_path.unlink()  # a stale delta from an earlier run would not fit this code
     return paths
 
 
@@ -61,8 +61,8 @@ def load_inverted_code(
 def write_starting_recipe(
     generator, result: InversionResult, out_dir: str | os.PathLike, stem: str, source: str | None = None
 ) -> Path:
-    """``<stem>.recipe.json``: a recipe whose base is the inverted code (and, after fine-tuning,
-    whose ``base.generator_delta`` names ``<stem>.delta.safetensors`` beside it), for
+    """``<stem>.recipe.json``: a recipe whose base is the inverted code (and, with fitted noise or
+    after fine-tuning, whose ``base.generator_delta`` names ``<stem>.delta.safetensors`` beside it), for
     ``sceneedit export --recipe`` and File ▸ Open recipe."""
     from ..editing.recipe import save_recipe
     from ..editing.session import EditSession

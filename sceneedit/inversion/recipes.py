@@ -1,6 +1,7 @@
-"""Recipes that start from an inverted picture with a fine-tuned generator.
+"""Recipes that start from an inverted picture with a generator delta (fitted noise maps and/or
+fine-tuned weights).
 
-The recipe keeps the code itself (``base.wp``, or a ``set_base_code`` step); a pivotal-tuning
+The recipe keeps the code itself (``base.wp``, or a ``set_base_code`` step); the generator
 delta is written beside the recipe as ``<recipe stem>.delta.safetensors`` and named in
 ``base.generator_delta``. Replaying (the editor, ``sceneedit export``) applies the delta to a
 copy of the loaded generator first: :func:`generator_for_recipe`.
@@ -25,9 +26,10 @@ def recipe_delta_path(recipe_path: str | os.PathLike) -> Path:
 
 
 def save_recipe_with_delta(recipe: dict[str, Any], generator: Generator, path: str | os.PathLike) -> Path | None:
-    """Write ``recipe`` to ``path``; when ``generator`` is a fine-tuned copy, its delta beside it.
+    """Write ``recipe`` to ``path``; when ``generator`` carries a delta (fitted noise / fine-tune),
+    the delta beside it.
 
-    Returns the delta's path (None without fine-tuning).
+    Returns the delta's path (None without one).
     """
     delta = delta_of(generator)
     delta_path = None
@@ -41,19 +43,22 @@ def save_recipe_with_delta(recipe: dict[str, Any], generator: Generator, path: s
 
 
 def delta_name(recipe: dict[str, Any]) -> str | None:
-    """The file name of the fine-tune delta ``recipe`` replays on (beside the recipe), or None."""
+    """The file name of the generator delta ``recipe`` replays on (beside the recipe), or None."""
     return recipe.get("base", {}).get(DELTA_KEY) or None
 
 
 def generator_for_recipe(
     recipe: dict[str, Any], generator: Generator, recipe_path: str | os.PathLike | None
 ) -> Generator:
-    """``generator``, or its fine-tuned copy when the recipe names a delta (read beside the recipe)."""
+    """``generator``, or its copy with the delta the recipe names (read beside the recipe)."""
     name = delta_name(recipe)
     if not name:
         return generator
     if recipe_path is None:
-        raise RecipeError(f"the recipe needs its fine-tune delta {name!r}, which lives beside the recipe file")
+        raise RecipeError(
+            f"the recipe needs its generator delta {name!r} (fitted noise / fine-tune), "
+            "which lives beside the recipe file"
+        )
     if Path(name).name != name:
         raise RecipeError(f"{recipe_path}: {DELTA_KEY} must be a file name beside the recipe, got {name!r}")
     delta_path = Path(recipe_path).with_name(name)
