@@ -8,8 +8,8 @@ Held-out rooms: scenes 0..N-1 of world stream 2,100,000 at the generator's resol
 training used it: the GAN trained on stream 0, the predictor on 0 and 1, the evaluation sets
 are 2,000,001-2,000,004; the encoder trains on generated samples only).
 
-Editability, per concept of the bundle, at distance d = the concept's slider maximum on its
-own layers: ``delta = mean(score(G(wp + d n)) - score(G(wp - d n))) / 2`` of the concept's own
+Editability, per concept of the bundle, at the ends (lo, hi) of the concept's slider range on its
+own layers: ``delta = mean(score(G(wp + hi n)) - score(G(wp + lo n))) / 2`` of the concept's own
 predictor score, on the inverted codes and on sampled codes (``sample_z(N, 2,100,001)`` at the
 generator's default truncation, with the editor's truncation-aware steps); ratio = inverted /
 sampled. FD-world (the world predictor's pooled features, as ``sceneedit.training.evaluate``)
@@ -240,7 +240,7 @@ def main() -> None:
         if concept.name not in names:
             continue
         column = names.index(concept.name)
-        distance = float(concept.distance_range[1])
+        low, distance = (float(v) for v in concept.distance_range)
         deltas, log_deltas = {}, {}
         for label, base, scale, sink, maps in (
             ("inverted", codes_arr, ones, edited_inv, noise),
@@ -248,7 +248,7 @@ def main() -> None:
             ("sampled_psi1", untruncated, ones, [], None),
         ):
             plus = synthesize(generator, edited_codes(base, concept, distance, scale, bundle), noise=maps)
-            minus = synthesize(generator, edited_codes(base, concept, -distance, scale, bundle), noise=maps)
+            minus = synthesize(generator, edited_codes(base, concept, low, scale, bundle), noise=maps)
             score_plus = predictor.score(plus)[:, column]
             score_minus = predictor.score(minus)[:, column]
             deltas[label] = float((score_plus - score_minus).mean() / 2)
@@ -270,6 +270,7 @@ def main() -> None:
                 "concept": concept.name,
                 "layers": list(concept.layers),
                 "distance": distance,
+                "range": [low, distance],
                 "delta_inverted": deltas["inverted"],
                 "delta_sampled": deltas["sampled"],
                 "ratio": ratio,
@@ -281,7 +282,7 @@ def main() -> None:
             }
         )
         print(
-            f"{concept.name:>18}: d={distance:.1f} delta inverted {deltas['inverted']:+.3f} sampled "
+            f"{concept.name:>18}: range {low:g}..{distance:g} delta inverted {deltas['inverted']:+.3f} sampled "
             f"{deltas['sampled']:+.3f} ratio {ratio:.2f} | before squashing {log_deltas['inverted']:+.3f} vs "
             f"{log_deltas['sampled']:+.3f} ratio {log_ratio:.2f} | vs psi 1 samples {deltas['sampled_psi1']:+.3f} "
             f"ratio {psi1_ratio:.2f}",
@@ -373,7 +374,8 @@ def draw_figure(path, generator, predictor, bundle, rooms, recons, psnrs, codes_
             concept = bundle[shown[column % len(shown)]]
             current = float(predictor.score(to_tensor(rooms[i : i + 1]))[0, names.index(concept.name)])
             sign = -1.0 if current > 0.5 else 1.0  # push the concept the other way
-            code = edited_codes(codes_arr[i : i + 1], concept, sign * concept.distance_range[1], ones, bundle)
+            end = concept.distance_range[1] if sign > 0 else concept.distance_range[0]
+            code = edited_codes(codes_arr[i : i + 1], concept, float(end), ones, bundle)
             own = {k: v[i : i + 1] for k, v in noise.items()} if noise else None
             edited = synthesize(generator, code, noise=own)
             if noise:
