@@ -27,9 +27,8 @@ import torch
 
 from ..errors import SceneeditError
 from ..files import atomic_path
-from ..generators.base import Generator, to_uint8_images
+from ..generators.base import Generator
 from ..generators.fingerprint import generator_fingerprint
-from .losses import psnr
 from .noise import is_noise_name, noise_buffers, set_noise
 
 if TYPE_CHECKING:
@@ -179,7 +178,7 @@ def pivotal_tuning(
     """Tune a copy of the synthesis weights around ``wp [1, L, D]``; return ``(delta, image)``.
     ``noise``: fitted noise maps ``[1, 1, r, r]`` the copy draws with (they are not tuned and
     not in the returned delta, which holds the weights only)."""
-    from .optimize import InversionCancelled, InversionProgress
+    from .optimize import run_steps
 
     settings = inverter.settings
     original = inverter.generator
@@ -192,24 +191,11 @@ def pivotal_tuning(
     for name, p in params.items():
         p.requires_grad_(name in names)
     optimizer = torch.optim.Adam([params[n] for n in names], lr=settings.finetune_lr)
-    image = None
-    for step in range(settings.finetune_steps):
-        if cancel is not None and cancel():
-            raise InversionCancelled()
-        loss, image = inverter.loss(wp, target, generator=tuned, pixels_only=True)
-        optimizer.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        optimizer.step()
-        if progress is not None and (step + 1) % every == 0:
-            progress(
-                InversionProgress(
-                    "finetune",
-                    step + 1,
-                    settings.finetune_steps,
-                    to_uint8_images(image.detach())[0],
-                    float(psnr(image, target)[0]),
-                )
-            )
+
+    def tuning_step(_step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return inverter.loss(wp, target, generator=tuned, pixels_only=True)
+
+    run_steps("finetune", settings.finetune_steps, optimizer, tuning_step, target, progress, cancel, every)
     originals = dict(original.named_parameters())
     with torch.no_grad():
         tensors = {n: (params[n] - originals[n]).detach().cpu().float() for n in names}

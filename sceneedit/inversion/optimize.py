@@ -172,6 +172,35 @@ def image_to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> to
     return torch.from_numpy(np.ascontiguousarray(array)).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1.0
 
 
+def run_steps(
+    phase: str,
+    steps: int,
+    optimizer: torch.optim.Optimizer,
+    step_loss: Callable[[int], tuple[torch.Tensor, torch.Tensor]],
+    target: torch.Tensor,
+    progress: Progress | None,
+    cancel: Callable[[], bool] | None,
+    every: int,
+) -> None:
+    """``steps`` optimizer steps of one phase (``"code"``, ``"noise"``, ``"finetune"``).
+
+    ``step_loss(step)`` sets the step's learning rates and returns ``(loss [N], images [N, 3, R, R])``;
+    image 0 goes to ``progress`` every ``every`` steps, with its PSNR against ``target[:1]``.
+    Raises :class:`InversionCancelled` as soon as ``cancel()`` returns True."""
+    for step in range(steps):
+        if cancel is not None and cancel():
+            raise InversionCancelled()
+        loss, images = step_loss(step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        optimizer.step()
+        if progress is not None and (step + 1) % every == 0:
+            first = images[:1].detach()
+            progress(
+                InversionProgress(phase, step + 1, steps, to_uint8_images(first)[0], float(psnr(first, target[:1])[0]))
+            )
+
+
 class Inverter:
     """Inverts images into one generator's codes (holds the encoder, prior and losses)."""
 
@@ -308,28 +337,16 @@ class Inverter:
                     return variable
 
             optimizer = torch.optim.Adam([variable], lr=s.lr)
-            for step in range(code_steps):
-                if cancel is not None and cancel():
-                    raise InversionCancelled()
-                # Cosine decay of the learning rate over the last half.
+
+            def code_step(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+                # Cosine decay of the learning rate (and the regularizers) over the last half.
                 decay = cosine_second_half(step, code_steps)
                 for group in optimizer.param_groups:
                     group["lr"] = s.lr * decay
                 scale = s.regularizer_final + (1.0 - s.regularizer_final) * decay
-                loss, current = self.loss(code(), target, regularizer_scale=scale)
-                optimizer.zero_grad(set_to_none=True)
-                loss.sum().backward()
-                optimizer.step()
-                if progress is not None and (step + 1) % every == 0:
-                    progress(
-                        InversionProgress(
-                            "code",
-                            step + 1,
-                            code_steps,
-                            to_uint8_images(current[:1].detach())[0],
-                            float(psnr(current[:1], target[:1])[0]),
-                        )
-                    )
+                return self.loss(code(), target, regularizer_scale=scale)
+
+            run_steps("code", code_steps, optimizer, code_step, target, progress, cancel, every)
             wp = code().detach()
             noise_deltas: list[GeneratorDelta | None] = [None] * count
             if noise_steps:
@@ -428,29 +445,18 @@ class Inverter:
         if s.noise_code_lr > 0:
             groups.append({"params": [code], "lr": s.noise_code_lr, "base": s.noise_code_lr})
         optimizer = torch.optim.Adam(groups)
+
+        def noise_step(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+            decay = cosine_second_half(step, s.noise_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = group["base"] * decay
+            loss, current = self.loss(code, target, generator=twin, pixels_only=True)
+            if s.noise_weight > 0:
+                loss = loss + s.noise_weight * noise_penalty(maps)
+            return loss, current
+
         with noise_override(twin, maps):
-            for step in range(s.noise_steps):
-                if cancel is not None and cancel():
-                    raise InversionCancelled()
-                decay = cosine_second_half(step, s.noise_steps)
-                for group in optimizer.param_groups:
-                    group["lr"] = group["base"] * decay
-                loss, current = self.loss(code, target, generator=twin, pixels_only=True)
-                if s.noise_weight > 0:
-                    loss = loss + s.noise_weight * noise_penalty(maps)
-                optimizer.zero_grad(set_to_none=True)
-                loss.sum().backward()
-                optimizer.step()
-                if progress is not None and (step + 1) % every == 0:
-                    progress(
-                        InversionProgress(
-                            "noise",
-                            step + 1,
-                            s.noise_steps,
-                            to_uint8_images(current[:1].detach())[0],
-                            float(psnr(current[:1], target[:1])[0]),
-                        )
-                    )
+            run_steps("noise", s.noise_steps, optimizer, noise_step, target, progress, cancel, every)
         fingerprint = generator_fingerprint(self.generator)
         deltas: list[GeneratorDelta | None] = [
             GeneratorDelta(

@@ -474,26 +474,17 @@ def measure_only(
     for name in args.drop:
         bundle.concepts.pop(name, None)
     start = time.perf_counter()
-    if args.trim_ranges:
-        trim_ranges(
-            generator,
-            predictor,
-            bundle,
-            args.effect_seeds,
-            select_seeds=args.select_seeds,
-            progress=not args.no_progress,
-            concepts=args.only,
-        )
-    else:
-        measure_effects(
-            generator,
-            predictor,
-            bundle,
-            args.effect_seeds,
-            select_seeds=args.select_seeds,
-            progress=not args.no_progress,
-            **effect_options(args),
-        )
+    measure = trim_ranges if args.trim_ranges else measure_effects
+    options = {"concepts": args.only} if args.trim_ranges else effect_options(args)
+    measure(
+        generator,
+        predictor,
+        bundle,
+        args.effect_seeds,
+        select_seeds=args.select_seeds,
+        progress=not args.no_progress,
+        **options,
+    )
     seconds = time.perf_counter() - start
     save_bundle(bundle, bundle_path)
     write_report(bundle, docs)
