@@ -19,7 +19,7 @@ import copy
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,8 @@ class GeneratorDelta:
 
     tensors: dict[str, torch.Tensor]
     generator: dict[str, Any]
+    #: The file it was read from (named in errors), None when made in memory.
+    path: Path | None = field(default=None, compare=False)
 
     @property
     def has_noise(self) -> bool:
@@ -97,20 +99,28 @@ class GeneratorDelta:
         document = read_json_metadata(path, METADATA_KEY, DeltaError, "a sceneedit generator delta")
         if not isinstance(document, dict) or document.get("format") != DELTA_FORMAT:
             raise DeltaError(f"{path}: not a sceneedit generator delta (fine-tune / fitted noise)")
-        if int(document.get("version", 0)) > DELTA_VERSION:
-            raise DeltaError(f"{path}: delta format version {document.get('version')} is newer than this sceneedit")
+        version, fingerprint = document.get("version", 0), document.get("generator", {})
+        if not isinstance(version, int) or isinstance(version, bool) or not isinstance(fingerprint, dict):
+            raise DeltaError(
+                f"{path}: delta metadata is malformed (version {version!r}, generator {fingerprint!r})"[:300]
+            )
+        if version > DELTA_VERSION:
+            raise DeltaError(f"{path}: delta format version {version} is newer than this sceneedit")
         try:
             tensors = load_file(str(path))
         except Exception as exc:  # safetensors raises several types for corrupt files
             raise DeltaError(f"{path}: cannot read tensors ({exc})") from exc
         for name, tensor in tensors.items():
+            if not tensor.is_floating_point():
+                raise DeltaError(f"{path}: tensor {name!r} has dtype {tensor.dtype}, not floating point")
             if not torch.isfinite(tensor).all():
                 raise DeltaError(f"{path}: tensor {name!r} holds NaN or infinite values")
-        return cls(tensors=tensors, generator=dict(document.get("generator", {})))
+        return cls(tensors=tensors, generator=dict(fingerprint), path=path)
 
-    def check(self, generator: Generator, source: str = "generator delta") -> None:
+    def check(self, generator: Generator, source: str | None = None) -> None:
         """Raise :class:`DeltaError` unless the delta fits ``generator``'s weights, noise
-        buffers and shapes."""
+        buffers and shapes (``source`` names it in the message; default: its file)."""
+        source = source or (f"generator delta {self.path}" if self.path is not None else "generator delta")
         have = generator_fingerprint(generator)
         if self.generator.get("weights_hash") != have["weights_hash"]:
             raise DeltaError(

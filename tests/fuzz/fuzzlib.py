@@ -161,6 +161,17 @@ def build_base(kind: str, folder: Path) -> Path:
         path = folder / "code.npy"
         np.save(path, np.random.default_rng(6).standard_normal((NUM_LAYERS, W_DIM)).astype(np.float32))
         return path
+    if kind == "delta":  # fitted noise maps plus one tuned weight of the tiny generator
+        from sceneedit.generators.fingerprint import generator_fingerprint
+        from sceneedit.inversion.finetune import GeneratorDelta
+        from sceneedit.inversion.noise import noise_buffers
+
+        generator, _ = _context_generator()
+        gen = torch.Generator().manual_seed(9)
+        tensors = {n: 0.5 * torch.randn(b.shape, generator=gen) for n, b in list(noise_buffers(generator).items())[-2:]}
+        name, weight = next((n, w) for n, w in generator.named_parameters() if n.startswith("synthesis."))
+        tensors[name] = 0.01 * torch.randn(weight.shape, generator=gen)
+        return GeneratorDelta(tensors, generator_fingerprint(generator)).save(folder / "photo.delta.safetensors")
     if kind == "image_png":  # RGBA: the loader composites transparency over white
         from PIL import Image
 
@@ -193,6 +204,7 @@ KINDS = (
     "code_npy",
     "image_png",
     "image_jpeg",
+    "delta",
 )
 
 
@@ -300,6 +312,15 @@ def read_image(path: Path) -> str:
     return "accepted" if ok else "garbage"
 
 
+def read_delta(path: Path) -> str:
+    """What replaying an inverted picture's recipe or code reads beside it: the generator delta."""
+    from sceneedit.inversion.finetune import GeneratorDelta, apply_delta
+
+    generator, _ = _context_generator()
+    tuned = apply_delta(generator, GeneratorDelta.load(path))
+    return _check_generator(tuned)
+
+
 def _png_with_size(data: bytes, width: int, height: int) -> bytes:
     """The PNG ``data`` with its IHDR declaring ``width`` x ``height`` (CRC fixed, so it parses)."""
     import struct
@@ -359,6 +380,7 @@ READERS: dict[str, Callable[[Path], str]] = {
     "code_npy": read_code,
     "image_png": read_image,
     "image_jpeg": read_image,
+    "delta": read_delta,
 }
 
 
@@ -717,7 +739,7 @@ def make_mutant(kind: str, base: Path, work: Path, seed: int, index: int) -> Pat
     path = work / base.name
     if kind == "biggan_folder":
         mutate_biggan(path, base, rng)
-    elif kind in ("generator", "bundle"):
+    elif kind in ("generator", "bundle", "delta"):
         data = base.read_bytes()
         path.write_bytes(mutate_safetensors(data, rng) if rng.random() < 0.65 else mutate_bytes(data, rng))
     elif kind in ("genforce_pth", "rosinality_pt"):
