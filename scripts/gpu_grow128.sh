@@ -3,6 +3,7 @@
 #
 #   scripts/gpu_grow128.sh MINUTES [more sceneedit train flags]
 #
+# FROM=default grows anew from the shipped 64 px generator instead of continuing the checkpoint.
 # DEVICE (default cuda) picks the device; a dry run here: DEVICE=cpu OUT=/tmp/g scripts/gpu_grow128.sh 0.2 --pool-size 64
 #
 # Continues resources/training/grow128_checkpoint.safetensors on cuda for MINUTES of training
@@ -20,6 +21,10 @@ mkdir -p "$OUT_DIR"
 CORES="$(nproc)"
 if [ -d "$RUN_DIR/checkpoints" ]; then
   resume=(--resume)
+elif [ "${FROM:-checkpoint}" = "default" ]; then
+  # Grow anew from the shipped 64 px generator (a fresh 128 px block and discriminator), the way
+  # the carried run started: that run drifted (the camera too close in most samples by 1,500).
+  resume=(--init-from resources/default_generator.safetensors --resolution 128 --fade-kimg 20 --recon-warmup-kimg 0)
 else
   resume=(--resume-from resources/training/grow128_checkpoint.safetensors)
 fi
