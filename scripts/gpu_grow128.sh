@@ -23,7 +23,7 @@ if [ -d "$RUN_DIR/checkpoints" ]; then
   resume=(--resume)
 elif [ "${FROM:-checkpoint}" = "default" ]; then
   # Grow anew from the shipped 64 px generator (a fresh 128 px block and discriminator), the way
-  # the carried run started: that run drifted (the camera too close in most samples by 1,500).
+  # the carried run started: to compare the two at equal images.
   resume=(--init-from resources/default_generator.safetensors --resolution 128 --fade-kimg 20 --recon-warmup-kimg 0)
 else
   resume=(--resume-from resources/training/grow128_checkpoint.safetensors)
