@@ -206,25 +206,11 @@ def _children(pid: int) -> list[int]:
 
 
 def train_trials(folder: Path, kills: int) -> list[tuple[str, bool, str]]:
+    sys.path.insert(0, str(REPO / "tests"))
+    from tiny_models import TINY_TRAIN_NETWORK  # the test suite's tiny network: trains in seconds
+
     base = [
-        "--resolution",
-        "16",
-        "--z-dim",
-        "16",
-        "--w-dim",
-        "16",
-        "--mapping-layers",
-        "2",
-        "--g-fmaps-base",
-        "128",
-        "--g-fmaps-max",
-        "16",
-        "--d-fmaps-base",
-        "128",
-        "--d-fmaps-max",
-        "16",
-        "--batch-size",
-        "4",
+        *TINY_TRAIN_NETWORK,
         "--sample-every",
         "0",
         "--threads",

@@ -49,10 +49,9 @@ def is_noise_name(name: str) -> bool:
     return name.startswith(SYNTHESIS_PREFIX) and name.rsplit(".", 1)[-1] == NOISE_LEAF
 
 
-def noise_strength(generator: Generator, name: str) -> torch.Tensor | None:
-    """The weight that scales noise map ``name`` (StyleGAN v1 ``...apply_noise.weight [C]``,
-    StyleGAN2 ``...noise_strength []``), None if there is none."""
-    params = dict(generator.named_parameters())
+def noise_strength(params: Mapping[str, torch.Tensor], name: str) -> torch.Tensor | None:
+    """The weight in ``params`` (a generator's named parameters) that scales noise map ``name``
+    (StyleGAN v1 ``...apply_noise.weight [C]``, StyleGAN2 ``...noise_strength []``), None if none."""
     stem = name.rpartition(".")[0]
     for candidate in (f"{stem}.weight", f"{stem}.noise_strength"):
         if candidate in params:
@@ -65,8 +64,9 @@ def fitted_noise_names(generator: Generator, levels: int) -> list[str]:
     generator for 2) whose layers use them (a noise strength not all zero: an untrained
     StyleGAN starts at zero); empty when ``levels`` is 0 or the generator has none."""
     buffers = {}
+    params = dict(generator.named_parameters())
     for name, buffer in noise_buffers(generator).items():
-        strength = noise_strength(generator, name)
+        strength = noise_strength(params, name)
         if strength is None or bool((strength != 0).any()):
             buffers[name] = buffer
     resolutions = sorted({int(b.shape[-1]) for b in buffers.values()})

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..editing.codes import read_code
 from ..files import atomic_write_npy
 from ..imaging import save_png
-from ..semantics.safe_npy import NpyFileError
 from .finetune import GeneratorDelta
 from .optimize import InversionResult
 
@@ -42,18 +42,10 @@ def save_inversion(result: InversionResult, out_dir: str | os.PathLike, stem: st
 def load_inverted_code(
     path: str | os.PathLike, num_layers: int, w_dim: int
 ) -> tuple[np.ndarray, GeneratorDelta | None]:
-    """``(wp [L, D] float32, delta or None)`` from ``X.npy`` and, if present, ``X.delta.safetensors``."""
+    """``(wp [L, D] float32, delta or None)`` from ``X.npy`` (read as the editor's Load code reads
+    it) and, if present, ``X.delta.safetensors``."""
     path = Path(path)
-    try:
-        wp = np.asarray(np.load(path, allow_pickle=False), dtype=np.float32)
-    except (OSError, ValueError) as exc:
-        raise NpyFileError(f"{path}: not a readable .npy code ({exc})") from None
-    if wp.ndim == 3 and wp.shape[0] == 1:
-        wp = wp[0]
-    if wp.shape != (num_layers, w_dim):
-        raise NpyFileError(f"{path}: code has shape {list(wp.shape)}, the generator needs [{num_layers}, {w_dim}]")
-    if not np.all(np.isfinite(wp)):
-        raise NpyFileError(f"{path}: code holds NaN or infinite values")
+    wp = read_code(path, num_layers, w_dim)
     delta_path = delta_path_for(path)
     return wp, GeneratorDelta.load(delta_path) if delta_path.is_file() else None
 

@@ -395,7 +395,7 @@ def check_bundle(bundle, generator) -> list[str]:
 def effect_lines(bundle) -> list[str]:
     """README section: the concept x score matrix, per-concept figures and the goals."""
     from sceneedit.semantics.effects import MIN_OWN_EFFECT, SATURATION, effect_goals
-    from sceneedit.semantics.report import effect_table
+    from sceneedit.semantics.report import effect_table, side_effect_rule
 
     effects = (bundle.extra or {}).get("effects")
     if not effects:
@@ -425,15 +425,8 @@ def effect_lines(bundle) -> list[str]:
         )
         + "; the default hold is the "
         "conditional manipulation on the concept named for the largest side effect, kept when it raises the "
-        f"selectivity (`sceneedit/semantics/effects.py`). Side effects: {effects.get('reliability_rule', 'all scores')}"
-        + (
-            ""
-            if not effects.get("reliable_scores")
-            else " (not counted, starred in the figure: "
-            + ", ".join(n for n in effects["scores"] if n not in effects["reliable_scores"])
-            + ")"
-        )
-        + ".",
+        "selectivity (`sceneedit/semantics/effects.py`). "
+        f"{side_effect_rule(effects, 'not counted, starred in the figure')}.",
         "",
         "![concept x score matrix](effects.png)",
         "",

@@ -435,32 +435,12 @@ def refine_direction(
     the largest side effect out of ``start [L, D] or [1, D]`` per layer (:mod:`.refine`), widen the
     range by the predicted loss of own effect (first order, from the own score's gradient) and keep
     the step while the measured selectivity rises by HOLD_GAIN and the own effect stays >= 1 std.
-    ``effect``: the start's effect at ``half_range`` when already measured. Returns the directions
-    ``[L, D]``, the scores held, the effect and the half range."""
-    from .refine import project_out
-
-    directions = project_out(start, gradients, [])
-    if effect is None:
-        effect = meter.measure(directions, layers, -half_range, half_range, own_score, count)
-    own_gradient = gradients[meter.score_names.index(own_score)]
-
-    def first_order_own(rows: np.ndarray) -> float:
-        return float(sum(meter.layer_scale[layer] * own_gradient[layer] @ rows[layer] for layer in layers))
-
-    held: list[str] = []
-    a = half_range
-    for _ in range(max_steps):
-        other = effect.side_score
-        if other is None or other in held:
-            break
-        trial_held = [*held, other]
-        trial = project_out(start, gradients, [meter.score_names.index(n) for n in trial_held])
-        before, after = first_order_own(directions), first_order_own(trial)
-        accepted = _accept_held_step(meter, trial, layers, own_score, count, effect, a, half_range, before, after)
-        if accepted is None:
-            break
-        held, directions, (effect, a) = trial_held, trial, accepted
-    return directions, held, effect, a
+    ``gradients [S, L, D]``: the scores' mean gradients (fixed for every step). ``effect``: the
+    start's effect at ``half_range`` when already measured. Returns the directions ``[L, D]``, the
+    scores held, the effect and the half range."""
+    return _hold_leaks(
+        meter, start, own_score, layers, half_range, count, max_steps, effect, lambda _rows, _a, _held: gradients
+    )
 
 
 def refine_along_path(
@@ -479,7 +459,34 @@ def refine_along_path(
     gradients of the own and the held scores are computed over ``path_codes [M, L, D]`` moved to
     both ends of the current range along the current direction (and unmoved), so a leak that only
     appears far along the slider (category edits travel far) is held still where it happens."""
-    from .refine import mean_score_gradients, project_out
+    from .refine import mean_score_gradients
+
+    own = meter.score_names.index(own_score)
+
+    def gradients_along(rows: np.ndarray, a: float, held: list[int]) -> np.ndarray:
+        codes = np.concatenate(
+            [path_codes]
+            + [meter.edited(rows, layers, sign * a, len(path_codes), base=path_codes) for sign in (-1.0, 1.0)]
+        )
+        return mean_score_gradients(meter.generator, meter.predictor, codes, meter.std, log_odds, scores=[own, *held])
+
+    return _hold_leaks(meter, start, own_score, layers, half_range, count, max_steps, effect, gradients_along)
+
+
+def _hold_leaks(
+    meter: EffectMeter,
+    start: np.ndarray,
+    own_score: str,
+    layers: Sequence[int],
+    half_range: float,
+    count: int,
+    max_steps: int,
+    effect: Effect | None,
+    gradients_at: Callable[[np.ndarray, float, list[int]], np.ndarray],
+) -> tuple[np.ndarray, list[str], Effect, float]:
+    """The greedy loop of :func:`refine_direction`: ``gradients_at(directions, half range, held
+    score indices)`` gives the mean score gradients ``[S, L, D]`` each step projects out."""
+    from .refine import project_out
 
     num_layers = meter.wp.shape[1]
     directions = project_out(start, np.zeros((1, num_layers, meter.wp.shape[2]), np.float32), [])
@@ -498,13 +505,7 @@ def refine_along_path(
             break
         trial_held = [*held, other]
         indices = [meter.score_names.index(n) for n in trial_held]
-        codes = np.concatenate(
-            [path_codes]
-            + [meter.edited(directions, layers, sign * a, len(path_codes), base=path_codes) for sign in (-1.0, 1.0)]
-        )
-        gradients = mean_score_gradients(
-            meter.generator, meter.predictor, codes, meter.std, log_odds, scores=[own, *indices]
-        )
+        gradients = gradients_at(directions, a, indices)
         trial = project_out(start, gradients, indices)
         before, after = first_order_own(gradients, directions), first_order_own(gradients, trial)
         accepted = _accept_held_step(meter, trial, layers, own_score, count, effect, a, half_range, before, after)

@@ -256,6 +256,16 @@ def direction_label(effect: dict) -> str:
     return selection.get("direction", "svm") + (f" ({', '.join(held)})" if held else "")
 
 
+def side_effect_rule(effects: dict, unreliable_note: str) -> str:
+    """'Side effects: <rule>' of a bundle's effect matrix, naming the scores it leaves out after
+    ``unreliable_note`` (the predictor reads them poorly), for the reports."""
+    text = f"Side effects: {effects.get('reliability_rule', 'all scores')}"
+    if effects.get("reliable_scores"):
+        left_out = ", ".join(n for n in effects["scores"] if n not in effects["reliable_scores"])
+        text += f" ({unreliable_note}: {left_out})"
+    return text
+
+
 def effect_table(bundle: BoundaryBundle) -> str:
     """Per measured concept: own effect, largest side effect (and its score), selectivity,
     category flip rate, direction method, layers, slider range and default hold."""
@@ -319,15 +329,7 @@ def write_report(bundle: BoundaryBundle, out_dir: str | Path, title: str = "Prob
             f"({effects['seeds']}), scored by the predictor; the change of every score in standard "
             "deviations of that score over the unedited samples. Selectivity = own effect / largest side "
             f"effect (another factor's score; side effects under {effects['side_floor']} std count as "
-            f"{effects['side_floor']}). Side effects: {effects.get('reliability_rule', 'all scores')}"
-            + (
-                ""
-                if not effects.get("reliable_scores")
-                else " (starred columns are not counted: "
-                + ", ".join(n for n in effects["scores"] if n not in effects["reliable_scores"])
-                + ")"
-            )
-            + ".",
+            f"{effects['side_floor']}). {side_effect_rule(effects, 'starred columns are not counted')}.",
             "",
             "![concept x score matrix](effects.png)",
             "",

@@ -290,16 +290,13 @@ def read_code(path: Path) -> str:
 
     generator, _ = _context_generator()
     arrays = [export_codes(path, generator), synth_codes(path, generator)[0].numpy()]
+    from sceneedit.editing.codes import read_code as editor_code  # the editor's Load code
+
     try:
-        from sceneedit.app.docks.latent import read_code as editor_code
-    except ImportError:  # no Qt: the editor's reader is not importable
-        editor_code = None
-    if editor_code is not None:
-        try:
-            arrays.append(editor_code(path, NUM_LAYERS, W_DIM))
-        except ValueError as exc:
-            if path.name not in str(exc):
-                raise
+        arrays.append(editor_code(path, NUM_LAYERS, W_DIM))
+    except ValueError as exc:
+        if path.name not in str(exc):
+            raise
     return "accepted" if all(np.all(np.isfinite(a)) for a in arrays) else "garbage"
 
 

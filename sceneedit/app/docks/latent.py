@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sceneedit.editing.codes import read_code  # noqa: F401  (Load code; tests import it from here)
 from sceneedit.editing.events import SessionEvent
 from sceneedit.editing.resolve import RenderSpec
 from sceneedit.editing.state import edited_wp
@@ -33,30 +34,6 @@ from sceneedit.errors import USER_ERRORS, user_message
 from ...files import atomic_write_npy
 from ...seeds import MAX_SEED
 from ..qt_utils import SessionLink, icon, signals_blocked
-
-
-def read_code(path: str | Path, num_layers: int, w_dim: int) -> np.ndarray:
-    """Read a ``.npy`` code as float32 ``[L, D]`` (``[1, L, D]`` and ``[1, D]`` / ``[D]``,
-    broadcast to every layer, are accepted). Raises NpyFileError naming the file and shape."""
-    path = Path(path)
-    from sceneedit.semantics.safe_npy import NpyFileError, load_npy_array
-
-    array = load_npy_array(path, max_bytes=None)  # a user error naming the file for a malformed or foreign file
-    if not np.issubdtype(array.dtype, np.floating):
-        raise NpyFileError(f"{path}: expected a float array, got {array.dtype}")
-    if array.ndim == 3 and array.shape[0] == 1:
-        array = array[0]
-    if array.ndim == 1:
-        array = array[None]
-    if array.ndim == 2 and array.shape[0] == 1 and array.shape[1] == w_dim:
-        array = np.repeat(array, num_layers, axis=0)
-    if array.shape != (num_layers, w_dim):
-        raise NpyFileError(f"{path}: code has shape {list(array.shape)}, this generator needs [{num_layers}, {w_dim}]")
-    with np.errstate(over="ignore"):
-        array = array.astype(np.float32)
-    if not np.all(np.isfinite(array)):
-        raise NpyFileError(f"{path}: code contains NaN or infinite values (or values beyond float32 range)")
-    return array
 
 
 def write_code(path: str | Path, wp: np.ndarray) -> Path:
